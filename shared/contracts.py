@@ -1,0 +1,46 @@
+"""Payloads that cross service boundaries, defined once and validated on both sides."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+MailCategory = Literal["confirm", "welcome", "export", "goodbye", "test"]
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+class OutboundMail(msgspec.Struct, frozen=True, kw_only=True):
+    """A fully rendered transactional mail the mailer delivers as it is."""
+
+    message_key: str  # stable per logical mail: makes enqueueing idempotent
+    category: MailCategory
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class StartCampaign(msgspec.Struct, frozen=True, kw_only=True):
+    """Fan a campaign out to its audience: write its ledger rows and enqueue batches."""
+
+    campaign_id: int
+
+
+class DeliverBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """Deliver one batch of a campaign's ledger rows."""
+
+    campaign_id: int
+    delivery_ids: list[int]
+
+
+def to_job_arg(payload: msgspec.Struct) -> dict[str, Any]:
+    """Turn a contract into plain builtins for the job serializer."""
+    return msgspec.to_builtins(payload)  # type: ignore[no-any-return]
+
+
+def from_job_arg(kind: type[T], value: Any) -> T:
+    """Validate a job argument back into its contract type."""
+    return msgspec.convert(value, kind)

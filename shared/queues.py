@@ -1,0 +1,35 @@
+"""Names every service agrees on: arq queues, job functions and Redis key prefixes."""
+
+from __future__ import annotations
+
+from typing import Final
+
+KEY_PREFIX: Final = "brevdue:"
+
+# Transactional mail (confirmations, welcome, exports) has its own queue so that a running
+# campaign never starves it.
+TRANSACTIONAL_QUEUE: Final = KEY_PREFIX + "queue:transactional"
+BULK_QUEUE: Final = KEY_PREFIX + "queue:bulk"
+
+# Jobs the mailer runs.
+JOB_SEND_TRANSACTIONAL: Final = "send_transactional"
+JOB_START_CAMPAIGN: Final = "start_campaign"
+JOB_DELIVER_BATCH: Final = "deliver_batch"
+
+HEALTH_CHECK_KEY_TRANSACTIONAL: Final = TRANSACTIONAL_QUEUE + ":health-check"
+HEALTH_CHECK_KEY_BULK: Final = BULK_QUEUE + ":health-check"
+
+
+def transactional_job_id(message_key: str) -> str:
+    """Deterministic job id: enqueueing the same transactional mail twice sends it once."""
+    return f"tx:{message_key}"
+
+
+def start_campaign_job_id(campaign_id: int) -> str:
+    """Deterministic job id for a campaign's fan-out."""
+    return f"campaign:{campaign_id}:start"
+
+
+def deliver_batch_job_id(campaign_id: int, first_delivery_id: int) -> str:
+    """Deterministic job id for one batch of a campaign's deliveries."""
+    return f"campaign:{campaign_id}:batch:{first_delivery_id}"

@@ -1,0 +1,190 @@
+"""The database schema. Every table names the one service that writes it; others only read.
+
+The services share one database (SQLite by default, PostgreSQL at scale) and one migration
+history, but each table has exactly one owner, listed in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _ts(name: str, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+# --- owned by the campaigns service -------------------------------------------------------
+
+mailing_lists = Table(
+    "mailing_lists",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name_da", String(200), nullable=False),
+    Column("name_sv", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("description_da", Text, nullable=False, default=""),
+    Column("description_sv", Text, nullable=False, default=""),
+    Column("description_en", Text, nullable=False, default=""),
+    Column("is_public", Boolean, nullable=False, default=True),
+    Column("double_optin", Boolean, nullable=False, default=True),
+    _ts("created_at", nullable=False),
+    comment="owner: campaigns",
+)
+
+member_sites = Table(
+    "member_sites",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("municipality", String(100), nullable=True),
+    Column("country", String(2), nullable=False),
+    Column("allowed_origins", JSON, nullable=False, default=list),
+    Column("default_lists", JSON, nullable=False, default=list),
+    Column("default_language", String(2), nullable=False, default="da"),
+    Column("thank_you_url", String(2000), nullable=True),
+    _ts("created_at", nullable=False),
+    comment="owner: campaigns",
+)
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("role", String(16), nullable=False),
+    _ts("created_at", nullable=False),
+    comment="owner: campaigns",
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("label", String(200), nullable=False, default=""),
+    Column("staff_user_id", Id, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("revoked_at"),
+    comment="owner: campaigns",
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subject", String(998), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("body_text", Text, nullable=True),
+    Column("from_address", String(320), nullable=True),
+    Column("status", String(16), nullable=False, default="draft"),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("send_requested_at"),
+    comment="owner: campaigns",
+)
+
+campaign_lists = Table(
+    "campaign_lists",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("list_id", Id, ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True),
+    comment="owner: campaigns",
+)
+
+# --- owned by the subscriptions service ---------------------------------------------------
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # Opaque public identifier carried in signed tokens instead of the address or row id.
+    Column("key", String(32), nullable=False, unique=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=True),
+    Column("language", String(2), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("source_site_id", Id, ForeignKey("member_sites.id", ondelete="SET NULL")),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    comment="owner: subscriptions",
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column(
+        "subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("list_id", Id, ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("source_site_id", Id, ForeignKey("member_sites.id", ondelete="SET NULL")),
+    _ts("requested_at", nullable=False),
+    _ts("confirmed_at"),
+    _ts("unsubscribed_at"),
+    Index("ix_subscriptions_list_status", "list_id", "status", "subscriber_id"),
+    comment="owner: subscriptions",
+)
+
+# --- owned by the mailer service ----------------------------------------------------------
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", Id, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_code", Integer, nullable=True),
+    Column("last_response", String(500), nullable=True),
+    Column("message_id", String(255), nullable=False),
+    _ts("queued_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("sent_at"),
+    UniqueConstraint("campaign_id", "subscriber_id"),
+    Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+    comment="owner: mailer",
+)
+
+campaign_runs = Table(
+    "campaign_runs",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("recipients", Integer, nullable=False, default=0),
+    _ts("started_at", nullable=False),
+    _ts("fanned_out_at"),
+    _ts("finished_at"),
+    comment="owner: mailer",
+)

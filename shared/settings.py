@@ -1,0 +1,193 @@
+"""Typed settings read from ``BREVDUE_*`` environment variables, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from shared.errors import SettingsError
+
+PREFIX = "BREVDUE_"
+
+StartTLS = Literal["auto", "required", "off"]
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value; call only where it is handed to a library."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """One SMTP relay, parsed from an ``smtp://`` or ``smtps://`` URL."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: Secret = field(default_factory=lambda: Secret(""))
+    use_tls: bool = False
+    start_tls: StartTLS = "auto"
+    timeout: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpSettings:
+        """Parse ``smtp[s]://[user:password@]host[:port][?starttls=required|off|auto]``."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise SettingsError("SMTP_URL", "scheme must be smtp:// or smtps://")
+        if not parts.hostname:
+            raise SettingsError("SMTP_URL", "a host is required")
+        try:
+            port = parts.port or (465 if parts.scheme == "smtps" else 25)
+        except ValueError as exc:
+            raise SettingsError("SMTP_URL", "the port is not a number from 1 to 65535") from exc
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        start_tls = query.get("starttls", "auto")
+        if start_tls not in ("auto", "required", "off"):
+            raise SettingsError("SMTP_URL", "starttls must be auto, required or off")
+        try:
+            timeout = float(query.get("timeout", "30"))
+        except ValueError as exc:
+            raise SettingsError("SMTP_URL", "timeout must be a number of seconds") from exc
+        use_tls = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=port,
+            username=unquote(parts.username) if parts.username else None,
+            password=Secret(unquote(parts.password or "")),
+            use_tls=use_tls,
+            start_tls="off" if use_tls else start_tls,  # type: ignore[arg-type]
+            timeout=timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Brevdue process is configured with."""
+
+    database_url: str = "sqlite+aiosqlite:///var/brevdue.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings("127.0.0.1", 1025))
+    secret_keys: tuple[Secret, ...] = ()
+    subscriptions_public_url: str = "http://127.0.0.1:8001"
+    campaigns_public_url: str = "http://127.0.0.1:8002"
+    mail_from: str = "KulturMetropolØresund <nyhedsbrev@localhost>"
+    confirm_token_max_age: int = 7 * 24 * 3600
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment; raise SettingsError naming the bad variable."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(PREFIX + name)
+            return value.strip() if value is not None and value.strip() else None
+
+        defaults = cls()
+        keys = get("SECRET_KEYS")
+        if keys is None:
+            raise SettingsError("SECRET_KEYS", "is required (comma-separated; the last one signs)")
+        secret_keys = tuple(Secret(k.strip()) for k in keys.split(",") if k.strip())
+        if any(len(k.reveal()) < 16 for k in secret_keys):
+            raise SettingsError("SECRET_KEYS", "each key must be at least 16 characters long")
+
+        return cls(
+            database_url=_database_url(get("DATABASE_URL") or defaults.database_url),
+            redis_url=_redis_url(get("REDIS_URL") or defaults.redis_url),
+            smtp=SmtpSettings.from_url(get("SMTP_URL")) if get("SMTP_URL") else defaults.smtp,
+            secret_keys=secret_keys,
+            subscriptions_public_url=_http_url(
+                "SUBSCRIPTIONS_PUBLIC_URL",
+                get("SUBSCRIPTIONS_PUBLIC_URL") or defaults.subscriptions_public_url,
+            ),
+            campaigns_public_url=_http_url(
+                "CAMPAIGNS_PUBLIC_URL",
+                get("CAMPAIGNS_PUBLIC_URL") or defaults.campaigns_public_url,
+            ),
+            mail_from=_mail_from(get("MAIL_FROM") or defaults.mail_from),
+            confirm_token_max_age=_positive_int(
+                "CONFIRM_TOKEN_MAX_AGE",
+                get("CONFIRM_TOKEN_MAX_AGE"),
+                defaults.confirm_token_max_age,
+            ),
+            log_format=_choice(
+                "LOG_FORMAT", get("LOG_FORMAT") or "auto", ("auto", "json", "console")
+            ),  # type: ignore[arg-type]
+            log_level=_choice(
+                "LOG_LEVEL",
+                (get("LOG_LEVEL") or "INFO").upper(),
+                ("DEBUG", "INFO", "WARNING", "ERROR"),
+            ),
+        )
+
+
+def _database_url(value: str) -> str:
+    if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError(
+            "DATABASE_URL", "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError("REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def _http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(name, "must be an absolute http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _mail_from(value: str) -> str:
+    if "\r" in value or "\n" in value or "@" not in value:
+        raise SettingsError("MAIL_FROM", "must be one address such as 'Name <news@example.org>'")
+    return value
+
+
+def _positive_int(name: str, value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise SettingsError(name, "must be a whole number") from exc
+    if number <= 0:
+        raise SettingsError(name, "must be greater than zero")
+    return number
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise SettingsError(name, "must be one of " + ", ".join(allowed))
+    return value

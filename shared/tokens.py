@@ -1,0 +1,52 @@
+"""Signed, purpose-bound tokens for the links in residents' mail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from shared.errors import TokenError, TokenExpired
+from shared.settings import Secret
+
+
+class Purpose(StrEnum):
+    """What a token may be used for; each purpose signs with its own salt."""
+
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    PREFERENCES = "preferences"
+    EXPORT = "export"
+
+
+class TokenSigner:
+    """Signs and verifies tokens; the last secret key signs, every key verifies."""
+
+    def __init__(
+        self, secret_keys: Sequence[Secret], max_ages: dict[Purpose, int | None] | None = None
+    ) -> None:
+        if not secret_keys:
+            raise ValueError("at least one secret key is required")
+        keys = [key.reveal() for key in secret_keys]
+        self._serializers = {
+            purpose: URLSafeTimedSerializer(keys, salt=f"brevdue.{purpose.value}")
+            for purpose in Purpose
+        }
+        self._max_ages: dict[Purpose, int | None] = dict.fromkeys(Purpose)
+        self._max_ages.update(max_ages or {})
+
+    def sign(self, purpose: Purpose, payload: Any) -> str:
+        """Return a URL-safe token carrying ``payload`` for ``purpose``."""
+        token = self._serializers[purpose].dumps(payload)
+        return token if isinstance(token, str) else token.decode()
+
+    def verify(self, purpose: Purpose, token: str) -> Any:
+        """Return the payload of a token, or raise TokenError / TokenExpired."""
+        try:
+            return self._serializers[purpose].loads(token, max_age=self._max_ages[purpose])
+        except SignatureExpired as exc:
+            raise TokenExpired() from exc
+        except (BadSignature, UnicodeError, ValueError) as exc:
+            raise TokenError() from exc
