@@ -7,7 +7,8 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, select_autoescape
 from jinja2 import TemplateError as JinjaTemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from shared.errors import BrevdueError
 

@@ -111,6 +111,7 @@ class Settings:
             return value.strip() if value is not None and value.strip() else None
 
         defaults = cls()
+        smtp_url = get("SMTP_URL")
         keys = get("SECRET_KEYS")
         if keys is None:
             raise SettingsError("SECRET_KEYS", "is required (comma-separated; the last one signs)")
@@ -121,7 +122,7 @@ class Settings:
         return cls(
             database_url=_database_url(get("DATABASE_URL") or defaults.database_url),
             redis_url=_redis_url(get("REDIS_URL") or defaults.redis_url),
-            smtp=SmtpSettings.from_url(get("SMTP_URL")) if get("SMTP_URL") else defaults.smtp,
+            smtp=SmtpSettings.from_url(smtp_url) if smtp_url else defaults.smtp,
             secret_keys=secret_keys,
             subscriptions_public_url=_http_url(
                 "SUBSCRIPTIONS_PUBLIC_URL",
