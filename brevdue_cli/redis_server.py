@@ -63,8 +63,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_local_redis(data_dir: Path | None, port: int | None = None) -> LocalRedis:
-    """Start a Redis server on 127.0.0.1; persist to ``data_dir`` when given."""
+def start_local_redis(
+    data_dir: Path | None, port: int | None = None, *, own_process_group: bool = False
+) -> LocalRedis:
+    """Start a Redis server on 127.0.0.1; persist to ``data_dir`` when given.
+
+    ``own_process_group`` keeps a terminal's Ctrl-C from reaching the server, for callers that
+    stop it themselves.
+    """
     binary = find_server_binary()
     if binary is None:
         raise RuntimeError(
@@ -78,7 +84,12 @@ def start_local_redis(data_dir: Path | None, port: int | None = None) -> LocalRe
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
         args += ["--dir", str(data_dir.resolve()), "--appendonly", "yes", "--save", "60 1"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        process_group=0 if own_process_group else None,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

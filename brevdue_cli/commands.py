@@ -1,0 +1,95 @@
+"""The one-shot commands: migrate, seed, token, catcher, mailer, serve."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+from pathlib import Path
+
+from brevdue_cli.config import env_with_secret, load_settings
+from brevdue_cli.errors import MissingServiceError
+from brevdue_cli.worker_health import worker_health
+from shared.settings import PREFIX
+
+DEFAULT_PORTS = {"subscriptions": 8001, "campaigns": 8002}
+
+
+def migrate(var: Path) -> int:
+    """Apply every pending schema migration."""
+    from shared.migrate import upgrade
+
+    settings = load_settings(var=var)
+    upgrade(settings.database_url)
+    print("brevdue: database schema is up to date")
+    return 0
+
+
+def seed(var: Path) -> int:
+    """Create the demo lists, member site and admin user that are missing."""
+    from services.campaigns.admin import seed_demo
+
+    result = asyncio.run(seed_demo(load_settings(var=var)))
+    if result.created_anything:
+        created = ", ".join(result.lists_created) or "no lists"
+        print(f"brevdue: demo data created (lists: {created})")
+    else:
+        print("brevdue: demo data already present")
+    return 0
+
+
+def create_token(var: Path, role: str, label: str) -> int:
+    """Create a staff API token and print it on the last line."""
+    from services.campaigns.admin import create_token as issue
+
+    token = asyncio.run(issue(load_settings(var=var), role, label=label))
+    print(f"brevdue: {role} API token created; it is shown only now:")
+    print(token, flush=True)
+    return 0
+
+
+def catcher(host: str, smtp_port: int, http_port: int, store: Path | None) -> int:
+    """Run the SMTP catcher and its inbox page until interrupted."""
+    from brevdue_cli.catcher import serve
+
+    print(
+        f"brevdue: catching mail on smtp://{host}:{smtp_port}, inbox at http://{host}:{http_port}",
+        flush=True,
+    )
+    asyncio.run(serve(host, smtp_port, http_port, store))
+    return 0
+
+
+def mailer(var: Path, *, burst: bool, check: bool, queues: list[str]) -> int:
+    """Run the mailer worker, or (``check``) tell whether one is alive: exit 0 or 1."""
+    settings = load_settings(var=var)
+    if check:
+        healthy, lines = worker_health(settings.redis_url, queues)
+        for line in lines:
+            print(line)
+        return 0 if healthy else 1
+    from services.mailer.worker import run_worker
+
+    asyncio.run(run_worker(settings, burst=burst))
+    return 0
+
+
+def serve(var: Path, service: str, host: str, port: int | None) -> int:
+    """Serve one HTTP service with uvicorn."""
+    import uvicorn
+
+    load_settings(var=var)  # report a bad environment in one line before uvicorn starts
+    # The app factory reads the process environment itself: hand it the dev secret fallback too.
+    os.environ[PREFIX + "SECRET_KEYS"] = env_with_secret(os.environ, var)[PREFIX + "SECRET_KEYS"]
+    module = f"services.{service}.app"
+    if importlib.util.find_spec(module) is None:
+        raise MissingServiceError(module)
+    uvicorn.run(
+        f"{module}:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port or DEFAULT_PORTS[service],
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    )
+    return 0

@@ -1,0 +1,153 @@
+"""The ``brevdue`` command: argument parsing and one-line error reporting."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from brevdue_cli import commands
+from brevdue_cli.config import var_dir
+from brevdue_cli.devrun import RunOptions, run
+from brevdue_cli.errors import CliError, MissingServiceError
+from brevdue_cli.worker_health import HEALTH_KEYS
+from shared.errors import SettingsError
+from shared.settings import PREFIX
+
+ROLES = ("admin", "editor", "viewer")
+# Ports of ``brevdue run``: flag, environment variable, default.
+RUN_PORTS = {
+    "subscriptions_port": ("RUN_SUBSCRIPTIONS_PORT", 8001),
+    "campaigns_port": ("RUN_CAMPAIGNS_PORT", 8002),
+    "smtp_port": ("RUN_SMTP_PORT", 1025),
+    "inbox_port": ("RUN_INBOX_PORT", 8025),
+    "redis_port": ("RUN_REDIS_PORT", 6380),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command named on the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except SettingsError as exc:
+        return _fail(str(exc), 2)
+    except CliError as exc:
+        return _fail(str(exc), 1)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("services."):
+            return _fail(str(MissingServiceError(exc.name)), 1)
+        raise
+    except (OperationalError, ConnectionError) as exc:
+        # Unreachable database or Redis: the cause in one line, no traceback.
+        return _fail(f"cannot connect: {str(exc).splitlines()[0]}", 1)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"brevdue: {message}", file=sys.stderr)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="brevdue", description="Brevdue: newsletters for KulturMetropolØresund."
+    )
+    parser.add_argument(
+        "--var-dir",
+        type=Path,
+        default=Path("var"),
+        help="local state: SQLite database, Redis files, dev secret key (default: ./var)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run_parser = sub.add_parser("run", help="run the whole suite on this machine")
+    for dest, (variable, default) in RUN_PORTS.items():
+        run_parser.add_argument(
+            "--" + dest.replace("_", "-"),
+            type=int,
+            default=None,
+            help=f"default: ${PREFIX}{variable} or {default}",
+        )
+    run_parser.add_argument("--ready-timeout", type=float, default=60.0, help="seconds")
+    run_parser.set_defaults(handler=_run)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(
+        handler=lambda a: commands.migrate(var_dir(a.var_dir))
+    )
+    sub.add_parser("seed", help="create demo lists, site and admin user").set_defaults(
+        handler=lambda a: commands.seed(var_dir(a.var_dir))
+    )
+
+    token = sub.add_parser("token", help="staff API tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION"
+    )
+    create = token.add_parser("create", help="create a token; printed on the last line")
+    create.add_argument("--role", choices=ROLES, required=True)
+    create.add_argument("--label", default="")
+    create.set_defaults(
+        handler=lambda a: commands.create_token(var_dir(a.var_dir), a.role, a.label)
+    )
+
+    catcher = sub.add_parser("catcher", help="local SMTP catcher with an inbox web page")
+    catcher.add_argument("--host", default="127.0.0.1")
+    catcher.add_argument("--smtp-port", type=int, default=1025)
+    catcher.add_argument("--http-port", type=int, default=8025)
+    catcher.add_argument("--store", type=Path, default=None, help="also keep .eml files here")
+    catcher.set_defaults(
+        handler=lambda a: commands.catcher(a.host, a.smtp_port, a.http_port, a.store)
+    )
+
+    mailer = sub.add_parser("mailer", help="run the mailer worker")
+    mailer.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    mailer.add_argument("--check", action="store_true", help="exit 0 if a worker is alive, else 1")
+    mailer.add_argument(
+        "--queue",
+        choices=sorted(HEALTH_KEYS),
+        action="append",
+        help="with --check: only this queue (repeatable; default: all)",
+    )
+    mailer.set_defaults(
+        handler=lambda a: commands.mailer(
+            var_dir(a.var_dir), burst=a.burst, check=a.check, queues=a.queue or list(HEALTH_KEYS)
+        )
+    )
+
+    serve = sub.add_parser("serve", help="serve one HTTP service")
+    serve.add_argument("service", choices=sorted(commands.DEFAULT_PORTS))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: 8001 / 8002")
+    serve.set_defaults(
+        handler=lambda a: commands.serve(var_dir(a.var_dir), a.service, a.host, a.port)
+    )
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    ports = {
+        dest: _port(getattr(args, dest), variable, default, os.environ)
+        for dest, (variable, default) in RUN_PORTS.items()
+    }
+    options = RunOptions(var=var_dir(args.var_dir), ready_timeout=args.ready_timeout, **ports)
+    return run(options)
+
+
+def _port(flag: int | None, variable: str, default: int, env: Mapping[str, str]) -> int:
+    if flag is not None:
+        value: str | int = flag
+    else:
+        value = env.get(PREFIX + variable, "").strip() or default
+    try:
+        port = int(value)
+    except ValueError as exc:
+        raise SettingsError(variable, "must be a port number") from exc
+    if not 0 < port < 65536:
+        raise SettingsError(variable, "must be a port number from 1 to 65535")
+    return port
