@@ -1,0 +1,54 @@
+"""Errors of the campaigns service: one base class that carries data, mapped to HTTP in app.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from shared.errors import BrevdueError
+
+
+class CampaignsError(BrevdueError):
+    """Base class of every error the campaigns service raises on purpose."""
+
+    def __init__(self, message: str, errors: Mapping[str, str] | None = None) -> None:
+        self.message = message
+        self.errors = dict(errors or {})
+        super().__init__(message)
+
+
+class MalformedRequest(CampaignsError):
+    """The request body is not JSON at all."""
+
+
+class InvalidInput(CampaignsError):
+    """Input that breaks a rule; ``errors`` maps each field to the reason."""
+
+
+class NotAuthenticated(CampaignsError):
+    """No bearer token, or one that is unknown or revoked."""
+
+
+class PermissionDenied(CampaignsError):
+    """The token's role is below what the action needs."""
+
+    def __init__(self, required_role: str, actual_role: str) -> None:
+        self.required_role = required_role
+        self.actual_role = actual_role
+        super().__init__(f"this needs the {required_role} role; the token has {actual_role}")
+
+
+class NotFound(CampaignsError):
+    """The addressed resource does not exist."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key} not found")
+
+
+class Conflict(CampaignsError):
+    """The action does not fit the resource's current state; ``message`` says why."""
+
+
+class Unavailable(CampaignsError):
+    """A backing service (database, Redis) cannot be reached right now."""
