@@ -1,0 +1,158 @@
+"""The campaigns service (staff API): application factory, lifespan and the one place where
+errors become HTTP responses."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import structlog
+from arq.connections import ArqRedis
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.campaigns.errors import (
+    CampaignsError,
+    Conflict,
+    InvalidInput,
+    MalformedRequest,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
+from shared.db import create_engine, create_sessionmaker
+from shared.errors import SettingsError
+from shared.jobs import create_job_pool
+from shared.logging import configure_logging
+from shared.queues import BULK_QUEUE
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# Campaign templates are capped at 256k characters; leave room for UTF-8 and JSON escaping.
+MAX_BODY_BYTES: Final = 2 * 1024 * 1024
+
+_STATUS_OF: Final[tuple[tuple[type[CampaignsError], int], ...]] = (
+    (MalformedRequest, 400),
+    (InvalidInput, 422),
+    (NotAuthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Unavailable, 503),
+)
+
+
+def create_app(settings: Settings) -> Litestar:
+    """The staff API, wired to ``settings``; connections open in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        configure_logging(settings)
+        engine = create_engine(settings.database_url)
+        try:
+            jobs = await create_job_pool(settings.redis_url, BULK_QUEUE)
+            try:
+                app.state.settings = settings
+                app.state.engine = engine
+                app.state.sessionmaker = create_sessionmaker(engine)
+                app.state.jobs = jobs
+                yield
+            finally:
+                await jobs.aclose()
+        finally:
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[api_router(), *health_handlers],
+        lifespan=[lifespan],
+        dependencies={
+            "db": Provide(_provide_db),
+            "jobs": Provide(_provide_jobs, sync_to_thread=False),
+        },
+        exception_handlers={
+            CampaignsError: _campaigns_error,
+            ValidationException: _validation_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
+        openapi_config=OpenAPIConfig(
+            title="Brevdue campaigns API",
+            version="0.1.0",
+            description="Staff API of Brevdue: mailing lists and campaigns.",
+            components=Components(
+                security_schemes={
+                    BEARER_SCHEME: SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="An API token from `brevdue token create` (bdv_…).",
+                    )
+                }
+            ),
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        # structlog (configured in the lifespan) owns logging; Litestar's default would add
+        # its own handlers and print tracebacks for expected 4xx errors.
+        logging_config=None,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for ``uvicorn --factory``: settings from BREVDUE_* or exit 2 with one line."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"brevdue: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return create_app(settings)
+
+
+async def _provide_db(state: State) -> AsyncIterator[AsyncSession]:
+    async with state.sessionmaker() as session:
+        yield session
+
+
+def _provide_jobs(state: State) -> ArqRedis:
+    jobs: ArqRedis = state.jobs
+    return jobs
+
+
+def _campaigns_error(_: Request[Any, Any, Any], exc: CampaignsError) -> Response[Any]:
+    status = next((code for kind, code in _STATUS_OF if isinstance(exc, kind)), 400)
+    body: dict[str, Any] = {"error": exc.message}
+    if exc.errors:
+        body["errors"] = exc.errors
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="brevdue"'
+    return Response(body, status_code=status, headers=headers)
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    # Litestar's own parameter checks (query and path values): same shape as ours.
+    errors: dict[str, str] = {}
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors[str(item.get("key") or "request")] = str(item.get("message", "is not valid"))
+    return Response(
+        {"error": "the request is not valid", "errors": errors or {"request": str(exc.detail)}},
+        status_code=400,
+    )
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    return Response({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers or None)
+
+
+def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("request.failed", method=request.method, path=request.url.path, exc_info=exc)
+    return Response({"error": "internal server error"}, status_code=500)

@@ -1,0 +1,241 @@
+"""Campaigns: drafts staff write, validate, preview and hand to the mailer to send."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import structlog
+from arq.connections import ArqRedis
+from msgspec import UNSET
+from redis.exceptions import RedisError
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.campaigns import queries
+from services.campaigns.drafts import Draft, check_draft, must_be_valid, render_draft
+from services.campaigns.errors import Conflict, NotFound, Unavailable
+from services.campaigns.schemas import (
+    CampaignCreate,
+    CampaignOut,
+    CampaignPage,
+    CampaignPatch,
+    CampaignStatus,
+    CampaignSummary,
+    Counts,
+    PreviewOut,
+    PreviewRequest,
+)
+from shared.campaign_templates import sample_context
+from shared.contracts import StartCampaign, to_job_arg
+from shared.queues import BULK_QUEUE, JOB_START_CAMPAIGN, start_campaign_job_id
+
+log = structlog.get_logger(__name__)
+
+_ENQUEUE_TIMEOUT: Final = 5.0  # seconds; a hung Redis must not hang the request
+
+
+async def create_campaign(session: AsyncSession, data: CampaignCreate) -> CampaignOut:
+    """Store a new draft after its templates compile and render with sample data."""
+    draft = Draft(
+        subject=data.subject,
+        body=data.body,
+        body_text=data.body_text,
+        from_address=data.from_address,
+        lists=_unique(data.lists),
+    )
+    list_ids = await _validated_list_ids(session, draft)
+    campaign_id = await queries.insert_campaign(session, _values(draft), list_ids)
+    await session.commit()
+    return await get_campaign(session, campaign_id)
+
+
+async def update_campaign(
+    session: AsyncSession, campaign_id: int, patch: CampaignPatch
+) -> CampaignOut:
+    """Change the given fields of a draft; a campaign that is no longer a draft is 409."""
+    row = await _campaign_row(session, campaign_id)
+    _require_draft(row, "changed")
+    slugs = (await queries.list_slugs_of(session, [campaign_id]))[campaign_id]
+    draft = Draft(
+        subject=row["subject"] if patch.subject is UNSET else patch.subject,
+        body=row["body"] if patch.body is UNSET else patch.body,
+        body_text=row["body_text"] if patch.body_text is UNSET else patch.body_text,
+        from_address=row["from_address"] if patch.from_address is UNSET else patch.from_address,
+        lists=slugs if patch.lists is UNSET else _unique(patch.lists),
+    )
+    list_ids = await _validated_list_ids(session, draft)
+    new_lists = None if patch.lists is UNSET else list_ids
+    if not await queries.update_draft(session, campaign_id, _values(draft), new_lists):
+        # It left the draft state (was sent) while we were validating.
+        await session.rollback()
+        _require_draft(await _campaign_row(session, campaign_id), "changed")
+    await session.commit()
+    return await get_campaign(session, campaign_id)
+
+
+async def send_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: int) -> CampaignOut:
+    """Mark a draft as sending and enqueue its fan-out job, exactly once."""
+    _check_id(campaign_id)
+    when = queries.utcnow()
+    # The conditional UPDATE is the single gate: of two concurrent sends only one flips the row.
+    if not await queries.mark_sending(session, campaign_id, when):
+        await session.rollback()
+        _require_draft(await _campaign_row(session, campaign_id), "sent")
+    await session.commit()
+    try:
+        await asyncio.wait_for(
+            jobs.enqueue_job(
+                JOB_START_CAMPAIGN,
+                to_job_arg(StartCampaign(campaign_id=campaign_id)),
+                _job_id=start_campaign_job_id(campaign_id),
+                _queue_name=BULK_QUEUE,
+            ),
+            _ENQUEUE_TIMEOUT,
+        )
+    except (RedisError, OSError, TimeoutError) as exc:
+        # Without its job the campaign would sit in "sending" forever: put it back to draft.
+        await queries.unmark_sending(session, campaign_id, when)
+        await session.commit()
+        log.warning("campaign.enqueue_failed", campaign_id=campaign_id, error=repr(exc))
+        raise Unavailable("the job queue cannot be reached; the campaign is still a draft") from exc
+    log.info("campaign.send_requested", campaign_id=campaign_id)
+    return await get_campaign(session, campaign_id)
+
+
+async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
+    """One campaign with its lists, status and delivery counts."""
+    row = await _campaign_row(session, campaign_id)
+    slugs, counts, runs = await _related(session, [campaign_id])
+    run = runs.get(campaign_id)
+    return CampaignOut(
+        id=campaign_id,
+        subject=row["subject"],
+        body=row["body"],
+        body_text=row["body_text"],
+        from_address=row["from_address"],
+        lists=slugs[campaign_id],
+        status=_status(row, run),
+        created_at=queries.aware(row["created_at"]),
+        updated_at=queries.aware(row["updated_at"]),
+        send_requested_at=_maybe_aware(row["send_requested_at"]),
+        counts=_counts(counts[campaign_id], run),
+    )
+
+
+async def list_campaigns(session: AsyncSession, page: int, per_page: int) -> CampaignPage:
+    """One page of campaigns, newest first."""
+    rows = await queries.campaign_page(session, per_page, (page - 1) * per_page)
+    ids = [int(row["id"]) for row in rows]
+    slugs, counts, runs = await _related(session, ids)
+    items = [
+        CampaignSummary(
+            id=int(row["id"]),
+            subject=row["subject"],
+            lists=slugs[int(row["id"])],
+            status=_status(row, runs.get(int(row["id"]))),
+            created_at=queries.aware(row["created_at"]),
+            send_requested_at=_maybe_aware(row["send_requested_at"]),
+            counts=_counts(counts[int(row["id"])], runs.get(int(row["id"]))),
+        )
+        for row in rows
+    ]
+    total = await queries.count_campaigns(session)
+    return CampaignPage(items=items, page=page, per_page=per_page, total=total)
+
+
+async def preview_campaign(
+    session: AsyncSession, campaign_id: int, reader: PreviewRequest
+) -> PreviewOut:
+    """Render a campaign for a sample reader in the given language."""
+    row = await _campaign_row(session, campaign_id)
+    context = sample_context(subscriber_name=reader.name, language=reader.language)
+    context["campaign"] = {"id": campaign_id, "subject": row["subject"]}
+    draft = Draft(
+        subject=row["subject"],
+        body=row["body"],
+        body_text=row["body_text"],
+        from_address=row["from_address"],
+        lists=[],
+    )
+    rendered = render_draft(draft, context)
+    return PreviewOut(subject=rendered.subject, html=rendered.html, text=rendered.text)
+
+
+async def _validated_list_ids(session: AsyncSession, draft: Draft) -> list[int]:
+    problems = check_draft(draft)
+    ids: dict[str, int] = {}
+    if "lists" not in problems:
+        ids = await queries.list_ids_by_slug(session, draft.lists)
+        unknown = [slug for slug in draft.lists if slug not in ids]
+        if unknown:
+            problems["lists"] = "unknown list: " + ", ".join(unknown)
+    must_be_valid(problems)
+    return [ids[slug] for slug in draft.lists]
+
+
+async def _campaign_row(session: AsyncSession, campaign_id: int) -> RowMapping:
+    _check_id(campaign_id)
+    row = await queries.campaign_by_id(session, campaign_id)
+    if row is None:
+        raise NotFound("campaign", campaign_id)
+    return row
+
+
+async def _related(
+    session: AsyncSession, ids: Sequence[int]
+) -> tuple[dict[int, list[str]], dict[int, dict[str, int]], dict[int, RowMapping]]:
+    if not ids:
+        return {}, {}, {}
+    slugs = await queries.list_slugs_of(session, ids)
+    counts = await queries.delivery_counts(session, ids)
+    runs = await queries.campaign_run_rows(session, ids)
+    return slugs, counts, runs
+
+
+def _check_id(campaign_id: int) -> None:
+    # Out-of-range ids would overflow the driver's integer type instead of finding nothing.
+    if not 0 < campaign_id <= queries.MAX_ID:
+        raise NotFound("campaign", campaign_id)
+
+
+def _require_draft(row: RowMapping, action: str) -> None:
+    if row["status"] != "draft":
+        status = row["status"]
+        raise Conflict(
+            f"campaign {row['id']} is {status}; only a draft can be {action}", {"status": status}
+        )
+
+
+def _status(row: RowMapping, run: RowMapping | None) -> CampaignStatus:
+    status: CampaignStatus = row["status"]
+    if status == "sending" and run is not None and run["finished_at"] is not None:
+        return "sent"
+    return status
+
+
+def _counts(by_status: Mapping[str, int], run: RowMapping | None) -> Counts:
+    return Counts(
+        recipients=int(run["recipients"]) if run is not None else 0,
+        sent=by_status.get("sent", 0),
+        failed=by_status.get("failed", 0),
+        queued=by_status.get("queued", 0),
+    )
+
+
+def _values(draft: Draft) -> dict[str, Any]:
+    return {
+        "subject": draft.subject,
+        "body": draft.body,
+        "body_text": draft.body_text,
+        "from_address": draft.from_address,
+    }
+
+
+def _unique(slugs: list[str]) -> list[str]:
+    return list(dict.fromkeys(slugs))
+
+
+def _maybe_aware(value: Any) -> Any:
+    return queries.aware(value) if value is not None else None

@@ -1,0 +1,154 @@
+"""Rules a campaign draft meets before it is stored: field limits, and templates that compile
+and render with sample data in the staff sandbox (shared.campaign_templates)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parseaddr
+from types import TracebackType
+from typing import Any, Final
+
+from email_validator import EmailNotValidError, validate_email
+
+from services.campaigns.errors import InvalidInput
+from services.campaigns.lists import SLUG
+from shared.campaign_templates import (
+    CampaignTemplateError,
+    compile_template,
+    render_template,
+    sample_context,
+)
+
+SUBJECT_MAX: Final = 998  # RFC 5322 line limit
+TEMPLATE_MAX: Final = 256_000  # characters; far beyond any real newsletter
+LISTS_MAX: Final = 100
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The editable part of a campaign."""
+
+    subject: str
+    body: str
+    body_text: str | None
+    from_address: str | None
+    lists: list[str]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A draft rendered for one (sample) reader."""
+
+    subject: str
+    html: str
+    text: str | None
+
+
+def check_draft(draft: Draft) -> dict[str, str]:
+    """Every problem of a draft, field by field (whether its lists exist is checked elsewhere)."""
+    problems = {
+        "subject": _subject_problem(draft.subject),
+        "body": _template_problem(draft.body, "body", html=True),
+        "body_text": (
+            _template_problem(draft.body_text, "body_text", html=False)
+            if draft.body_text is not None
+            else None
+        ),
+        "from_address": (
+            _address_problem(draft.from_address) if draft.from_address is not None else None
+        ),
+        "lists": _lists_problem(draft.lists),
+    }
+    return {field: problem for field, problem in problems.items() if problem is not None}
+
+
+def render_draft(draft: Draft, context: dict[str, Any]) -> Rendered:
+    """Render subject, HTML and text with ``context``; raise InvalidInput if a template fails."""
+    try:
+        return Rendered(
+            subject=_render(draft.subject, "subject", context, html=False),
+            html=_render(draft.body, "body", context, html=True),
+            text=(
+                _render(draft.body_text, "body_text", context, html=False)
+                if draft.body_text is not None
+                else None
+            ),
+        )
+    except CampaignTemplateError as exc:
+        raise InvalidInput("a template does not render", {exc.field: _describe(exc)}) from exc
+
+
+def _render(source: str, field: str, context: dict[str, Any], *, html: bool) -> str:
+    return render_template(compile_template(source, field=field, html=html), context, field=field)
+
+
+def _subject_problem(subject: str) -> str | None:
+    if not subject.strip():
+        return "must not be empty"
+    if len(subject) > SUBJECT_MAX:
+        return f"must be at most {SUBJECT_MAX} characters"
+    if "\r" in subject or "\n" in subject:
+        return "must be one line (no CR or LF)"
+    problem = _template_problem(subject, "subject", html=False)
+    if problem is not None:
+        return problem
+    rendered = _render(subject, "subject", sample_context(), html=False)
+    if "\r" in rendered or "\n" in rendered:
+        return "must render to one line (no CR or LF)"
+    return None
+
+
+def _template_problem(source: str, field: str, *, html: bool) -> str | None:
+    if not source.strip():
+        return "must not be empty"
+    if len(source) > TEMPLATE_MAX:
+        return f"must be at most {TEMPLATE_MAX} characters"
+    try:
+        _render(source, field, sample_context(), html=html)
+    except CampaignTemplateError as exc:
+        return _describe(exc)
+    return None
+
+
+def _describe(exc: CampaignTemplateError) -> str:
+    line = exc.line or _template_line(exc.__cause__.__traceback__ if exc.__cause__ else None)
+    return f"line {line}: {exc.message}" if line else exc.message
+
+
+def _template_line(tb: TracebackType | None) -> int | None:
+    # Jinja rewrites render tracebacks so template code appears as frames of "<template>"
+    # at the template's own line numbers; the innermost one is where it failed.
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _address_problem(value: str) -> str | None:
+    if "\r" in value or "\n" in value or len(value) > 320:
+        return "must be one address such as 'Name <news@example.org>'"
+    _name, address = parseaddr(value)
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return f"is not a valid address: {exc}"
+    return None
+
+
+def _lists_problem(slugs: list[str]) -> str | None:
+    if not slugs:
+        return "must name at least one list"
+    if len(slugs) > LISTS_MAX:
+        return f"must name at most {LISTS_MAX} lists"
+    bad = [slug[:64] for slug in slugs if not SLUG.fullmatch(slug)]
+    if bad:
+        return "not a list slug: " + ", ".join(sorted(set(bad))[:10])
+    return None
+
+
+def must_be_valid(problems: dict[str, str]) -> None:
+    """Raise InvalidInput carrying ``problems`` unless there are none."""
+    if problems:
+        raise InvalidInput("the campaign is not valid", problems)

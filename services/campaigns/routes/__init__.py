@@ -1,0 +1,28 @@
+"""The HTTP surface of the campaigns service: thin handlers over the domain modules."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from services.campaigns.routes.campaigns import CampaignsController
+from services.campaigns.routes.health import live, ready
+from services.campaigns.routes.lists import ListsController
+from services.campaigns.routes.security import BearerTokenMiddleware, requires
+
+BEARER_SCHEME = "BearerToken"
+
+__all__ = ["BEARER_SCHEME", "api_router", "health_handlers"]
+
+
+def api_router() -> Router:
+    """``/api``: every route needs a bearer token of at least the viewer role."""
+    return Router(
+        path="/api",
+        route_handlers=[ListsController, CampaignsController],
+        middleware=[BearerTokenMiddleware],
+        guards=[requires("viewer")],
+        security=[{BEARER_SCHEME: []}],
+    )
+
+
+health_handlers = [live, ready]

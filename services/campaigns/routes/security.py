@@ -1,0 +1,42 @@
+"""Bearer-token authentication (middleware) and role checks (guards) for the staff API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import Guard
+
+from services.campaigns import auth
+from services.campaigns.auth import Role, StaffToken
+from services.campaigns.errors import NotAuthenticated, PermissionDenied
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    """Resolve ``Authorization: Bearer <token>`` to the StaffToken in ``connection.user``."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        """Look the token up by its digest; raise NotAuthenticated if it is missing or dead."""
+        scheme, _, presented = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise NotAuthenticated("an 'Authorization: Bearer <token>' header is required")
+        async with connection.app.state.sessionmaker() as session:
+            token = await auth.authenticate(session, presented.strip())
+        return AuthenticationResult(user=token, auth=token)
+
+
+def requires(role: Role) -> Guard:
+    """A guard letting through tokens whose role is ``role`` or higher."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        token = connection.user
+        if not isinstance(token, StaffToken):
+            raise NotAuthenticated("an 'Authorization: Bearer <token>' header is required")
+        if not auth.role_allows(token.role, role):
+            raise PermissionDenied(role, token.role)
+
+    return guard
