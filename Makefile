@@ -1,0 +1,63 @@
+# Brevdue: make install | run | test | lint | bench | clean
+# Prerequisites on a fresh Debian/Ubuntu: python3 (3.11 or newer) with venv, git, make.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CATALOGS := $(VENV)/.catalogs
+LOCALES := services/subscriptions/locales
+PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/*.po)
+PYTEST_ARGS ?= -q
+
+.PHONY: install run test lint bench clean
+
+install: $(INSTALLED) $(CATALOGS)
+
+# Rebuilt only when the dependencies change, so repeated calls cost nothing.
+$(INSTALLED): pyproject.toml uv.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "Brevdue needs Python 3.11 or newer as '$(PYTHON)' (set PYTHON=python3.12 to pick another)."; \
+		exit 1; }
+	@if [ ! -x $(BIN)/python ]; then \
+		$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+			echo "python3 cannot create virtual environments: install it with 'sudo apt-get install python3-venv' and run make again."; \
+			exit 1; }; \
+		$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }; \
+	fi
+	@[ -x $(BIN)/uv ] || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv sync --frozen --all-extras --inexact
+	@touch $@
+
+# Compiled message catalogs (.mo) for the residents' pages and mails.
+$(CATALOGS): $(INSTALLED) $(PO_FILES)
+	$(if $(PO_FILES),$(BIN)/pybabel -q compile -d $(LOCALES))
+	@touch $@
+
+run: install
+	$(BIN)/brevdue run
+
+# Lint first, but let pytest run whatever lint says, so its summary is the last thing printed.
+# make reports any failure as status 2, so pytest's own status is also left in a file for CI.
+test: install
+	@rm -f $(VENV)/.pytest-status; \
+	lint=0; $(MAKE) --no-print-directory lint || lint=$$?; \
+	tests=0; $(BIN)/pytest $(PYTEST_ARGS) || tests=$$?; \
+	echo $$tests > $(VENV)/.pytest-status; \
+	if [ $$tests -ne 0 ]; then exit $$tests; fi; exit $$lint
+
+lint: install
+	$(BIN)/ruff check
+	$(BIN)/mypy
+
+bench: install
+	@if [ -d bench/delivery ] || [ -f bench/delivery.py ]; then \
+		$(BIN)/python -m bench.delivery; \
+	else \
+		echo "no benchmark yet: bench/delivery does not exist"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -name '*.mo' -path '*/locales/*' -delete
