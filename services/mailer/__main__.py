@@ -1,0 +1,5 @@
+"""``python -m services.mailer``."""
+
+from services.mailer.worker import main
+
+main()

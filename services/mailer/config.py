@@ -1,0 +1,52 @@
+"""Tuning knobs of the mailer process, with defaults that suit one small server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from shared.errors import SettingsError
+
+PREFIX = "BREVDUE_MAILER_"
+
+
+@dataclass(frozen=True)
+class MailerOptions:
+    """How the mailer batches, retries and connects; read from ``BREVDUE_MAILER_*``."""
+
+    batch_size: int = 500  # ledger rows per deliver_batch job (and per fan-out page)
+    chunk_size: int = 100  # rows claimed ('sending') at a time inside a batch
+    smtp_connections: int = 10  # persistent connections for campaign mail
+    transactional_connections: int = 2  # separate, so a campaign never starves confirmations
+    bulk_max_jobs: int = 4
+    transactional_max_jobs: int = 10
+    job_timeout: float = 60.0  # a killed worker's job is re-run after this + 10 s
+    max_attempts: int = 8  # SMTP attempts per recipient before a temporary failure is final
+    retry_base: float = 30.0  # seconds; doubled per attempt, with jitter
+    retry_cap: float = 3600.0
+    poll_delay: float = 0.5
+    burst_poll_delay: float = 0.05
+    health_check_interval: float = 30.0
+    shutdown_grace: float = 20.0  # seconds in-flight jobs get to finish on SIGTERM
+    idle_probe_after: float = 10.0  # NOOP a pooled connection idle for longer than this
+    metrics_port: int = 0  # 0 = no metrics endpoint
+    reconcile_every_minutes: int = 1
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MailerOptions:
+        """Defaults overridden by ``BREVDUE_MAILER_<FIELD>`` variables."""
+        env = os.environ if environ is None else environ
+        values: dict[str, int | float] = {}
+        for option in fields(cls):
+            raw = env.get(PREFIX + option.name.upper())
+            if raw is None or not raw.strip():
+                continue
+            try:
+                number: int | float = int(raw) if option.type == "int" else float(raw)
+            except ValueError as exc:
+                raise SettingsError("MAILER_" + option.name.upper(), "must be a number") from exc
+            if number < 0:
+                raise SettingsError("MAILER_" + option.name.upper(), "must not be negative")
+            values[option.name] = number
+        return cls(**values)  # type: ignore[arg-type]

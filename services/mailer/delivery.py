@@ -1,0 +1,145 @@
+"""Delivering one batch of a campaign's ledger rows: re-check, claim, render, send, record.
+
+A row is moved to 'sending' (a committed claim) before its SMTP transaction, and to its outcome
+right after a chunk of sends, so the ledger never claims more than one chunk per job that is
+not settled. Only rows this job's claim moved are sent, so two jobs holding the same ids (a
+re-run fan-out, the reconciler) can never both send a row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from arq.worker import Retry
+
+from services.mailer import queries
+from services.mailer.content import CompiledCampaign, Recipient, render_message
+from services.mailer.errors import MailerError, SmtpError
+from services.mailer.queries import FAILED, QUEUED, SENT, Outcome
+from services.mailer.retry import backoff
+from services.mailer.runtime import MailerRuntime
+from shared.campaign_templates import CampaignTemplateError
+from shared.contracts import DeliverBatch
+
+log = structlog.get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class BatchReport:
+    """Counts of what one run of a batch did."""
+
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def add(self, outcomes: Sequence[Outcome]) -> None:
+        """Count a chunk's outcomes."""
+        for outcome in outcomes:
+            if outcome.status == SENT:
+                self.sent += 1
+            elif outcome.status == FAILED:
+                self.failed += 1
+            elif outcome.status == QUEUED:
+                self.deferred += 1
+
+
+async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch, job_try: int) -> BatchReport:
+    """Send a batch's still-queued rows; raise Retry when some should be tried again later."""
+    report = BatchReport()
+    async with runtime.engine.begin() as conn:
+        source = await queries.get_campaign(conn, batch.campaign_id)
+        if source is None:
+            return report  # the campaign was deleted; its ledger rows went with it
+        list_ids = await queries.campaign_list_ids(conn, batch.campaign_id)
+        rows = await queries.load_queued(conn, batch.campaign_id, batch.delivery_ids, list_ids)
+        # Suppression at send time: whoever left since fan-out is skipped, never mailed.
+        skipped = [recipient.delivery_id for recipient, ok in rows if not ok]
+        await queries.mark_skipped(conn, skipped, utcnow())
+    report.skipped = len(skipped)
+    try:
+        campaign = runtime.campaigns.get(source)
+    except CampaignTemplateError as exc:
+        log.error("campaign.template_error", campaign_id=batch.campaign_id, error=str(exc))
+        campaign = None
+    eligible = [recipient for recipient, ok in rows if ok]
+    size = max(1, runtime.options.chunk_size)
+    for start in range(0, len(eligible), size):
+        report.add(await _deliver_chunk(runtime, campaign, eligible[start : start + size]))
+    async with runtime.engine.begin() as conn:
+        await queries.finish_if_done(conn, batch.campaign_id, utcnow())
+    if report.deferred:
+        options = runtime.options
+        raise Retry(defer=backoff(job_try, options.retry_base, options.retry_cap))
+    return report
+
+
+async def _deliver_chunk(
+    runtime: MailerRuntime, campaign: CompiledCampaign | None, chunk: list[Recipient]
+) -> list[Outcome]:
+    async with runtime.engine.begin() as conn:
+        claimed = await queries.claim(conn, [r.delivery_id for r in chunk], utcnow())
+    mine = [r for r in chunk if r.delivery_id in claimed]
+    outcomes: list[Outcome] = []
+    started: set[int] = set()
+    try:
+        await _send_all(runtime, campaign, mine, outcomes, started)
+    except asyncio.CancelledError:
+        # Stopped mid-chunk (shutdown or job timeout): settle what is known before leaving.
+        untouched = [r.delivery_id for r in mine if r.delivery_id not in started]
+        await asyncio.shield(_settle(runtime, outcomes, untouched))
+        raise
+    await _settle(runtime, outcomes, [])
+    return outcomes
+
+
+async def _settle(runtime: MailerRuntime, outcomes: list[Outcome], untouched: list[int]) -> None:
+    async with runtime.engine.begin() as conn:
+        await queries.record_outcomes(conn, outcomes, utcnow())
+        await queries.release(conn, untouched, utcnow())
+
+
+async def _send_all(
+    runtime: MailerRuntime,
+    campaign: CompiledCampaign | None,
+    recipients: list[Recipient],
+    outcomes: list[Outcome],
+    started: set[int],
+) -> None:
+    pending = iter(recipients)
+
+    async def sender() -> None:
+        for recipient in pending:
+            started.add(recipient.delivery_id)
+            outcomes.append(await _send_one(runtime, campaign, recipient))
+
+    workers = min(len(recipients), runtime.bulk_smtp.size)
+    await asyncio.gather(*(sender() for _ in range(workers)))
+
+
+async def _send_one(
+    runtime: MailerRuntime, campaign: CompiledCampaign | None, recipient: Recipient
+) -> Outcome:
+    if campaign is None:
+        return Outcome(recipient.delivery_id, FAILED, None, "campaign template does not compile")
+    try:
+        message = render_message(campaign, recipient, runtime.links)
+        result = await runtime.bulk_smtp.send(campaign.envelope_from, [recipient.email], message)
+    except SmtpError as exc:
+        # recipient.attempts was read before this claim added one.
+        exhausted = recipient.attempts + 1 >= runtime.options.max_attempts
+        status = QUEUED if exc.temporary and not exhausted else FAILED
+        return Outcome(recipient.delivery_id, status, exc.code, exc.message)
+    except (MailerError, CampaignTemplateError) as exc:
+        return Outcome(recipient.delivery_id, FAILED, None, str(exc))
+    return Outcome(recipient.delivery_id, SENT, result.code, result.message, sent_at=utcnow())

@@ -1,0 +1,81 @@
+"""Fanning a campaign out: ledger rows for its audience, then deliver_batch jobs.
+
+The audience is streamed in keyset pages, never held whole. Every step is idempotent, so a
+fan-out that crashed half-way is simply run again: rows are inserted with ON CONFLICT DO
+NOTHING, Message-IDs are derived from (campaign, subscriber), and batch job ids from the first
+delivery id of the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import structlog
+
+from services.mailer import mime, queries
+from services.mailer.delivery import utcnow
+from services.mailer.errors import CampaignNotFoundError
+from services.mailer.runtime import MailerRuntime
+from shared.contracts import DeliverBatch, to_job_arg
+from shared.queues import BULK_QUEUE, JOB_DELIVER_BATCH, deliver_batch_job_id
+
+log = structlog.get_logger(__name__)
+
+
+class JobQueue(Protocol):
+    """The part of an arq pool that fan-out uses."""
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: object,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+    ) -> object:
+        """Enqueue a job; None when a job with that id already exists."""
+
+
+async def enqueue_batch(jobs: JobQueue, campaign_id: int, delivery_ids: list[int]) -> None:
+    """Enqueue deliver_batch for ids; the deterministic job id makes a repeat a no-op."""
+    await jobs.enqueue_job(
+        JOB_DELIVER_BATCH,
+        to_job_arg(DeliverBatch(campaign_id=campaign_id, delivery_ids=delivery_ids)),
+        _job_id=deliver_batch_job_id(campaign_id, delivery_ids[0]),
+        _queue_name=BULK_QUEUE,
+    )
+
+
+async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:
+    """Write the campaign's ledger rows and enqueue their batches; return the recipient count."""
+    async with runtime.engine.begin() as conn:
+        source = await queries.get_campaign(conn, campaign_id)
+        if source is None:
+            raise CampaignNotFoundError(campaign_id)
+        await queries.ensure_run(conn, campaign_id, utcnow())
+        run = await queries.get_run(conn, campaign_id)
+        list_ids = await queries.campaign_list_ids(conn, campaign_id)
+    if run is not None and run.fanned_out_at is not None:
+        # Fan-out completed before: a late re-run must not add people who joined since.
+        return run.recipients
+    sender = mime.parse_mailbox(source.from_address or runtime.settings.mail_from)[1]
+    domain = mime.domain_of(sender)
+    after, batches = 0, 0
+    while True:
+        async with runtime.engine.begin() as conn:
+            page = await queries.audience_page(conn, list_ids, after, runtime.options.batch_size)
+            if not page:
+                break
+            rows = [(s, mime.campaign_message_id(campaign_id, s, domain)) for s in page]
+            await queries.insert_deliveries(conn, campaign_id, rows, utcnow())
+            ids = await queries.queued_ids_between(conn, campaign_id, page[0], page[-1])
+        # Enqueued after the commit: a job must never name rows that do not exist yet.
+        if ids:
+            await enqueue_batch(jobs, campaign_id, ids)
+            batches += 1
+        after = page[-1]
+    async with runtime.engine.begin() as conn:
+        recipients = await queries.mark_fanned_out(conn, campaign_id, utcnow())
+    async with runtime.engine.begin() as conn:
+        await queries.finish_if_done(conn, campaign_id, utcnow())
+    log.info("campaign.fanned_out", campaign_id=campaign_id, recipients=recipients, batches=batches)
+    return recipients

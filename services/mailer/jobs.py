@@ -1,0 +1,43 @@
+"""The arq job functions: validate the payload, call the domain function, report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from services.mailer import delivery, fanout, transactional
+from services.mailer.errors import CampaignNotFoundError
+from services.mailer.runtime import MailerRuntime
+from shared.contracts import DeliverBatch, OutboundMail, StartCampaign, from_job_arg
+
+log = structlog.get_logger(__name__)
+
+
+def _runtime(ctx: dict[str, Any]) -> MailerRuntime:
+    runtime = ctx["mailer"]
+    assert isinstance(runtime, MailerRuntime)
+    return runtime
+
+
+async def send_transactional(ctx: dict[str, Any], mail: dict[str, Any]) -> str:
+    """Deliver one rendered transactional mail."""
+    payload = from_job_arg(OutboundMail, mail)
+    return await transactional.send_transactional_mail(_runtime(ctx), payload, ctx["job_try"])
+
+
+async def start_campaign(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
+    """Fan a campaign out into ledger rows and deliver_batch jobs."""
+    campaign_id = from_job_arg(StartCampaign, payload).campaign_id
+    try:
+        return await fanout.start_campaign(_runtime(ctx), ctx["redis"], campaign_id)
+    except CampaignNotFoundError:
+        log.warning("campaign.not_found", campaign_id=campaign_id)
+        return 0
+
+
+async def deliver_batch(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, int]:
+    """Deliver one batch of a campaign's ledger rows."""
+    batch = from_job_arg(DeliverBatch, payload)
+    report = await delivery.deliver_batch(_runtime(ctx), batch, ctx["job_try"])
+    return {"sent": report.sent, "failed": report.failed, "skipped": report.skipped}

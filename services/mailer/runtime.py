@@ -1,0 +1,72 @@
+"""What a mailer process holds while it runs: database, SMTP pools, signer, compiled campaigns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.mailer import mime
+from services.mailer.config import MailerOptions
+from services.mailer.content import CampaignCache, Links
+from services.mailer.smtp_pool import SmtpPool
+from shared.db import create_engine, create_sessionmaker
+from shared.settings import Settings
+from shared.tokens import TokenSigner
+
+
+@dataclass
+class MailerRuntime:
+    """Long-lived resources shared by every job of one mailer process."""
+
+    settings: Settings
+    options: MailerOptions
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    signer: TokenSigner
+    links: Links
+    campaigns: CampaignCache
+    bulk_smtp: SmtpPool
+    transactional_smtp: SmtpPool
+    from_header: str
+    envelope_from: str
+    domain: str
+
+    @classmethod
+    def start(cls, settings: Settings, options: MailerOptions) -> MailerRuntime:
+        """Create the resources; connections open lazily on first use."""
+        name, address = mime.parse_mailbox(settings.mail_from)
+        domain = mime.domain_of(address)
+        engine = create_engine(settings.database_url)
+        signer = TokenSigner(settings.secret_keys)
+        return cls(
+            settings=settings,
+            options=options,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            signer=signer,
+            links=Links(public_url=settings.subscriptions_public_url, signer=signer),
+            campaigns=CampaignCache(settings.mail_from),
+            bulk_smtp=SmtpPool(
+                settings.smtp,
+                options.smtp_connections,
+                local_hostname=domain,
+                idle_probe_after=options.idle_probe_after,
+            ),
+            transactional_smtp=SmtpPool(
+                settings.smtp,
+                options.transactional_connections,
+                local_hostname=domain,
+                idle_probe_after=options.idle_probe_after,
+            ),
+            from_header=mime.format_mailbox(name, address),
+            envelope_from=address,
+            domain=domain,
+        )
+
+    async def close(self) -> None:
+        """Close SMTP connections and the database engine."""
+        await self.bulk_smtp.close()
+        await self.transactional_smtp.close()
+        self.campaigns.clear()
+        await self.engine.dispose()

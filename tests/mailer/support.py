@@ -1,0 +1,54 @@
+"""Helpers shared by the mailer tests."""
+
+from __future__ import annotations
+
+from services.mailer.config import MailerOptions
+from shared.contracts import StartCampaign, to_job_arg
+from shared.jobs import create_job_pool
+from shared.queues import BULK_QUEUE, JOB_START_CAMPAIGN, start_campaign_job_id
+from shared.settings import Settings
+
+# Small batches and chunks so that a handful of subscribers exercises several of each; quick
+# retries so that backoff does not slow the suite.
+FAST = MailerOptions(
+    batch_size=3,
+    chunk_size=2,
+    smtp_connections=3,
+    transactional_connections=1,
+    job_timeout=10,
+    max_attempts=3,
+    retry_base=0.02,
+    retry_cap=0.1,
+)
+
+
+class BatchCollector:
+    """A job queue that records deliver_batch jobs instead of enqueueing them."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.jobs: list[tuple[str, tuple[object, ...], str | None]] = []
+        self.fail_after = fail_after
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: object,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+    ) -> object:
+        if self.fail_after is not None and len(self.jobs) >= self.fail_after:
+            raise ConnectionError("Redis went away")
+        self.jobs.append((function, args, _job_id))
+        return object()
+
+
+async def enqueue_start(settings: Settings, campaign_id: int, job_id: str | None = None) -> None:
+    """Enqueue start_campaign as the campaigns service does."""
+    pool = await create_job_pool(settings.redis_url, BULK_QUEUE)
+    await pool.enqueue_job(
+        JOB_START_CAMPAIGN,
+        to_job_arg(StartCampaign(campaign_id=campaign_id)),
+        _job_id=job_id or start_campaign_job_id(campaign_id),
+        _queue_name=BULK_QUEUE,
+    )
+    await pool.aclose()
