@@ -1,0 +1,182 @@
+"""The public subscriptions service: app factory, dependencies and the one error mapping."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.subscriptions.errors import InvalidInput, InvalidLink, UnsupportedContentType
+from services.subscriptions.i18n import load_translations, negotiate_language
+from services.subscriptions.pages import Renderer, request_language, wants_json
+from services.subscriptions.routes import ROUTES
+from services.subscriptions.schemas import ErrorsResponse
+from shared.db import create_engine, create_sessionmaker
+from shared.errors import SettingsError
+from shared.jobs import create_job_pool
+from shared.logging import configure_logging
+from shared.queues import TRANSACTIONAL_QUEUE
+from shared.settings import Settings
+from shared.tokens import Purpose, TokenSigner
+
+log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def _resources(app: Litestar) -> AsyncIterator[None]:
+    """Open the database engine and the job pool for the life of the app."""
+    settings: Settings = app.state.settings
+    configure_logging(settings)
+    engine = create_engine(settings.database_url)
+    jobs = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.jobs = jobs
+    app.state.signer = TokenSigner(
+        settings.secret_keys, {Purpose.CONFIRM: settings.confirm_token_max_age}
+    )
+    try:
+        yield
+    finally:
+        await jobs.aclose()
+        await engine.dispose()
+
+
+async def _provide_session(state: State) -> AsyncIterator[AsyncSession]:
+    async with state.sessionmaker() as session:
+        yield session
+
+
+def _from_state(name: str) -> Provide:
+    def provide(state: State) -> Any:
+        return state[name]
+
+    return Provide(provide, sync_to_thread=False)
+
+
+# --- the one place where errors become HTTP answers --------------------------------------
+
+
+def _renderer(request: Request[Any, Any, Any]) -> Renderer:
+    renderer: Renderer = request.app.state.renderer
+    return renderer
+
+
+def _invalid_input(request: Request[Any, Any, Any], exc: InvalidInput) -> Response[Any]:
+    lang = negotiate_language(
+        exc.language, request.headers.get("accept-language"), request.query_params.get("lang")
+    )
+    renderer = _renderer(request)
+    if wants_json(request):
+        errors = renderer.problem_messages(lang, exc.problems)
+        return Response(ErrorsResponse(errors=errors), status_code=422)
+    return renderer.subscribe_form(
+        lang,
+        path=request.url.path,
+        choices=exc.choices,
+        values=exc.values,
+        problems=exc.problems,
+        status_code=422,
+    )
+
+
+def _invalid_link(request: Request[Any, Any, Any], exc: InvalidLink) -> Response[Any]:
+    lang = request_language(request)
+    return _renderer(request).page(
+        "link_error.html",
+        lang,
+        path=request.url.path,
+        status_code=400,
+        purpose=exc.purpose.value,
+        reason=exc.reason,
+    )
+
+
+def _status_page(request: Request[Any, Any, Any], status_code: int) -> Response[Any]:
+    if wants_json(request):
+        return Response({"error": status_code}, status_code=status_code)
+    return _renderer(request).page(
+        "error.html",
+        request_language(request),
+        path=request.url.path,
+        status_code=status_code,
+        status=status_code,
+    )
+
+
+def _unsupported_content_type(
+    request: Request[Any, Any, Any], exc: UnsupportedContentType
+) -> Response[Any]:
+    return _status_page(request, 415)
+
+
+def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
+        return _unexpected(request, exc)
+    response = _status_page(request, exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A real bug: log it with its traceback, show a plain apology, never the details."""
+    log.error(
+        "request.failed",
+        method=request.method,
+        path=request.url.path,
+        error=type(exc).__name__,
+        exc_info=exc,
+    )
+    try:
+        return _status_page(request, HTTP_500_INTERNAL_SERVER_ERROR)
+    except Exception:  # the page itself failed: answer without templates
+        return Response("Internal Server Error", status_code=500, media_type="text/plain")
+
+
+# --- factories -----------------------------------------------------------------------------
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the subscriptions app; resources open when it starts, not here."""
+    renderer = Renderer(load_translations())
+    return Litestar(
+        route_handlers=ROUTES,
+        dependencies={
+            "session": Provide(_provide_session),
+            "jobs": _from_state("jobs"),
+            "signer": _from_state("signer"),
+            "renderer": _from_state("renderer"),
+            "settings": _from_state("settings"),
+        },
+        exception_handlers={
+            InvalidInput: _invalid_input,
+            InvalidLink: _invalid_link,
+            UnsupportedContentType: _unsupported_content_type,
+            HTTPException: _http_exception,
+            Exception: _unexpected,
+        },
+        lifespan=[_resources],
+        state=State({"settings": settings, "renderer": renderer}),
+        logging_config=None,
+        openapi_config=None,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """App factory for ``uvicorn --factory``: settings from BREVDUE_* variables."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"brevdue: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return create_app(settings)

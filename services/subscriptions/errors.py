@@ -1,0 +1,63 @@
+"""Errors of the subscriptions service; app.py maps them to HTTP responses in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from shared.errors import BrevdueError
+from shared.tokens import Purpose
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """Why one field was refused: a reason code and an optional detail for the message."""
+
+    code: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ListChoice:
+    """A public list a resident may choose, named in every language."""
+
+    slug: str
+    names: Mapping[str, str]
+
+
+class SubscriptionsError(BrevdueError):
+    """Base class of every error the subscriptions service raises on purpose."""
+
+
+class InvalidInput(SubscriptionsError):
+    """A sign-up was refused; carries the problems per field and what was sent."""
+
+    def __init__(
+        self,
+        problems: Mapping[str, FieldProblem],
+        values: Mapping[str, object] | None = None,
+        choices: Sequence[ListChoice] = (),
+        language: str | None = None,
+    ) -> None:
+        self.problems = dict(problems)
+        self.values = dict(values or {})
+        self.choices = tuple(choices)
+        self.language = language
+        super().__init__("invalid input: " + ", ".join(sorted(self.problems)))
+
+
+class InvalidLink(SubscriptionsError):
+    """A link's token is tampered, expired or meant for something else."""
+
+    def __init__(self, purpose: Purpose, reason: str) -> None:
+        self.purpose = purpose
+        self.reason = reason  # "invalid" or "expired"
+        super().__init__(f"{purpose.value} link {reason}")
+
+
+class UnsupportedContentType(SubscriptionsError):
+    """The request body is in a format this endpoint does not read."""
+
+    def __init__(self, content_type: str) -> None:
+        self.content_type = content_type
+        super().__init__(f"unsupported content type: {content_type[:100]}")

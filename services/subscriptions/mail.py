@@ -1,0 +1,67 @@
+"""The confirmation mail of a sign-up, rendered here and delivered as it is by the mailer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+from uuid import uuid4
+
+from services.subscriptions.links import confirm_url
+from services.subscriptions.pages import Renderer
+from shared.contracts import OutboundMail, to_job_arg
+from shared.queues import JOB_SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE, transactional_job_id
+from shared.settings import Settings
+
+
+def render_confirmation(
+    renderer: Renderer,
+    settings: Settings,
+    *,
+    to: str,
+    subscriber_key: str,
+    name: str | None,
+    language: str,
+    token: str,
+    list_names: Sequence[str],
+) -> OutboundMail:
+    """A confirmation mail in ``language`` with one link that confirms ``list_names``."""
+    context = {
+        "name": name,
+        "list_names": list(list_names),
+        "confirm_url": confirm_url(settings, token),
+        "max_age_days": max(1, settings.confirm_token_max_age // 86400),
+    }
+    subject = renderer.render("mail/confirm_subject.txt", language, **context)
+    return OutboundMail(
+        # Unique per sign-up event: a second sign-up sends a fresh mail, while a retried
+        # enqueue of this very mail is dropped by its job id.
+        message_key=f"confirm:{subscriber_key}:{uuid4().hex}",
+        category="confirm",
+        to=to,
+        # A subject is one line; templates end with a newline.
+        subject=" ".join(subject.split()),
+        text=renderer.render("mail/confirm.txt", language, **context),
+        html=renderer.render("mail/confirm.html", language, **context),
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+
+
+class JobQueue(Protocol):
+    """What enqueueing needs from an arq pool."""
+
+    async def enqueue_job(
+        self, function: str, *args: Any, _job_id: str | None = None, _queue_name: str | None = None
+    ) -> Any:
+        """Enqueue ``function`` with ``args``; None when a job with ``_job_id`` exists."""
+
+
+async def enqueue_mail(jobs: JobQueue, mail: OutboundMail) -> str:
+    """Hand a rendered mail to the mailer; the job id makes a repeated enqueue a no-op."""
+    job_id = transactional_job_id(mail.message_key)
+    await jobs.enqueue_job(
+        JOB_SEND_TRANSACTIONAL,
+        to_job_arg(mail),
+        _job_id=job_id,
+        _queue_name=TRANSACTIONAL_QUEUE,
+    )
+    return job_id

@@ -1,0 +1,166 @@
+"""Residents' HTML pages: Jinja2 templates rendered with the gettext catalog of a language."""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar import Request, Response
+from litestar.enums import MediaType
+
+from services.subscriptions.errors import FieldProblem, ListChoice
+from services.subscriptions.i18n import LANGUAGES, N_, language_names, negotiate_language
+
+TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
+
+# Pages carry tokens in their URLs, so they must not leak through Referer or be cached;
+# they load nothing from elsewhere and need no script.
+PAGE_HEADERS: Final = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+# The order fields appear in on the form, so the error summary follows it.
+FIELD_ORDER: Final = ("email", "name", "lists", "language", "consent", "site", "body")
+
+_MESSAGES: Final[Mapping[tuple[str, str], str]] = {
+    ("email", "required"): N_("Enter your email address."),
+    ("email", "invalid"): N_("Enter a valid email address, for example name@example.dk."),
+    ("email", "too_long"): N_("The email address is too long (at most %(detail)s characters)."),
+    ("lists", "required"): N_("Choose at least one newsletter."),
+    ("lists", "unknown"): N_(
+        "There is no newsletter called “%(detail)s” that you can sign up for."
+    ),
+    ("lists", "too_many"): N_("Choose at most %(detail)s newsletters."),
+    ("language", "required"): N_("Choose a language."),
+    ("language", "invalid"): N_("Choose Danish, Swedish or English."),
+    ("name", "too_long"): N_("The name is too long (at most %(detail)s characters)."),
+    ("name", "invalid"): N_("The name contains characters we cannot store."),
+    ("consent", "required"): N_("Tick the box to agree to receive the newsletter."),
+    ("site", "invalid"): N_("The site key is not valid."),
+    ("body", "invalid_json"): N_("The request body is not valid JSON."),
+    ("body", "not_object"): N_("The request body must be a JSON object."),
+}
+_MESSAGES_BY_CODE: Final[Mapping[str, str]] = {
+    "required": N_("This field is required."),
+    "wrong_type": N_("This value has the wrong type."),
+    "too_long": N_("This value is too long."),
+}
+_FALLBACK_MESSAGE: Final = N_("This value is not valid.")
+
+
+class Renderer:
+    """One Jinja2 environment per language, each with that language's gettext catalog."""
+
+    def __init__(
+        self,
+        translations: Mapping[str, gettext.GNUTranslations],
+        templates_dir: Path = TEMPLATES_DIR,
+    ) -> None:
+        loader = FileSystemLoader(templates_dir)
+        self._translations = dict(translations)
+        self._environments = {
+            lang: self._environment(loader, catalog) for lang, catalog in translations.items()
+        }
+
+    @staticmethod
+    def _environment(loader: FileSystemLoader, catalog: gettext.GNUTranslations) -> Environment:
+        env = Environment(
+            loader=loader,
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+        return env
+
+    def gettext(self, lang: str, message: str) -> str:
+        """Translate one message into ``lang``."""
+        return self._translations[lang].gettext(message)
+
+    def render(self, template: str, lang: str, **context: Any) -> str:
+        """Render a template in ``lang``."""
+        return self._environments[lang].get_template(template).render(lang=lang, **context)
+
+    def problem_messages(self, lang: str, problems: Mapping[str, FieldProblem]) -> dict[str, str]:
+        """Readable reasons per field, in form order, in ``lang``."""
+        ordered = sorted(
+            problems.items(),
+            key=lambda item: FIELD_ORDER.index(item[0]) if item[0] in FIELD_ORDER else 99,
+        )
+        return {field: self._problem_message(lang, field, p) for field, p in ordered}
+
+    def _problem_message(self, lang: str, field: str, problem: FieldProblem) -> str:
+        message = _MESSAGES.get((field, problem.code)) or _MESSAGES_BY_CODE.get(
+            problem.code, _FALLBACK_MESSAGE
+        )
+        translated = self.gettext(lang, message)
+        return translated % {"detail": problem.detail} if "%(detail)s" in translated else translated
+
+    def page(
+        self, template: str, lang: str, *, path: str, status_code: int = 200, **context: Any
+    ) -> Response[str]:
+        """An HTML page response with the shared security headers."""
+        html = self.render(template, lang, path=path, languages=language_names(), **context)
+        return Response(
+            html, status_code=status_code, media_type=MediaType.HTML, headers=PAGE_HEADERS
+        )
+
+    def subscribe_form(
+        self,
+        lang: str,
+        *,
+        path: str,
+        choices: Sequence[ListChoice],
+        values: Mapping[str, Any] | None = None,
+        problems: Mapping[str, FieldProblem] | None = None,
+        status_code: int = 200,
+    ) -> Response[str]:
+        """The sign-up form, with reasons next to the fields after a refused attempt."""
+        shown: dict[str, Any] = {
+            "email": "",
+            "lists": [],
+            "language": lang,
+            "name": "",
+            "consent": False,
+            "site": "",
+        }
+        shown.update({k: v for k, v in (values or {}).items() if v is not None})
+        if shown["language"] not in LANGUAGES:
+            shown["language"] = lang
+        return self.page(
+            "subscribe.html",
+            lang,
+            path=path,
+            status_code=status_code,
+            choices=[(c.slug, c.names.get(lang) or c.slug) for c in choices],
+            values=shown,
+            errors=self.problem_messages(lang, problems or {}),
+        )
+
+
+def request_language(request: Request[Any, Any, Any], fallback: str | None = None) -> str:
+    """The page language: ``?lang=``, then ``fallback`` (a stored choice), then
+    Accept-Language, then Danish."""
+    return negotiate_language(
+        request.query_params.get("lang"), request.headers.get("accept-language"), fallback
+    )
+
+
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    """True when the client sent JSON or asks for JSON rather than a page."""
+    media_type = request.content_type[0]
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept

@@ -1,0 +1,187 @@
+"""HTTP handlers: read the request, call a domain function, answer with a page or JSON."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+from arq.connections import ArqRedis
+from litestar import Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.enums import MediaType, RequestEncodingType
+from litestar.params import FromPath
+from litestar.response import Redirect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.subscriptions import signup, unsubscribe
+from services.subscriptions.errors import UnsupportedContentType
+from services.subscriptions.health import readiness_problem
+from services.subscriptions.i18n import N_
+from services.subscriptions.pages import Renderer, request_language
+from services.subscriptions.schemas import (
+    MAX_BODY_BYTES,
+    SubscribeAccepted,
+    SubscribeBody,
+    decode_json_body,
+    form_to_body,
+    split_slugs,
+)
+from shared.settings import Settings
+from shared.tokens import TokenSigner
+
+# Link bodies are ignored ("List-Unsubscribe=One-Click" or a button), so keep them small.
+MAX_LINK_BODY_BYTES = 4 * 1024
+# Dependencies are injected by parameter name (see app.create_app).
+Session: TypeAlias = NamedDependency[AsyncSession]
+Jobs: TypeAlias = NamedDependency[ArqRedis]
+Signer: TypeAlias = NamedDependency[TokenSigner]
+Pages: TypeAlias = NamedDependency[Renderer]
+Config: TypeAlias = NamedDependency[Settings]
+AnyRequest: TypeAlias = Request[Any, Any, Any]
+
+ACCEPTED_MESSAGE = N_(
+    "Thank you! Check your inbox: we have sent you an email with a link to confirm."
+)
+
+
+async def read_subscribe_body(request: AnyRequest) -> tuple[SubscribeBody, bool]:
+    """The sign-up fields and whether they came as JSON (else as a form)."""
+    media_type = request.content_type[0]
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return decode_json_body(await request.body()), True
+    if media_type in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
+        return form_to_body(await request.form()), False
+    raise UnsupportedContentType(media_type or "(none)")
+
+
+@get("/subscribe", media_type=MediaType.HTML)
+async def subscribe_form(request: AnyRequest, session: Session, renderer: Pages) -> Response[str]:
+    """The sign-up form; ``?lists=a,b`` ticks lists in advance."""
+    choices = await signup.public_list_choices(session)
+    values = {"lists": split_slugs(request.query_params.getall("lists", []))}
+    lang = request_language(request)
+    return renderer.subscribe_form(lang, path=request.url.path, choices=choices, values=values)
+
+
+@post("/subscribe", request_max_body_size=MAX_BODY_BYTES)
+async def subscribe(
+    request: AnyRequest,
+    *,
+    session: Session,
+    jobs: Jobs,
+    signer: Signer,
+    renderer: Pages,
+    settings: Config,
+) -> Response[Any]:
+    """Sign up: 303 to the thank-you page for forms, 202 for JSON, whatever the address."""
+    body, is_json = await read_subscribe_body(request)
+    await signup.subscribe(
+        session, body, jobs=jobs, signer=signer, renderer=renderer, settings=settings
+    )
+    lang = str(body.language)  # validated by signup.subscribe
+    if is_json:
+        message = renderer.gettext(lang, ACCEPTED_MESSAGE)
+        return Response(SubscribeAccepted(status="pending", message=message), status_code=202)
+    return Redirect(f"/thanks?lang={lang}", status_code=303)
+
+
+@get("/thanks", media_type=MediaType.HTML)
+async def thanks(request: AnyRequest, renderer: Pages) -> Response[str]:
+    """The page a form sign-up lands on."""
+    return renderer.page("thanks.html", request_language(request), path=request.url.path)
+
+
+@get("/confirm/{token:str}", media_type=MediaType.HTML)
+async def confirm_form(
+    request: AnyRequest,
+    token: FromPath[str],
+    session: Session,
+    signer: Signer,
+    renderer: Pages,
+) -> Response[str]:
+    """A page with one button that confirms; following the link changes nothing."""
+    target = await signup.inspect_confirm(session, signer, token)
+    lang = request_language(request, target.language)
+    names = [signup.list_name(row, lang) for row in target.lists]
+    return renderer.page("confirm.html", lang, path=request.url.path, token=token, lists=names)
+
+
+@post(
+    "/confirm/{token:str}",
+    media_type=MediaType.HTML,
+    request_max_body_size=MAX_LINK_BODY_BYTES,
+    status_code=200,
+)
+async def confirm(
+    request: AnyRequest,
+    token: FromPath[str],
+    session: Session,
+    signer: Signer,
+    renderer: Pages,
+) -> Response[str]:
+    """Confirm the link's pending lists; a second time shows the same page."""
+    target = await signup.confirm(session, signer, token)
+    lang = request_language(request, target.language)
+    names = [signup.list_name(row, lang) for row in target.lists]
+    return renderer.page("confirmed.html", lang, path=request.url.path, lists=names)
+
+
+@get("/unsubscribe/{token:str}", media_type=MediaType.HTML)
+async def unsubscribe_form(
+    request: AnyRequest,
+    token: FromPath[str],
+    session: Session,
+    signer: Signer,
+    renderer: Pages,
+) -> Response[str]:
+    """A page with one button that unsubscribes; following the link changes nothing."""
+    result = await unsubscribe.inspect_unsubscribe(session, signer, token)
+    lang = request_language(request, result.language)
+    return renderer.page("unsubscribe.html", lang, path=request.url.path, token=token)
+
+
+@post(
+    "/unsubscribe/{token:str}",
+    media_type=MediaType.HTML,
+    request_max_body_size=MAX_LINK_BODY_BYTES,
+    status_code=200,
+)
+async def unsubscribe_now(
+    request: AnyRequest,
+    token: FromPath[str],
+    session: Session,
+    signer: Signer,
+    renderer: Pages,
+) -> Response[str]:
+    """Unsubscribe (button or RFC 8058 one-click): 200 with a page, no redirect, no cookie."""
+    result = await unsubscribe.unsubscribe(session, signer, token)
+    lang = request_language(request, result.language)
+    return renderer.page("unsubscribed.html", lang, path=request.url.path)
+
+
+@get("/health/live", media_type=MediaType.JSON)
+async def health_live() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@get("/health/ready", media_type=MediaType.JSON)
+async def health_ready(state: State) -> Response[dict[str, str]]:
+    """The database and Redis answer; 503 with the reason otherwise."""
+    problem = await readiness_problem(state.engine, state.jobs)
+    if problem:
+        return Response({"status": "unavailable", "reason": problem}, status_code=503)
+    return Response({"status": "ok"})
+
+
+ROUTES = [
+    subscribe_form,
+    subscribe,
+    thanks,
+    confirm_form,
+    confirm,
+    unsubscribe_form,
+    unsubscribe_now,
+    health_live,
+    health_ready,
+]

@@ -1,0 +1,189 @@
+"""Request and response shapes of the public API, and the checks that turn input into them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+import msgspec
+from email_validator import EmailNotValidError, validate_email
+from litestar.datastructures import FormMultiDict
+
+from services.subscriptions.errors import FieldProblem, InvalidInput
+from services.subscriptions.i18n import LANGUAGES
+
+MAX_BODY_BYTES = 16 * 1024
+MAX_EMAIL = 320
+MAX_NAME = 200
+MAX_SLUG = 64
+MAX_LISTS = 50
+MAX_SITE_KEY = 64
+_TRUE = frozenset({"on", "true", "1", "yes"})
+_FIELD_IN_ERROR = re.compile(r"at `\$\.(\w+)")
+
+
+class SubscribeBody(msgspec.Struct, kw_only=True):
+    """A sign-up as sent, before any check: JSON or form fields."""
+
+    email: str | None = None
+    lists: list[str] | str | None = None
+    language: str | None = None
+    name: str | None = None
+    consent: bool | int | str | None = None
+    site: str | None = None
+
+
+class SignupRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A checked sign-up: normalised address, list slugs, language, optional name and site."""
+
+    email: str
+    list_slugs: tuple[str, ...]
+    language: str
+    name: str | None = None
+    site_key: str | None = None
+
+
+class SubscribeAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to every accepted sign-up, whatever state the address was in."""
+
+    status: str
+    message: str
+
+
+class ErrorsResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """Field-level reasons a request was refused."""
+
+    errors: dict[str, str]
+
+
+def decode_json_body(raw: bytes) -> SubscribeBody:
+    """Decode a JSON sign-up; raise InvalidInput naming the field (or ``body``) at fault."""
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise InvalidInput({"body": FieldProblem("invalid_json")}) from None
+    if not isinstance(value, dict):
+        raise InvalidInput({"body": FieldProblem("not_object")})
+    try:
+        return msgspec.convert(value, SubscribeBody)
+    except msgspec.ValidationError as exc:
+        match = _FIELD_IN_ERROR.search(str(exc))
+        field = match.group(1) if match else "body"
+        raise InvalidInput({field: FieldProblem("wrong_type")}, values=value) from None
+
+
+def form_to_body(form: FormMultiDict) -> SubscribeBody:
+    """Collect form fields; ``lists`` may repeat or hold comma-separated slugs."""
+
+    def first(name: str) -> str | None:
+        value = form.get(name)
+        return value if isinstance(value, str) else None
+
+    slugs = [item for item in form.getall("lists", []) if isinstance(item, str)]
+    return SubscribeBody(
+        email=first("email"),
+        lists=slugs,
+        language=first("language"),
+        name=first("name"),
+        consent=first("consent"),
+        site=first("site"),
+    )
+
+
+def shown_values(body: SubscribeBody) -> dict[str, Any]:
+    """What the resident typed, to fill the form in again after an error."""
+    return {
+        "email": (body.email or "")[: MAX_EMAIL + 10],
+        "lists": split_slugs(body.lists)[:MAX_LISTS],
+        "language": body.language if body.language in LANGUAGES else None,
+        "name": (body.name or "")[: MAX_NAME + 10],
+        "consent": _is_true(body.consent),
+        "site": (body.site or "")[:MAX_SITE_KEY],
+    }
+
+
+def validate_signup(body: SubscribeBody) -> SignupRequest:
+    """Check every field at once; raise InvalidInput with all problems found."""
+    problems: dict[str, FieldProblem] = {}
+    email = _check_email(body.email, problems)
+    slugs = split_slugs(body.lists)
+    if not slugs:
+        problems["lists"] = FieldProblem("required")
+    elif len(slugs) > MAX_LISTS:
+        problems["lists"] = FieldProblem("too_many", str(MAX_LISTS))
+    elif bad := next((s for s in slugs if len(s) > MAX_SLUG or not _is_clean(s)), None):
+        problems["lists"] = FieldProblem("unknown", bad[:MAX_SLUG])
+    if body.language not in LANGUAGES:
+        problems["language"] = FieldProblem("required" if not body.language else "invalid")
+    name = (body.name or "").strip() or None
+    if name is not None and len(name) > MAX_NAME:
+        problems["name"] = FieldProblem("too_long", str(MAX_NAME))
+    elif name is not None and not _is_clean(name):
+        problems["name"] = FieldProblem("invalid")
+    if not _is_true(body.consent):
+        problems["consent"] = FieldProblem("required")
+    site = (body.site or "").strip() or None
+    if site is not None and (len(site) > MAX_SITE_KEY or not _is_clean(site)):
+        problems["site"] = FieldProblem("invalid")
+    if problems or email is None:
+        raise InvalidInput(problems, values=shown_values(body))
+    return SignupRequest(
+        email=email,
+        list_slugs=tuple(slugs),
+        language=str(body.language),
+        name=name,
+        site_key=site,
+    )
+
+
+def _check_email(raw: str | None, problems: dict[str, FieldProblem]) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        problems["email"] = FieldProblem("required")
+        return None
+    if len(value) > MAX_EMAIL:
+        problems["email"] = FieldProblem("too_long", str(MAX_EMAIL))
+        return None
+    if not _is_clean(value):
+        problems["email"] = FieldProblem("invalid")
+        return None
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        problems["email"] = FieldProblem("invalid")
+        return None
+    # email-validator keeps the local part as typed (it may be case-sensitive) and gives the
+    # domain in normalised Unicode form; the domain is lower-cased so one address is one row.
+    return f"{checked.local_part}@{checked.domain.lower()}"
+
+
+def split_slugs(raw: list[str] | str | None) -> list[str]:
+    """List slugs from repeated fields and/or comma-separated values, without duplicates."""
+    items = [raw] if isinstance(raw, str) else list(raw or [])
+    slugs: list[str] = []
+    for item in items:
+        for part in item.split(","):
+            slug = part.strip()
+            if slug and slug not in slugs:
+                slugs.append(slug)
+    return slugs
+
+
+def _is_true(value: bool | int | str | None) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value == 1
+    return isinstance(value, str) and value.strip().lower() in _TRUE
+
+
+def _is_clean(text: str) -> bool:
+    """No control characters and no lone surrogates: neither can be stored or mailed safely."""
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

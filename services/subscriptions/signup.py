@@ -1,0 +1,200 @@
+"""Signing up with double opt-in: subscribe (request) and confirm (the link in the mail)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.subscriptions import queries
+from services.subscriptions.errors import FieldProblem, InvalidInput, ListChoice
+from services.subscriptions.links import read_confirm_token, sign_confirm
+from services.subscriptions.mail import JobQueue, enqueue_mail, render_confirmation
+from services.subscriptions.pages import Renderer
+from services.subscriptions.queries import ACTIVE, PENDING, UNSUBSCRIBED, ListRow
+from services.subscriptions.schemas import (
+    SignupRequest,
+    SubscribeBody,
+    shown_values,
+    validate_signup,
+)
+from shared.settings import Settings
+from shared.tokens import TokenSigner
+
+log = structlog.get_logger(__name__)
+
+# A concurrent sign-up of the same address can win the race to insert; the loser retries and
+# then finds the row. Plain select-then-insert keeps this the same on SQLite and PostgreSQL.
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    """What a sign-up did; never shown to the resident, who always sees the same answer."""
+
+    subscriber_key: str
+    pending_list_ids: tuple[int, ...]
+    mail_job_id: str | None
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """What a confirm link points at, for its pages."""
+
+    language: str | None
+    lists: tuple[ListRow, ...]
+    changed: int = 0
+
+
+def list_choice(row: ListRow) -> ListChoice:
+    """A list as a choice on the form."""
+    return ListChoice(row.slug, {"da": row.name_da, "sv": row.name_sv, "en": row.name_en})
+
+
+def list_name(row: ListRow, language: str) -> str:
+    """A list's name in ``language``."""
+    names = {"da": row.name_da, "sv": row.name_sv, "en": row.name_en}
+    return names.get(language) or row.slug
+
+
+async def public_list_choices(session: AsyncSession) -> list[ListChoice]:
+    """The lists a resident may choose on the form."""
+    async with session.begin():
+        return [list_choice(row) for row in await queries.get_public_lists(session)]
+
+
+async def subscribe(
+    session: AsyncSession,
+    body: SubscribeBody,
+    *,
+    jobs: JobQueue,
+    signer: TokenSigner,
+    renderer: Renderer,
+    settings: Settings,
+) -> SignupResult:
+    """Record a sign-up and enqueue one confirmation mail when any of its lists is pending.
+
+    Raises InvalidInput (nothing stored) when a field is wrong or a list is unknown/private.
+    """
+    try:
+        request = validate_signup(body)
+    except InvalidInput as exc:
+        language = body.language if isinstance(body.language, str) else None
+        choices = await public_list_choices(session)
+        raise InvalidInput(exc.problems, exc.values, choices, language) from None
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            async with session.begin():
+                return await _subscribe(
+                    session,
+                    request,
+                    body,
+                    jobs=jobs,
+                    signer=signer,
+                    renderer=renderer,
+                    settings=settings,
+                )
+        except IntegrityError:
+            if attempt == _ATTEMPTS:
+                raise
+            log.info("signup.retry", attempt=attempt)
+    raise AssertionError("unreachable")
+
+
+async def _subscribe(
+    session: AsyncSession,
+    request: SignupRequest,
+    body: SubscribeBody,
+    *,
+    jobs: JobQueue,
+    signer: TokenSigner,
+    renderer: Renderer,
+    settings: Settings,
+) -> SignupResult:
+    lists = await queries.get_public_lists_by_slug(session, request.list_slugs)
+    found = {row.slug for row in lists}
+    missing = [slug for slug in request.list_slugs if slug not in found]
+    if missing:
+        # Private lists are reported exactly like unknown ones, so they cannot be discovered.
+        choices = [list_choice(row) for row in await queries.get_public_lists(session)]
+        raise InvalidInput(
+            {"lists": FieldProblem("unknown", missing[0])},
+            shown_values(body),
+            choices,
+            request.language,
+        )
+    site_id = await queries.get_site_id(session, request.site_key) if request.site_key else None
+    now = datetime.now(UTC)
+    subscriber = await queries.get_subscriber_by_email(session, request.email)
+    if subscriber is None:
+        subscriber = await queries.insert_subscriber(
+            session,
+            key=secrets.token_hex(16),
+            email=request.email,
+            name=request.name,
+            language=request.language,
+            source_site_id=site_id,
+            now=now,
+        )
+    elif subscriber.status != ACTIVE:
+        # A blocked or erased address gets the same answer and no mail.
+        log.info("signup.suppressed", subscriber=subscriber.key)
+        return SignupResult(subscriber.key, (), None)
+    statuses = await queries.get_subscription_statuses(
+        session, subscriber.id, [row.id for row in lists]
+    )
+    new_ids = [row.id for row in lists if row.id not in statuses]
+    reopened_ids = [list_id for list_id, status in statuses.items() if status == UNSUBSCRIBED]
+    await queries.insert_pending_subscriptions(session, subscriber.id, new_ids, site_id, now)
+    await queries.reopen_unsubscribed(session, subscriber.id, reopened_ids, site_id, now)
+    pending = [row for row in lists if statuses.get(row.id, PENDING) in (PENDING, UNSUBSCRIBED)]
+    if not pending:
+        log.info("signup.already_confirmed", subscriber=subscriber.key)
+        return SignupResult(subscriber.key, (), None)
+    await queries.touch_subscriber(session, subscriber.id, now)
+    pending_ids = sorted(row.id for row in pending)
+    mail = render_confirmation(
+        renderer,
+        settings,
+        to=subscriber.email,
+        subscriber_key=subscriber.key,
+        # An existing subscriber is greeted by the name they gave, not by what was typed now.
+        name=subscriber.name,
+        language=request.language,
+        token=sign_confirm(signer, subscriber.key, pending_ids),
+        list_names=[list_name(row, request.language) for row in pending],
+    )
+    # Enqueued before the commit: if Redis is down the request fails and nothing is stored,
+    # rather than leaving pending rows whose confirmation mail was never sent.
+    job_id = await enqueue_mail(jobs, mail)
+    log.info("signup.pending", subscriber=subscriber.key, lists=pending_ids, job=job_id)
+    return SignupResult(subscriber.key, tuple(pending_ids), job_id)
+
+
+async def inspect_confirm(session: AsyncSession, signer: TokenSigner, token: str) -> LinkTarget:
+    """Read a confirm link without changing anything (mail scanners follow links)."""
+    key, list_ids = read_confirm_token(signer, token)
+    async with session.begin():
+        subscriber = await queries.get_subscriber_by_key(session, key)
+        lists = await queries.get_lists_by_id(session, list_ids)
+    return LinkTarget(subscriber.language if subscriber else None, tuple(lists))
+
+
+async def confirm(session: AsyncSession, signer: TokenSigner, token: str) -> LinkTarget:
+    """Confirm the still-pending subscriptions a link names; repeating it changes nothing."""
+    key, list_ids = read_confirm_token(signer, token)
+    async with session.begin():
+        subscriber = await queries.get_subscriber_by_key(session, key)
+        lists = await queries.get_lists_by_id(session, list_ids)
+        changed = 0
+        if subscriber is not None and subscriber.status == ACTIVE:
+            now = datetime.now(UTC)
+            changed = await queries.confirm_pending(session, subscriber.id, list_ids, now)
+            if changed:
+                await queries.touch_subscriber(session, subscriber.id, now)
+    log.info("signup.confirmed", subscriber=key, lists=list_ids, changed=changed)
+    return LinkTarget(subscriber.language if subscriber else None, tuple(lists), changed)
