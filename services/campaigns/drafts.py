@@ -131,7 +131,10 @@ def _address_problem(value: str) -> str | None:
         return "must be one address such as 'Name <news@example.org>'"
     _name, address = parseaddr(value)
     try:
-        validate_email(address, check_deliverability=False)
+        # Not globally deliverable and .test are accepted: local and test relays use them.
+        validate_email(
+            address, check_deliverability=False, globally_deliverable=False, test_environment=True
+        )
     except EmailNotValidError as exc:
         return f"is not a valid address: {exc}"
     return None

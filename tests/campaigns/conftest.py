@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.campaigns.admin import create_token, seed_demo
 from services.campaigns.app import create_app
@@ -40,16 +40,19 @@ class Api:
 async def api(settings: Settings, live_server: Any, redis: Redis) -> AsyncIterator[Api]:
     """The campaigns app on a real port, demo lists seeded, tokens for every role."""
     await seed_demo(settings)
-    tokens = {role: await create_token(settings, role, f"test {role}") for role in (
-        "viewer", "editor", "admin"
-    )}
-    async with live_server(create_app(settings)) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
-            yield Api(client, tokens)
+    tokens = {
+        role: await create_token(settings, role, f"test {role}")
+        for role in ("viewer", "editor", "admin")
+    }
+    async with (
+        live_server(create_app(settings)) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=20) as client,
+    ):
+        yield Api(client, tokens)
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[sa.ext.asyncio.AsyncEngine]:
+async def db(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """An engine on the test database, for arranging and inspecting rows directly."""
     engine = create_engine(settings.database_url)
     yield engine
@@ -58,7 +61,7 @@ async def db(settings: Settings) -> AsyncIterator[sa.ext.asyncio.AsyncEngine]:
 
 CAMPAIGN = {
     "subject": "Nyt fra {{ campaign.subject or 'Kulturhuset' }}",
-    "body": "<p>Hej {{ subscriber.name }}</p>\n<a href=\"{{ unsubscribe_url }}\">Afmeld</a>",
+    "body": '<p>Hej {{ subscriber.name }}</p>\n<a href="{{ unsubscribe_url }}">Afmeld</a>',
     "body_text": "Hej {{ subscriber.name }}\nAfmeld: {{ unsubscribe_url }}",
     "lists": ["kultur"],
 }

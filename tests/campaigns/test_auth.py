@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.campaigns.admin import create_token, list_tokens, revoke_token
 from services.campaigns.errors import InvalidInput
@@ -67,7 +68,7 @@ async def test_editor_and_admin_create_campaigns(api: Api) -> None:
 
 
 async def test_tokens_are_stored_only_as_digest(
-    api: Api, settings: Settings, db: sa.ext.asyncio.AsyncEngine
+    api: Api, settings: Settings, db: AsyncEngine
 ) -> None:
     token = await create_token(settings, "admin", "digest check")
     assert token.startswith("bdv_") and len(token) > 40

@@ -1,0 +1,66 @@
+"""Mailing lists over HTTP."""
+
+from __future__ import annotations
+
+from tests.campaigns.conftest import Api
+
+MUSIK = {
+    "slug": "musik",
+    "names": {"da": "Musik", "sv": "Musik", "en": "Music"},
+    "descriptions": {"en": "Concerts"},
+    "is_public": False,
+}
+
+
+async def test_get_lists_shows_demo_lists(api: Api) -> None:
+    response = await api.get("/api/lists")
+    assert response.status_code == 200
+    items = {item["slug"]: item for item in response.json()["items"]}
+    assert set(items) == {"boern-unge", "idraet", "kultur"}
+    assert items["idraet"]["names"] == {
+        "da": "Idræt og motion",
+        "sv": "Idrott och motion",
+        "en": "Sport and exercise",
+    }
+    assert items["kultur"]["created_at"].endswith(("Z", "+00:00"))
+
+
+async def test_create_list(api: Api) -> None:
+    response = await api.post("/api/lists", role="admin", json=MUSIK)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["slug"] == "musik"
+    assert body["is_public"] is False and body["double_optin"] is True
+    assert body["descriptions"] == {"da": "", "sv": "", "en": "Concerts"}
+    slugs = [item["slug"] for item in (await api.get("/api/lists")).json()["items"]]
+    assert "musik" in slugs
+
+
+async def test_duplicate_slug_is_409(api: Api) -> None:
+    assert (await api.post("/api/lists", role="admin", json=MUSIK)).status_code == 201
+    response = await api.post("/api/lists", role="admin", json=MUSIK)
+    assert response.status_code == 409
+    assert response.json()["errors"] == {"slug": "is already taken"}
+
+
+async def test_invalid_lists_name_the_field(api: Api) -> None:
+    cases = [
+        ({**MUSIK, "slug": "Musik!"}, "slug"),
+        ({**MUSIK, "slug": "x" * 65}, "slug"),
+        ({**MUSIK, "names": {"da": "Musik", "sv": "Musik"}}, "names.en"),
+        ({**MUSIK, "names": {"da": " ", "sv": "Musik", "en": "Music"}}, "names.da"),
+        ({**MUSIK, "is_public": "yes"}, "is_public"),
+        ({**MUSIK, "colour": "red"}, "colour"),
+    ]
+    for data, field in cases:
+        response = await api.post("/api/lists", role="admin", json=data)
+        assert response.status_code == 422, (data, response.text)
+        assert field in response.json()["errors"], response.text
+
+
+async def test_body_that_is_not_json_is_400(api: Api) -> None:
+    response = await api.post("/api/lists", role="admin", content=b"{slug: musik")
+    assert response.status_code == 400
+    assert "body" in response.json()["errors"]
+    response = await api.post("/api/lists", role="admin", json=["musik"])
+    assert response.status_code == 422
