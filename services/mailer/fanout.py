@@ -35,12 +35,14 @@ class JobQueue(Protocol):
         """Enqueue a job; None when a job with that id already exists."""
 
 
-async def enqueue_batch(jobs: JobQueue, campaign_id: int, delivery_ids: list[int]) -> None:
+async def enqueue_batch(
+    jobs: JobQueue, campaign_id: int, delivery_ids: list[int], *, suffix: str = ""
+) -> None:
     """Enqueue deliver_batch for ids; the deterministic job id makes a repeat a no-op."""
     await jobs.enqueue_job(
         JOB_DELIVER_BATCH,
         to_job_arg(DeliverBatch(campaign_id=campaign_id, delivery_ids=delivery_ids)),
-        _job_id=deliver_batch_job_id(campaign_id, delivery_ids[0]),
+        _job_id=deliver_batch_job_id(campaign_id, delivery_ids[0]) + suffix,
         _queue_name=BULK_QUEUE,
     )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 
-from services.mailer import delivery, fanout, transactional
+from services.mailer import delivery, fanout, reconcile, transactional
 from services.mailer.errors import CampaignNotFoundError
 from services.mailer.runtime import MailerRuntime
 from shared.contracts import DeliverBatch, OutboundMail, StartCampaign, from_job_arg
@@ -41,3 +41,9 @@ async def deliver_batch(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[st
     batch = from_job_arg(DeliverBatch, payload)
     report = await delivery.deliver_batch(_runtime(ctx), batch, ctx["job_try"])
     return {"sent": report.sent, "failed": report.failed, "skipped": report.skipped}
+
+
+async def reconcile_ledger(ctx: dict[str, Any]) -> dict[str, int]:
+    """Cron: re-enqueue ledger rows and campaigns whose jobs were lost."""
+    report = await reconcile.reconcile(_runtime(ctx), ctx["redis"])
+    return vars(report)

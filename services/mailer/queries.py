@@ -335,3 +335,66 @@ async def get_run(conn: AsyncConnection, campaign_id: int) -> Run | None:
     if row is None:
         return None
     return Run(row["state"], int(row["recipients"]), row["fanned_out_at"], row["finished_at"])
+
+
+# --- reconciliation --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRun:
+    """A campaign run that has not finished."""
+
+    campaign_id: int
+    started_at: datetime
+    fanned_out: bool
+
+
+async def requeue_stuck_sending(conn: AsyncConnection, before: datetime, now: datetime) -> int:
+    """Rows left in 'sending' by a job that died go back to the queue; return how many."""
+    result = await conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.status == SENDING)
+        .where(deliveries.c.updated_at < before)
+        .values(status=QUEUED, updated_at=now, last_response="re-queued: sender stopped mid-send")
+    )
+    return int(result.rowcount)
+
+
+async def active_runs(conn: AsyncConnection) -> list[ActiveRun]:
+    """Runs not finished yet."""
+    result = await conn.execute(
+        sa.select(
+            campaign_runs.c.campaign_id, campaign_runs.c.started_at, campaign_runs.c.fanned_out_at
+        ).where(campaign_runs.c.finished_at.is_(None))
+    )
+    return [
+        ActiveRun(int(row.campaign_id), row.started_at, row.fanned_out_at is not None)
+        for row in result.all()
+    ]
+
+
+async def unstarted_campaigns(conn: AsyncConnection, before: datetime) -> list[int]:
+    """Campaigns staff sent before ``before`` that have no run row (their start job was lost)."""
+    has_run = sa.exists().where(campaign_runs.c.campaign_id == campaigns.c.id)
+    result = await conn.execute(
+        sa.select(campaigns.c.id)
+        .where(campaigns.c.status == "sending")
+        .where(campaigns.c.send_requested_at < before)
+        .where(~has_run)
+    )
+    return [int(value) for value in result.scalars().all()]
+
+
+async def queued_page(
+    conn: AsyncConnection, campaign_id: int, after_id: int, limit: int
+) -> list[int]:
+    """Next page (keyset on id) of a campaign's queued rows."""
+    result = await conn.execute(
+        sa.select(deliveries.c.id)
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.status == QUEUED)
+        .where(deliveries.c.id > after_id)
+        .order_by(deliveries.c.id)
+        .limit(limit)
+    )
+    return [int(value) for value in result.scalars().all()]

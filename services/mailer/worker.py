@@ -9,6 +9,7 @@ import signal
 import sys
 from typing import Any
 
+from arq.cron import cron
 from arq.worker import Worker, func
 
 from services.mailer import jobs
@@ -87,12 +88,26 @@ def build_workers(
             func(jobs.start_campaign, name=JOB_START_CAMPAIGN, max_tries=20),
             func(jobs.deliver_batch, name=JOB_DELIVER_BATCH, max_tries=options.max_attempts + 5),
         ],
+        # Not in burst mode: a burst run ends when the queue is empty, a cron job never is.
+        cron_jobs=[] if burst else [_reconciler(options)],
         queue_name=BULK_QUEUE,
         health_check_key=HEALTH_CHECK_KEY_BULK,
         max_jobs=options.bulk_max_jobs,
         **common,
     )
     return transactional, bulk
+
+
+def _reconciler(options: MailerOptions) -> Any:
+    every = max(1, int(options.reconcile_every_minutes))
+    return cron(
+        jobs.reconcile_ledger,
+        name="mailer:reconcile",
+        minute=set(range(0, 60, every)),
+        unique=True,  # several mailer processes: one run per tick
+        timeout=options.job_timeout,
+        run_at_startup=True,
+    )
 
 
 async def run_worker(

@@ -1,0 +1,125 @@
+"""The reconciler: the ledger is the truth, Redis only a work list that can be lost.
+
+Runs every minute in the bulk worker (arq cron, unique across processes). It
+
+* returns rows stuck in 'sending' longer than a job can live (the worker died mid-chunk) to
+  'queued' — at-least-once: such a row may already have been accepted by the relay;
+* re-enqueues the queued rows of a fanned-out campaign that has no job left in the bulk queue
+  (Redis lost them, or arq gave up on a job), under fresh job ids;
+* re-enqueues start_campaign for a campaign whose fan-out or start job vanished;
+* marks runs done whose last batch died before it could.
+
+A campaign that still has any job in the bulk queue (queued, deferred for a retry, or running)
+is left alone: its jobs will pick its rows up. A fanned-out campaign with queued rows and no
+job is an orphan whatever the rows' age: fan-out enqueues every row before it records its end,
+and a deferred or cancelled job stays in the queue. Enqueueing a row twice is harmless anyway:
+only the job whose claim moves it to 'sending' sends it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from services.mailer import queries
+from services.mailer.delivery import utcnow
+from services.mailer.fanout import JobQueue, enqueue_batch
+from services.mailer.runtime import MailerRuntime
+from shared.contracts import StartCampaign, to_job_arg
+from shared.queues import BULK_QUEUE, JOB_START_CAMPAIGN, start_campaign_job_id
+
+log = structlog.get_logger(__name__)
+
+# Claims younger than a job's life (+ this) are never touched: their job may still be running.
+GRACE = timedelta(seconds=30)
+# A start job may wait behind other jobs in the queue for a while before it creates its run.
+START_GRACE = timedelta(minutes=2)
+
+
+class QueueInspector(JobQueue, Protocol):
+    """What the reconciler needs from Redis: enqueue, and the bulk queue's job ids."""
+
+    async def zrange(self, name: str, start: int, end: int) -> list[bytes]:
+        """Members of a sorted set."""
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconciliation did."""
+
+    requeued_sending: int = 0
+    batches: int = 0
+    starts: int = 0
+    finished: int = 0
+
+
+async def campaigns_with_jobs(redis: QueueInspector) -> set[int]:
+    """Campaign ids with at least one job in the bulk queue (queued, deferred or running)."""
+    live: set[int] = set()
+    for member in await redis.zrange(BULK_QUEUE, 0, -1):
+        parts = member.decode().split(":")
+        if len(parts) > 2 and parts[0] == "campaign" and parts[1].isdigit():
+            live.add(int(parts[1]))
+    return live
+
+
+async def reconcile(
+    runtime: MailerRuntime, redis: QueueInspector, now: datetime | None = None
+) -> ReconcileReport:
+    """Repair what a lost job or a dead worker left behind."""
+    now = now or utcnow()
+    report = ReconcileReport()
+    # A live job settles or releases its claims before the job timeout cancels it.
+    stuck_before = now - timedelta(seconds=runtime.options.job_timeout + 10) - GRACE
+    async with runtime.engine.begin() as conn:
+        report.requeued_sending = await queries.requeue_stuck_sending(conn, stuck_before, now)
+        runs = await queries.active_runs(conn)
+        unstarted = await queries.unstarted_campaigns(conn, now - START_GRACE)
+    live = await campaigns_with_jobs(redis)
+    suffix = f":r{int(now.timestamp()) // 60}"
+    restart = [c for c in unstarted if c not in live]
+    restart += [
+        run.campaign_id
+        for run in runs
+        if not run.fanned_out
+        and run.campaign_id not in live
+        and _aware(run.started_at) < now - START_GRACE
+    ]
+    for campaign_id in restart:
+        await redis.enqueue_job(
+            JOB_START_CAMPAIGN,
+            to_job_arg(StartCampaign(campaign_id=campaign_id)),
+            _job_id=start_campaign_job_id(campaign_id) + suffix,
+            _queue_name=BULK_QUEUE,
+        )
+        report.starts += 1
+    for run in runs:
+        if run.fanned_out and run.campaign_id not in live:
+            report.batches += await _requeue_campaign(runtime, redis, run.campaign_id, now, suffix)
+            async with runtime.engine.begin() as conn:
+                report.finished += await queries.finish_if_done(conn, run.campaign_id, now)
+    if report.requeued_sending or report.batches or report.starts:
+        log.warning("reconcile.repaired", **vars(report))
+    return report
+
+
+async def _requeue_campaign(
+    runtime: MailerRuntime, jobs: JobQueue, campaign_id: int, now: datetime, suffix: str
+) -> int:
+    batches, after = 0, 0
+    while True:
+        async with runtime.engine.begin() as conn:
+            ids = await queries.queued_page(conn, campaign_id, after, runtime.options.batch_size)
+        if not ids:
+            return batches
+        await enqueue_batch(jobs, campaign_id, ids, suffix=suffix)
+        batches += 1
+        after = ids[-1]
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands timestamps back without a zone; every stored time is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
