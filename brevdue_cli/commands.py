@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 from brevdue_cli.config import env_with_secret, load_settings
 from brevdue_cli.errors import MissingServiceError
 from brevdue_cli.worker_health import worker_health
-from shared.settings import PREFIX
 
 DEFAULT_PORTS = {"subscriptions": 8001, "campaigns": 8002}
 
@@ -56,7 +56,9 @@ def catcher(host: str, smtp_port: int, http_port: int, store: Path | None) -> in
         f"brevdue: catching mail on smtp://{host}:{smtp_port}, inbox at http://{host}:{http_port}",
         flush=True,
     )
-    asyncio.run(serve(host, smtp_port, http_port, store))
+    # uvicorn re-raises the Ctrl-C it handled; for a dev tool that is the normal way to stop.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(host, smtp_port, http_port, store))
     return 0
 
 
@@ -68,9 +70,11 @@ def mailer(var: Path, *, burst: bool, check: bool, queues: list[str]) -> int:
         for line in lines:
             print(line)
         return 0 if healthy else 1
-    from services.mailer.worker import run_worker
+    # The worker's own entry point handles SIGTERM/SIGINT with a grace period for running jobs.
+    from services.mailer.worker import main as run_mailer
 
-    asyncio.run(run_worker(settings, burst=burst))
+    _export_dev_secret(var)
+    run_mailer(["--burst"] if burst else [])
     return 0
 
 
@@ -79,8 +83,7 @@ def serve(var: Path, service: str, host: str, port: int | None) -> int:
     import uvicorn
 
     load_settings(var=var)  # report a bad environment in one line before uvicorn starts
-    # The app factory reads the process environment itself: hand it the dev secret fallback too.
-    os.environ[PREFIX + "SECRET_KEYS"] = env_with_secret(os.environ, var)[PREFIX + "SECRET_KEYS"]
+    _export_dev_secret(var)
     module = f"services.{service}.app"
     if importlib.util.find_spec(module) is None:
         raise MissingServiceError(module)
@@ -93,3 +96,8 @@ def serve(var: Path, service: str, host: str, port: int | None) -> int:
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
     )
     return 0
+
+
+def _export_dev_secret(var: Path) -> None:
+    # Entry points that read the process environment themselves get the dev secret fallback too.
+    os.environ.update(env_with_secret(os.environ, var))

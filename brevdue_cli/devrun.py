@@ -188,6 +188,9 @@ def _lock(var: Path) -> Iterator[None]:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As the servers themselves do, so that connections of an earlier run still in
+        # TIME_WAIT do not count as "in use"; a listening socket still does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -132,14 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     ports = {
-        dest: _port(getattr(args, dest), variable, default, os.environ)
+        dest: run_port(getattr(args, dest), variable, default, os.environ)
         for dest, (variable, default) in RUN_PORTS.items()
     }
     options = RunOptions(var=var_dir(args.var_dir), ready_timeout=args.ready_timeout, **ports)
     return run(options)
 
 
-def _port(flag: int | None, variable: str, default: int, env: Mapping[str, str]) -> int:
+def run_port(flag: int | None, variable: str, default: int, env: Mapping[str, str]) -> int:
+    """A port of ``brevdue run``: the flag, else ``BREVDUE_<variable>``, else the default."""
     if flag is not None:
         value: str | int = flag
     else:

@@ -31,7 +31,8 @@ class Child:
 class Supervisor:
     """Starts children, notices when one dies, and stops them all (newest first)."""
 
-    stop_timeout: float = 10.0
+    # Longer than the mailer's grace period for jobs in flight (20 s by default).
+    stop_timeout: float = 25.0
     children: list[Child] = field(default_factory=list)
 
     def spawn(self, name: str, args: Sequence[str], env: Mapping[str, str]) -> Child:
