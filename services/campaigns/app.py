@@ -16,6 +16,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns.errors import (
@@ -83,6 +84,10 @@ def create_app(settings: Settings) -> Litestar:
             CampaignsError: _campaigns_error,
             ValidationException: _validation_error,
             HTTPException: _http_error,
+            # Lost or refused connections to the database: the client may retry later.
+            OperationalError: _backend_down,
+            InterfaceError: _backend_down,
+            OSError: _backend_down,
             Exception: _unexpected_error,
         },
         openapi_config=OpenAPIConfig(
@@ -151,6 +156,15 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     return Response({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers or None)
+
+
+def _backend_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("request.backend_unavailable", path=request.url.path, error=repr(exc)[:300])
+    return Response(
+        {"error": "the database cannot be reached; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
