@@ -92,8 +92,6 @@ def serve(var: Path, service: str, host: str, port: int | None) -> int:
         factory=True,
         host=host,
         port=port or DEFAULT_PORTS[service],
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
     )
     return 0
 
