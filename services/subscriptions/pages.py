@@ -34,6 +34,10 @@ FIELD_ORDER: Final = ("email", "name", "lists", "language", "consent", "site", "
 _MESSAGES: Final[Mapping[tuple[str, str], str]] = {
     ("email", "required"): N_("Enter your email address."),
     ("email", "invalid"): N_("Enter a valid email address, for example name@example.dk."),
+    ("email", "unsupported"): N_(
+        "We cannot send to addresses with letters such as æ, ø, å, ä or ö before the @. "
+        "Please use another address."
+    ),
     ("email", "too_long"): N_("The email address is too long (at most %(detail)s characters)."),
     ("lists", "required"): N_("Choose at least one newsletter."),
     ("lists", "unknown"): N_(

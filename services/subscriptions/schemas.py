@@ -61,7 +61,7 @@ def decode_json_body(raw: bytes) -> SubscribeBody:
     """Decode a JSON sign-up; raise InvalidInput naming the field (or ``body``) at fault."""
     try:
         value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise InvalidInput({"body": FieldProblem("invalid_json")}) from None
     if not isinstance(value, dict):
         raise InvalidInput({"body": FieldProblem("not_object")})
@@ -152,6 +152,11 @@ def _check_email(raw: str | None, problems: dict[str, FieldProblem]) -> str | No
         checked = validate_email(value, check_deliverability=False)
     except EmailNotValidError:
         problems["email"] = FieldProblem("invalid")
+        return None
+    if checked.smtputf8:
+        # A non-ASCII local part needs SMTPUTF8 on every hop, which the mailer does not
+        # require of its relay; such a resident would never get the confirmation.
+        problems["email"] = FieldProblem("unsupported")
         return None
     # email-validator keeps the local part as typed (it may be case-sensitive) and gives the
     # domain in normalised Unicode form; the domain is lower-cased so one address is one row.
