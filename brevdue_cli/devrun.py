@@ -145,7 +145,7 @@ def _spawn_children(
         store = str(options.var / "catcher")
         smtp, http = str(options.smtp_port), str(options.inbox_port)
         args = [python, "-m", "brevdue_cli", "catcher", "--smtp-port", smtp, "--http-port", http]
-        supervisor.spawn("mail catcher", [*args, "--store", store], env)
+        supervisor.spawn("mail catcher", [*args, "--store", store], env, tier=0)
         inbox = f"http://127.0.0.1:{options.inbox_port}/api/messages"
         probes.append(Probe("mail catcher", http_ok(inbox)))
     services = {"subscriptions": options.subscriptions_port, "campaigns": options.campaigns_port}

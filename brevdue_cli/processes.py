@@ -16,6 +16,8 @@ class Child:
 
     name: str
     process: subprocess.Popen[bytes]
+    # Higher tiers stop first: the services before the Redis and SMTP server they still use.
+    tier: int = 1
 
     @property
     def pid(self) -> int:
@@ -29,24 +31,26 @@ class Child:
 
 @dataclass
 class Supervisor:
-    """Starts children, notices when one dies, and stops them all (newest first)."""
+    """Starts children, notices when one dies, and stops them all, tier by tier."""
 
     # Longer than the mailer's grace period for jobs in flight (20 s by default).
     stop_timeout: float = 25.0
     children: list[Child] = field(default_factory=list)
 
-    def spawn(self, name: str, args: Sequence[str], env: Mapping[str, str]) -> Child:
+    def spawn(
+        self, name: str, args: Sequence[str], env: Mapping[str, str], *, tier: int = 1
+    ) -> Child:
         """Start ``args`` as a child named ``name``.
 
         Each child gets its own process group, so a Ctrl-C in the terminal reaches only this
         program, which then shuts the children down in order instead of all at once.
         """
         process = subprocess.Popen(list(args), env=dict(env), process_group=0)
-        return self.adopt(name, process)
+        return self.adopt(name, process, tier=tier)
 
-    def adopt(self, name: str, process: subprocess.Popen[bytes]) -> Child:
+    def adopt(self, name: str, process: subprocess.Popen[bytes], *, tier: int = 0) -> Child:
         """Watch and eventually stop a process started elsewhere."""
-        child = Child(name, process)
+        child = Child(name, process, tier)
         self.children.append(child)
         return child
 
@@ -55,8 +59,13 @@ class Supervisor:
         return next((child for child in self.children if not child.alive()), None)
 
     def stop_all(self) -> None:
-        """Terminate every child, wait up to ``stop_timeout``, then kill what is left."""
-        running = [child for child in reversed(self.children) if child.alive()]
+        """Stop every child, highest tier first; see ``stop_tier``."""
+        for tier in sorted({child.tier for child in self.children}, reverse=True):
+            self.stop_tier(tier)
+
+    def stop_tier(self, tier: int) -> None:
+        """Terminate a tier's children, wait up to ``stop_timeout``, then kill what is left."""
+        running = [c for c in reversed(self.children) if c.tier == tier and c.alive()]
         for child in running:
             _signal(child.process.terminate)
         deadline = time.monotonic() + self.stop_timeout
