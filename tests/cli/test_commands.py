@@ -7,6 +7,7 @@ import smtplib
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from brevdue_cli.redis_server import free_port
+from brevdue_cli.redis_server import free_port, start_local_redis
 from shared.queues import HEALTH_CHECK_KEY_BULK, HEALTH_CHECK_KEY_TRANSACTIONAL
 from tests.cli.running import brevdue, clean_env, require_services
 
@@ -87,10 +88,19 @@ def test_commands_reuse_the_dev_secret_of_brevdue_run(tmp_path: Path) -> None:
     assert (tmp_path / "var" / "brevdue.db").exists()
 
 
+@pytest.fixture
+def private_redis_url() -> Iterator[str]:
+    """A Redis for this test alone: other tests flushing the shared one would race with it."""
+    server = start_local_redis(data_dir=None)
+    yield server.url
+    server.stop()
+
+
 async def test_mailer_check_reads_the_workers_health_records(
-    redis: Redis, redis_url: str, tmp_path: Path
+    private_redis_url: str, tmp_path: Path
 ) -> None:
-    env = clean_env(BREVDUE_SECRET_KEYS=SECRET, BREVDUE_REDIS_URL=redis_url)
+    redis = Redis.from_url(private_redis_url)
+    env = clean_env(BREVDUE_SECRET_KEYS=SECRET, BREVDUE_REDIS_URL=private_redis_url)
     down = brevdue("mailer", "--check", cwd=tmp_path, env=env)
     assert down.returncode == 1
     assert "transactional: no health-check record" in down.stdout
@@ -109,6 +119,7 @@ async def test_mailer_check_reads_the_workers_health_records(
         BREVDUE_SECRET_KEYS=SECRET, BREVDUE_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
     )
     assert brevdue("mailer", "--check", cwd=tmp_path, env=unreachable).returncode == 1
+    await redis.aclose()
 
 
 def test_catcher_command_catches_mail_and_serves_the_inbox(tmp_path: Path) -> None:
