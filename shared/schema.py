@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 NAMING_CONVENTION = {
@@ -72,6 +73,29 @@ member_sites = Table(
     Column("default_language", String(2), nullable=False, default="da"),
     Column("thank_you_url", String(2000), nullable=True),
     _ts("created_at", nullable=False),
+    # The public side asks for an ALTCHA proof of work before accepting this site's sign-ups.
+    Column(
+        "require_proof_of_work", Boolean, nullable=False, default=False, server_default=false()
+    ),
+    comment="owner: campaigns",
+)
+
+# Staff-defined subscriber fields; the definition format is shared/custom_fields.py.
+custom_fields = Table(
+    "custom_fields",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(40), nullable=False, unique=True),
+    Column("label_da", String(200), nullable=False),
+    Column("label_sv", String(200), nullable=False),
+    Column("label_en", String(200), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("choices", JSON, nullable=False, default=list),
+    Column("required", Boolean, nullable=False, default=False),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("max_length", Integer, nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
     comment="owner: campaigns",
 )
 

@@ -48,7 +48,7 @@ DEMO_SITE: Final[dict[str, Any]] = {
     "key": "demo-site",
     "name": "Demo: Kulturhuset Øresund",
     "country": "DK",
-    "municipality": "København",
+    "municipality": "dk-koebenhavn",
     "allowed_origins": ["http://127.0.0.1:8001", "http://localhost:8001"],
     "default_lists": ["kultur"],
     "default_language": "da",

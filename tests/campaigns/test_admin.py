@@ -36,7 +36,8 @@ async def test_seed_demo_is_idempotent(settings: Settings, db: AsyncEngine) -> N
     assert len(sites) == 1
     site = sites[0]
     assert site["key"] == "demo-site" and site["country"] == "DK"
-    assert site["municipality"] == "København"
+    assert site["municipality"] == "dk-koebenhavn"
+    assert site["require_proof_of_work"] is False
     assert site["allowed_origins"] == ["http://127.0.0.1:8001", "http://localhost:8001"]
     assert site["default_lists"] == ["kultur"] and site["default_language"] == "da"
     assert [(row["email"], row["role"]) for row in staff] == [("admin@brevdue.local", "admin")]
