@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,7 +16,7 @@ CHECK_TIMEOUT = 3.0
 class Pingable(Protocol):
     """A Redis client, as far as readiness cares."""
 
-    async def ping(self) -> Any:
+    def ping(self) -> Awaitable[Any]:
         """Answer PONG or raise."""
 
 

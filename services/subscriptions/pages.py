@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -59,6 +60,7 @@ _MESSAGES_BY_CODE: Final[Mapping[str, str]] = {
     "too_long": N_("This value is too long."),
 }
 _FALLBACK_MESSAGE: Final = N_("This value is not valid.")
+_LOCAL_PATH: Final = re.compile(r"/(?![/\\])")
 
 
 class Renderer:
@@ -115,7 +117,9 @@ class Renderer:
         self, template: str, lang: str, *, path: str, status_code: int = 200, **context: Any
     ) -> Response[str]:
         """An HTML page response with the shared security headers."""
-        html = self.render(template, lang, path=path, languages=language_names(), **context)
+        # The path feeds the language links; "//host" or "/\\host" would point off-site.
+        safe_path = path if _LOCAL_PATH.match(path) else "/subscribe"
+        html = self.render(template, lang, path=safe_path, languages=language_names(), **context)
         return Response(
             html, status_code=status_code, media_type=MediaType.HTML, headers=PAGE_HEADERS
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
@@ -27,8 +27,9 @@ from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
 
-# A concurrent sign-up of the same address can win the race to insert; the loser retries and
-# then finds the row. Plain select-then-insert keeps this the same on SQLite and PostgreSQL.
+# A concurrent sign-up of the same address can win the race to insert (IntegrityError), or on
+# SQLite hold the write lock first (OperationalError); the loser retries and then finds the
+# rows. Plain select-then-insert keeps this the same on SQLite and PostgreSQL.
 _ATTEMPTS = 3
 
 
@@ -98,7 +99,7 @@ async def subscribe(
                     renderer=renderer,
                     settings=settings,
                 )
-        except IntegrityError:
+        except (IntegrityError, OperationalError):
             if attempt == _ATTEMPTS:
                 raise
             log.info("signup.retry", attempt=attempt)

@@ -36,11 +36,17 @@ async def test_ready_is_503_with_a_reason_when_the_database_is_down(
     ):
         ready = await http.get("/health/ready")
         live = await http.get("/health/live")
+        form = {"email": "a@example.org", "lists": "k", "language": "sv", "consent": "on"}
+        failed = await http.post("/subscribe", data=form)
 
     assert ready.status_code == 503
     assert ready.json()["status"] == "unavailable"
     assert ready.json()["reason"].startswith("database: ")
     assert live.status_code == 200
+    # Not bad input but a real failure: the catch-all answers with a page and no details.
+    assert failed.status_code == 500
+    assert "Der gik noget galt hos os" in failed.text
+    assert "Traceback" not in failed.text and "asyncpg" not in failed.text
 
 
 async def test_readiness_names_redis_when_it_is_down(settings: Settings) -> None:
@@ -126,3 +132,13 @@ async def test_garbage_input_is_never_a_500(
 ) -> None:
     response = await client.request(method, path, **kwargs)
     assert response.status_code < 500, response.text[:300]
+
+
+async def test_language_links_never_point_off_site(client: httpx.AsyncClient) -> None:
+    request = client.build_request("GET", "/x")
+    request.url = request.url.copy_with(raw_path=b"//evil.example/x")
+    response = await client.send(request)
+
+    assert response.status_code == 404
+    assert 'href="//' not in response.text
+    assert 'href="/subscribe?lang=sv"' in response.text

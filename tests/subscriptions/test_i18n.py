@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.mofile import write_mo
@@ -52,7 +53,9 @@ def test_a_newer_mo_is_used_and_a_stale_one_ignored(tmp_path: Path) -> None:
     directory = copy / "da" / "LC_MESSAGES"
     with (directory / "messages.po").open("rb") as po_file:
         catalog = read_po(po_file)
-    catalog.get("Sign up").string = "Tilmeld (fra .mo)"
+    message = catalog.get("Sign up")
+    assert message is not None
+    message.string = "Tilmeld (fra .mo)"
     with (directory / "messages.mo").open("wb") as mo_file:
         write_mo(mo_file, catalog)
 
@@ -93,8 +96,11 @@ def test_accept_language_order() -> None:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_page_renders_in_every_language(lang: str) -> None:
     renderer = Renderer(load_translations())
-    common = {"path": "/x", "languages": {"da": "Dansk", "sv": "Svenska", "en": "English"}}
-    pages = {
+    common: dict[str, Any] = {
+        "path": "/x",
+        "languages": {"da": "Dansk", "sv": "Svenska", "en": "English"},
+    }
+    pages: dict[str, dict[str, Any]] = {
         "thanks.html": {},
         "confirm.html": {"token": "t", "lists": ["A"]},
         "confirmed.html": {"lists": []},

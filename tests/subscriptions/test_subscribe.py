@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import httpx
@@ -244,3 +245,18 @@ async def _set_status(engine: AsyncEngine, list_id: int, status: str) -> None:
             .where(subscriptions.c.list_id == list_id)
             .values(status=status, confirmed_at=datetime.now(UTC))
         )
+
+
+async def test_concurrent_sign_ups_of_one_address_make_one_subscriber(
+    client: httpx.AsyncClient, engine: AsyncEngine, redis: Redis, lists: dict[str, int]
+) -> None:
+    responses = await asyncio.gather(
+        *(
+            subscribe_json(client, email="race@example.org", lists=["kultur", "musik"])
+            for _ in range(6)
+        )
+    )
+
+    assert [response.status_code for response in responses] == [202] * 6
+    assert len(await all_subscribers(engine)) == 1
+    assert len(await all_subscriptions(engine)) == 2
