@@ -30,6 +30,7 @@ class MailerOptions:
     health_check_interval: float = 30.0
     shutdown_grace: float = 20.0  # seconds in-flight jobs get to finish on SIGTERM
     idle_probe_after: float = 10.0  # NOOP a pooled connection idle for longer than this
+    smtp_pipelining: int = 0  # 1: campaign mail over the lean pipelining client (smtp_wire)
     metrics_port: int = 0  # 0 = no metrics endpoint
     reconcile_every_minutes: int = 1
 

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Template
 
 from services.mailer import mime
-from shared.campaign_templates import compile_template, render_template
+from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
 from shared.tokens import Purpose, TokenSigner
 
 # Minimal footer strings; the resident's language picks one, unknown languages get Danish.
@@ -87,6 +87,18 @@ def list_id_for(slugs: tuple[str, ...], domain: str) -> str:
     return f"<{'.'.join(cleaned)}.lists.{domain}>"
 
 
+def _text_template(source: CampaignSource) -> Template | None:
+    if source.body_text:
+        return compile_template(source.body_text, field="body_text", html=False)
+    # No text version written: derive one from the HTML *template* once per campaign, so each
+    # recipient costs a template render instead of an HTML parse. Jinja tags are plain text to
+    # the HTML parser; if the result does not compile, render_message converts per recipient.
+    try:
+        return compile_template(html_to_text(source.body), field="body_text", html=False)
+    except CampaignTemplateError:
+        return None
+
+
 def compile_campaign(source: CampaignSource, mail_from: str) -> CompiledCampaign:
     """Compile the staff templates and the MIME skeleton of a campaign."""
     name, address = mime.parse_mailbox(source.from_address or mail_from)
@@ -96,11 +108,7 @@ def compile_campaign(source: CampaignSource, mail_from: str) -> CompiledCampaign
         subject_source=source.subject,
         subject=compile_template(source.subject, field="subject", html=False),
         body=compile_template(source.body, field="body", html=True),
-        body_text=(
-            compile_template(source.body_text, field="body_text", html=False)
-            if source.body_text
-            else None
-        ),
+        body_text=_text_template(source),
         skeleton=mime.compile_skeleton(
             campaign_id=source.id,
             from_header=mime.format_mailbox(name, address),
@@ -210,7 +218,7 @@ class _TextExtractor(HTMLParser):
             self.parts.append("\n")
         elif tag == "a" and self._links:
             href = self._links.pop()
-            if href and href.startswith(("http://", "https://")):
+            if href and href.startswith(("http://", "https://", "{{")):
                 self.parts.append(f" ({href})")
 
     def handle_data(self, data: str) -> None:

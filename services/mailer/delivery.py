@@ -19,7 +19,7 @@ from arq.worker import Retry
 from services.mailer import queries
 from services.mailer.content import CompiledCampaign, Recipient, render_message
 from services.mailer.errors import MailerError, SmtpError
-from services.mailer.queries import FAILED, QUEUED, SENT, Outcome
+from services.mailer.queries import FAILED, QUEUED, SENT, SKIPPED, Outcome
 from services.mailer.retry import backoff
 from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
@@ -78,10 +78,23 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch, job_try: in
         report.add(await _deliver_chunk(runtime, campaign, eligible[start : start + size]))
     async with runtime.engine.begin() as conn:
         await queries.finish_if_done(conn, batch.campaign_id, utcnow())
+    _count(runtime, report)
     if report.deferred:
         options = runtime.options
         raise Retry(defer=backoff(job_try, options.retry_base, options.retry_cap))
     return report
+
+
+def _count(runtime: MailerRuntime, report: BatchReport) -> None:
+    ledger = runtime.metrics.ledger
+    for status, number in (
+        (SENT, report.sent),
+        (FAILED, report.failed),
+        (SKIPPED, report.skipped),
+        ("deferred", report.deferred),
+    ):
+        if number:
+            ledger.labels(status).inc(number)
 
 
 async def _deliver_chunk(

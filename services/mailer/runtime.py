@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.mailer import mime
 from services.mailer.config import MailerOptions
 from services.mailer.content import CampaignCache, Links
+from services.mailer.metrics import MailerMetrics
 from services.mailer.smtp_pool import SmtpPool
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
@@ -31,6 +33,8 @@ class MailerRuntime:
     from_header: str
     envelope_from: str
     domain: str
+    metrics: MailerMetrics
+    metrics_server: WSGIServer | None = None
 
     @classmethod
     def start(cls, settings: Settings, options: MailerOptions) -> MailerRuntime:
@@ -39,6 +43,8 @@ class MailerRuntime:
         domain = mime.domain_of(address)
         engine = create_engine(settings.database_url)
         signer = TokenSigner(settings.secret_keys)
+        metrics = MailerMetrics()
+        relay = f"{settings.smtp.host}:{settings.smtp.port}"
         return cls(
             settings=settings,
             options=options,
@@ -52,16 +58,21 @@ class MailerRuntime:
                 options.smtp_connections,
                 local_hostname=domain,
                 idle_probe_after=options.idle_probe_after,
+                pipelining=bool(options.smtp_pipelining),
+                metrics=metrics.relay(relay, "bulk"),
             ),
             transactional_smtp=SmtpPool(
                 settings.smtp,
                 options.transactional_connections,
                 local_hostname=domain,
                 idle_probe_after=options.idle_probe_after,
+                metrics=metrics.relay(relay, "transactional"),
             ),
             from_header=mime.format_mailbox(name, address),
             envelope_from=address,
             domain=domain,
+            metrics=metrics,
+            metrics_server=metrics.serve(options.metrics_port) if options.metrics_port else None,
         )
 
     async def close(self) -> None:
@@ -70,3 +81,6 @@ class MailerRuntime:
         await self.transactional_smtp.close()
         self.campaigns.clear()
         await self.engine.dispose()
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()

@@ -1,19 +1,23 @@
-"""A pool of persistent SMTP connections that sends pre-built message bytes."""
+"""A pool of persistent SMTP sessions to one relay that sends pre-built message bytes.
+
+Two session kinds: aiosmtplib's client (default, ``sendmail()`` with the bytes as they are),
+and the pipelining ``WireConnection`` for bulk mail when enabled. Both report failures as
+SmtpError with the relay's code.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import aiosmtplib
-from aiosmtplib import (
-    SMTPRecipientsRefused,
-    SMTPResponseException,
-    SMTPServerDisconnected,
-)
+from aiosmtplib import SMTPRecipientsRefused, SMTPResponseException
 
 from services.mailer.errors import SmtpError, is_temporary
+from services.mailer.metrics import RelayMetrics
+from services.mailer.smtp_wire import WireConnection
 from shared.settings import SmtpSettings
 
 _START_TLS: dict[str, bool | None] = {"required": True, "auto": None, "off": False}
@@ -29,14 +33,108 @@ class SendResult:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
+class Session(Protocol):
+    """One SMTP session as the pool uses it."""
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the session is usable."""
+
+    async def connect(self) -> None:
+        """Open the session (TLS, AUTH); SmtpError on failure."""
+
+    async def noop(self) -> None:
+        """Raise if the session is dead."""
+
+    async def quit(self) -> None:
+        """Close politely."""
+
+    def close(self) -> None:
+        """Close now."""
+
+    async def send(
+        self, sender: str, recipients: list[str], message: bytes
+    ) -> tuple[int, str, dict[str, tuple[int, str]]]:
+        """One transaction: (code, text, refused) or SmtpError."""
+
+
+class AiosmtplibSession:
+    """aiosmtplib's client behind the Session interface."""
+
+    def __init__(self, relay: SmtpSettings, local_hostname: str | None) -> None:
+        self.client = aiosmtplib.SMTP(
+            hostname=relay.host,
+            port=relay.port,
+            username=relay.username,
+            password=relay.password.reveal() or None,
+            use_tls=relay.use_tls,
+            start_tls=_START_TLS[relay.start_tls],
+            timeout=relay.timeout,
+            local_hostname=local_hostname,
+        )
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the session is usable."""
+        return self.client.is_connected
+
+    async def connect(self) -> None:
+        """Connect, with STARTTLS and login as configured."""
+        try:
+            await self.client.connect()
+        except SMTPResponseException as exc:
+            self.client.close()
+            # Whatever the relay says at connect or login, it is not the recipient's fault.
+            raise SmtpError(exc.code, exc.message, temporary=True) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            self.client.close()
+            raise SmtpError(0, f"cannot connect: {exc}", temporary=True) from exc
+
+    async def noop(self) -> None:
+        """NOOP; SmtpError if the session is gone."""
+        try:
+            await self.client.noop()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise SmtpError(0, str(exc), temporary=True) from exc
+
+    async def quit(self) -> None:
+        """QUIT, or just close if that fails."""
+        try:
+            await self.client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            self.client.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.client.close()
+
+    async def send(
+        self, sender: str, recipients: list[str], message: bytes
+    ) -> tuple[int, str, dict[str, tuple[int, str]]]:
+        """``sendmail()`` the bytes as they are (no re-folding of headers)."""
+        try:
+            refused, reply = await self.client.sendmail(sender, recipients, message)
+        except SMTPRecipientsRefused as exc:
+            first = exc.recipients[0]
+            raise SmtpError(first.code, first.message, temporary=is_temporary(first.code)) from exc
+        except SMTPResponseException as exc:
+            if exc.code == _SERVICE_CLOSING:
+                self.client.close()
+            raise SmtpError(exc.code, exc.message, temporary=is_temporary(exc.code)) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            self.client.close()
+            raise SmtpError(0, f"connection lost: {exc}", temporary=True) from exc
+        return 250, reply, {address: (r.code, r.message) for address, r in refused.items()}
+
+
 @dataclass(slots=True)
-class _Connection:
-    client: aiosmtplib.SMTP
+class _Pooled:
+    session: Session
     last_used: float = 0.0
 
 
 class SmtpPool:
-    """Up to ``size`` connections to one relay, reused across messages, reconnected on drop."""
+    """Up to ``size`` sessions to one relay, reused across messages, reconnected on drop."""
 
     def __init__(
         self,
@@ -45,95 +143,77 @@ class SmtpPool:
         *,
         local_hostname: str | None = None,
         idle_probe_after: float = 10.0,
+        pipelining: bool = False,
+        metrics: RelayMetrics | None = None,
     ) -> None:
         self.relay = relay
         self.size = max(1, size)
         self._local_hostname = local_hostname
         self._idle_probe_after = idle_probe_after
+        self._pipelining = pipelining
         self._slots = asyncio.Semaphore(self.size)
-        self._idle: list[_Connection] = []
-        self._all: list[_Connection] = []
+        self._idle: list[_Pooled] = []
+        self._all: list[_Pooled] = []
         self._closed = False
+        self._metrics = metrics
 
     async def send(self, sender: str, recipients: list[str], message: bytes) -> SendResult:
         """Send ``message`` as it is; raise SmtpError when no recipient took it."""
         if self._closed:
             raise SmtpError(0, "the SMTP pool is closed", temporary=True)
         async with self._slots:
-            connection = self._idle.pop() if self._idle else self._new_connection()
+            pooled = self._idle.pop() if self._idle else self._new()
+            started = time.monotonic()
             try:
-                await self._ready(connection)
-                return await self._send(connection, sender, recipients, message)
+                await self._ready(pooled)
+                code, text, refused = await pooled.session.send(sender, recipients, message)
+            except SmtpError as exc:
+                self._count(started, exc)
+                raise
             finally:
-                connection.last_used = time.monotonic()
-                self._idle.append(connection)
+                pooled.last_used = time.monotonic()
+                self._idle.append(pooled)
+            self._count(started, None)
+            return SendResult(code, text, refused)
+
+    def _count(self, started: float, error: SmtpError | None) -> None:
+        metrics = self._metrics
+        if metrics is None:
+            return
+        metrics.latency.observe(time.monotonic() - started)
+        if error is None:
+            metrics.sent.inc()
+        elif error.temporary:
+            metrics.temporary.inc()
+        else:
+            metrics.permanent.inc()
 
     async def close(self) -> None:
-        """QUIT every open connection."""
+        """QUIT every open session."""
         self._closed = True
-        for connection in self._all:
-            if connection.client.is_connected:
-                try:
-                    await connection.client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    connection.client.close()
+        for pooled in self._all:
+            if pooled.session.is_connected:
+                await pooled.session.quit()
         self._all.clear()
         self._idle.clear()
 
-    def _new_connection(self) -> _Connection:
-        relay = self.relay
-        client = aiosmtplib.SMTP(
-            hostname=relay.host,
-            port=relay.port,
-            username=relay.username,
-            password=relay.password.reveal() or None,
-            use_tls=relay.use_tls,
-            start_tls=_START_TLS[relay.start_tls],
-            timeout=relay.timeout,
-            local_hostname=self._local_hostname,
-        )
-        connection = _Connection(client)
-        self._all.append(connection)
-        return connection
+    def _new(self) -> _Pooled:
+        session: Session
+        if self._pipelining:
+            session = WireConnection(self.relay, self._local_hostname or "localhost")
+        else:
+            session = AiosmtplibSession(self.relay, self._local_hostname)
+        pooled = _Pooled(session)
+        self._all.append(pooled)
+        return pooled
 
-    async def _ready(self, connection: _Connection) -> None:
-        client = connection.client
-        if client.is_connected and time.monotonic() - connection.last_used > self._idle_probe_after:
+    async def _ready(self, pooled: _Pooled) -> None:
+        session = pooled.session
+        if session.is_connected and time.monotonic() - pooled.last_used > self._idle_probe_after:
             # Relays drop idle sessions; find out now, while a retry is still harmless.
             try:
-                await client.noop()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
-        if client.is_connected:
-            return
-        try:
-            await client.connect()
-        except SMTPResponseException as exc:
-            client.close()
-            # Whatever the relay says at connect or login, it is not the recipient's fault.
-            raise SmtpError(exc.code, exc.message, temporary=True) from exc
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            client.close()
-            raise SmtpError(0, f"cannot connect: {exc}", temporary=True) from exc
-
-    async def _send(
-        self, connection: _Connection, sender: str, recipients: list[str], message: bytes
-    ) -> SendResult:
-        client = connection.client
-        try:
-            refused, reply = await client.sendmail(sender, recipients, message)
-        except SMTPRecipientsRefused as exc:
-            first = exc.recipients[0]
-            raise SmtpError(first.code, first.message, temporary=is_temporary(first.code)) from exc
-        except SMTPResponseException as exc:
-            if exc.code == _SERVICE_CLOSING:
-                client.close()
-            raise SmtpError(exc.code, exc.message, temporary=is_temporary(exc.code)) from exc
-        except (SMTPServerDisconnected, aiosmtplib.SMTPException, OSError) as exc:
-            client.close()
-            raise SmtpError(0, f"connection lost: {exc}", temporary=True) from exc
-        return SendResult(
-            code=250,
-            message=reply,
-            refused={address: (r.code, r.message) for address, r in refused.items()},
-        )
+                await session.noop()
+            except SmtpError:
+                session.close()
+        if not session.is_connected:
+            await session.connect()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import httpx
 from redis.asyncio import Redis
 
+from brevdue_cli.redis_server import free_port
 from services.mailer.worker import run_worker
 from shared.contracts import OutboundMail, to_job_arg
 from shared.jobs import create_job_pool
@@ -25,7 +27,8 @@ async def test_worker_runs_until_stopped(
     settings: Settings, smtp_server: RecordingSMTPServer, redis: Redis
 ) -> None:
     stop = asyncio.Event()
-    options = dataclasses.replace(FAST, poll_delay=0.05)
+    metrics_port = free_port()
+    options = dataclasses.replace(FAST, poll_delay=0.05, metrics_port=metrics_port)
     task = asyncio.create_task(run_worker(settings, options=options, stop=stop))
     pool = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
     await pool.enqueue_job(
@@ -42,6 +45,11 @@ async def test_worker_runs_until_stopped(
         await asyncio.sleep(0.02)
     assert len(smtp_server.messages) == 1
     assert await redis.exists(HEALTH_CHECK_KEY_TRANSACTIONAL, HEALTH_CHECK_KEY_BULK) == 2
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    relay = f'relay="127.0.0.1:{smtp_server.port}",stream="transactional"'
+    assert f"brevdue_mail_sent_total{{{relay}}} 1.0" in metrics
+    assert f"brevdue_smtp_send_seconds_count{{{relay}}} 1.0" in metrics
     stop.set()
     await asyncio.wait_for(task, 10)
     assert await redis.exists(HEALTH_CHECK_KEY_TRANSACTIONAL, HEALTH_CHECK_KEY_BULK) == 0
