@@ -46,9 +46,12 @@ test: install
 	echo $$tests > $(VENV)/.pytest-status; \
 	if [ $$tests -ne 0 ]; then exit $$tests; fi; exit $$lint
 
+# Both linters always run, so one report shows every problem.
 lint: install
-	$(BIN)/ruff check
-	$(BIN)/mypy
+	@status=0; \
+	echo "ruff check"; $(BIN)/ruff check || status=1; \
+	echo "mypy"; $(BIN)/mypy || status=1; \
+	exit $$status
 
 bench: install
 	@if [ -d bench/delivery ] || [ -f bench/delivery.py ]; then \
