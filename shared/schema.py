@@ -161,6 +161,10 @@ subscribers = Table(
     Column("source_site_id", Id, ForeignKey("member_sites.id", ondelete="SET NULL")),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
+    # A municipality id from shared/municipalities.py ("dk-koebenhavn"); optional.
+    Column("municipality", String(64), nullable=True),
+    # Values of staff-defined custom fields by field key (shared/custom_fields.py).
+    Column("custom_values", JSON, nullable=True),
     comment="owner: subscriptions",
 )
 
@@ -177,6 +181,53 @@ subscriptions = Table(
     _ts("confirmed_at"),
     _ts("unsubscribed_at"),
     Index("ix_subscriptions_list_status", "list_id", "status", "subscriber_id"),
+    comment="owner: subscriptions",
+)
+
+# Consent history per list: requested, confirmed, withdrawn. Erasure deletes it with the
+# subscriber; the audit log keeps a hashed trace.
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("list_id", Id, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("event", String(16), nullable=False),
+    _ts("at", nullable=False),
+    Column("source_site_id", Id, ForeignKey("member_sites.id", ondelete="SET NULL")),
+    Column("form", String(16), nullable=False),
+    Column("consent_text_version", String(32), nullable=True),
+    Column("language", String(2), nullable=False),
+    Column("ip", String(45), nullable=True),
+    Index("ix_consent_events_subscriber", "subscriber_id", "at"),
+    comment="owner: subscriptions",
+)
+
+# Erased addresses, kept only as a salted SHA-256 digest so a later sign-up or import of the
+# same address is refused without storing the address itself.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email_hash", String(64), primary_key=True),
+    Column("reason", String(32), nullable=False),
+    _ts("created_at", nullable=False),
+    comment="owner: subscriptions",
+)
+
+# Who did what to whose data. subscriber_ref is the address digest, not the row id, so the
+# trail survives erasure; details never hold personal data.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _ts("at", nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subscriber_ref", String(64), nullable=True),
+    Column("details", JSON, nullable=False, default=dict),
+    Index("ix_audit_log_subscriber_ref", "subscriber_ref", "at"),
     comment="owner: subscriptions",
 )
 
