@@ -9,6 +9,7 @@ CATALOGS := $(VENV)/.catalogs
 LOCALES := services/subscriptions/locales
 PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/*.po)
 PYTEST_ARGS ?= -q
+BENCH_ARGS ?=
 
 .PHONY: install run test lint bench clean
 
@@ -55,7 +56,7 @@ lint: install
 
 bench: install
 	@if [ -d bench/delivery ] || [ -f bench/delivery.py ]; then \
-		$(BIN)/python -m bench.delivery; \
+		$(BIN)/python -m bench.delivery $(BENCH_ARGS); \
 	else \
 		echo "no benchmark yet: bench/delivery does not exist"; \
 	fi
