@@ -36,6 +36,17 @@ class DeliverBatch(msgspec.Struct, frozen=True, kw_only=True):
     delivery_ids: list[int]
 
 
+class SubscriberRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A staff request about one address (export or erase), run by the subscriptions worker.
+
+    ``actor`` names who asked, as the audit log records it: ``staff:<api token id>``.
+    """
+
+    email: str
+    actor: str
+    request_id: str  # unique per request; the job id is derived from it
+
+
 def to_job_arg(payload: msgspec.Struct) -> dict[str, Any]:
     """Turn a contract into plain builtins for the job serializer."""
     return msgspec.to_builtins(payload)  # type: ignore[no-any-return]

@@ -10,11 +10,17 @@ KEY_PREFIX: Final = "brevdue:"
 # campaign never starves it.
 TRANSACTIONAL_QUEUE: Final = KEY_PREFIX + "queue:transactional"
 BULK_QUEUE: Final = KEY_PREFIX + "queue:bulk"
+# Jobs the subscriptions service runs on its own data (scheduled purges, staff GDPR requests).
+SUBSCRIPTIONS_QUEUE: Final = KEY_PREFIX + "queue:subscriptions"
 
 # Jobs the mailer runs.
 JOB_SEND_TRANSACTIONAL: Final = "send_transactional"
 JOB_START_CAMPAIGN: Final = "start_campaign"
 JOB_DELIVER_BATCH: Final = "deliver_batch"
+
+# Jobs the subscriptions worker runs for staff (enqueued by the campaigns service).
+JOB_EXPORT_SUBSCRIBER: Final = "export_subscriber"
+JOB_ERASE_SUBSCRIBER: Final = "erase_subscriber"
 
 HEALTH_CHECK_KEY_TRANSACTIONAL: Final = TRANSACTIONAL_QUEUE + ":health-check"
 HEALTH_CHECK_KEY_BULK: Final = BULK_QUEUE + ":health-check"
@@ -33,3 +39,13 @@ def start_campaign_job_id(campaign_id: int) -> str:
 def deliver_batch_job_id(campaign_id: int, first_delivery_id: int) -> str:
     """Deterministic job id for one batch of a campaign's deliveries."""
     return f"campaign:{campaign_id}:batch:{first_delivery_id}"
+
+
+def erase_subscriber_job_id(request_id: str) -> str:
+    """Deterministic job id for one staff erasure request."""
+    return f"gdpr:erase:{request_id}"
+
+
+def export_subscriber_job_id(request_id: str) -> str:
+    """Deterministic job id for one staff export request."""
+    return f"gdpr:export:{request_id}"

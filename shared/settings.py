@@ -98,6 +98,10 @@ class Settings:
     campaigns_public_url: str = "http://127.0.0.1:8002"
     mail_from: str = "KulturMetropolØresund <nyhedsbrev@localhost>"
     confirm_token_max_age: int = 7 * 24 * 3600
+    # How long the link in a self-service data export mail works.
+    export_token_max_age: int = 24 * 3600
+    # Store the sign-up's IP address with each consent record (off: data minimisation).
+    record_consent_ip: bool = False
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
@@ -138,6 +142,12 @@ class Settings:
                 get("CONFIRM_TOKEN_MAX_AGE"),
                 defaults.confirm_token_max_age,
             ),
+            export_token_max_age=_positive_int(
+                "EXPORT_TOKEN_MAX_AGE",
+                get("EXPORT_TOKEN_MAX_AGE"),
+                defaults.export_token_max_age,
+            ),
+            record_consent_ip=_flag("RECORD_CONSENT_IP", get("RECORD_CONSENT_IP")),
             log_format=_choice(
                 "LOG_FORMAT", get("LOG_FORMAT") or "auto", ("auto", "json", "console")
             ),  # type: ignore[arg-type]
@@ -186,6 +196,17 @@ def _positive_int(name: str, value: str | None, default: int) -> int:
     if number <= 0:
         raise SettingsError(name, "must be greater than zero")
     return number
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(name, "must be true or false")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
