@@ -20,6 +20,38 @@ def confirm_url(settings: Settings, token: str) -> str:
     return f"{settings.subscriptions_public_url}/confirm/{token}"
 
 
+def preferences_url(settings: Settings, token: str) -> str:
+    """The public link to a subscriber's preference center."""
+    return f"{settings.subscriptions_public_url}/preferences/{token}"
+
+
+def export_url(settings: Settings, token: str) -> str:
+    """The public link to a self-service data export."""
+    return f"{settings.subscriptions_public_url}/export/{token}"
+
+
+def sign_preferences(signer: TokenSigner, subscriber_key: str) -> str:
+    """A preference-center token (never expires); the payload matches the mailer's footer."""
+    return signer.sign(Purpose.PREFERENCES, [subscriber_key])
+
+
+def sign_export(signer: TokenSigner, subscriber_key: str) -> str:
+    """An export token; it expires after the signer's EXPORT max age."""
+    return signer.sign(Purpose.EXPORT, [subscriber_key])
+
+
+def read_preferences_token(signer: TokenSigner, token: str) -> str:
+    """The subscriber key of a preferences link; raise InvalidLink otherwise."""
+    (key,) = _read_token(signer, Purpose.PREFERENCES, token, tuple[str])
+    return str(key)
+
+
+def read_export_token(signer: TokenSigner, token: str) -> str:
+    """The subscriber key of an export link; raise InvalidLink otherwise."""
+    (key,) = _read_token(signer, Purpose.EXPORT, token, tuple[str])
+    return str(key)
+
+
 def sign_confirm(signer: TokenSigner, subscriber_key: str, list_ids: list[int]) -> str:
     """A confirm token for a subscriber's pending lists (ids sorted, so it is canonical)."""
     return signer.sign(Purpose.CONFIRM, [subscriber_key, sorted(list_ids)])
