@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from services.mailer.ratelimit import parse_domain_limits
 from shared.errors import SettingsError
 
 PREFIX = "BREVDUE_MAILER_"
@@ -32,16 +33,22 @@ class MailerOptions:
     idle_probe_after: float = 10.0  # NOOP a pooled connection idle for longer than this
     smtp_pipelining: int = 0  # 1: campaign mail over the lean pipelining client (smtp_wire)
     metrics_port: int = 0  # 0 = no metrics endpoint
+    rate_limit: int = 0  # campaign messages per second over all processes; 0 = no limit
+    domain_rate_limit: int = 0  # per recipient domain, unless listed in domain_limits
+    domain_limits: str = ""  # "gmail.com=50,outlook.com=20": messages per second per domain
     reconcile_every_minutes: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MailerOptions:
         """Defaults overridden by ``BREVDUE_MAILER_<FIELD>`` variables."""
         env = os.environ if environ is None else environ
-        values: dict[str, int | float] = {}
+        values: dict[str, int | float | str] = {}
         for option in fields(cls):
             raw = env.get(PREFIX + option.name.upper())
             if raw is None or not raw.strip():
+                continue
+            if option.type == "str":
+                values[option.name] = raw.strip()
                 continue
             try:
                 number: int | float = int(raw) if option.type == "int" else float(raw)
@@ -50,4 +57,8 @@ class MailerOptions:
             if number < 0:
                 raise SettingsError("MAILER_" + option.name.upper(), "must not be negative")
             values[option.name] = number
+        try:
+            parse_domain_limits(str(values.get("domain_limits", "")))
+        except ValueError as exc:
+            raise SettingsError("MAILER_DOMAIN_LIMITS", str(exc)) from exc
         return cls(**values)  # type: ignore[arg-type]

@@ -9,14 +9,15 @@ re-run fan-out, the reconciler) can never both send a row.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 from arq.worker import Retry
 
-from services.mailer import queries
+from services.mailer import mime, queries
 from services.mailer.content import CompiledCampaign, Recipient, render_message
 from services.mailer.errors import MailerError, SmtpError
 from services.mailer.queries import FAILED, QUEUED, SENT, SKIPPED, Outcome
@@ -41,7 +42,7 @@ class BatchReport:
     failed: int = 0
     skipped: int = 0
     deferred: int = 0
-    outcomes: list[Outcome] = field(default_factory=list)
+    retry_attempt: int = 0
 
     def add(self, outcomes: Sequence[Outcome]) -> None:
         """Count a chunk's outcomes."""
@@ -73,15 +74,32 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch, job_try: in
         log.error("campaign.template_error", campaign_id=batch.campaign_id, error=str(exc))
         campaign = None
     eligible = [recipient for recipient, ok in rows if ok]
-    size = max(1, runtime.options.chunk_size)
+    attempts = {r.delivery_id: r.attempts + 1 for r in eligible}
+    options = runtime.options
+    size = max(1, options.chunk_size)
+    # Rate limits can make a batch slower than its job may live: stop claiming at half the
+    # job timeout and let the job run again for the rest.
+    deadline = time.monotonic() + options.job_timeout / 2
+    out_of_time = False
     for start in range(0, len(eligible), size):
-        report.add(await _deliver_chunk(runtime, campaign, eligible[start : start + size]))
+        chunk = eligible[start : start + size]
+        outcomes, released = await _deliver_chunk(runtime, campaign, chunk, deadline)
+        report.add(outcomes)
+        for outcome in outcomes:
+            if outcome.status == QUEUED:
+                report.retry_attempt = max(report.retry_attempt, attempts[outcome.delivery_id])
+        if released or time.monotonic() > deadline:
+            out_of_time = start + size < len(eligible) or bool(released)
+            break
     async with runtime.engine.begin() as conn:
         await queries.finish_if_done(conn, batch.campaign_id, utcnow())
     _count(runtime, report)
     if report.deferred:
-        options = runtime.options
-        raise Retry(defer=backoff(job_try, options.retry_base, options.retry_cap))
+        # The exponent is the rows' own attempt count, not arq's job_try (which also counts
+        # re-runs for time).
+        raise Retry(defer=backoff(report.retry_attempt, options.retry_base, options.retry_cap))
+    if out_of_time:
+        raise Retry(defer=0.01)
     return report
 
 
@@ -98,22 +116,27 @@ def _count(runtime: MailerRuntime, report: BatchReport) -> None:
 
 
 async def _deliver_chunk(
-    runtime: MailerRuntime, campaign: CompiledCampaign | None, chunk: list[Recipient]
-) -> list[Outcome]:
+    runtime: MailerRuntime,
+    campaign: CompiledCampaign | None,
+    chunk: list[Recipient],
+    deadline: float,
+) -> tuple[list[Outcome], int]:
+    """Claim, send and record one chunk; returns the outcomes and how many rows went back."""
     async with runtime.engine.begin() as conn:
         claimed = await queries.claim(conn, [r.delivery_id for r in chunk], utcnow())
     mine = [r for r in chunk if r.delivery_id in claimed]
     outcomes: list[Outcome] = []
     started: set[int] = set()
     try:
-        await _send_all(runtime, campaign, mine, outcomes, started)
+        await _send_all(runtime, campaign, mine, outcomes, started, deadline=deadline)
     except asyncio.CancelledError:
         # Stopped mid-chunk (shutdown or job timeout): settle what is known before leaving.
         untouched = [r.delivery_id for r in mine if r.delivery_id not in started]
         await asyncio.shield(_settle(runtime, outcomes, untouched))
         raise
-    await _settle(runtime, outcomes, [])
-    return outcomes
+    untouched = [r.delivery_id for r in mine if r.delivery_id not in started]
+    await _settle(runtime, outcomes, untouched)
+    return outcomes, len(untouched)
 
 
 async def _settle(runtime: MailerRuntime, outcomes: list[Outcome], untouched: list[int]) -> None:
@@ -128,11 +151,19 @@ async def _send_all(
     recipients: list[Recipient],
     outcomes: list[Outcome],
     started: set[int],
+    *,
+    deadline: float,
 ) -> None:
     pending = iter(recipients)
+    limiter = runtime.limiter
 
     async def sender() -> None:
         for recipient in pending:
+            if limiter.enabled:
+                # Waiting here leaves the row untouched: a stop now gives it back to the queue.
+                await limiter.acquire(mime.domain_of(recipient.email))
+                if time.monotonic() > deadline:
+                    return  # out of time: the rest of the chunk goes back to the queue
             started.add(recipient.delivery_id)
             outcomes.append(await _send_one(runtime, campaign, recipient))
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.mailer import mime
 from services.mailer.config import MailerOptions
 from services.mailer.content import CampaignCache, Links
 from services.mailer.metrics import MailerMetrics
+from services.mailer.ratelimit import RateLimiter, parse_domain_limits
 from services.mailer.smtp_pool import SmtpPool
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
@@ -34,6 +36,8 @@ class MailerRuntime:
     envelope_from: str
     domain: str
     metrics: MailerMetrics
+    limiter: RateLimiter
+    redis: Redis | None = None
     metrics_server: WSGIServer | None = None
 
     @classmethod
@@ -45,6 +49,9 @@ class MailerRuntime:
         signer = TokenSigner(settings.secret_keys)
         metrics = MailerMetrics()
         relay = f"{settings.smtp.host}:{settings.smtp.port}"
+        domain_limits = parse_domain_limits(options.domain_limits)
+        limited = bool(options.rate_limit or options.domain_rate_limit or domain_limits)
+        redis = Redis.from_url(settings.redis_url) if limited else None
         return cls(
             settings=settings,
             options=options,
@@ -72,6 +79,13 @@ class MailerRuntime:
             envelope_from=address,
             domain=domain,
             metrics=metrics,
+            limiter=RateLimiter(
+                redis,
+                per_second=options.rate_limit,
+                per_domain=options.domain_rate_limit,
+                domains=domain_limits,
+            ),
+            redis=redis,
             metrics_server=metrics.serve(options.metrics_port) if options.metrics_port else None,
         )
 
@@ -81,6 +95,8 @@ class MailerRuntime:
         await self.transactional_smtp.close()
         self.campaigns.clear()
         await self.engine.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()

@@ -86,7 +86,9 @@ def build_workers(
     bulk = Worker(
         [
             func(jobs.start_campaign, name=JOB_START_CAMPAIGN, max_tries=20),
-            func(jobs.deliver_batch, name=JOB_DELIVER_BATCH, max_tries=options.max_attempts + 5),
+            # The ledger's attempts column is the retry horizon; arq's count also grows with
+            # re-runs of slow (rate-limited) batches, so it is only a backstop here.
+            func(jobs.deliver_batch, name=JOB_DELIVER_BATCH, max_tries=1000),
         ],
         # Not in burst mode: a burst run ends when the queue is empty, a cron job never is.
         cron_jobs=[] if burst else [_reconciler(options)],
