@@ -56,7 +56,7 @@ def catcher(host: str, smtp_port: int, http_port: int, store: Path | None) -> in
         f"brevdue: catching mail on smtp://{host}:{smtp_port}, inbox at http://{host}:{http_port}",
         flush=True,
     )
-    # uvicorn re-raises the Ctrl-C it handled; for a dev tool that is the normal way to stop.
+    # uvicorn re-raises the Ctrl-C it handled; for the catcher that is the normal way to stop.
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(host, smtp_port, http_port, store))
     return 0
