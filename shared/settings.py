@@ -102,6 +102,9 @@ class Settings:
     export_token_max_age: int = 24 * 3600
     # Store the sign-up's IP address with each consent record (off: data minimisation).
     record_consent_ip: bool = False
+    # Proof-of-work difficulty for sites that require it: the largest number a browser may have
+    # to try (on average half of it; 50,000 SHA-256 hashes take well under a second).
+    altcha_max_number: int = 50_000
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
@@ -148,6 +151,9 @@ class Settings:
                 defaults.export_token_max_age,
             ),
             record_consent_ip=_flag("RECORD_CONSENT_IP", get("RECORD_CONSENT_IP")),
+            altcha_max_number=_positive_int(
+                "ALTCHA_MAX_NUMBER", get("ALTCHA_MAX_NUMBER"), defaults.altcha_max_number
+            ),
             log_format=_choice(
                 "LOG_FORMAT", get("LOG_FORMAT") or "auto", ("auto", "json", "console")
             ),  # type: ignore[arg-type]
