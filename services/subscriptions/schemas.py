@@ -32,6 +32,8 @@ class SubscribeBody(msgspec.Struct, kw_only=True):
     name: str | None = None
     consent: bool | int | str | None = None
     site: str | None = None
+    # A solved proof-of-work challenge (base64 JSON), for sites that require one.
+    altcha: str | None = None
 
 
 class SignupRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,6 +90,7 @@ def form_to_body(form: FormMultiDict) -> SubscribeBody:
         name=first("name"),
         consent=first("consent"),
         site=first("site"),
+        altcha=first("altcha"),
     )
 
 
