@@ -22,6 +22,10 @@ JOB_DELIVER_BATCH: Final = "deliver_batch"
 JOB_EXPORT_SUBSCRIBER: Final = "export_subscriber"
 JOB_ERASE_SUBSCRIBER: Final = "erase_subscriber"
 
+# The subscriptions worker's scheduled upkeep: unconfirmed sign-ups are deleted when old.
+JOB_PURGE_UNCONFIRMED: Final = "purge_unconfirmed"
+HEALTH_CHECK_KEY_SUBSCRIPTIONS: Final = SUBSCRIPTIONS_QUEUE + ":health-check"
+
 HEALTH_CHECK_KEY_TRANSACTIONAL: Final = TRANSACTIONAL_QUEUE + ":health-check"
 HEALTH_CHECK_KEY_BULK: Final = BULK_QUEUE + ":health-check"
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from shared.errors import SettingsError
@@ -107,6 +108,22 @@ class Settings:
     altcha_max_number: int = 50_000
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+    # Abuse protection of the public sign-up: sliding windows in Redis (count per seconds).
+    signup_limit_per_ip: int = 20
+    signup_limit_ip_window: int = 600
+    signup_limit_per_address: int = 5
+    signup_limit_address_window: int = 3600
+    confirm_mails_per_address_per_day: int = 3
+    # Peers (addresses or networks) whose X-Forwarded-For is believed; empty: none.
+    trusted_proxies: tuple[str, ...] = ()
+    # Every accepted sign-up answers no sooner than this, so timing does not tell whether an
+    # address was new, pending, confirmed or unsubscribed.
+    signup_min_duration: float = 0.15
+    check_mx: bool = False
+    mx_check_timeout: float = 3.0
+    # Nameservers for the MX check ("ip" or "ip:port"); empty: the system resolver.
+    mx_check_nameservers: tuple[str, ...] = ()
+    purge_unconfirmed_after_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -162,7 +179,49 @@ class Settings:
                 (get("LOG_LEVEL") or "INFO").upper(),
                 ("DEBUG", "INFO", "WARNING", "ERROR"),
             ),
+            **_abuse_settings(get, defaults),
         )
+
+
+def _abuse_settings(get: Callable[[str], str | None], defaults: Settings) -> dict[str, Any]:
+    """The sign-up protection and clean-up settings, checked like the rest."""
+    return {
+        "signup_limit_per_ip": _positive_int(
+            "SIGNUP_LIMIT_PER_IP", get("SIGNUP_LIMIT_PER_IP"), defaults.signup_limit_per_ip
+        ),
+        "signup_limit_ip_window": _positive_int(
+            "SIGNUP_LIMIT_IP_WINDOW", get("SIGNUP_LIMIT_IP_WINDOW"), defaults.signup_limit_ip_window
+        ),
+        "signup_limit_per_address": _positive_int(
+            "SIGNUP_LIMIT_PER_ADDRESS",
+            get("SIGNUP_LIMIT_PER_ADDRESS"),
+            defaults.signup_limit_per_address,
+        ),
+        "signup_limit_address_window": _positive_int(
+            "SIGNUP_LIMIT_ADDRESS_WINDOW",
+            get("SIGNUP_LIMIT_ADDRESS_WINDOW"),
+            defaults.signup_limit_address_window,
+        ),
+        "confirm_mails_per_address_per_day": _positive_int(
+            "CONFIRM_MAILS_PER_DAY",
+            get("CONFIRM_MAILS_PER_DAY"),
+            defaults.confirm_mails_per_address_per_day,
+        ),
+        "trusted_proxies": _networks("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
+        "signup_min_duration": _seconds(
+            "SIGNUP_MIN_DURATION", get("SIGNUP_MIN_DURATION"), defaults.signup_min_duration, 0.0
+        ),
+        "check_mx": _flag("CHECK_MX", get("CHECK_MX")),
+        "mx_check_timeout": _seconds(
+            "MX_CHECK_TIMEOUT", get("MX_CHECK_TIMEOUT"), defaults.mx_check_timeout, 0.1
+        ),
+        "mx_check_nameservers": _nameservers("MX_CHECK_NAMESERVERS", get("MX_CHECK_NAMESERVERS")),
+        "purge_unconfirmed_after_days": _positive_int(
+            "PURGE_UNCONFIRMED_AFTER_DAYS",
+            get("PURGE_UNCONFIRMED_AFTER_DAYS"),
+            defaults.purge_unconfirmed_after_days,
+        ),
+    }
 
 
 def _database_url(value: str) -> str:
@@ -213,6 +272,55 @@ def _flag(name: str, value: str | None) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise SettingsError(name, "must be true or false")
+
+
+def _seconds(name: str, value: str | None, default: float, minimum: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise SettingsError(name, "must be a number of seconds") from exc
+    if not minimum <= number <= 3600:
+        raise SettingsError(name, f"must be from {minimum:g} to 3600 seconds")
+    return number
+
+
+def _networks(name: str, value: str | None) -> tuple[str, ...]:
+    """Comma-separated addresses or networks, normalised ("10.0.0.1" -> "10.0.0.1/32")."""
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    try:
+        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in items)
+    except ValueError as exc:
+        raise SettingsError(name, "must be IP addresses or networks such as 10.0.0.0/8") from exc
+
+
+def _nameservers(name: str, value: str | None) -> tuple[str, ...]:
+    """Comma-separated "ip" or "ip:port" ("[ipv6]:port"), checked here, parsed where used."""
+    items = tuple(item.strip() for item in (value or "").split(",") if item.strip())
+    for item in items:
+        host, port = split_host_port(item)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError as exc:
+            raise SettingsError(name, "must be IP addresses, each optionally with :port") from exc
+        if not 0 < port < 65536:
+            raise SettingsError(name, "ports must be from 1 to 65535")
+    return items
+
+
+def split_host_port(item: str, default_port: int = 53) -> tuple[str, int]:
+    """Split "ip", "ip:port" or "[ipv6]:port"; a bad port becomes 0."""
+    if item.startswith("["):
+        host, _, rest = item[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif item.count(":") == 1:
+        host, _, port_text = item.partition(":")
+    else:
+        host, port_text = item, ""
+    if not port_text:
+        return host, default_port
+    return host, int(port_text) if port_text.isdigit() else 0
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
