@@ -30,7 +30,16 @@ PAGE_HEADERS: Final = {
 }
 
 # The order fields appear in on the form, so the error summary follows it.
-FIELD_ORDER: Final = ("email", "name", "lists", "language", "consent", "site", "body")
+FIELD_ORDER: Final = (
+    "email",
+    "name",
+    "lists",
+    "language",
+    "consent",
+    "site",
+    "altcha",
+    "body",
+)
 
 _MESSAGES: Final[Mapping[tuple[str, str], str]] = {
     ("email", "required"): N_("Enter your email address."),
@@ -51,6 +60,18 @@ _MESSAGES: Final[Mapping[tuple[str, str], str]] = {
     ("name", "invalid"): N_("The name contains characters we cannot store."),
     ("consent", "required"): N_("Tick the box to agree to receive the newsletter."),
     ("site", "invalid"): N_("The site key is not valid."),
+    ("site", "unknown"): N_("This sign-up form belongs to a website we do not know."),
+    ("altcha", "required"): N_(
+        "This form needs JavaScript to check that you are not a robot. "
+        "Please turn JavaScript on and try again."
+    ),
+    ("altcha", "invalid"): N_("The check that you are not a robot failed. Please try again."),
+    ("altcha", "expired"): N_(
+        "The check that you are not a robot took too long. Please send the form again."
+    ),
+    ("altcha", "used"): N_(
+        "This form has already been sent. Please reload the page and try again."
+    ),
     ("body", "invalid_json"): N_("The request body is not valid JSON."),
     ("body", "not_object"): N_("The request body must be a JSON object."),
 }
