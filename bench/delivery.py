@@ -131,7 +131,7 @@ async def seed(database_url: str, recipients: int) -> int:
                     subject=SUBJECT,
                     body=BODY,
                     body_text=BODY_TEXT,
-                    status="sending",
+                    status="draft",  # the mailer ignores it; "sending" would wake the reconciler
                     created_at=NOW,
                     updated_at=NOW,
                     send_requested_at=NOW,

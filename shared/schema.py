@@ -249,6 +249,8 @@ deliveries = Table(
     _ts("sent_at"),
     UniqueConstraint("campaign_id", "subscriber_id"),
     Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+    # The mailer's reconciler looks for claims gone stale across all campaigns every minute.
+    Index("ix_deliveries_status_updated", "status", "updated_at"),
     comment="owner: mailer",
 )
 

@@ -8,6 +8,7 @@ delivery id of the batch.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 
 import structlog
@@ -42,9 +43,22 @@ async def enqueue_batch(
     await jobs.enqueue_job(
         JOB_DELIVER_BATCH,
         to_job_arg(DeliverBatch(campaign_id=campaign_id, delivery_ids=delivery_ids)),
-        _job_id=deliver_batch_job_id(campaign_id, delivery_ids[0]) + suffix,
+        _job_id=batch_job_id(campaign_id, delivery_ids) + suffix,
         _queue_name=BULK_QUEUE,
     )
+
+
+def batch_job_id(campaign_id: int, delivery_ids: list[int]) -> str:
+    """The shared batch job id plus a digest of the ids.
+
+    Two fan-outs of one campaign (a re-run, or one restarted by the reconciler while the first
+    still runs) can cut a batch starting at the same row with different rows in it. With the
+    first id alone, arq would drop the second as a duplicate and strand its extra rows; with
+    the digest, the same rows give the same id and different rows a new job (the claim keeps
+    a row from being sent twice).
+    """
+    digest = hashlib.blake2s(",".join(map(str, delivery_ids)).encode(), digest_size=5).hexdigest()
+    return f"{deliver_batch_job_id(campaign_id, delivery_ids[0])}:{digest}"
 
 
 async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:

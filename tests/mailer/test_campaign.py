@@ -146,3 +146,11 @@ async def test_fan_out_crash_and_rerun_sends_each_once(
     rows = await ledger(settings.database_url, campaign_id)
     assert len(rows) == len(CONFIRMED)
     assert {row["status"] for row in rows.values()} == {"sent"}
+
+
+def test_batch_job_ids_follow_the_rows() -> None:
+    same = fanout.batch_job_id(3, [10, 11, 12])
+    assert same == fanout.batch_job_id(3, [10, 11, 12])
+    assert same.startswith("campaign:3:batch:10:")
+    # Another fan-out cutting a different batch at the same first row gets its own job.
+    assert fanout.batch_job_id(3, [10, 11, 12, 13]) != same
