@@ -52,7 +52,7 @@ class InvalidCustomValue(BrevdueError):
         super().__init__(f"{key} {reason}")
 
 
-def validate_custom_value(definition: Mapping[str, Any], raw: object) -> CustomValue | None:
+def validate_custom_value(definition: Mapping[Any, Any], raw: object) -> CustomValue | None:
     """The value ``raw`` as stored for this field; raise InvalidCustomValue when it does not fit.
 
     Empty input (``None`` or blank text) is ``None``, or an error when the field is required.
@@ -82,7 +82,7 @@ def validate_custom_value(definition: Mapping[str, Any], raw: object) -> CustomV
     raise ValueError(f"custom field {key!r} has an unknown type {kind!r}")
 
 
-def definition_problems(definition: Mapping[str, Any]) -> dict[str, str]:
+def definition_problems(definition: Mapping[Any, Any]) -> dict[str, str]:
     """Every problem of a field definition, by column name; empty when it is valid."""
     kind = definition.get("type")
     found: dict[str, str | None] = {

@@ -79,6 +79,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "db": Provide(_provide_db),
             "jobs": Provide(_provide_jobs, sync_to_thread=False),
+            "settings": Provide(_provide_settings, sync_to_thread=False),
         },
         exception_handlers={
             CampaignsError: _campaigns_error,
@@ -93,7 +94,7 @@ def create_app(settings: Settings) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Brevdue campaigns API",
             version="0.1.0",
-            description="Staff API of Brevdue: mailing lists and campaigns.",
+            description="Staff API of Brevdue: lists, member sites, custom fields, campaigns.",
             components=Components(
                 security_schemes={
                     BEARER_SCHEME: SecurityScheme(
@@ -129,6 +130,11 @@ async def _provide_db(state: State) -> AsyncIterator[AsyncSession]:
 def _provide_jobs(state: State) -> ArqRedis:
     jobs: ArqRedis = state.jobs
     return jobs
+
+
+def _provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
 
 
 def _campaigns_error(_: Request[Any, Any, Any], exc: CampaignsError) -> Response[Any]:

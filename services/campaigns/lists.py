@@ -5,16 +5,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from msgspec import UNSET, UnsetType
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
-from services.campaigns.errors import Conflict, InvalidInput
-from services.campaigns.schemas import Descriptions, ListCreate, ListOut, ListsOut, Names
+from services.campaigns.errors import Conflict, InvalidInput, NotFound
+from services.campaigns.schemas import (
+    Descriptions,
+    ListCreate,
+    ListOut,
+    ListPatch,
+    ListsOut,
+    Names,
+    TextsPatch,
+)
 
 SLUG = re.compile(r"[a-z0-9-]{1,64}")
 _NAME_MAX = 200
 _DESCRIPTION_MAX = 5000
+_LANGUAGES = ("da", "sv", "en")
 
 
 async def get_lists(session: AsyncSession) -> ListsOut:
@@ -48,20 +59,78 @@ async def create_list(session: AsyncSession, data: ListCreate) -> ListOut:
     return _list_out(row)
 
 
+async def get_list(session: AsyncSession, slug: str) -> ListOut:
+    """One mailing list."""
+    return _list_out(await _list_row(session, slug))
+
+
+async def update_list(session: AsyncSession, slug: str, patch: ListPatch) -> ListOut:
+    """Change names, descriptions or flags of a list; the slug stays (campaigns refer to it)."""
+    row = await _list_row(session, slug)
+    values: dict[str, Any] = {
+        **_text_changes("name", patch.names),
+        **_text_changes("description", patch.descriptions),
+    }
+    for flag in ("is_public", "double_optin"):
+        if getattr(patch, flag) is not UNSET:
+            values[flag] = getattr(patch, flag)
+    merged = {**row, **values}
+    errors = _text_errors(
+        {lang: merged[f"name_{lang}"] for lang in _LANGUAGES},
+        {lang: merged[f"description_{lang}"] for lang in _LANGUAGES},
+    )
+    if errors:
+        raise InvalidInput("the list is not valid", errors)
+    if values and not await queries.update_list(session, slug, values):
+        raise NotFound("list", slug)
+    await session.commit()
+    return await get_list(session, slug)
+
+
+async def _list_row(session: AsyncSession, slug: str) -> RowMapping:
+    row = await queries.list_by_slug(session, slug) if len(slug) <= 64 else None
+    if row is None:
+        raise NotFound("list", slug[:64])
+    return row
+
+
+def _text_changes(column: str, texts: TextsPatch | UnsetType) -> dict[str, str]:
+    if texts is UNSET:
+        return {}
+    changes = {f"{column}_{lang}": getattr(texts, lang) for lang in _LANGUAGES}
+    # Names are shown in headings and mail subjects: no stray spaces around them.
+    return {
+        key: value.strip() if column == "name" else value
+        for key, value in changes.items()
+        if value is not UNSET
+    }
+
+
 def _check(data: ListCreate) -> None:
     errors: dict[str, str] = {}
     if not SLUG.fullmatch(data.slug):
         errors["slug"] = "must be 1 to 64 characters of a-z, 0-9 and -"
-    for lang in ("da", "sv", "en"):
-        name = getattr(data.names, lang).strip()
+    errors.update(
+        _text_errors(
+            {lang: getattr(data.names, lang) for lang in _LANGUAGES},
+            {lang: getattr(data.descriptions, lang) for lang in _LANGUAGES},
+        )
+    )
+    if errors:
+        raise InvalidInput("the list is not valid", errors)
+
+
+def _text_errors(names: dict[str, str], descriptions: dict[str, str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for lang in _LANGUAGES:
+        name = names[lang].strip()
         if not name:
             errors[f"names.{lang}"] = "must not be empty"
         elif len(name) > _NAME_MAX:
             errors[f"names.{lang}"] = f"must be at most {_NAME_MAX} characters"
-        if len(getattr(data.descriptions, lang)) > _DESCRIPTION_MAX:
+        if len(descriptions[lang]) > _DESCRIPTION_MAX:
             errors[f"descriptions.{lang}"] = f"must be at most {_DESCRIPTION_MAX} characters"
-    if errors:
-        raise InvalidInput("the list is not valid", errors)
+    return errors
 
 
 def _list_out(row: Any) -> ListOut:

@@ -1,13 +1,14 @@
 """Every SQL statement of the campaigns service (SQLAlchemy Core over shared.schema).
 
 Functions take an open session and never commit: the domain function that calls them owns the
-transaction. The mailer's tables (deliveries, campaign_runs) are only read here.
+transaction. The mailer's tables (deliveries, campaign_runs) and the subscriptions service's
+(subscriptions) are only read here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,10 +20,12 @@ from shared.schema import (
     campaign_lists,
     campaign_runs,
     campaigns,
+    custom_fields,
     deliveries,
     mailing_lists,
     member_sites,
     staff_users,
+    subscriptions,
 )
 
 # The largest id a BIGINT holds; larger numbers can only name rows that do not exist.
@@ -111,6 +114,14 @@ async def insert_list(session: AsyncSession, values: Mapping[str, Any]) -> int:
     return int(result.scalar_one())
 
 
+async def update_list(session: AsyncSession, slug: str, values: Mapping[str, Any]) -> bool:
+    """Change a mailing list; False when no list has this slug."""
+    result = await session.execute(
+        sa.update(mailing_lists).where(mailing_lists.c.slug == slug).values(**values)
+    )
+    return _rowcount(result) > 0
+
+
 async def list_ids_by_slug(session: AsyncSession, slugs: Iterable[str]) -> dict[str, int]:
     """Map each existing slug among ``slugs`` to its list id."""
     result = await session.execute(
@@ -130,9 +141,45 @@ async def site_exists(session: AsyncSession, key: str) -> bool:
     return result.first() is not None
 
 
+async def all_sites(session: AsyncSession) -> Sequence[RowMapping]:
+    """Every member site, by key."""
+    result = await session.execute(sa.select(member_sites).order_by(member_sites.c.key))
+    return result.mappings().all()
+
+
+async def site_by_key(session: AsyncSession, key: str) -> RowMapping | None:
+    """The member site with this key."""
+    result = await session.execute(sa.select(member_sites).where(member_sites.c.key == key))
+    return result.mappings().first()
+
+
 async def insert_site(session: AsyncSession, values: Mapping[str, Any]) -> None:
     """Create a member site."""
     await session.execute(sa.insert(member_sites).values(**values, created_at=utcnow()))
+
+
+async def update_site(session: AsyncSession, key: str, values: Mapping[str, Any]) -> bool:
+    """Change a member site; False when no site has this key."""
+    result = await session.execute(
+        sa.update(member_sites).where(member_sites.c.key == key).values(**values)
+    )
+    return _rowcount(result) > 0
+
+
+async def delete_site(session: AsyncSession, key: str) -> bool:
+    """Remove a member site (sign-ups keep their rows, losing the link); False if none."""
+    result = await session.execute(sa.delete(member_sites).where(member_sites.c.key == key))
+    return _rowcount(result) > 0
+
+
+async def public_lists_by_slug(session: AsyncSession, slugs: Iterable[str]) -> dict[str, bool]:
+    """Map each existing slug among ``slugs`` to whether that list is public."""
+    result = await session.execute(
+        sa.select(mailing_lists.c.slug, mailing_lists.c.is_public).where(
+            mailing_lists.c.slug.in_(list(slugs))
+        )
+    )
+    return {slug: bool(is_public) for slug, is_public in result.all()}
 
 
 async def staff_user_exists(session: AsyncSession, email: str) -> bool:
@@ -254,6 +301,81 @@ async def list_slugs_of(session: AsyncSession, campaign_ids: Sequence[int]) -> d
     for campaign_id, slug in result.all():
         slugs[int(campaign_id)].append(slug)
     return slugs
+
+
+# --- custom subscriber fields --------------------------------------------------------------
+
+
+async def all_fields(session: AsyncSession) -> Sequence[RowMapping]:
+    """Every custom field definition, oldest first."""
+    result = await session.execute(sa.select(custom_fields).order_by(custom_fields.c.id))
+    return result.mappings().all()
+
+
+async def field_by_key(session: AsyncSession, key: str) -> RowMapping | None:
+    """The custom field with this key."""
+    result = await session.execute(sa.select(custom_fields).where(custom_fields.c.key == key))
+    return result.mappings().first()
+
+
+async def insert_field(session: AsyncSession, values: Mapping[str, Any]) -> None:
+    """Create a custom field definition."""
+    now = utcnow()
+    await session.execute(sa.insert(custom_fields).values(**values, created_at=now, updated_at=now))
+
+
+async def update_field(session: AsyncSession, key: str, values: Mapping[str, Any]) -> bool:
+    """Change a custom field definition; False when no field has this key."""
+    result = await session.execute(
+        sa.update(custom_fields)
+        .where(custom_fields.c.key == key)
+        .values(**values, updated_at=utcnow())
+    )
+    return _rowcount(result) > 0
+
+
+async def delete_field(session: AsyncSession, key: str) -> bool:
+    """Remove a custom field definition; False when none has this key."""
+    result = await session.execute(sa.delete(custom_fields).where(custom_fields.c.key == key))
+    return _rowcount(result) > 0
+
+
+# --- the subscriptions service's tables (read only) -----------------------------------------
+
+
+async def site_subscription_counts(session: AsyncSession, site_id: int) -> dict[str, int]:
+    """Subscriptions that came in through a site, by status."""
+    result = await session.execute(
+        sa.select(subscriptions.c.status, sa.func.count())
+        .where(subscriptions.c.source_site_id == site_id)
+        .group_by(subscriptions.c.status)
+    )
+    return {status: int(number) for status, number in result.all()}
+
+
+async def site_signups_per_day(
+    session: AsyncSession, site_id: int, since: datetime
+) -> dict[date, int]:
+    """Distinct residents per UTC day whose sign-up through a site was requested since ``since``."""
+    day = _utc_day(session, subscriptions.c.requested_at)
+    result = await session.execute(
+        sa.select(day, sa.func.count(sa.distinct(subscriptions.c.subscriber_id)))
+        .where(
+            subscriptions.c.source_site_id == site_id,
+            subscriptions.c.requested_at >= since,
+        )
+        .group_by(day)
+    )
+    return {date.fromisoformat(str(day_text)): int(number) for day_text, number in result.all()}
+
+
+def _utc_day(session: AsyncSession, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The UTC calendar day of a timestamp as YYYY-MM-DD text, on either database."""
+    if session.get_bind().dialect.name == "postgresql":
+        # timestamptz: the day depends on the session time zone unless pinned to UTC.
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")
+    # SQLite keeps the UTC wall-clock time as text; date() takes its first ten characters.
+    return sa.func.date(column)
 
 
 # --- the mailer's ledger (read only) --------------------------------------------------------

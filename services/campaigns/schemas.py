@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, TypeVar
 
 import msgspec
@@ -62,6 +62,153 @@ class ListsOut(Struct, kw_only=True):
     """``GET /api/lists``."""
 
     items: list[ListOut]
+
+
+class TextsPatch(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Some of the languages of a text; the ones left out keep their value."""
+
+    da: str | UnsetType = UNSET
+    sv: str | UnsetType = UNSET
+    en: str | UnsetType = UNSET
+
+
+class ListPatch(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``PATCH /api/lists/{slug}``: only the fields given change; the slug never does."""
+
+    names: TextsPatch | UnsetType = UNSET
+    descriptions: TextsPatch | UnsetType = UNSET
+    is_public: bool | UnsetType = UNSET
+    double_optin: bool | UnsetType = UNSET
+
+
+# --- member sites ---------------------------------------------------------------------------
+
+
+class SiteCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /api/sites``: a website that embeds the sign-up form."""
+
+    key: str
+    name: str
+    country: str
+    municipality: str | None = None
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
+    default_lists: list[str] = msgspec.field(default_factory=list)
+    # None: the language of the country (da for DK, sv for SE).
+    default_language: str | None = None
+    thank_you_url: str | None = None
+    require_proof_of_work: bool = False
+
+
+class SitePatch(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``PATCH /api/sites/{key}``: only the fields given change; the key never does."""
+
+    name: str | UnsetType = UNSET
+    country: str | UnsetType = UNSET
+    municipality: str | UnsetType | None = UNSET
+    allowed_origins: list[str] | UnsetType = UNSET
+    default_lists: list[str] | UnsetType = UNSET
+    default_language: str | UnsetType = UNSET
+    thank_you_url: str | UnsetType | None = UNSET
+    require_proof_of_work: bool | UnsetType = UNSET
+
+
+class SiteOut(Struct, kw_only=True):
+    """A member site as the API shows it; ``municipality`` is the stable id."""
+
+    id: int
+    key: str
+    name: str
+    country: str
+    municipality: str | None
+    municipality_name: str | None
+    allowed_origins: list[str]
+    default_lists: list[str]
+    default_language: str
+    thank_you_url: str | None
+    require_proof_of_work: bool
+    created_at: datetime
+
+
+class SitesOut(Struct, kw_only=True):
+    """``GET /api/sites``."""
+
+    items: list[SiteOut]
+
+
+class SnippetsOut(Struct, kw_only=True):
+    """``GET /api/sites/{key}/snippets``: three ways to embed the sign-up form, ready to paste."""
+
+    html_form: str
+    script: str
+    iframe: str
+
+
+class StatusCounts(Struct, kw_only=True):
+    """Subscriptions (one per resident and list) by status."""
+
+    pending: int = 0
+    confirmed: int = 0
+    unsubscribed: int = 0
+
+
+class DayCount(Struct, kw_only=True):
+    """Residents who signed up on one UTC day."""
+
+    date: date
+    signups: int
+
+
+class SiteStatsOut(Struct, kw_only=True):
+    """``GET /api/sites/{key}/stats``: what came in through one site."""
+
+    site: str
+    subscriptions: StatusCounts
+    days: list[DayCount]
+
+
+# --- custom subscriber fields ---------------------------------------------------------------
+
+
+class FieldCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /api/fields``: a subscriber field staff define (format: shared.custom_fields)."""
+
+    key: str
+    labels: Names
+    type: str
+    choices: list[str] = msgspec.field(default_factory=list)
+    required: bool = False
+    public: bool = False
+    max_length: int | None = None
+
+
+class FieldPatch(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``PATCH /api/fields/{key}``: key and type are fixed once values may exist."""
+
+    labels: TextsPatch | UnsetType = UNSET
+    choices: list[str] | UnsetType = UNSET
+    required: bool | UnsetType = UNSET
+    public: bool | UnsetType = UNSET
+    max_length: int | UnsetType | None = UNSET
+
+
+class FieldOut(Struct, kw_only=True):
+    """A custom field definition as the API shows it."""
+
+    key: str
+    labels: Names
+    type: str
+    choices: list[str]
+    required: bool
+    public: bool
+    max_length: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FieldsOut(Struct, kw_only=True):
+    """``GET /api/fields``: in the order they were created."""
+
+    items: list[FieldOut]
 
 
 # --- campaigns ------------------------------------------------------------------------------

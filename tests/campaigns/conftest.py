@@ -35,6 +35,9 @@ class Api:
     async def patch(self, url: str, role: str = "editor", **kwargs: Any) -> httpx.Response:
         return await self.client.patch(url, headers=self.headers(role), **kwargs)
 
+    async def delete(self, url: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        return await self.client.delete(url, headers=self.headers(role), **kwargs)
+
 
 @pytest.fixture
 async def api(settings: Settings, live_server: Any, redis: Redis) -> AsyncIterator[Api]:

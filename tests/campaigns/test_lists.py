@@ -64,3 +64,54 @@ async def test_body_that_is_not_json_is_400(api: Api) -> None:
     assert "body" in response.json()["errors"]
     response = await api.post("/api/lists", role="admin", json=["musik"])
     assert response.status_code == 422
+
+
+async def test_get_one_list(api: Api) -> None:
+    response = await api.get("/api/lists/kultur")
+    assert response.status_code == 200
+    assert response.json()["names"]["en"] == "Culture"
+    assert (await api.get("/api/lists/nope")).status_code == 404
+
+
+async def test_patch_list(api: Api) -> None:
+    before = (await api.get("/api/lists/kultur")).json()
+    response = await api.patch(
+        "/api/lists/kultur",
+        role="admin",
+        json={
+            "names": {"en": "  Culture and arts  "},
+            "descriptions": {"sv": "Konserter"},
+            "is_public": False,
+            "double_optin": False,
+        },
+    )
+    assert response.status_code == 200, response.text
+    after = response.json()
+    assert after["names"] == {**before["names"], "en": "Culture and arts"}
+    assert after["descriptions"] == {**before["descriptions"], "sv": "Konserter"}
+    assert after["is_public"] is False and after["double_optin"] is False
+    assert (after["id"], after["slug"], after["created_at"]) == (
+        before["id"],
+        before["slug"],
+        before["created_at"],
+    )
+    assert (await api.get("/api/lists/kultur")).json() == after
+    same = await api.patch("/api/lists/kultur", role="admin", json={})
+    assert same.status_code == 200 and same.json() == after
+
+
+async def test_patch_list_refusals(api: Api) -> None:
+    for data, field in [
+        ({"names": {"da": " "}}, "names.da"),
+        ({"names": {"sv": "x" * 201}}, "names.sv"),
+        ({"descriptions": {"en": "x" * 5001}}, "descriptions.en"),
+        ({"slug": "culture"}, "slug"),
+        ({"is_public": "no"}, "is_public"),
+    ]:
+        response = await api.patch("/api/lists/kultur", role="admin", json=data)
+        assert response.status_code == 422, (data, response.text)
+        assert field in response.json()["errors"]
+    assert (await api.patch("/api/lists/nope", role="admin", json={})).status_code == 404
+    for role in ("viewer", "editor"):
+        refused = await api.patch("/api/lists/kultur", role=role, json={"is_public": False})
+        assert refused.status_code == 403

@@ -5,9 +5,11 @@ from __future__ import annotations
 from litestar import Router
 
 from services.campaigns.routes.campaigns import CampaignsController
+from services.campaigns.routes.fields import FieldsController
 from services.campaigns.routes.health import live, ready
 from services.campaigns.routes.lists import ListsController
 from services.campaigns.routes.security import BearerTokenMiddleware, requires
+from services.campaigns.routes.sites import SitesController
 
 BEARER_SCHEME = "BearerToken"
 
@@ -18,7 +20,7 @@ def api_router() -> Router:
     """``/api``: every route needs a bearer token of at least the viewer role."""
     return Router(
         path="/api",
-        route_handlers=[ListsController, CampaignsController],
+        route_handlers=[ListsController, CampaignsController, SitesController, FieldsController],
         middleware=[BearerTokenMiddleware],
         guards=[requires("viewer")],
         security=[{BEARER_SCHEME: []}],

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import lists
 from services.campaigns.routes.security import requires
-from services.campaigns.schemas import ListCreate, ListOut, ListsOut, decode_json
+from services.campaigns.schemas import ListCreate, ListOut, ListPatch, ListsOut, decode_json
 
 
 class ListsController(Controller):
@@ -31,3 +32,19 @@ class ListsController(Controller):
         """Create a mailing list (admin)."""
         data = decode_json(await request.body(), ListCreate)
         return await lists.create_list(db, data)
+
+    @get("/{slug:str}")
+    async def get_list(self, db: NamedDependency[AsyncSession], slug: FromPath[str]) -> ListOut:
+        """One mailing list."""
+        return await lists.get_list(db, slug)
+
+    @patch("/{slug:str}", guards=[requires("admin")])
+    async def update_list(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+    ) -> ListOut:
+        """Change names, descriptions, is_public or double_optin of a list (admin)."""
+        data = decode_json(await request.body(), ListPatch)
+        return await lists.update_list(db, slug, data)

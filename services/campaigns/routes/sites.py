@@ -1,0 +1,78 @@
+"""HTTP routes for member sites: registry, embed snippets and sign-up figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.campaigns import site_stats, sites, snippets
+from services.campaigns.routes.security import requires
+from services.campaigns.schemas import (
+    SiteCreate,
+    SiteOut,
+    SitePatch,
+    SitesOut,
+    SiteStatsOut,
+    SnippetsOut,
+    decode_json,
+)
+from shared.settings import Settings
+
+
+class SitesController(Controller):
+    """``/api/sites``."""
+
+    path = "/sites"
+    tags = ("sites",)
+
+    @get("/")
+    async def get_sites(self, db: NamedDependency[AsyncSession]) -> SitesOut:
+        """Every member site."""
+        return await sites.get_sites(db)
+
+    @post("/", guards=[requires("admin")], status_code=201)
+    async def create_site(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
+    ) -> SiteOut:
+        """Register a member site (admin)."""
+        data = decode_json(await request.body(), SiteCreate)
+        return await sites.create_site(db, data)
+
+    @get("/{key:str}")
+    async def get_site(self, db: NamedDependency[AsyncSession], key: FromPath[str]) -> SiteOut:
+        """One member site."""
+        return await sites.get_site(db, key)
+
+    @patch("/{key:str}", guards=[requires("admin")])
+    async def update_site(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], key: FromPath[str]
+    ) -> SiteOut:
+        """Change a member site (admin); the key stays, it is in every embedded snippet."""
+        data = decode_json(await request.body(), SitePatch)
+        return await sites.update_site(db, key, data)
+
+    @delete("/{key:str}", guards=[requires("admin")], status_code=204)
+    async def delete_site(self, db: NamedDependency[AsyncSession], key: FromPath[str]) -> None:
+        """Remove a member site (admin); its sign-ups stay, unlinked."""
+        await sites.delete_site(db, key)
+
+    @get("/{key:str}/snippets")
+    async def get_snippets(
+        self,
+        db: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        key: FromPath[str],
+    ) -> SnippetsOut:
+        """HTML form, script widget and iframe that embed this site's sign-up form."""
+        return await snippets.get_snippets(db, settings, key)
+
+    @get("/{key:str}/stats")
+    async def get_stats(
+        self, db: NamedDependency[AsyncSession], key: FromPath[str]
+    ) -> SiteStatsOut:
+        """Subscriptions through this site by status, and sign-ups per day for 30 days."""
+        return await site_stats.get_site_stats(db, key)

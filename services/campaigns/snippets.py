@@ -1,0 +1,124 @@
+"""Copy-paste snippets that put a member site's sign-up form on its pages: a plain HTML form
+(works without JavaScript), the script widget, and an iframe. All point at the public
+subscriptions service."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Final
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import escape
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.campaigns import queries
+from services.campaigns.schemas import SnippetsOut
+from services.campaigns.sites import LANGUAGES, site_row
+from shared.settings import Settings
+
+# Each language named in itself, as residents look for it.
+LANGUAGE_NAMES: Final = (("da", "Dansk"), ("sv", "Svenska"), ("en", "English"))
+
+# The form's few words, in the site's default language. The resident-facing pages behind the
+# form (thank-you, errors, confirmation) come from the subscriptions service's catalogs.
+TEXTS: Final[dict[str, dict[str, str]]] = {
+    "da": {
+        "email": "E-mailadresse",
+        "name": "Navn (valgfrit)",
+        "language": "Sprog",
+        "lists": "Nyhedsbreve",
+        "consent": "Ja tak, send mig de valgte nyhedsbreve på e-mail. "
+        "Jeg kan altid afmelde mig igen.",
+        "confirm_note": "Du får en e-mail, hvor du bekræfter din tilmelding.",
+        "honeypot": "Lad dette felt stå tomt",
+        "submit": "Tilmeld",
+        "iframe_title": "Tilmelding til nyhedsbrev",
+    },
+    "sv": {
+        "email": "E-postadress",
+        "name": "Namn (valfritt)",
+        "language": "Språk",
+        "lists": "Nyhetsbrev",
+        "consent": "Ja tack, skicka mig de valda nyhetsbreven via e-post. "
+        "Jag kan när som helst avsluta prenumerationen.",
+        "confirm_note": "Du får ett mejl där du bekräftar din anmälan.",
+        "honeypot": "Lämna det här fältet tomt",
+        "submit": "Prenumerera",
+        "iframe_title": "Anmälan till nyhetsbrev",
+    },
+    "en": {
+        "email": "Email address",
+        "name": "Name (optional)",
+        "language": "Language",
+        "lists": "Newsletters",
+        "consent": "Yes, please send me the selected newsletters by email. "
+        "I can unsubscribe at any time.",
+        "confirm_note": "You will get an email to confirm your sign-up.",
+        "honeypot": "Leave this field empty",
+        "submit": "Subscribe",
+        "iframe_title": "Newsletter sign-up",
+    },
+}
+
+
+async def get_snippets(session: AsyncSession, settings: Settings, key: str) -> SnippetsOut:
+    """The three embed snippets of a site, built from the public subscriptions URL."""
+    site = await site_row(session, key)
+    base = settings.subscriptions_public_url.rstrip("/")
+    language = site["default_language"] if site["default_language"] in LANGUAGES else "da"
+    lists = await _form_lists(session, list(site["default_lists"] or []), language)
+    site_path = quote(site["key"], safe="")
+    return SnippetsOut(
+        html_form=html_form(base, site["key"], language, lists),
+        script=(
+            f'<div data-brevdue-signup></div><script src="{escape(base)}/widget.js" '
+            f'data-site="{escape(site["key"])}" async></script>'
+        ),
+        iframe=(
+            f'<iframe src="{escape(base)}/embed/{escape(site_path)}" '
+            f'title="{escape(TEXTS[language]["iframe_title"])}: {escape(site["name"])}" '
+            'loading="lazy" style="border:0;width:100%;min-height:420px"></iframe>'
+        ),
+    )
+
+
+def html_form(base: str, site_key: str, language: str, lists: list[dict[str, str]]) -> str:
+    """The plain HTML sign-up form, every value escaped by the template."""
+    return (
+        _environment()
+        .get_template("signup_form.html")
+        .render(
+            action=f"{base}/subscribe",
+            site_key=site_key,
+            # Ids carry the key so two forms on one page do not share labels.
+            id=f"brevdue-{site_key}",
+            language=language,
+            languages=LANGUAGE_NAMES,
+            lists=lists,
+            t=TEXTS[language],
+        )
+    )
+
+
+async def _form_lists(
+    session: AsyncSession, default_slugs: list[str], language: str
+) -> list[dict[str, str]]:
+    """The site's default lists in its order, or every public list when it names none.
+
+    Lists that are not public (any more) are left out: the public sign-up would refuse them.
+    """
+    public = {row["slug"]: row for row in await queries.all_lists(session) if row["is_public"]}
+    slugs = [slug for slug in default_slugs if slug in public] if default_slugs else list(public)
+    return [{"slug": slug, "name": str(public[slug][f"name_{language}"])} for slug in slugs]
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("services.campaigns", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
