@@ -70,7 +70,7 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch, job_try: in
     report.skipped = len(skipped)
     try:
         campaign = runtime.campaigns.get(source)
-    except CampaignTemplateError as exc:
+    except (CampaignTemplateError, MailerError) as exc:  # a bad template or From address
         log.error("campaign.template_error", campaign_id=batch.campaign_id, error=str(exc))
         campaign = None
     eligible = [recipient for recipient, ok in rows if ok]
@@ -175,15 +175,22 @@ async def _send_one(
     runtime: MailerRuntime, campaign: CompiledCampaign | None, recipient: Recipient
 ) -> Outcome:
     if campaign is None:
-        return Outcome(recipient.delivery_id, FAILED, None, "campaign template does not compile")
+        return Outcome(
+            recipient.delivery_id,
+            FAILED,
+            None,
+            "campaign does not compile (template or From address)",
+        )
     try:
         message = render_message(campaign, recipient, runtime.links)
-        result = await runtime.bulk_smtp.send(campaign.envelope_from, [recipient.email], message)
+        address = mime.ascii_address(recipient.email)
+        result = await runtime.bulk_smtp.send(campaign.envelope_from, [address], message)
     except SmtpError as exc:
         # recipient.attempts was read before this claim added one.
         exhausted = recipient.attempts + 1 >= runtime.options.max_attempts
         status = QUEUED if exc.temporary and not exhausted else FAILED
         return Outcome(recipient.delivery_id, status, exc.code, exc.message)
-    except (MailerError, CampaignTemplateError) as exc:
+    except (MailerError, CampaignTemplateError, ValueError) as exc:
+        # Refused before any SMTP (bad address, header, template): retrying will not help.
         return Outcome(recipient.delivery_id, FAILED, None, str(exc))
     return Outcome(recipient.delivery_id, SENT, result.code, result.message, sent_at=utcnow())

@@ -78,17 +78,23 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
     after, batches = 0, 0
     while True:
         async with runtime.engine.begin() as conn:
-            page = await queries.audience_page(conn, list_ids, after, runtime.options.batch_size)
-            if not page:
+            page, last = await queries.audience_page(
+                conn, list_ids, after, runtime.options.batch_size
+            )
+            if last is None:
                 break
             rows = [(s, mime.campaign_message_id(campaign_id, s, domain)) for s in page]
             await queries.insert_deliveries(conn, campaign_id, rows, utcnow())
-            ids = await queries.queued_ids_between(conn, campaign_id, page[0], page[-1])
+            ids = (
+                await queries.queued_ids_between(conn, campaign_id, page[0], page[-1])
+                if page
+                else []
+            )
         # Enqueued after the commit: a job must never name rows that do not exist yet.
         if ids:
             await enqueue_batch(jobs, campaign_id, ids)
             batches += 1
-        after = page[-1]
+        after = last
     async with runtime.engine.begin() as conn:
         recipients = await queries.mark_fanned_out(conn, campaign_id, utcnow())
     async with runtime.engine.begin() as conn:

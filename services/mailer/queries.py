@@ -103,17 +103,36 @@ def _member_of(list_ids: Sequence[int]) -> sa.Exists:
 
 async def audience_page(
     conn: AsyncConnection, list_ids: Sequence[int], after_id: int, limit: int
-) -> list[int]:
-    """Next page of distinct active, confirmed subscriber ids above ``after_id`` (keyset)."""
-    result = await conn.execute(
+) -> tuple[list[int], int | None]:
+    """Next keyset page of the audience: (active subscriber ids, last id scanned or None).
+
+    Driven by the subscriptions index (list_id, status, subscriber_id): DISTINCT confirmed
+    subscriber ids above ``after_id`` in id order, then only those whose subscriber is active.
+    The cursor is the last id scanned, so a page of inactive subscribers does not end the scan.
+    """
+    candidates = [
+        int(value)
+        for value in (
+            await conn.execute(
+                sa.select(subscriptions.c.subscriber_id)
+                .where(subscriptions.c.list_id.in_(list_ids))
+                .where(subscriptions.c.status == "confirmed")
+                .where(subscriptions.c.subscriber_id > after_id)
+                .group_by(subscriptions.c.subscriber_id)
+                .order_by(subscriptions.c.subscriber_id)
+                .limit(limit)
+            )
+        ).scalars()
+    ]
+    if not candidates:
+        return [], None
+    active = await conn.execute(
         sa.select(subscribers.c.id)
-        .where(subscribers.c.id > after_id)
+        .where(subscribers.c.id.in_(candidates))
         .where(subscribers.c.status == "active")
-        .where(_member_of(list_ids))
         .order_by(subscribers.c.id)
-        .limit(limit)
     )
-    return [int(value) for value in result.scalars().all()]
+    return [int(value) for value in active.scalars()], candidates[-1]
 
 
 # --- campaign runs ---------------------------------------------------------------------------

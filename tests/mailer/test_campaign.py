@@ -154,3 +154,31 @@ def test_batch_job_ids_follow_the_rows() -> None:
     assert same.startswith("campaign:3:batch:10:")
     # Another fan-out cutting a different batch at the same first row gets its own job.
     assert fanout.batch_job_id(3, [10, 11, 12, 13]) != same
+
+
+async def test_inactive_first_page_idn_and_bad_addresses(
+    settings: Settings, smtp_server: RecordingSMTPServer
+) -> None:
+    blocked = [
+        Person(f"b{n}@example.dk", "B", "da", {"kultur": "confirmed"}, status="blocked")
+        for n in range(4)
+    ]
+    people = [
+        *blocked,  # more than a whole page (3) of inactive subscribers comes first
+        Person("åse@example.dk", "Åse", "da", {"kultur": "confirmed"}),
+        Person("ole@øresund.dk", "Ole", "da", {"kultur": "confirmed"}),
+    ]
+    campaign_id, ids = await seed(settings.database_url, people, campaign_lists_=("kultur",))
+    runtime = MailerRuntime.start(settings, FAST)
+    jobs = BatchCollector()
+    try:
+        assert await fanout.start_campaign(runtime, jobs, campaign_id) == 2
+        for _name, args, _job_id in jobs.jobs:
+            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]), 1)
+    finally:
+        await runtime.close()
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["ole@xn--resund-9xa.dk"]]
+    rows = await ledger(settings.database_url, campaign_id)
+    # A non-ASCII local part needs SMTPUTF8, which is not used: failed, not retried forever.
+    assert rows[ids["åse@example.dk"]]["status"] == "failed"
+    assert rows[ids["ole@øresund.dk"]]["status"] == "sent"

@@ -60,8 +60,8 @@ async def test_rate_limited_campaign_is_slowed_not_failed(
     people = [Person(f"p{n}@example.dk", f"P{n}", "da", {"kultur": "confirmed"}) for n in range(10)]
     campaign_id, _ids = await seed(settings.database_url, people, campaign_lists_=("kultur",))
     await enqueue_start(settings, campaign_id)
-    # job_timeout 1.5 s: a batch stops sending after 0.75 s and runs again for the rest.
-    options = dataclasses.replace(FAST, rate_limit=4, job_timeout=1.5, batch_size=10)
+    # job_timeout 3 s: a batch stops sending after 1.5 s and runs again for the rest.
+    options = dataclasses.replace(FAST, rate_limit=4, job_timeout=3, batch_size=10)
     started = time.monotonic()
     await run_worker(settings, burst=True, options=options)
     assert time.monotonic() - started > 1.0  # 10 messages at 4/s need three windows
