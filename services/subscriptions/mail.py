@@ -23,13 +23,18 @@ def render_confirmation(
     language: str,
     token: str,
     list_names: Sequence[str],
+    preferences_url: str | None = None,
 ) -> OutboundMail:
-    """A confirmation mail in ``language`` with one link that confirms ``list_names``."""
+    """A confirmation mail in ``language`` with one link that confirms ``list_names``.
+
+    ``preferences_url`` adds the subscriber's preference-center link to the footer.
+    """
     context = {
         "name": name,
         "list_names": list(list_names),
         "confirm_url": confirm_url(settings, token),
         "max_age_days": max(1, settings.confirm_token_max_age // 86400),
+        "preferences_url": preferences_url,
     }
     subject = renderer.render("mail/confirm_subject.txt", language, **context)
     return OutboundMail(

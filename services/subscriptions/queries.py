@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.schema import mailing_lists, member_sites, subscribers, subscriptions
+from shared.schema import (
+    audit_log,
+    consent_events,
+    custom_fields,
+    deliveries,
+    mailing_lists,
+    member_sites,
+    subscribers,
+    subscriptions,
+    suppressions,
+)
 
 PENDING = "pending"
 CONFIRMED = "confirmed"
@@ -233,3 +243,447 @@ async def ping_database(engine: AsyncEngine) -> None:
     """Run ``SELECT 1``; raise when the database does not answer."""
     async with engine.connect() as conn:
         await conn.execute(sa.text("SELECT 1"))
+
+
+# --- residents' control: preferences, consent records, export, erasure, audit -------------
+
+
+class ProfileRow(NamedTuple):
+    """Everything stored in a subscriber row, for the preference page and exports."""
+
+    id: int
+    key: str
+    email: str
+    name: str | None
+    language: str
+    status: str
+    municipality: str | None
+    custom_values: dict[str, Any] | None
+    source_site_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PreferenceListRow(NamedTuple):
+    """A list on the preference page, with the subscriber's status on it (None: not on it)."""
+
+    id: int
+    slug: str
+    name_da: str
+    name_sv: str
+    name_en: str
+    description_da: str
+    description_sv: str
+    description_en: str
+    is_public: bool
+    double_optin: bool
+    status: str | None
+
+
+class ConsentEvent(NamedTuple):
+    """One consent record, as written and as exported."""
+
+    list_id: int
+    event: str
+    at: datetime
+    source_site_id: int | None
+    form: str
+    consent_text_version: str | None
+    language: str
+    ip: str | None
+
+
+_PROFILE_COLUMNS = (
+    subscribers.c.id,
+    subscribers.c.key,
+    subscribers.c.email,
+    subscribers.c.name,
+    subscribers.c.language,
+    subscribers.c.status,
+    subscribers.c.municipality,
+    subscribers.c.custom_values,
+    subscribers.c.source_site_id,
+    subscribers.c.created_at,
+    subscribers.c.updated_at,
+)
+
+
+async def get_profile_by_key(session: AsyncSession, key: str) -> ProfileRow | None:
+    """The whole subscriber row with this opaque key."""
+    query = sa.select(*_PROFILE_COLUMNS).where(subscribers.c.key == key)
+    row = (await session.execute(query)).first()
+    return ProfileRow(*row) if row else None
+
+
+async def get_profile_by_email(session: AsyncSession, email: str) -> ProfileRow | None:
+    """The whole subscriber row with this (normalised) address."""
+    query = sa.select(*_PROFILE_COLUMNS).where(subscribers.c.email == email)
+    row = (await session.execute(query)).first()
+    return ProfileRow(*row) if row else None
+
+
+async def get_preference_lists(
+    session: AsyncSession, subscriber_id: int
+) -> list[PreferenceListRow]:
+    """Public lists, plus private ones the subscriber is on (pending or confirmed), by slug."""
+    joined = mailing_lists.outerjoin(
+        subscriptions,
+        sa.and_(
+            subscriptions.c.list_id == mailing_lists.c.id,
+            subscriptions.c.subscriber_id == subscriber_id,
+        ),
+    )
+    query = (
+        sa.select(
+            mailing_lists.c.id,
+            mailing_lists.c.slug,
+            mailing_lists.c.name_da,
+            mailing_lists.c.name_sv,
+            mailing_lists.c.name_en,
+            mailing_lists.c.description_da,
+            mailing_lists.c.description_sv,
+            mailing_lists.c.description_en,
+            mailing_lists.c.is_public,
+            mailing_lists.c.double_optin,
+            subscriptions.c.status,
+        )
+        .select_from(joined)
+        .where(
+            sa.or_(
+                mailing_lists.c.is_public.is_(True),
+                subscriptions.c.status.in_([PENDING, CONFIRMED]),
+            )
+        )
+        .order_by(mailing_lists.c.slug)
+    )
+    return [PreferenceListRow(*row) for row in await session.execute(query)]
+
+
+async def update_profile(
+    session: AsyncSession,
+    subscriber_id: int,
+    *,
+    name: str | None,
+    language: str,
+    municipality: str | None,
+    custom_values: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    """Store the attributes a resident edits on the preference page."""
+    await session.execute(
+        sa.update(subscribers)
+        .where(subscribers.c.id == subscriber_id)
+        .values(
+            name=name,
+            language=language,
+            municipality=municipality,
+            custom_values=custom_values,
+            updated_at=now,
+        )
+    )
+
+
+async def get_subscribed_list_ids(session: AsyncSession, subscriber_id: int) -> list[int]:
+    """The lists a subscriber is on (pending or confirmed)."""
+    query = sa.select(subscriptions.c.list_id).where(
+        subscriptions.c.subscriber_id == subscriber_id,
+        subscriptions.c.status != UNSUBSCRIBED,
+    )
+    return sorted(int(list_id) for list_id in (await session.execute(query)).scalars())
+
+
+async def unsubscribe_lists(
+    session: AsyncSession, subscriber_id: int, list_ids: Collection[int], now: datetime
+) -> int:
+    """Unsubscribe from the given lists; return how many rows changed."""
+    if not list_ids:
+        return 0
+    result = await session.execute(
+        sa.update(subscriptions)
+        .where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.list_id.in_(list(list_ids)),
+            subscriptions.c.status != UNSUBSCRIBED,
+        )
+        .values(status=UNSUBSCRIBED, unsubscribed_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def get_subscriptions_of(session: AsyncSession, subscriber_id: int) -> list[dict[str, Any]]:
+    """A subscriber's subscriptions with list slugs and timestamps, for an export."""
+    query = (
+        sa.select(
+            mailing_lists.c.slug.label("list"),
+            subscriptions.c.status,
+            subscriptions.c.requested_at,
+            subscriptions.c.confirmed_at,
+            subscriptions.c.unsubscribed_at,
+            member_sites.c.key.label("source_site"),
+        )
+        .select_from(
+            subscriptions.join(mailing_lists, mailing_lists.c.id == subscriptions.c.list_id)
+            .outerjoin(member_sites, member_sites.c.id == subscriptions.c.source_site_id)
+        )
+        .where(subscriptions.c.subscriber_id == subscriber_id)
+        .order_by(mailing_lists.c.slug)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def insert_consent_events(
+    session: AsyncSession, subscriber_id: int, events: Sequence[ConsentEvent]
+) -> None:
+    """Append consent records."""
+    if not events:
+        return
+    rows = [{"subscriber_id": subscriber_id, **event._asdict()} for event in events]
+    await session.execute(sa.insert(consent_events), rows)
+
+
+async def get_consent_events_of(
+    session: AsyncSession, subscriber_id: int
+) -> list[dict[str, Any]]:
+    """A subscriber's consent records, oldest first, with list slugs and site keys."""
+    query = (
+        sa.select(
+            mailing_lists.c.slug.label("list"),
+            consent_events.c.event,
+            consent_events.c.at,
+            member_sites.c.key.label("source_site"),
+            consent_events.c.form,
+            consent_events.c.consent_text_version,
+            consent_events.c.language,
+            consent_events.c.ip,
+        )
+        .select_from(
+            consent_events.join(mailing_lists, mailing_lists.c.id == consent_events.c.list_id)
+            .outerjoin(member_sites, member_sites.c.id == consent_events.c.source_site_id)
+        )
+        .where(consent_events.c.subscriber_id == subscriber_id)
+        .order_by(consent_events.c.at, consent_events.c.id)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def get_deliveries_of(session: AsyncSession, subscriber_id: int) -> list[dict[str, Any]]:
+    """The mailer's ledger rows for a subscriber (read only), oldest first."""
+    query = (
+        sa.select(
+            deliveries.c.campaign_id,
+            deliveries.c.status,
+            deliveries.c.queued_at,
+            deliveries.c.sent_at,
+        )
+        .where(deliveries.c.subscriber_id == subscriber_id)
+        .order_by(deliveries.c.queued_at, deliveries.c.id)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def get_site_key(session: AsyncSession, site_id: int) -> str | None:
+    """The key of a member site by id."""
+    query = sa.select(member_sites.c.key).where(member_sites.c.id == site_id)
+    value = (await session.execute(query)).scalar_one_or_none()
+    return str(value) if value is not None else None
+
+
+async def get_public_custom_fields(session: AsyncSession) -> list[dict[str, Any]]:
+    """Custom field definitions staff allow on public forms, oldest first."""
+    query = (
+        sa.select(custom_fields)
+        .where(custom_fields.c.public.is_(True))
+        .order_by(custom_fields.c.created_at, custom_fields.c.id)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def delete_subscriber(session: AsyncSession, subscriber_id: int) -> None:
+    """Delete a subscriber with their subscriptions and consent records."""
+    # Explicit deletes rather than relying on ON DELETE CASCADE being enforced everywhere.
+    await session.execute(
+        sa.delete(consent_events).where(consent_events.c.subscriber_id == subscriber_id)
+    )
+    await session.execute(
+        sa.delete(subscriptions).where(subscriptions.c.subscriber_id == subscriber_id)
+    )
+    await session.execute(sa.delete(subscribers).where(subscribers.c.id == subscriber_id))
+
+
+async def is_suppressed(session: AsyncSession, email_hash: str) -> bool:
+    """True when an erased address with this digest must not be signed up again."""
+    query = sa.select(suppressions.c.email_hash).where(suppressions.c.email_hash == email_hash)
+    return (await session.execute(query)).first() is not None
+
+
+async def insert_suppression(
+    session: AsyncSession, email_hash: str, reason: str, now: datetime
+) -> None:
+    """Keep an address digest on the suppression list (once)."""
+    if await is_suppressed(session, email_hash):
+        return
+    await session.execute(
+        sa.insert(suppressions).values(email_hash=email_hash, reason=reason, created_at=now)
+    )
+
+
+async def insert_audit_entry(
+    session: AsyncSession,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    subscriber_ref: str | None,
+    details: dict[str, Any],
+) -> None:
+    """Append one audit log entry."""
+    await session.execute(
+        sa.insert(audit_log).values(
+            at=at, actor=actor, action=action, subscriber_ref=subscriber_ref, details=details
+        )
+    )
+
+
+async def get_audit_entries(session: AsyncSession, subscriber_ref: str) -> list[dict[str, Any]]:
+    """Audit entries about one address digest, oldest first."""
+    query = (
+        sa.select(audit_log.c.at, audit_log.c.actor, audit_log.c.action, audit_log.c.details)
+        .where(audit_log.c.subscriber_ref == subscriber_ref)
+        .order_by(audit_log.c.at, audit_log.c.id)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def get_latest_requests(
+    session: AsyncSession, subscriber_id: int, list_ids: Collection[int]
+) -> dict[int, ConsentEvent]:
+    """The most recent ``requested`` consent event per list among ``list_ids``."""
+    query = (
+        sa.select(
+            consent_events.c.list_id,
+            consent_events.c.event,
+            consent_events.c.at,
+            consent_events.c.source_site_id,
+            consent_events.c.form,
+            consent_events.c.consent_text_version,
+            consent_events.c.language,
+            consent_events.c.ip,
+        )
+        .where(
+            consent_events.c.subscriber_id == subscriber_id,
+            consent_events.c.list_id.in_(list(list_ids)),
+            consent_events.c.event == "requested",
+        )
+        .order_by(consent_events.c.at, consent_events.c.id)
+    )
+    # Ordered oldest first, so later rows overwrite earlier ones.
+    return {int(row.list_id): ConsentEvent(*row) for row in await session.execute(query)}
+
+
+# --- confirmation without a link, welcome texts, and the purge of unconfirmed sign-ups ----
+
+
+class WelcomeRow(NamedTuple):
+    """A list's welcome mail in one language, with the list's name in that language."""
+
+    list_id: int
+    list_name: str
+    subject: str | None
+    body: str | None
+
+
+async def confirm_pending_lists(
+    session: AsyncSession, subscriber_id: int, list_ids: Collection[int], now: datetime
+) -> list[int]:
+    """Confirm the still-pending subscriptions among ``list_ids``; return the ids changed.
+
+    Only rows this statement changed are returned, so of two concurrent confirmations only
+    one sees a list as newly confirmed.
+    """
+    if not list_ids:
+        return []
+    result = await session.execute(
+        sa.update(subscriptions)
+        .where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.list_id.in_(list(list_ids)),
+            subscriptions.c.status == PENDING,
+        )
+        .values(status=CONFIRMED, confirmed_at=now)
+        .returning(subscriptions.c.list_id)
+    )
+    return sorted(int(list_id) for list_id in result.scalars())
+
+
+async def get_welcome_texts(
+    session: AsyncSession, list_ids: Collection[int], language: str
+) -> list[WelcomeRow]:
+    """Each list's welcome subject and body in ``language`` (None where staff wrote none)."""
+    if not list_ids:
+        return []
+    query = (
+        sa.select(
+            mailing_lists.c.id,
+            mailing_lists.c[f"name_{language}"],
+            mailing_lists.c[f"welcome_subject_{language}"],
+            mailing_lists.c[f"welcome_body_{language}"],
+        )
+        .where(mailing_lists.c.id.in_(list(list_ids)))
+        .order_by(mailing_lists.c.id)
+    )
+    return [WelcomeRow(*row) for row in await session.execute(query)]
+
+
+async def find_stale_pending_subscribers(
+    session: AsyncSession, requested_before: datetime, limit: int
+) -> list[int]:
+    """Up to ``limit`` subscribers with a pending subscription requested before the cut-off."""
+    query = (
+        sa.select(subscriptions.c.subscriber_id)
+        .where(
+            subscriptions.c.status == PENDING,
+            subscriptions.c.requested_at < requested_before,
+        )
+        .group_by(subscriptions.c.subscriber_id)
+        .order_by(subscriptions.c.subscriber_id)
+        .limit(limit)
+    )
+    return [int(value) for value in (await session.execute(query)).scalars()]
+
+
+async def delete_stale_pending(
+    session: AsyncSession, subscriber_ids: Collection[int], requested_before: datetime
+) -> int:
+    """Delete these subscribers' pending subscriptions requested before the cut-off."""
+    result = await session.execute(
+        sa.delete(subscriptions).where(
+            subscriptions.c.subscriber_id.in_(list(subscriber_ids)),
+            subscriptions.c.status == PENDING,
+            subscriptions.c.requested_at < requested_before,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def delete_subscribers_without_subscriptions(
+    session: AsyncSession, subscriber_ids: Collection[int], created_before: datetime
+) -> int:
+    """Delete those of these (active) subscribers that have no subscription left at all."""
+    orphans = (
+        sa.select(subscribers.c.id)
+        .where(
+            subscribers.c.id.in_(list(subscriber_ids)),
+            subscribers.c.status == ACTIVE,
+            subscribers.c.created_at < created_before,
+            ~sa.exists().where(subscriptions.c.subscriber_id == subscribers.c.id),
+        )
+        .scalar_subquery()
+    )
+    ids = [int(value) for value in (await session.execute(sa.select(orphans))).scalars()]
+    if not ids:
+        return 0
+    # Their consent records are of requests never confirmed; deleted explicitly rather than
+    # relying on ON DELETE CASCADE being enforced everywhere.
+    await session.execute(sa.delete(consent_events).where(consent_events.c.subscriber_id.in_(ids)))
+    result = await session.execute(sa.delete(subscribers).where(subscribers.c.id.in_(ids)))
+    return int(getattr(result, "rowcount", 0) or 0)

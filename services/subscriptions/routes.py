@@ -14,6 +14,7 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import signup, unsubscribe
+from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import UnsupportedContentType
 from services.subscriptions.health import readiness_problem
 from services.subscriptions.i18n import N_
@@ -54,6 +55,11 @@ async def read_subscribe_body(request: AnyRequest) -> tuple[SubscribeBody, bool]
     raise UnsupportedContentType(media_type or "(none)")
 
 
+def client_ip(request: AnyRequest) -> str | None:
+    """The peer address (behind a proxy, the proxy's unless the server trusts its headers)."""
+    return request.client.host if request.client else None
+
+
 @get("/subscribe", media_type=MediaType.HTML)
 async def subscribe_form(request: AnyRequest, session: Session, renderer: Pages) -> Response[str]:
     """The sign-up form; ``?lists=a,b`` ticks lists in advance."""
@@ -75,8 +81,15 @@ async def subscribe(
 ) -> Response[Any]:
     """Sign up: 303 to the thank-you page for forms, 202 for JSON, whatever the address."""
     body, is_json = await read_subscribe_body(request)
+    source = ConsentSource("json" if is_json else "form", ip=client_ip(request))
     await signup.subscribe(
-        session, body, jobs=jobs, signer=signer, renderer=renderer, settings=settings
+        session,
+        body,
+        jobs=jobs,
+        signer=signer,
+        renderer=renderer,
+        settings=settings,
+        source=source,
     )
     lang = str(body.language)  # validated by signup.subscribe
     if is_json:
@@ -115,12 +128,16 @@ async def confirm_form(
 async def confirm(
     request: AnyRequest,
     token: FromPath[str],
+    *,
     session: Session,
     signer: Signer,
     renderer: Pages,
+    settings: Config,
 ) -> Response[str]:
     """Confirm the link's pending lists; a second time shows the same page."""
-    target = await signup.confirm(session, signer, token)
+    target = await signup.confirm(
+        session, signer, token, ip=client_ip(request), record_ip=settings.record_consent_ip
+    )
     lang = request_language(request, target.language)
     names = [signup.list_name(row, lang) for row in target.lists]
     return renderer.page("confirmed.html", lang, path=request.url.path, lists=names)

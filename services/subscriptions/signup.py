@@ -10,9 +10,16 @@ import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import queries
+from services.subscriptions import consent, queries
+from services.subscriptions.audit import address_hash
+from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem, InvalidInput, ListChoice
-from services.subscriptions.links import read_confirm_token, sign_confirm
+from services.subscriptions.links import (
+    preferences_url,
+    read_confirm_token,
+    sign_confirm,
+    sign_preferences,
+)
 from services.subscriptions.mail import JobQueue, enqueue_mail, render_confirmation
 from services.subscriptions.pages import Renderer
 from services.subscriptions.queries import ACTIVE, PENDING, UNSUBSCRIBED, ListRow
@@ -76,10 +83,12 @@ async def subscribe(
     signer: TokenSigner,
     renderer: Renderer,
     settings: Settings,
+    source: ConsentSource | None = None,
 ) -> SignupResult:
     """Record a sign-up and enqueue one confirmation mail when any of its lists is pending.
 
     Raises InvalidInput (nothing stored) when a field is wrong or a list is unknown/private.
+    ``source`` says which form it came from (and the client IP) for the consent record.
     """
     try:
         request = validate_signup(body)
@@ -98,6 +107,7 @@ async def subscribe(
                     signer=signer,
                     renderer=renderer,
                     settings=settings,
+                    source=source or ConsentSource(),
                 )
         except (IntegrityError, OperationalError):
             if attempt == _ATTEMPTS:
@@ -115,6 +125,7 @@ async def _subscribe(
     signer: TokenSigner,
     renderer: Renderer,
     settings: Settings,
+    source: ConsentSource,
 ) -> SignupResult:
     lists = await queries.get_public_lists_by_slug(session, request.list_slugs)
     found = {row.slug for row in lists}
@@ -129,6 +140,10 @@ async def _subscribe(
             request.language,
         )
     site_id = await queries.get_site_id(session, request.site_key) if request.site_key else None
+    if await queries.is_suppressed(session, address_hash(request.email)):
+        # Erased at the resident's request: same answer, nothing stored, nothing sent.
+        log.info("signup.suppressed_address")
+        return SignupResult("", (), None)
     now = datetime.now(UTC)
     subscriber = await queries.get_subscriber_by_email(session, request.email)
     if subscriber is None:
@@ -158,6 +173,16 @@ async def _subscribe(
         return SignupResult(subscriber.key, (), None)
     await queries.touch_subscriber(session, subscriber.id, now)
     pending_ids = sorted(row.id for row in pending)
+    await consent.record(
+        session,
+        subscriber.id,
+        consent.REQUESTED,
+        pending_ids,
+        source=ConsentSource(source.form, site_id, source.ip),
+        language=request.language,
+        now=now,
+        record_ip=settings.record_consent_ip,
+    )
     mail = render_confirmation(
         renderer,
         settings,
@@ -168,6 +193,7 @@ async def _subscribe(
         language=request.language,
         token=sign_confirm(signer, subscriber.key, pending_ids),
         list_names=[list_name(row, request.language) for row in pending],
+        preferences_url=preferences_url(settings, sign_preferences(signer, subscriber.key)),
     )
     # Enqueued before the commit: if Redis is down the request fails and nothing is stored,
     # rather than leaving pending rows whose confirmation mail was never sent.
@@ -185,8 +211,18 @@ async def inspect_confirm(session: AsyncSession, signer: TokenSigner, token: str
     return LinkTarget(subscriber.language if subscriber else None, tuple(lists))
 
 
-async def confirm(session: AsyncSession, signer: TokenSigner, token: str) -> LinkTarget:
-    """Confirm the still-pending subscriptions a link names; repeating it changes nothing."""
+async def confirm(
+    session: AsyncSession,
+    signer: TokenSigner,
+    token: str,
+    *,
+    ip: str | None = None,
+    record_ip: bool = False,
+) -> LinkTarget:
+    """Confirm the still-pending subscriptions a link names; repeating it changes nothing.
+
+    Each confirmation is added to the consent record (with ``ip`` only when ``record_ip``).
+    """
     key, list_ids = read_confirm_token(signer, token)
     async with session.begin():
         subscriber = await queries.get_subscriber_by_key(session, key)
@@ -194,8 +230,19 @@ async def confirm(session: AsyncSession, signer: TokenSigner, token: str) -> Lin
         changed = 0
         if subscriber is not None and subscriber.status == ACTIVE:
             now = datetime.now(UTC)
-            changed = await queries.confirm_pending(session, subscriber.id, list_ids, now)
+            statuses = await queries.get_subscription_statuses(session, subscriber.id, list_ids)
+            pending_ids = [list_id for list_id, status in statuses.items() if status == PENDING]
+            changed = await queries.confirm_pending(session, subscriber.id, pending_ids, now)
             if changed:
                 await queries.touch_subscriber(session, subscriber.id, now)
+                await consent.record_confirmed(
+                    session,
+                    subscriber.id,
+                    pending_ids,
+                    language=subscriber.language,
+                    now=now,
+                    ip=ip,
+                    record_ip=record_ip,
+                )
     log.info("signup.confirmed", subscriber=key, lists=list_ids, changed=changed)
     return LinkTarget(subscriber.language if subscriber else None, tuple(lists), changed)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import queries
+from services.subscriptions import audit, consent, queries
+from services.subscriptions.consent import ConsentSource
 from services.subscriptions.links import read_unsubscribe_token
 from shared.tokens import TokenSigner
 
@@ -49,8 +50,27 @@ async def unsubscribe(session: AsyncSession, signer: TokenSigner, token: str) ->
             log.info("unsubscribe.unknown_subscriber", campaign=campaign_id)
             return UnsubscribeResult(None)
         now = datetime.now(UTC)
+        list_ids = await queries.get_subscribed_list_ids(session, subscriber.id)
         changed = await queries.unsubscribe_all(session, subscriber.id, now)
         if changed:
             await queries.touch_subscriber(session, subscriber.id, now)
+            await consent.record(
+                session,
+                subscriber.id,
+                consent.WITHDRAWN,
+                list_ids,
+                source=ConsentSource("link"),
+                language=subscriber.language,
+                now=now,
+                record_ip=False,
+            )
+            await audit.record(
+                session,
+                actor=audit.RESIDENT,
+                action=audit.UNSUBSCRIBED,
+                email=subscriber.email,
+                details={"via": "link", "campaign_id": campaign_id, "lists": len(list_ids)},
+                now=now,
+            )
     log.info("unsubscribe.done", subscriber=key, campaign=campaign_id, changed=changed)
     return UnsubscribeResult(subscriber.language, changed)

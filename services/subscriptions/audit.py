@@ -1,0 +1,66 @@
+"""The audit log of residents' data: who exported, erased or changed what, by address digest.
+
+Entries name the address only by ``address_hash``, never by the subscriber row id, so the trail
+survives erasure; ``details`` hold list slugs, field names and counts, never personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.subscriptions import queries
+
+# A fixed, public application salt (not a secret key): rotating the signing keys must never
+# change an address's digest, or erased addresses could be signed up again. The digest only
+# keeps the stored value from being the address itself; it is not meant to resist guessing a
+# known address, which is exactly what the suppression lookup has to do.
+ADDRESS_HASH_SALT: Final = "brevdue.address.v1:"
+
+RESIDENT: Final = "resident"
+SYSTEM: Final = "system"
+
+# Actions, as stored in audit_log.action.
+PREFERENCES_CHANGED: Final = "preferences_changed"
+UNSUBSCRIBED: Final = "unsubscribed"
+EXPORT_REQUESTED: Final = "export_requested"
+EXPORTED: Final = "exported"
+ERASED: Final = "erased"
+
+
+def address_hash(email: str) -> str:
+    """SHA-256 hex digest of the salted, lower-cased address: a reference without the address.
+
+    The whole address is lower-cased (local parts are case-sensitive in theory, never in
+    practice), so an erased ``Maja@example.org`` also blocks ``maja@example.org``.
+    """
+    normalised = email.strip().lower()
+    return hashlib.sha256((ADDRESS_HASH_SALT + normalised).encode()).hexdigest()
+
+
+def staff_actor(token_id: int) -> str:
+    """The actor name of a staff API token."""
+    return f"staff:{token_id}"
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    email: str | None,
+    details: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Append an audit entry about ``email`` (stored as its digest) in the caller's transaction."""
+    await queries.insert_audit_entry(
+        session,
+        at=now or datetime.now(UTC),
+        actor=actor,
+        action=action,
+        subscriber_ref=address_hash(email) if email else None,
+        details=details or {},
+    )

@@ -1,0 +1,121 @@
+"""Consent records: which consent text a resident agreed to, when, where, and its withdrawal.
+
+Each list gets its own events: ``requested`` at sign-up, ``confirmed`` when the double opt-in
+link is used, ``withdrawn`` on unsubscribing. The text on the sign-up form is versioned: change
+``CONSENT_TEXT`` and you must add a new version here (the old msgid stays in the catalogs so an
+exported record can still show the words it stands for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.subscriptions import queries
+from services.subscriptions.i18n import N_
+from services.subscriptions.queries import ConsentEvent
+
+CONSENT_TEXT_VERSION: Final = "2026-11-1"
+CONSENT_TEXT: Final = N_(
+    "Yes, I want to receive the newsletters I have chosen. I can unsubscribe at any time."
+)
+# Every version ever shown, by version; translated per language with the catalogs.
+CONSENT_TEXTS: Final[Mapping[str, str]] = {CONSENT_TEXT_VERSION: CONSENT_TEXT}
+
+REQUESTED: Final = "requested"
+CONFIRMED: Final = "confirmed"
+WITHDRAWN: Final = "withdrawn"
+
+# Where an event came from (consent_events.form).
+FORMS: Final = (
+    "form",  # the plain HTML form, ours or pasted on a member site
+    "json",  # POST /subscribe with a JSON body
+    "widget",  # the script widget
+    "embed",  # the iframe page
+    "preferences",  # the preference center
+    "import",  # a staff import
+    "link",  # the confirm or unsubscribe link in a mail
+    "staff",  # a staff request through the campaigns API
+)
+MAX_IP_LENGTH: Final = 45  # the longest textual IPv6 address
+
+
+@dataclass(frozen=True)
+class ConsentSource:
+    """Where a consent event comes from: the form kind, the site and the client's IP."""
+
+    form: str = "form"
+    site_id: int | None = None
+    ip: str | None = None
+
+
+async def record(
+    session: AsyncSession,
+    subscriber_id: int,
+    event: str,
+    list_ids: Collection[int],
+    *,
+    source: ConsentSource,
+    language: str,
+    now: datetime,
+    record_ip: bool,
+) -> None:
+    """Append one event per list; the IP is kept only when the setting asks for it."""
+    ip = _kept_ip(source.ip, record_ip)
+    version = CONSENT_TEXT_VERSION if event == REQUESTED else None
+    events = [
+        ConsentEvent(
+            list_id=list_id,
+            event=event,
+            at=now,
+            source_site_id=source.site_id,
+            form=source.form if source.form in FORMS else "form",
+            consent_text_version=version,
+            language=language,
+            ip=ip,
+        )
+        for list_id in sorted(set(list_ids))
+    ]
+    await queries.insert_consent_events(session, subscriber_id, events)
+
+
+async def record_confirmed(
+    session: AsyncSession,
+    subscriber_id: int,
+    list_ids: Collection[int],
+    *,
+    language: str,
+    now: datetime,
+    ip: str | None,
+    record_ip: bool,
+) -> None:
+    """Record confirmations, each carrying the site, form and text version of its request."""
+    requests = await queries.get_latest_requests(session, subscriber_id, list_ids)
+    kept_ip = _kept_ip(ip, record_ip)
+    events = []
+    for list_id in sorted(set(list_ids)):
+        request = requests.get(list_id)
+        events.append(
+            ConsentEvent(
+                list_id=list_id,
+                event=CONFIRMED,
+                at=now,
+                source_site_id=request.source_site_id if request else None,
+                form=request.form if request else "link",
+                consent_text_version=request.consent_text_version if request else None,
+                language=request.language if request else language,
+                ip=kept_ip,
+            )
+        )
+    await queries.insert_consent_events(session, subscriber_id, events)
+
+
+def _kept_ip(ip: str | None, record_ip: bool) -> str | None:
+    # Off by default: an IP address is personal data and consent is provable without it.
+    if not record_ip or not ip:
+        return None
+    return ip[:MAX_IP_LENGTH]
