@@ -119,7 +119,7 @@ class BrevdueRun:
         self._stderr.flush()
         return self.stderr_path.read_text()
 
-    def wait_for(self, text: str, timeout: float = 60) -> None:
+    def wait_for(self, text: str, timeout: float = 75) -> None:
         """Block until ``text`` appears on stdout; fail with the output if it does not."""
         deadline = time.monotonic() + timeout
         with self._changed:

@@ -21,7 +21,7 @@ READY = "Press Ctrl-C to stop."
 
 def port_args() -> tuple[list[str], dict[str, int]]:
     ports = {name: free_port() for name in ("subscriptions", "campaigns", "smtp", "inbox", "redis")}
-    args = ["run", "--ready-timeout", "45"]
+    args = ["run", "--ready-timeout", "60"]
     for name, port in ports.items():
         args += [f"--{name}-port", str(port)]
     return args, ports
