@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from services.mailer.ratelimit import parse_domain_limits
+from services.mailer.relays import parse_relays
 from shared.errors import SettingsError
 
 PREFIX = "BREVDUE_MAILER_"
@@ -32,6 +33,8 @@ class MailerOptions:
     shutdown_grace: float = 20.0  # seconds in-flight jobs get to finish on SIGTERM
     idle_probe_after: float = 10.0  # NOOP a pooled connection idle for longer than this
     smtp_pipelining: int = 0  # 1: campaign mail over the lean pipelining client (smtp_wire)
+    relays: str = ""  # "smtp://a:25?weight=3,smtps://u:p@b?weight=1"; empty: BREVDUE_SMTP_URL
+    relay_cooldown: float = 30.0  # seconds a relay that refused connections is skipped
     metrics_port: int = 0  # 0 = no metrics endpoint
     rate_limit: int = 0  # campaign messages per second over all processes; 0 = no limit
     domain_rate_limit: int = 0  # per recipient domain, unless listed in domain_limits
@@ -61,4 +64,5 @@ class MailerOptions:
             parse_domain_limits(str(values.get("domain_limits", "")))
         except ValueError as exc:
             raise SettingsError("MAILER_DOMAIN_LIMITS", str(exc)) from exc
+        parse_relays(str(values.get("relays", "")))  # raises SettingsError naming the variable
         return cls(**values)  # type: ignore[arg-type]

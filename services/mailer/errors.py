@@ -43,6 +43,13 @@ class SmtpError(MailerError):
         super().__init__(f"{code} {message}")
 
 
+class SmtpConnectError(SmtpError):
+    """No session could be opened: nothing was sent, so another relay may be tried at once."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(code, message, temporary=True)
+
+
 def is_temporary(code: int) -> bool:
     """4xx replies (and our own 0 for connection trouble) are worth another try; 5xx are not."""
     return code < 500

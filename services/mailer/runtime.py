@@ -13,9 +13,10 @@ from services.mailer.config import MailerOptions
 from services.mailer.content import CampaignCache, Links
 from services.mailer.metrics import MailerMetrics
 from services.mailer.ratelimit import RateLimiter, parse_domain_limits
+from services.mailer.relays import Relay, RelayRouter, parse_relays
 from services.mailer.smtp_pool import SmtpPool
 from shared.db import create_engine, create_sessionmaker
-from shared.settings import Settings
+from shared.settings import Settings, SmtpSettings
 from shared.tokens import TokenSigner
 
 
@@ -30,8 +31,8 @@ class MailerRuntime:
     signer: TokenSigner
     links: Links
     campaigns: CampaignCache
-    bulk_smtp: SmtpPool
-    transactional_smtp: SmtpPool
+    bulk_smtp: RelayRouter
+    transactional_smtp: RelayRouter
     from_header: str
     envelope_from: str
     domain: str
@@ -48,7 +49,7 @@ class MailerRuntime:
         engine = create_engine(settings.database_url)
         signer = TokenSigner(settings.secret_keys)
         metrics = MailerMetrics()
-        relay = f"{settings.smtp.host}:{settings.smtp.port}"
+        relays = parse_relays(options.relays) or [(settings.smtp, 1)]
         domain_limits = parse_domain_limits(options.domain_limits)
         limited = bool(options.rate_limit or options.domain_rate_limit or domain_limits)
         redis = Redis.from_url(settings.redis_url) if limited else None
@@ -60,21 +61,8 @@ class MailerRuntime:
             signer=signer,
             links=Links(public_url=settings.subscriptions_public_url, signer=signer),
             campaigns=CampaignCache(settings.mail_from),
-            bulk_smtp=SmtpPool(
-                settings.smtp,
-                options.smtp_connections,
-                local_hostname=domain,
-                idle_probe_after=options.idle_probe_after,
-                pipelining=bool(options.smtp_pipelining),
-                metrics=metrics.relay(relay, "bulk"),
-            ),
-            transactional_smtp=SmtpPool(
-                settings.smtp,
-                options.transactional_connections,
-                local_hostname=domain,
-                idle_probe_after=options.idle_probe_after,
-                metrics=metrics.relay(relay, "transactional"),
-            ),
+            bulk_smtp=_router(relays, options, domain, metrics, bulk=True),
+            transactional_smtp=_router(relays, options, domain, metrics, bulk=False),
             from_header=mime.format_mailbox(name, address),
             envelope_from=address,
             domain=domain,
@@ -100,3 +88,29 @@ class MailerRuntime:
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
+
+
+def _router(
+    relays: list[tuple[SmtpSettings, int]],
+    options: MailerOptions,
+    local_hostname: str,
+    metrics: MailerMetrics,
+    *,
+    bulk: bool,
+) -> RelayRouter:
+    # Campaign and transactional mail get separate connections, so neither waits for the other.
+    stream = "bulk" if bulk else "transactional"
+    size = options.smtp_connections if bulk else options.transactional_connections
+    pools = []
+    for relay, weight in relays:
+        name = f"{relay.host}:{relay.port}"
+        pool = SmtpPool(
+            relay,
+            size,
+            local_hostname=local_hostname,
+            idle_probe_after=options.idle_probe_after,
+            pipelining=bulk and bool(options.smtp_pipelining),
+            metrics=metrics.relay(name, stream),
+        )
+        pools.append(Relay(name=name, weight=weight, pool=pool))
+    return RelayRouter(pools, cooldown=options.relay_cooldown)

@@ -15,7 +15,7 @@ from typing import Protocol
 import aiosmtplib
 from aiosmtplib import SMTPRecipientsRefused, SMTPResponseException
 
-from services.mailer.errors import SmtpError, is_temporary
+from services.mailer.errors import SmtpConnectError, SmtpError, is_temporary
 from services.mailer.metrics import RelayMetrics
 from services.mailer.smtp_wire import WireConnection
 from shared.settings import SmtpSettings
@@ -85,10 +85,10 @@ class AiosmtplibSession:
         except SMTPResponseException as exc:
             self.client.close()
             # Whatever the relay says at connect or login, it is not the recipient's fault.
-            raise SmtpError(exc.code, exc.message, temporary=True) from exc
+            raise SmtpConnectError(exc.code, exc.message) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             self.client.close()
-            raise SmtpError(0, f"cannot connect: {exc}", temporary=True) from exc
+            raise SmtpConnectError(0, f"cannot connect: {exc}") from exc
 
     async def noop(self) -> None:
         """NOOP; SmtpError if the session is gone."""
@@ -160,7 +160,7 @@ class SmtpPool:
     async def send(self, sender: str, recipients: list[str], message: bytes) -> SendResult:
         """Send ``message`` as it is; raise SmtpError when no recipient took it."""
         if self._closed:
-            raise SmtpError(0, "the SMTP pool is closed", temporary=True)
+            raise SmtpConnectError(0, "the SMTP pool is closed")
         async with self._slots:
             pooled = self._idle.pop() if self._idle else self._new()
             started = time.monotonic()

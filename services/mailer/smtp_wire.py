@@ -13,7 +13,7 @@ import asyncio
 import base64
 import ssl
 
-from services.mailer.errors import SmtpError
+from services.mailer.errors import SmtpConnectError, SmtpError
 from shared.settings import SmtpSettings
 
 _MAX_REPLY_LINES = 100
@@ -57,10 +57,10 @@ class WireConnection:
                 await self._login(relay.username, relay.password.reveal())
         except SmtpError as exc:
             self.close()
-            raise SmtpError(exc.code, exc.message, temporary=True) from exc
+            raise SmtpConnectError(exc.code, exc.message) from exc
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
             self.close()
-            raise SmtpError(0, f"cannot connect: {exc!r}", temporary=True) from exc
+            raise SmtpConnectError(0, f"cannot connect: {exc!r}") from exc
 
     async def send(
         self, sender: str, recipients: list[str], message: bytes
