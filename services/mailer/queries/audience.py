@@ -1,0 +1,102 @@
+"""Reading the campaign and its audience (tables of the campaigns and subscriptions services)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.mailer.content import CampaignSource
+from shared.schema import (
+    campaign_lists,
+    campaigns,
+    mailing_lists,
+    subscribers,
+    subscriptions,
+)
+
+
+async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSource | None:
+    """The campaign's content and the slugs of its lists, or None."""
+    row = (
+        (await conn.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    slugs = (
+        (
+            await conn.execute(
+                sa.select(mailing_lists.c.slug)
+                .join(campaign_lists, campaign_lists.c.list_id == mailing_lists.c.id)
+                .where(campaign_lists.c.campaign_id == campaign_id)
+                .order_by(mailing_lists.c.slug)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return CampaignSource(
+        id=int(row["id"]),
+        subject=row["subject"],
+        body=row["body"],
+        body_text=row["body_text"],
+        from_address=row["from_address"],
+        list_slugs=tuple(slugs),
+        updated_at=row["updated_at"],
+    )
+
+
+async def campaign_list_ids(conn: AsyncConnection, campaign_id: int) -> list[int]:
+    """Ids of the lists a campaign targets."""
+    result = await conn.execute(
+        sa.select(campaign_lists.c.list_id).where(campaign_lists.c.campaign_id == campaign_id)
+    )
+    return [int(value) for value in result.scalars().all()]
+
+
+def member_of(list_ids: Sequence[int]) -> sa.Exists:
+    """Still confirmed in at least one of the campaign's lists (correlated on subscribers)."""
+    # Still confirmed in at least one of the campaign's lists.
+    return (
+        sa.exists()
+        .where(subscriptions.c.subscriber_id == subscribers.c.id)
+        .where(subscriptions.c.list_id.in_(list_ids))
+        .where(subscriptions.c.status == "confirmed")
+    )
+
+
+async def audience_page(
+    conn: AsyncConnection, list_ids: Sequence[int], after_id: int, limit: int
+) -> tuple[list[int], int | None]:
+    """Next keyset page of the audience: (active subscriber ids, last id scanned or None).
+
+    Driven by the subscriptions index (list_id, status, subscriber_id): DISTINCT confirmed
+    subscriber ids above ``after_id`` in id order, then only those whose subscriber is active.
+    The cursor is the last id scanned, so a page of inactive subscribers does not end the scan.
+    """
+    candidates = [
+        int(value)
+        for value in (
+            await conn.execute(
+                sa.select(subscriptions.c.subscriber_id)
+                .where(subscriptions.c.list_id.in_(list_ids))
+                .where(subscriptions.c.status == "confirmed")
+                .where(subscriptions.c.subscriber_id > after_id)
+                .group_by(subscriptions.c.subscriber_id)
+                .order_by(subscriptions.c.subscriber_id)
+                .limit(limit)
+            )
+        ).scalars()
+    ]
+    if not candidates:
+        return [], None
+    active = await conn.execute(
+        sa.select(subscribers.c.id)
+        .where(subscribers.c.id.in_(candidates))
+        .where(subscribers.c.status == "active")
+        .order_by(subscribers.c.id)
+    )
+    return [int(value) for value in active.scalars()], candidates[-1]

@@ -1,0 +1,199 @@
+"""The delivery ledger (deliveries): one row per campaign and subscriber."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.mailer.content import Recipient
+from services.mailer.queries.audience import member_of
+from services.mailer.queries.common import QUEUED, SENDING, SKIPPED, insert_ignoring
+from shared.schema import deliveries, subscribers
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one claimed ledger row."""
+
+    delivery_id: int
+    status: str
+    code: int | None
+    response: str | None
+    sent_at: datetime | None = None
+
+
+async def insert_deliveries(
+    conn: AsyncConnection, campaign_id: int, rows: Sequence[tuple[int, str]], now: datetime
+) -> None:
+    """Insert queued rows for (subscriber id, Message-ID) pairs; existing ones are kept."""
+    if not rows:
+        return
+    values = [
+        {
+            "campaign_id": campaign_id,
+            "subscriber_id": subscriber_id,
+            "status": QUEUED,
+            "attempts": 0,
+            "message_id": message_id,
+            "queued_at": now,
+            "updated_at": now,
+        }
+        for subscriber_id, message_id in rows
+    ]
+    # executemany: compiled once, batched by the driver (a multi-VALUES literal of 500 rows
+    # costs more to compile than to run).
+    statement = insert_ignoring(conn, deliveries).on_conflict_do_nothing(
+        index_elements=["campaign_id", "subscriber_id"]
+    )
+    await conn.execute(statement, values)
+
+
+async def queued_ids_between(
+    conn: AsyncConnection, campaign_id: int, first_subscriber: int, last_subscriber: int
+) -> list[int]:
+    """Ids of still-queued rows for a range of subscriber ids, in id order."""
+    result = await conn.execute(
+        sa.select(deliveries.c.id)
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.subscriber_id.between(first_subscriber, last_subscriber))
+        .where(deliveries.c.status == QUEUED)
+        .order_by(deliveries.c.id)
+    )
+    return [int(value) for value in result.scalars().all()]
+
+
+async def load_queued(
+    conn: AsyncConnection, campaign_id: int, delivery_ids: Sequence[int], list_ids: Sequence[int]
+) -> list[tuple[Recipient, bool]]:
+    """Queued rows of a batch with their subscriber and whether they may still be mailed."""
+    eligible = sa.and_(subscribers.c.status == "active", member_of(list_ids))
+    result = await conn.execute(
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.subscriber_id,
+            deliveries.c.message_id,
+            deliveries.c.attempts,
+            subscribers.c.key,
+            subscribers.c.email,
+            subscribers.c.name,
+            subscribers.c.language,
+            sa.case((eligible, True), else_=False).label("eligible"),
+        )
+        .select_from(
+            deliveries.outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        )
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.id.in_(delivery_ids))
+        .where(deliveries.c.status == QUEUED)
+        .order_by(deliveries.c.id)
+    )
+    rows: list[tuple[Recipient, bool]] = []
+    for row in result.all():
+        recipient = Recipient(
+            delivery_id=int(row.id),
+            subscriber_id=int(row.subscriber_id),
+            key=row.key or "",
+            email=row.email or "",
+            name=row.name,
+            language=row.language or "da",
+            message_id=row.message_id,
+            attempts=int(row.attempts),
+        )
+        rows.append((recipient, bool(row.eligible) and row.key is not None))
+    return rows
+
+
+async def mark_skipped(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime) -> None:
+    """Rows whose subscriber left before their turn: never sent."""
+    if delivery_ids:
+        await conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id.in_(delivery_ids))
+            .where(deliveries.c.status == QUEUED)
+            .values(status=SKIPPED, updated_at=now)
+        )
+
+
+async def claim(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime) -> set[int]:
+    """Move queued rows to 'sending' and return those this call moved (and may now send)."""
+    if not delivery_ids:
+        return set()
+    result = await conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.id.in_(delivery_ids))
+        .where(deliveries.c.status == QUEUED)
+        .values(status=SENDING, attempts=deliveries.c.attempts + 1, updated_at=now)
+        .returning(deliveries.c.id)
+    )
+    return {int(value) for value in result.scalars().all()}
+
+
+async def record_outcomes(
+    conn: AsyncConnection, outcomes: Sequence[Outcome], now: datetime
+) -> None:
+    """Write what happened to claimed rows, in one executemany."""
+    if not outcomes:
+        return
+    await conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.id == sa.bindparam("b_id"))
+        .where(deliveries.c.status == SENDING)
+        .values(
+            status=sa.bindparam("b_status"),
+            last_code=sa.bindparam("b_code"),
+            last_response=sa.bindparam("b_response"),
+            sent_at=sa.bindparam("b_sent_at"),
+            updated_at=now,
+        ),
+        [
+            {
+                "b_id": outcome.delivery_id,
+                "b_status": outcome.status,
+                "b_code": outcome.code,
+                "b_response": (outcome.response or "")[:500] or None,
+                "b_sent_at": outcome.sent_at,
+            }
+            for outcome in outcomes
+        ],
+    )
+
+
+async def release(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime) -> None:
+    """Give claimed rows that were never attempted back to the queue."""
+    if delivery_ids:
+        await conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id.in_(delivery_ids))
+            .where(deliveries.c.status == SENDING)
+            .values(status=QUEUED, attempts=deliveries.c.attempts - 1, updated_at=now)
+        )
+
+
+async def requeue_stuck_sending(conn: AsyncConnection, before: datetime, now: datetime) -> int:
+    """Rows left in 'sending' by a job that died go back to the queue; return how many."""
+    result = await conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.status == SENDING)
+        .where(deliveries.c.updated_at < before)
+        .values(status=QUEUED, updated_at=now, last_response="re-queued: sender stopped mid-send")
+    )
+    return int(result.rowcount)
+
+
+async def queued_page(
+    conn: AsyncConnection, campaign_id: int, after_id: int, limit: int
+) -> list[int]:
+    """Next page (keyset on id) of a campaign's queued rows."""
+    result = await conn.execute(
+        sa.select(deliveries.c.id)
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.status == QUEUED)
+        .where(deliveries.c.id > after_id)
+        .order_by(deliveries.c.id)
+        .limit(limit)
+    )
+    return [int(value) for value in result.scalars().all()]

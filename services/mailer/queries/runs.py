@@ -1,0 +1,123 @@
+"""Campaign runs (campaign_runs): fan-out and completion of a campaign's send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.mailer.queries.common import (
+    QUEUED,
+    RUN_DONE,
+    RUN_FANNING_OUT,
+    RUN_SENDING,
+    SENDING,
+    insert_ignoring,
+)
+from shared.schema import campaign_runs, campaigns, deliveries
+
+
+async def ensure_run(conn: AsyncConnection, campaign_id: int, now: datetime) -> None:
+    """Create the campaign's run row unless it exists."""
+    statement = insert_ignoring(conn, campaign_runs).values(
+        campaign_id=campaign_id, state=RUN_FANNING_OUT, recipients=0, started_at=now
+    )
+    await conn.execute(statement.on_conflict_do_nothing(index_elements=["campaign_id"]))
+
+
+async def mark_fanned_out(conn: AsyncConnection, campaign_id: int, now: datetime) -> int:
+    """Record the recipient count and the end of fan-out; return the count."""
+    count = int(
+        (
+            await conn.execute(
+                sa.select(sa.func.count()).where(deliveries.c.campaign_id == campaign_id)
+            )
+        ).scalar_one()
+    )
+    await conn.execute(
+        sa.update(campaign_runs)
+        .where(campaign_runs.c.campaign_id == campaign_id)
+        .where(campaign_runs.c.finished_at.is_(None))
+        .values(recipients=count, fanned_out_at=now, state=RUN_SENDING)
+    )
+    return count
+
+
+async def finish_if_done(conn: AsyncConnection, campaign_id: int, now: datetime) -> bool:
+    """Mark the run done when fan-out is over and no row waits; True if this call did it."""
+    pending = (
+        sa.exists()
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.status.in_([QUEUED, SENDING]))
+    )
+    result = await conn.execute(
+        sa.update(campaign_runs)
+        .where(campaign_runs.c.campaign_id == campaign_id)
+        .where(campaign_runs.c.fanned_out_at.is_not(None))
+        .where(campaign_runs.c.finished_at.is_(None))
+        .where(~pending)
+        .values(state=RUN_DONE, finished_at=now)
+    )
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A campaign's run row."""
+
+    state: str
+    recipients: int
+    fanned_out_at: datetime | None
+    finished_at: datetime | None
+
+
+async def get_run(conn: AsyncConnection, campaign_id: int) -> Run | None:
+    """The campaign's run row, if any."""
+    row = (
+        (
+            await conn.execute(
+                sa.select(campaign_runs).where(campaign_runs.c.campaign_id == campaign_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return Run(row["state"], int(row["recipients"]), row["fanned_out_at"], row["finished_at"])
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRun:
+    """A campaign run that has not finished."""
+
+    campaign_id: int
+    started_at: datetime
+    fanned_out: bool
+
+
+async def active_runs(conn: AsyncConnection) -> list[ActiveRun]:
+    """Runs not finished yet."""
+    result = await conn.execute(
+        sa.select(
+            campaign_runs.c.campaign_id, campaign_runs.c.started_at, campaign_runs.c.fanned_out_at
+        ).where(campaign_runs.c.finished_at.is_(None))
+    )
+    return [
+        ActiveRun(int(row.campaign_id), row.started_at, row.fanned_out_at is not None)
+        for row in result.all()
+    ]
+
+
+async def unstarted_campaigns(conn: AsyncConnection, before: datetime) -> list[int]:
+    """Campaigns staff sent before ``before`` that have no run row (their start job was lost)."""
+    has_run = sa.exists().where(campaign_runs.c.campaign_id == campaigns.c.id)
+    result = await conn.execute(
+        sa.select(campaigns.c.id)
+        .where(campaigns.c.status == "sending")
+        .where(campaigns.c.send_requested_at < before)
+        .where(~has_run)
+    )
+    return [int(value) for value in result.scalars().all()]
