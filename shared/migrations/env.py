@@ -14,6 +14,11 @@ config = context.config
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # A batch migration copies a table and drops the old one; with foreign keys on, that drop
+        # would fire ON DELETE CASCADE / SET NULL on every referencing row. PRAGMA foreign_keys
+        # only takes effect outside a transaction, which is where the driver still is here.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=metadata,
