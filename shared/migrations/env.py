@@ -19,6 +19,7 @@ def _run(connection: Connection) -> None:
         # would fire ON DELETE CASCADE / SET NULL on every referencing row. PRAGMA foreign_keys
         # only takes effect outside a transaction, which is where the driver still is here.
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # end SQLAlchemy's implicit transaction so Alembic commits its own
     context.configure(
         connection=connection,
         target_metadata=metadata,
