@@ -15,11 +15,22 @@ from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions.errors import InvalidInput, InvalidLink, UnsupportedContentType
+from services.subscriptions.cors import add_cors_headers
+from services.subscriptions.errors import (
+    CrossOriginRefused,
+    InvalidInput,
+    InvalidLink,
+    UnknownSite,
+    UnsupportedContentType,
+)
 from services.subscriptions.i18n import load_translations, negotiate_language
 from services.subscriptions.pages import Renderer, request_language, wants_json
+from services.subscriptions.proof_of_work import ProofOfWork, derive_hmac_key
 from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
+from services.subscriptions.sites import SiteDirectory
+from services.subscriptions.widget import SignupGate
+from services.subscriptions.widget_routes import PREFLIGHT_ROUTES, WIDGET_ROUTES
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import SettingsError
 from shared.jobs import create_job_pool
@@ -44,6 +55,11 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     app.state.signer = TokenSigner(
         settings.secret_keys, {Purpose.CONFIRM: settings.confirm_token_max_age}
     )
+    app.state.sites = SiteDirectory(app.state.sessionmaker)
+    app.state.proof_of_work = ProofOfWork(
+        derive_hmac_key(settings), jobs, max_number=settings.altcha_max_number
+    )
+    app.state.gate = SignupGate(app.state.sites, app.state.proof_of_work, settings)
     try:
         yield
     finally:
@@ -113,6 +129,16 @@ def _status_page(request: Request[Any, Any, Any], status_code: int) -> Response[
     )
 
 
+def _unknown_site(request: Request[Any, Any, Any], exc: UnknownSite) -> Response[Any]:
+    return _status_page(request, 404)
+
+
+def _cross_origin_refused(
+    request: Request[Any, Any, Any], exc: CrossOriginRefused
+) -> Response[Any]:
+    return _status_page(request, 403)
+
+
 def _unsupported_content_type(
     request: Request[Any, Any, Any], exc: UnsupportedContentType
 ) -> Response[Any]:
@@ -150,22 +176,28 @@ def create_app(settings: Settings) -> Litestar:
     """Build the subscriptions app; resources open when it starts, not here."""
     renderer = Renderer(load_translations())
     return Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*PREFLIGHT_ROUTES, *ROUTES, *WIDGET_ROUTES],
         dependencies={
             "session": Provide(_provide_session),
             "jobs": _from_state("jobs"),
             "signer": _from_state("signer"),
             "renderer": _from_state("renderer"),
             "settings": _from_state("settings"),
+            "sites": _from_state("sites"),
+            "proof_of_work": _from_state("proof_of_work"),
+            "gate": _from_state("gate"),
         },
         exception_handlers={
             InvalidInput: _invalid_input,
             InvalidLink: _invalid_link,
             UnsupportedContentType: _unsupported_content_type,
+            UnknownSite: _unknown_site,
+            CrossOriginRefused: _cross_origin_refused,
             HTTPException: _http_exception,
             Exception: _unexpected,
         },
         lifespan=[_resources],
+        before_send=[add_cors_headers],
         state=State({"settings": settings, "renderer": renderer}),
         logging_config=None,
         openapi_config=None,

@@ -61,3 +61,19 @@ class UnsupportedContentType(SubscriptionsError):
     def __init__(self, content_type: str) -> None:
         self.content_type = content_type
         super().__init__(f"unsupported content type: {content_type[:100]}")
+
+
+class CrossOriginRefused(SubscriptionsError):
+    """A browser on an origin the member site does not allow made a JSON call."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        super().__init__(f"origin not allowed: {origin[:200]}")
+
+
+class UnknownSite(SubscriptionsError):
+    """No member site has this key (a widget or embed page for a site that does not exist)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"unknown site: {key[:64]}")

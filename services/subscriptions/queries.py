@@ -687,3 +687,84 @@ async def delete_subscribers_without_subscriptions(
     await session.execute(sa.delete(consent_events).where(consent_events.c.subscriber_id.in_(ids)))
     result = await session.execute(sa.delete(subscribers).where(subscribers.c.id.in_(ids)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- member sites and the lists their forms offer (read-only: both tables belong to campaigns)
+
+
+class SiteRow(NamedTuple):
+    """A member site as the public side needs it: origins, defaults, proof-of-work flag."""
+
+    id: int
+    key: str
+    name: str
+    allowed_origins: list[str]
+    default_lists: list[str]
+    default_language: str
+    thank_you_url: str | None
+    require_proof_of_work: bool
+
+
+class ListTextRow(NamedTuple):
+    """A public list with its names and descriptions in every language."""
+
+    slug: str
+    name_da: str
+    name_sv: str
+    name_en: str
+    description_da: str
+    description_sv: str
+    description_en: str
+
+
+async def get_site_by_key(session: AsyncSession, site_key: str) -> SiteRow | None:
+    """The member site with this key, if there is one."""
+    query = sa.select(
+        member_sites.c.id,
+        member_sites.c.key,
+        member_sites.c.name,
+        member_sites.c.allowed_origins,
+        member_sites.c.default_lists,
+        member_sites.c.default_language,
+        member_sites.c.thank_you_url,
+        member_sites.c.require_proof_of_work,
+    ).where(member_sites.c.key == site_key)
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    return SiteRow(
+        id=int(row.id),
+        key=str(row.key),
+        name=str(row.name),
+        allowed_origins=[str(o) for o in row.allowed_origins or [] if isinstance(o, str)],
+        default_lists=[str(s) for s in row.default_lists or [] if isinstance(s, str)],
+        default_language=str(row.default_language),
+        thank_you_url=row.thank_you_url,
+        require_proof_of_work=bool(row.require_proof_of_work),
+    )
+
+
+async def get_all_allowed_origins(session: AsyncSession) -> set[str]:
+    """Every origin any member site allows (for preflights that do not name a site)."""
+    origins: set[str] = set()
+    for (values,) in await session.execute(sa.select(member_sites.c.allowed_origins)):
+        origins.update(str(value) for value in values or [] if isinstance(value, str))
+    return origins
+
+
+async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
+    """Every public list with names and descriptions, in slug order."""
+    query = (
+        sa.select(
+            mailing_lists.c.slug,
+            mailing_lists.c.name_da,
+            mailing_lists.c.name_sv,
+            mailing_lists.c.name_en,
+            mailing_lists.c.description_da,
+            mailing_lists.c.description_sv,
+            mailing_lists.c.description_en,
+        )
+        .where(mailing_lists.c.is_public.is_(True))
+        .order_by(mailing_lists.c.slug)
+    )
+    return [ListTextRow(*row) for row in await session.execute(query)]

@@ -27,6 +27,7 @@ from services.subscriptions.schemas import (
     form_to_body,
     split_slugs,
 )
+from services.subscriptions.widget import SignupGate, thank_you_location, with_site_defaults
 from shared.settings import Settings
 from shared.tokens import TokenSigner
 
@@ -38,6 +39,7 @@ Jobs: TypeAlias = NamedDependency[ArqRedis]
 Signer: TypeAlias = NamedDependency[TokenSigner]
 Pages: TypeAlias = NamedDependency[Renderer]
 Config: TypeAlias = NamedDependency[Settings]
+Gate: TypeAlias = NamedDependency[SignupGate]
 AnyRequest: TypeAlias = Request[Any, Any, Any]
 
 ACCEPTED_MESSAGE = N_(
@@ -78,10 +80,15 @@ async def subscribe(
     signer: Signer,
     renderer: Pages,
     settings: Config,
+    gate: Gate,
 ) -> Response[Any]:
     """Sign up: 303 to the thank-you page for forms, 202 for JSON, whatever the address."""
     body, is_json = await read_subscribe_body(request)
-    source = ConsentSource("json" if is_json else "form", ip=client_ip(request))
+    site = await gate.admit(request, session, body, is_json=is_json)
+    body = with_site_defaults(body, site)
+    source = ConsentSource(
+        "json" if is_json else "form", site_id=site.id if site else None, ip=client_ip(request)
+    )
     await signup.subscribe(
         session,
         body,
@@ -95,7 +102,7 @@ async def subscribe(
     if is_json:
         message = renderer.gettext(lang, ACCEPTED_MESSAGE)
         return Response(SubscribeAccepted(status="pending", message=message), status_code=202)
-    return Redirect(f"/thanks?lang={lang}", status_code=303)
+    return Redirect(thank_you_location(site, lang), status_code=303)
 
 
 @get("/thanks", media_type=MediaType.HTML)

@@ -209,18 +209,20 @@ async def test_non_ascii_local_part_is_refused_with_a_reason(
     assert await all_subscribers(engine) == []
 
 
-async def test_known_site_is_credited_unknown_site_ignored(
+async def test_known_site_is_credited_unknown_site_refused(
     client: httpx.AsyncClient, engine: AsyncEngine, redis: Redis, lists: dict[str, int]
 ) -> None:
     site_id = await seed_site(engine, "malmo-bibliotek")
 
-    await subscribe_json(client, email="a@example.org", site="malmo-bibliotek")
-    await subscribe_json(client, email="b@example.org", site="no-such-site")
+    accepted = await subscribe_json(client, email="a@example.org", site="malmo-bibliotek")
+    refused = await subscribe_json(client, email="b@example.org", site="no-such-site")
 
-    first, second = await all_subscribers(engine)
-    assert first["source_site_id"] == site_id
-    assert second["source_site_id"] is None
-    assert len(await queued_mails(redis)) == 2
+    assert accepted.status_code == 202
+    assert refused.status_code == 422
+    assert set(refused.json()["errors"]) == {"site"}
+    [subscriber] = await all_subscribers(engine)
+    assert subscriber["source_site_id"] == site_id
+    assert len(await queued_mails(redis)) == 1
 
 
 async def test_subscribe_form_page_lists_public_lists_only(

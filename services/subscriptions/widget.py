@@ -1,0 +1,311 @@
+"""Member sites' sign-up forms: the widget's form description, the script itself, the embed page,
+and the per-site gate every sign-up passes (site known, origin allowed, proof of work).
+
+Texts come from the gettext catalogs, so widget.js holds no words of its own.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+from litestar import Request, Response
+from litestar.enums import MediaType
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.subscriptions import cors, queries
+from services.subscriptions.consent import CONSENT_TEXT
+from services.subscriptions.consent import CONSENT_TEXT_VERSION as CONSENT_VERSION
+from services.subscriptions.errors import FieldProblem, InvalidInput, UnknownSite
+from services.subscriptions.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, language_names
+from services.subscriptions.pages import Renderer
+from services.subscriptions.proof_of_work import ProofOfWork
+from services.subscriptions.schemas import MAX_SITE_KEY, SubscribeBody, shown_values, split_slugs
+from services.subscriptions.signup import public_list_choices
+from services.subscriptions.sites import Site, SiteDirectory
+from shared.settings import Settings
+
+STATIC_DIR: Final = Path(__file__).parent / "static"
+# Every word the widget shows, keyed as widget.js reads them.
+WIDGET_TEXTS: Final[Mapping[str, str]] = {
+    "title": N_("Sign up for newsletters"),
+    "email": N_("Email address"),
+    "name": N_("Name (optional)"),
+    "lists": N_("Newsletters"),
+    "language": N_("Language of the newsletter"),
+    "consent": CONSENT_TEXT,
+    "submit": N_("Sign up"),
+    "sending": N_("Sending …"),
+    "solving": N_("Checking that you are not a robot. This takes a moment …"),
+    "failed": N_("Something went wrong. Please try again in a little while."),
+    "fix": N_("Please correct the following"),
+    "error": N_("Error:"),
+    "honeypot": N_("Leave this field empty"),
+    "confirm_note": N_("We will send you an email with a link to confirm your sign-up."),
+}
+
+
+class FormList(msgspec.Struct, frozen=True, kw_only=True):
+    """A list on a site's form, named and described in the form's language."""
+
+    slug: str
+    name: str
+    description: str
+    checked: bool
+
+
+class Consent(msgspec.Struct, frozen=True, kw_only=True):
+    """The consent wording shown and the version it is recorded under."""
+
+    text: str
+    version: str
+
+
+class SiteForm(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything widget.js needs to draw a site's form: lists, words, proof-of-work need."""
+
+    site: str
+    language: str
+    languages: dict[str, str]
+    lists: list[FormList]
+    texts: dict[str, str]
+    consent: Consent
+    proof_of_work: bool
+    subscribe_url: str
+    challenge_url: str
+
+
+def page_language(requested: str | None, site: Site) -> str:
+    """The form's language: the page's explicit choice, else the site's default.
+
+    Not the browser's Accept-Language: the form sits inside the site's page, and a form in
+    another language than the page around it reads as broken.
+    """
+    if requested in LANGUAGES:
+        return requested
+    return site.default_language if site.default_language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+async def require_site(sites: SiteDirectory, key: str) -> Site:
+    """The site with this key; raise UnknownSite (a 404) otherwise."""
+    site = await sites.get(key) if 0 < len(key) <= MAX_SITE_KEY else None
+    if site is None:
+        raise UnknownSite(key)
+    return site
+
+
+async def form_lists(
+    session: AsyncSession, site: Site, language: str, wanted: Sequence[str] = ()
+) -> list[FormList]:
+    """The lists a site's form offers: ``wanted`` (data-lists), else the site's defaults, else
+    every public list; private or unknown slugs are left out. A single list comes ticked."""
+    async with session.begin():
+        rows = {row.slug: row for row in await queries.get_public_list_texts(session)}
+    slugs = [slug for slug in (wanted or site.default_lists) if slug in rows] or list(rows)
+    return [
+        FormList(
+            slug=slug,
+            name=getattr(rows[slug], f"name_{language}") or slug,
+            description=getattr(rows[slug], f"description_{language}") or "",
+            checked=len(slugs) == 1,
+        )
+        for slug in slugs
+    ]
+
+
+async def site_form(
+    session: AsyncSession,
+    site: Site,
+    *,
+    language: str,
+    wanted_lists: Sequence[str],
+    renderer: Renderer,
+    settings: Settings,
+) -> SiteForm:
+    """The widget's description of a site's form in ``language``."""
+    base = settings.subscriptions_public_url.rstrip("/")
+    return SiteForm(
+        site=site.key,
+        language=language,
+        languages=dict(language_names()),
+        lists=await form_lists(session, site, language, wanted_lists),
+        texts={key: renderer.gettext(language, text) for key, text in WIDGET_TEXTS.items()},
+        consent=Consent(text=renderer.gettext(language, CONSENT_TEXT), version=CONSENT_VERSION),
+        proof_of_work=site.require_proof_of_work,
+        subscribe_url=f"{base}/subscribe",
+        challenge_url=f"{base}/altcha/challenge?site={site.key}",
+    )
+
+
+def with_site_defaults(body: SubscribeBody, site: Site | None) -> SubscribeBody:
+    """The sign-up with the site's default language when the resident chose none."""
+    if site is None or body.language:
+        return body
+    return replace_body(body, language=site.default_language)
+
+
+def replace_body(body: SubscribeBody, **changes: Any) -> SubscribeBody:
+    """A copy of ``body`` with some fields changed."""
+    return msgspec.structs.replace(body, **changes)
+
+
+def thank_you_location(site: Site | None, language: str, *, embedded: bool = False) -> str:
+    """Where a form sign-up lands: the site's own thank-you page, else ours."""
+    if site is not None and site.thank_you_url:
+        return site.thank_you_url
+    if site is not None and embedded:
+        return f"/embed/{site.key}/thanks?lang={language}"
+    return f"/thanks?lang={language}"
+
+
+@dataclass(frozen=True)
+class SignupGate:
+    """The per-site checks in front of every sign-up: known site, allowed origin, proof of work."""
+
+    sites: SiteDirectory
+    proof_of_work: ProofOfWork
+    settings: Settings
+
+    async def admit(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        body: SubscribeBody,
+        *,
+        is_json: bool,
+    ) -> Site | None:
+        """The sign-up's site (None without one); raise InvalidInput or CrossOriginRefused."""
+        key = (body.site or "").strip()
+        site = await self.sites.get(key) if 0 < len(key) <= MAX_SITE_KEY else None
+        if is_json:
+            # Checked before anything else can fail, so the widget can read every refusal.
+            cors.check_json_call(request, site, self.settings)
+        try:
+            if key and site is None:
+                raise InvalidInput({"site": FieldProblem("unknown")})
+            if site is not None and site.require_proof_of_work:
+                await self.proof_of_work.verify(body.altcha)
+        except InvalidInput as exc:
+            language = body.language or (site.default_language if site else None)
+            choices = await public_list_choices(session)
+            raise InvalidInput(exc.problems, shown_values(body), choices, language) from None
+        return site
+
+
+# --- the script ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A static file with its gzip form and a strong ETag."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+    media_type: str
+
+
+@cache
+def widget_asset() -> Asset:
+    """widget.js, read and compressed once per process."""
+    body = (STATIC_DIR / "widget.js").read_bytes()
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return Asset(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=9, mtime=0),
+        etag=f'"{digest}"',
+        media_type="text/javascript",
+    )
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether the client takes gzip (and did not refuse it with q=0)."""
+    for item in (accept_encoding or "").lower().split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names ``etag`` (weak or strong) or ``*``."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+# --- the embed page ------------------------------------------------------------------------
+
+
+def embed_headers(site: Site, *, cache_control: str = "no-store") -> dict[str, str]:
+    """Security headers of a site's embed pages: framable only by the site's own origins."""
+    ancestors = " ".join(sorted(site.allowed_origins)) or "'none'"
+    form_targets = ["'self'"]
+    if site.thank_you_url:
+        # Browsers apply form-action to the redirect after the post as well.
+        form_targets.append(cors.origin_of(site.thank_you_url))
+    return {
+        "Cache-Control": cache_control,
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": (
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; "
+            f"connect-src 'self'; form-action {' '.join(form_targets)}; "
+            f"frame-ancestors {ancestors}; base-uri 'none'"
+        ),
+    }
+
+
+def embed_page(
+    renderer: Renderer,
+    site: Site,
+    lang: str,
+    lists: Sequence[FormList],
+    *,
+    values: Mapping[str, Any] | None = None,
+    problems: Mapping[str, FieldProblem] | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    """A site's embeddable sign-up page, with reasons next to the fields after a refusal."""
+    shown: dict[str, Any] = {
+        "email": "",
+        "name": "",
+        "lists": [],
+        "language": lang,
+        "consent": False,
+    }
+    shown.update({k: v for k, v in (values or {}).items() if v is not None})
+    if shown["language"] not in LANGUAGES:
+        shown["language"] = lang
+    html = renderer.render(
+        "embed.html",
+        lang,
+        site=site,
+        lists=lists,
+        values=shown,
+        errors=renderer.problem_messages(lang, problems or {}),
+        languages=language_names(),
+        consent_text=renderer.gettext(lang, CONSENT_TEXT),
+        consent_version=CONSENT_VERSION,
+    )
+    return Response(
+        html, status_code=status_code, media_type=MediaType.HTML, headers=embed_headers(site)
+    )
+
+
+def embed_thanks_page(renderer: Renderer, site: Site, lang: str) -> Response[str]:
+    """The page an embedded sign-up lands on when the site has no thank-you page of its own."""
+    html = renderer.render("embed_thanks.html", lang, site=site)
+    return Response(html, media_type=MediaType.HTML, headers=embed_headers(site))
+
+
+def wanted_slugs(raw: str | None) -> list[str]:
+    """Slugs from a ``lists=a,b`` parameter."""
+    return split_slugs(raw or "")[:50]
