@@ -40,6 +40,8 @@ class MailerOptions:
     domain_rate_limit: int = 0  # per recipient domain, unless listed in domain_limits
     domain_limits: str = ""  # "gmail.com=50,outlook.com=20": messages per second per domain
     reconcile_every_minutes: int = 1
+    pause_failure_rate: float = 0.25  # pause a campaign when this share of its mail fails; 0 off
+    pause_min_sample: int = 100  # ... judged only once this many have been sent or failed
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MailerOptions:

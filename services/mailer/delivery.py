@@ -62,6 +62,8 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch, job_try: in
         source = await queries.get_campaign(conn, batch.campaign_id)
         if source is None:
             return report  # the campaign was deleted; its ledger rows went with it
+        if await queries.run_state(conn, batch.campaign_id) == queries.RUN_PAUSED:
+            return report  # rows stay queued; resuming the campaign enqueues them again
         list_ids = await queries.campaign_list_ids(conn, batch.campaign_id)
         rows = await queries.load_queued(conn, batch.campaign_id, batch.delivery_ids, list_ids)
         # Suppression at send time: whoever left since fan-out is skipped, never mailed.
@@ -93,6 +95,7 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch, job_try: in
             break
     async with runtime.engine.begin() as conn:
         await queries.finish_if_done(conn, batch.campaign_id, utcnow())
+    await _pause_if_failing(runtime, batch.campaign_id, report)
     _count(runtime, report)
     if report.deferred:
         # The exponent is the rows' own attempt count, not arq's job_try (which also counts
@@ -101,6 +104,22 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch, job_try: in
     if out_of_time:
         raise Retry(defer=0.01)
     return report
+
+
+async def _pause_if_failing(runtime: MailerRuntime, campaign_id: int, report: BatchReport) -> None:
+    """Pause the campaign when too much of its mail fails (a relay refusing it, a bad list)."""
+    rate = runtime.options.pause_failure_rate
+    # Counting the whole campaign costs a query: only when this batch itself looks bad.
+    if not rate or report.failed < rate * (report.sent + report.failed):
+        return
+    async with runtime.engine.begin() as conn:
+        sent, failed = await queries.outcome_counts(conn, campaign_id)
+        total = sent + failed
+        if total < runtime.options.pause_min_sample or failed < rate * total:
+            return
+        if await queries.pause_run(conn, campaign_id):
+            log.warning("campaign.paused", campaign_id=campaign_id, sent=sent, failed=failed)
+            runtime.metrics.ledger.labels("paused").inc()
 
 
 def _count(runtime: MailerRuntime, report: BatchReport) -> None:

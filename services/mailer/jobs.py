@@ -13,6 +13,10 @@ from shared.contracts import DeliverBatch, OutboundMail, StartCampaign, from_job
 
 log = structlog.get_logger(__name__)
 
+# Enqueued by staff tooling on the bulk queue with a StartCampaign payload. Not in
+# shared.queues yet: move it there when the campaigns service offers "resume".
+JOB_RESUME_CAMPAIGN = "resume_campaign"
+
 
 def _runtime(ctx: dict[str, Any]) -> MailerRuntime:
     runtime = ctx["mailer"]
@@ -47,3 +51,9 @@ async def reconcile_ledger(ctx: dict[str, Any]) -> dict[str, int]:
     """Cron: re-enqueue ledger rows and campaigns whose jobs were lost."""
     report = await reconcile.reconcile(_runtime(ctx), ctx["redis"])
     return vars(report)
+
+
+async def resume_campaign(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
+    """Resume a campaign the mailer paused for its failure rate."""
+    campaign_id = from_job_arg(StartCampaign, payload).campaign_id
+    return await reconcile.resume_campaign(_runtime(ctx), ctx["redis"], campaign_id)

@@ -123,3 +123,16 @@ async def _requeue_campaign(
 def _aware(value: datetime) -> datetime:
     # SQLite hands timestamps back without a zone; every stored time is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def resume_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:
+    """Un-pause a campaign and enqueue its queued rows again; return the batches enqueued."""
+    async with runtime.engine.begin() as conn:
+        if not await queries.resume_run(conn, campaign_id):
+            return 0
+    now = utcnow()
+    batches = await _requeue_campaign(
+        runtime, jobs, campaign_id, now, f":resume{now.timestamp():.0f}"
+    )
+    log.info("campaign.resumed", campaign_id=campaign_id, batches=batches)
+    return batches

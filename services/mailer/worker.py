@@ -89,6 +89,7 @@ def build_workers(
             # The ledger's attempts column is the retry horizon; arq's count also grows with
             # re-runs of slow (rate-limited) batches, so it is only a backstop here.
             func(jobs.deliver_batch, name=JOB_DELIVER_BATCH, max_tries=1000),
+            func(jobs.resume_campaign, name=jobs.JOB_RESUME_CAMPAIGN, max_tries=5),
         ],
         # Not in burst mode: a burst run ends when the queue is empty, a cron job never is.
         cron_jobs=[] if burst else [_reconciler(options)],

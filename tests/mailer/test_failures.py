@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections import Counter
 
+import sqlalchemy as sa
 from redis.asyncio import Redis
 
+from services.mailer.jobs import JOB_RESUME_CAMPAIGN
 from services.mailer.worker import run_worker
+from shared.contracts import StartCampaign, to_job_arg
+from shared.jobs import create_job_pool
+from shared.queues import BULK_QUEUE
+from shared.schema import campaign_runs
 from shared.settings import Settings
-from tests.mailer.seed import Person, ledger, seed
+from tests.mailer.seed import Person, fetch, ledger, seed
 from tests.mailer.support import FAST, enqueue_start
 from tests.support.smtp import RecordingSMTPServer
 
@@ -58,3 +66,41 @@ async def test_permanent_and_temporary_failures(
         "flaky@example.dk",
         "ok@example.dk",
     ]
+
+
+async def test_campaign_pauses_when_too_much_fails_and_resumes(
+    settings: Settings, smtp_server: RecordingSMTPServer, redis: Redis
+) -> None:
+    people = [Person(f"p{n}@example.dk", f"P{n}", "da", {"kultur": "confirmed"}) for n in range(6)]
+    for person in people[:3]:  # the first batch (3 rows) all bounce
+        smtp_server.handler.fail_rcpt[person.email] = "554 5.7.1 rejected as spam"
+    campaign_id, _ids = await seed(settings.database_url, people, campaign_lists_=("kultur",))
+    # One batch at a time, so the second waits until the first has judged the campaign.
+    options = dataclasses.replace(FAST, pause_failure_rate=0.5, pause_min_sample=3, bulk_max_jobs=1)
+    await enqueue_start(settings, campaign_id)
+    await run_worker(settings, burst=True, options=options)
+
+    statuses = Counter(
+        r["status"] for r in (await ledger(settings.database_url, campaign_id)).values()
+    )
+    assert statuses == {"failed": 3, "queued": 3}
+    [run] = await fetch(settings.database_url, sa.select(campaign_runs))
+    assert (run["state"], run["finished_at"]) == ("paused", None)
+    assert smtp_server.messages == []
+
+    # Staff fix the cause and resume: the rest goes out, the run finishes.
+    smtp_server.handler.fail_rcpt.clear()
+    pool = await create_job_pool(settings.redis_url, BULK_QUEUE)
+    await pool.enqueue_job(
+        JOB_RESUME_CAMPAIGN,
+        to_job_arg(StartCampaign(campaign_id=campaign_id)),
+        _queue_name=BULK_QUEUE,
+    )
+    await pool.aclose()
+    await run_worker(settings, burst=True, options=options)
+    statuses = Counter(
+        r["status"] for r in (await ledger(settings.database_url, campaign_id)).values()
+    )
+    assert statuses == {"failed": 3, "sent": 3}
+    [run] = await fetch(settings.database_url, sa.select(campaign_runs))
+    assert run["state"] == "done"

@@ -27,6 +27,7 @@ from services.mailer.queries.ledger import (
     insert_deliveries,
     load_queued,
     mark_skipped,
+    outcome_counts,
     queued_ids_between,
     queued_page,
     record_outcomes,
@@ -41,6 +42,9 @@ from services.mailer.queries.runs import (
     finish_if_done,
     get_run,
     mark_fanned_out,
+    pause_run,
+    resume_run,
+    run_state,
     unstarted_campaigns,
 )
 
@@ -70,10 +74,14 @@ __all__ = [
     "mark_fanned_out",
     "mark_skipped",
     "member_of",
+    "outcome_counts",
+    "pause_run",
     "queued_ids_between",
     "queued_page",
     "record_outcomes",
     "release",
     "requeue_stuck_sending",
+    "resume_run",
+    "run_state",
     "unstarted_campaigns",
 ]

@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer.content import Recipient
 from services.mailer.queries.audience import member_of
-from services.mailer.queries.common import QUEUED, SENDING, SKIPPED, insert_ignoring
+from services.mailer.queries.common import (
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    SKIPPED,
+    insert_ignoring,
+)
 from shared.schema import deliveries, subscribers
 
 
@@ -197,3 +204,15 @@ async def queued_page(
         .limit(limit)
     )
     return [int(value) for value in result.scalars().all()]
+
+
+async def outcome_counts(conn: AsyncConnection, campaign_id: int) -> tuple[int, int]:
+    """(sent, failed) rows of a campaign so far."""
+    result = await conn.execute(
+        sa.select(deliveries.c.status, sa.func.count())
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.status.in_([SENT, FAILED]))
+        .group_by(deliveries.c.status)
+    )
+    counts = {status: int(number) for status, number in result.all()}
+    return counts.get(SENT, 0), counts.get(FAILED, 0)

@@ -12,6 +12,7 @@ from services.mailer.queries.common import (
     QUEUED,
     RUN_DONE,
     RUN_FANNING_OUT,
+    RUN_PAUSED,
     RUN_SENDING,
     SENDING,
     insert_ignoring,
@@ -40,7 +41,12 @@ async def mark_fanned_out(conn: AsyncConnection, campaign_id: int, now: datetime
         sa.update(campaign_runs)
         .where(campaign_runs.c.campaign_id == campaign_id)
         .where(campaign_runs.c.finished_at.is_(None))
-        .values(recipients=count, fanned_out_at=now, state=RUN_SENDING)
+        .values(
+            recipients=count,
+            fanned_out_at=now,
+            # A run paused during fan-out stays paused.
+            state=sa.case((campaign_runs.c.state == RUN_PAUSED, RUN_PAUSED), else_=RUN_SENDING),
+        )
     )
     return count
 
@@ -99,11 +105,13 @@ class ActiveRun:
 
 
 async def active_runs(conn: AsyncConnection) -> list[ActiveRun]:
-    """Runs not finished yet."""
+    """Runs neither finished nor paused."""
     result = await conn.execute(
         sa.select(
             campaign_runs.c.campaign_id, campaign_runs.c.started_at, campaign_runs.c.fanned_out_at
-        ).where(campaign_runs.c.finished_at.is_(None))
+        )
+        .where(campaign_runs.c.finished_at.is_(None))
+        .where(campaign_runs.c.state != RUN_PAUSED)  # a paused run waits for a person
     )
     return [
         ActiveRun(int(row.campaign_id), row.started_at, row.fanned_out_at is not None)
@@ -121,3 +129,39 @@ async def unstarted_campaigns(conn: AsyncConnection, before: datetime) -> list[i
         .where(~has_run)
     )
     return [int(value) for value in result.scalars().all()]
+
+
+async def run_state(conn: AsyncConnection, campaign_id: int) -> str | None:
+    """The run's state, or None when the campaign has no run."""
+    result = await conn.execute(
+        sa.select(campaign_runs.c.state).where(campaign_runs.c.campaign_id == campaign_id)
+    )
+    state = result.scalar()
+    return None if state is None else str(state)
+
+
+async def pause_run(conn: AsyncConnection, campaign_id: int) -> bool:
+    """Pause a running campaign; True if this call paused it."""
+    result = await conn.execute(
+        sa.update(campaign_runs)
+        .where(campaign_runs.c.campaign_id == campaign_id)
+        .where(campaign_runs.c.finished_at.is_(None))
+        .where(campaign_runs.c.state.in_([RUN_FANNING_OUT, RUN_SENDING]))
+        .values(state=RUN_PAUSED)
+    )
+    return bool(result.rowcount)
+
+
+async def resume_run(conn: AsyncConnection, campaign_id: int) -> bool:
+    """Let a paused campaign go on; True if it was paused."""
+    result = await conn.execute(
+        sa.update(campaign_runs)
+        .where(campaign_runs.c.campaign_id == campaign_id)
+        .where(campaign_runs.c.state == RUN_PAUSED)
+        .values(
+            state=sa.case(
+                (campaign_runs.c.fanned_out_at.is_(None), RUN_FANNING_OUT), else_=RUN_SENDING
+            )
+        )
+    )
+    return bool(result.rowcount)
