@@ -57,6 +57,15 @@ mailing_lists = Table(
     Column("is_public", Boolean, nullable=False, default=True),
     Column("double_optin", Boolean, nullable=False, default=True),
     _ts("created_at", nullable=False),
+    # Optional welcome mail after confirmation, per language (plain text; the body is a
+    # sandboxed Jinja2 template with subscriber.name and list.name). Edited by campaigns,
+    # read by subscriptions.
+    Column("welcome_subject_da", String(998), nullable=True),
+    Column("welcome_subject_sv", String(998), nullable=True),
+    Column("welcome_subject_en", String(998), nullable=True),
+    Column("welcome_body_da", Text, nullable=True),
+    Column("welcome_body_sv", Text, nullable=True),
+    Column("welcome_body_en", Text, nullable=True),
     comment="owner: campaigns",
 )
 
