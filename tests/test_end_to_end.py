@@ -58,8 +58,13 @@ async def test_sign_up_confirm_campaign_unsubscribe(
         for email, name, language, lists in [*RESIDENTS, NEVER_CONFIRMS]:
             response = await http.post(
                 f"{subs.url}/subscribe",
-                data={"email": email, "name": name, "language": language,
-                      "lists": lists, "consent": "on"},
+                data={
+                    "email": email,
+                    "name": name,
+                    "language": language,
+                    "lists": lists,
+                    "consent": "on",
+                },
             )
             assert response.status_code == 303, response.text
 
@@ -115,7 +120,9 @@ async def test_sign_up_confirm_campaign_unsubscribe(
         [header_line] = [
             line for line in raw.split(b"\r\n") if line.lower().startswith(b"list-unsubscribe:")
         ]
-        match = re.match(rb"List-Unsubscribe: <(http://127\.0\.0\.1:\d+/unsubscribe/[^>]+)>", header_line)
+        match = re.match(
+            rb"List-Unsubscribe: <(http://127\.0\.0\.1:\d+/unsubscribe/[^>]+)>", header_line
+        )
         assert match, header_line
         assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw
         assert b"=?utf-8?" not in header_line.lower()
@@ -136,8 +143,11 @@ async def test_sign_up_confirm_campaign_unsubscribe(
         response = await http.post(
             f"{camps.url}/api/campaigns",
             headers=staff,
-            json={"subject": "Idræt i weekenden", "body": "<p>Hej!</p>",
-                  "lists": ["kultur", "idraet"]},
+            json={
+                "subject": "Idræt i weekenden",
+                "body": "<p>Hej!</p>",
+                "lists": ["kultur", "idraet"],
+            },
         )
         second_id = response.json()["id"]
         await http.post(f"{camps.url}/api/campaigns/{second_id}/send", headers=staff)
