@@ -5,6 +5,13 @@ unsubscribe.py (domain) → queries.py (all SQL). links.py reads and signs token
 the confirmation mail, pages.py renders pages, i18n.py loads the gettext catalogs in locales/,
 schemas.py holds request/response Structs and input checks, errors.py the service's errors.
 
+Member sites: widget_routes.py (handlers) → widget.py (site form description, embed page,
+SignupGate: known site, allowed origin, proof of work) with sites.py (sites by key, cached
+30 s), cors.py (per-site origins; headers written by a before_send hook) and proof_of_work.py
+(ALTCHA challenges, single-use solutions). static/widget.js draws the form in a shadow root.
+Sites that require a proof of work need JavaScript (the embed page loads widget.js to solve
+it); all other sites' forms work without JavaScript.
+
 Catalogs: ``pybabel extract -F babel.cfg -k N_ --no-location --sort-output
 -o locales/messages.pot .`` then ``pybabel update -i locales/messages.pot -d locales`` and
 ``pybabel compile -d locales`` (optional: uncompiled .po files are compiled in memory).
