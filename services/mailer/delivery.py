@@ -55,7 +55,7 @@ class BatchReport:
                 self.deferred += 1
 
 
-async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch, job_try: int) -> BatchReport:
+async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchReport:
     """Send a batch's still-queued rows; raise Retry when some should be tried again later."""
     report = BatchReport()
     async with runtime.engine.begin() as conn:
@@ -110,7 +110,7 @@ async def _pause_if_failing(runtime: MailerRuntime, campaign_id: int, report: Ba
     """Pause the campaign when too much of its mail fails (a relay refusing it, a bad list)."""
     rate = runtime.options.pause_failure_rate
     # Counting the whole campaign costs a query: only when this batch itself looks bad.
-    if not rate or report.failed < rate * (report.sent + report.failed):
+    if not rate or not report.failed or report.failed < rate * (report.sent + report.failed):
         return
     async with runtime.engine.begin() as conn:
         sent, failed = await queries.outcome_counts(conn, campaign_id)

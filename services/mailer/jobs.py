@@ -43,7 +43,7 @@ async def start_campaign(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
 async def deliver_batch(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, int]:
     """Deliver one batch of a campaign's ledger rows."""
     batch = from_job_arg(DeliverBatch, payload)
-    report = await delivery.deliver_batch(_runtime(ctx), batch, ctx["job_try"])
+    report = await delivery.deliver_batch(_runtime(ctx), batch)
     return {"sent": report.sent, "failed": report.failed, "skipped": report.skipped}
 
 

@@ -110,7 +110,7 @@ async def test_unsubscribed_mid_campaign_gets_nothing(
         assert await fanout.start_campaign(runtime, jobs, campaign_id) == len(CONFIRMED)
         await set_subscription(settings.database_url, ids["eva@example.se"], "unsubscribed")
         for _name, args, _job_id in jobs.jobs:
-            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]), 1)
+            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
     finally:
         await runtime.close()
     assert smtp_server.to("eva@example.se") == []
@@ -133,12 +133,12 @@ async def test_fan_out_crash_and_rerun_sends_each_once(
             await fanout.start_campaign(runtime, crashing, campaign_id)
         # The one batch that got out runs before the re-run of the fan-out.
         for _name, args, _job_id in crashing.jobs:
-            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]), 1)
+            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
         rerun = BatchCollector()
         assert await fanout.start_campaign(runtime, rerun, campaign_id) == len(CONFIRMED)
         # Overlapping jobs (same ids twice) still send each row once: the claim decides.
         for _name, args, _job_id in crashing.jobs + rerun.jobs + rerun.jobs:
-            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]), 1)
+            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
     finally:
         await runtime.close()
     received = sorted(r for m in smtp_server.messages for r in m.rcpt_tos)
@@ -174,7 +174,7 @@ async def test_inactive_first_page_idn_and_bad_addresses(
     try:
         assert await fanout.start_campaign(runtime, jobs, campaign_id) == 2
         for _name, args, _job_id in jobs.jobs:
-            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]), 1)
+            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
     finally:
         await runtime.close()
     assert [m.rcpt_tos for m in smtp_server.messages] == [["ole@xn--resund-9xa.dk"]]
