@@ -25,6 +25,7 @@ from services.subscriptions.errors import (
 )
 from services.subscriptions.i18n import load_translations, negotiate_language
 from services.subscriptions.pages import Renderer, request_language, wants_json
+from services.subscriptions.preference_routes import PREFERENCE_ROUTES
 from services.subscriptions.proof_of_work import ProofOfWork, derive_hmac_key
 from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
@@ -53,7 +54,11 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.jobs = jobs
     app.state.signer = TokenSigner(
-        settings.secret_keys, {Purpose.CONFIRM: settings.confirm_token_max_age}
+        settings.secret_keys,
+        {
+            Purpose.CONFIRM: settings.confirm_token_max_age,
+            Purpose.EXPORT: settings.export_token_max_age,
+        },
     )
     app.state.sites = SiteDirectory(app.state.sessionmaker)
     app.state.proof_of_work = ProofOfWork(
@@ -176,7 +181,7 @@ def create_app(settings: Settings) -> Litestar:
     """Build the subscriptions app; resources open when it starts, not here."""
     renderer = Renderer(load_translations())
     return Litestar(
-        route_handlers=[*PREFLIGHT_ROUTES, *ROUTES, *WIDGET_ROUTES],
+        route_handlers=[*PREFLIGHT_ROUTES, *ROUTES, *WIDGET_ROUTES, *PREFERENCE_ROUTES],
         dependencies={
             "session": Provide(_provide_session),
             "jobs": _from_state("jobs"),

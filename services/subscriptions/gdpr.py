@@ -1,0 +1,262 @@
+"""Residents' data rights: export everything stored about an address, and erase it.
+
+Both are open to the resident (through the preference center; an export is delivered as an
+expiring link mailed to the address) and to staff (through the campaigns API, which enqueues
+``export_subscriber`` / ``erase_subscriber`` jobs that the subscriptions worker runs here).
+
+Erasure deletes the subscriber row with its subscriptions and consent records and keeps only
+a salted SHA-256 digest of the address in ``suppressions``, so a later sign-up or import of
+that address is refused silently. The mailer's ledger (``deliveries``) keeps its rows: they
+hold the deleted row's numeric id, a campaign id and delivery status, and nothing that leads
+back to the person once the subscriber row is gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from uuid import uuid4
+
+import msgspec
+import structlog
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.subscriptions import audit, queries
+from services.subscriptions.consent import CONSENT_TEXTS
+from services.subscriptions.links import (
+    export_url,
+    read_export_token,
+    read_preferences_token,
+    sign_export,
+)
+from services.subscriptions.mail import JobQueue, enqueue_mail
+from services.subscriptions.pages import Renderer
+from services.subscriptions.queries import ProfileRow
+from shared.contracts import OutboundMail
+from shared.municipalities import BY_ID
+from shared.settings import Settings
+from shared.tokens import TokenSigner
+
+log = structlog.get_logger(__name__)
+
+EXPORT_FORMAT: Final = "brevdue-export-1"
+ERASURE_REASON: Final = "erasure"
+
+
+@dataclass(frozen=True)
+class ExportLink:
+    """What an export link points at, for its page."""
+
+    language: str | None
+    found: bool
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+async def export_document(
+    session: AsyncSession, profile: ProfileRow, renderer: Renderer
+) -> dict[str, Any]:
+    """Everything stored about a subscriber, as JSON-ready builtins."""
+    site_key = (
+        await queries.get_site_key(session, profile.source_site_id)
+        if profile.source_site_id
+        else None
+    )
+    municipality = BY_ID.get(profile.municipality or "")
+    events = await queries.get_consent_events_of(session, profile.id)
+    for event in events:
+        # The words the resident agreed to, as shown in the language they saw.
+        text = CONSENT_TEXTS.get(event["consent_text_version"] or "")
+        event["consent_text"] = renderer.gettext(event["language"], text) if text else None
+    document = {
+        "format": EXPORT_FORMAT,
+        "exported_at": datetime.now(UTC),
+        "subscriber": {
+            "id": profile.id,
+            "key": profile.key,
+            "email": profile.email,
+            "name": profile.name,
+            "language": profile.language,
+            "status": profile.status,
+            "municipality": profile.municipality,
+            "municipality_name": municipality.name if municipality else None,
+            "custom_fields": profile.custom_values or {},
+            "source_site": site_key,
+            "created_at": profile.created_at,
+            "updated_at": profile.updated_at,
+        },
+        "subscriptions": await queries.get_subscriptions_of(session, profile.id),
+        "consent_events": events,
+        "deliveries": await queries.get_deliveries_of(session, profile.id),
+        "audit_log": await queries.get_audit_entries(session, audit.address_hash(profile.email)),
+    }
+    # Round-trip through JSON so datetimes become ISO strings and every value is a builtin.
+    return msgspec.json.decode(msgspec.json.encode(document))  # type: ignore[no-any-return]
+
+
+async def request_export(
+    session: AsyncSession,
+    profile: ProfileRow,
+    *,
+    jobs: JobQueue,
+    signer: TokenSigner,
+    renderer: Renderer,
+    settings: Settings,
+) -> None:
+    """Mail the subscriber an expiring link to their data (only the address owner gets it)."""
+    token = sign_export(signer, profile.key)
+    context = {
+        "name": profile.name,
+        "export_url": export_url(settings, token),
+        "max_age_hours": max(1, settings.export_token_max_age // 3600),
+    }
+    mail = _render_mail(renderer, "export", profile, context)
+    async with session.begin():
+        await audit.record(
+            session, actor=audit.RESIDENT, action=audit.EXPORT_REQUESTED, email=profile.email
+        )
+        await enqueue_mail(jobs, mail)
+    log.info("gdpr.export_requested", subscriber=profile.key)
+
+
+async def inspect_export(session: AsyncSession, signer: TokenSigner, token: str) -> ExportLink:
+    """Read an export link without changing anything; raise InvalidLink when it is bad."""
+    key = read_export_token(signer, token)
+    async with session.begin():
+        profile = await queries.get_profile_by_key(session, key)
+    return ExportLink(profile.language if profile else None, profile is not None)
+
+
+async def download_export(
+    session: AsyncSession, signer: TokenSigner, token: str, renderer: Renderer
+) -> bytes | None:
+    """The export as JSON bytes (None when nothing is held any more), recorded in the audit log."""
+    key = read_export_token(signer, token)
+    async with session.begin():
+        profile = await queries.get_profile_by_key(session, key)
+        if profile is None:
+            return None
+        document = await export_document(session, profile, renderer)
+        await audit.record(
+            session,
+            actor=audit.RESIDENT,
+            action=audit.EXPORTED,
+            email=profile.email,
+            details={"via": "link"},
+        )
+    log.info("gdpr.exported", subscriber=key)
+    return msgspec.json.encode(document)
+
+
+# --- erasure --------------------------------------------------------------------------------
+
+
+async def erase(
+    session: AsyncSession,
+    profile: ProfileRow,
+    *,
+    actor: str,
+    jobs: JobQueue,
+    renderer: Renderer,
+) -> None:
+    """Delete a subscriber's personal data, keep a suppression digest, send a goodbye mail.
+
+    Runs in the caller's transaction. The goodbye mail is rendered before the row goes and
+    enqueued before the commit: if Redis is down, nothing is erased and the caller may retry.
+    """
+    goodbye = _render_mail(renderer, "goodbye", profile, {"name": profile.name})
+    now = datetime.now(UTC)
+    digest = audit.address_hash(profile.email)
+    await queries.delete_subscriber(session, profile.id)
+    await queries.insert_suppression(session, digest, ERASURE_REASON, now)
+    await audit.record(
+        session, actor=actor, action=audit.ERASED, email=profile.email, details={}, now=now
+    )
+    await enqueue_mail(jobs, goodbye)
+    log.info("gdpr.erased", actor=actor)
+
+
+async def erase_with_token(
+    session: AsyncSession, signer: TokenSigner, token: str, *, jobs: JobQueue, renderer: Renderer
+) -> str | None:
+    """Erase at the resident's request (preferences link); their language, None when gone."""
+    key = read_preferences_token(signer, token)
+    async with session.begin():
+        profile = await queries.get_profile_by_key(session, key)
+        if profile is None:
+            return None
+        await erase(session, profile, actor=audit.RESIDENT, jobs=jobs, renderer=renderer)
+    return profile.language
+
+
+# --- staff requests (run by the subscriptions worker) ----------------------------------------
+
+
+def normalise_address(raw: str) -> str | None:
+    """An address as sign-up stores it (local part as typed, domain lower-case Unicode)."""
+    try:
+        checked = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return f"{checked.local_part}@{checked.domain.lower()}"
+
+
+async def staff_export(
+    session: AsyncSession, email: str, *, actor: str, renderer: Renderer
+) -> dict[str, Any]:
+    """The export for staff: {"found": bool, "suppressed": bool, "data": document | None}."""
+    address = normalise_address(email)
+    async with session.begin():
+        profile = await queries.get_profile_by_email(session, address) if address else None
+        document = await export_document(session, profile, renderer) if profile else None
+        suppressed = await queries.is_suppressed(session, audit.address_hash(address or email))
+        await audit.record(
+            session,
+            actor=actor,
+            action=audit.EXPORTED,
+            email=address or email,
+            details={"via": "staff", "found": profile is not None},
+        )
+    return {"found": profile is not None, "suppressed": suppressed, "data": document}
+
+
+async def staff_erase(
+    session: AsyncSession, email: str, *, actor: str, jobs: JobQueue, renderer: Renderer
+) -> dict[str, Any]:
+    """Erase at a staff request; an unknown address is still suppressed (and audited)."""
+    address = normalise_address(email)
+    if address is None:
+        return {"erased": False, "reason": "invalid_address"}
+    async with session.begin():
+        profile = await queries.get_profile_by_email(session, address)
+        if profile is not None:
+            await erase(session, profile, actor=actor, jobs=jobs, renderer=renderer)
+        else:
+            digest = audit.address_hash(address)
+            await queries.insert_suppression(session, digest, ERASURE_REASON, datetime.now(UTC))
+            await audit.record(
+                session, actor=actor, action=audit.ERASED, email=address, details={"found": False}
+            )
+    return {"erased": profile is not None, "suppressed": True}
+
+
+# --- mail -----------------------------------------------------------------------------------
+
+
+def _render_mail(
+    renderer: Renderer, kind: str, profile: ProfileRow, context: dict[str, Any]
+) -> OutboundMail:
+    lang = profile.language
+    subject = renderer.render(f"mail/{kind}_subject.txt", lang, **context)
+    return OutboundMail(
+        message_key=f"{kind}:{profile.key}:{uuid4().hex}",
+        category="export" if kind == "export" else "goodbye",
+        to=profile.email,
+        subject=" ".join(subject.split()),
+        text=renderer.render(f"mail/{kind}.txt", lang, **context),
+        html=renderer.render(f"mail/{kind}.html", lang, **context),
+        headers={"Auto-Submitted": "auto-generated"},
+    )
