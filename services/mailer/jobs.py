@@ -27,7 +27,9 @@ def _runtime(ctx: dict[str, Any]) -> MailerRuntime:
 async def send_transactional(ctx: dict[str, Any], mail: dict[str, Any]) -> str:
     """Deliver one rendered transactional mail."""
     payload = from_job_arg(OutboundMail, mail)
-    return await transactional.send_transactional_mail(_runtime(ctx), payload, ctx["job_try"])
+    return await transactional.send_transactional_mail(
+        _runtime(ctx), ctx["redis"], payload, ctx["job_try"]
+    )
 
 
 async def start_campaign(ctx: dict[str, Any], payload: dict[str, Any]) -> int:

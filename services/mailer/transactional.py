@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.utils import parseaddr
+from typing import Protocol
 
 import structlog
 from arq.worker import Retry
@@ -12,8 +13,12 @@ from services.mailer.errors import MailerError, SmtpError
 from services.mailer.retry import backoff
 from services.mailer.runtime import MailerRuntime
 from shared.contracts import OutboundMail
+from shared.queues import KEY_PREFIX
 
 log = structlog.get_logger(__name__)
+
+SENT_MARK_PREFIX = KEY_PREFIX + "mailer:tx-sent:"
+SENT_MARK_SECONDS = 3600  # arq's keep_result: how long the job id itself de-duplicates
 
 # Headers the mailer sets itself; a producer cannot override them.
 _RESERVED = frozenset(
@@ -51,12 +56,31 @@ def build_transactional(runtime: MailerRuntime, mail: OutboundMail) -> tuple[str
     return recipient, message
 
 
-async def send_transactional_mail(runtime: MailerRuntime, mail: OutboundMail, job_try: int) -> str:
+class SentMarks(Protocol):
+    """The Redis calls that remember which mails went out."""
+
+    async def exists(self, *names: str) -> int:
+        """How many of the keys exist."""
+
+    async def set(self, name: str, value: bytes, ex: int | None = None) -> object:
+        """Set a key with an expiry in seconds."""
+
+
+async def send_transactional_mail(
+    runtime: MailerRuntime, marks: SentMarks, mail: OutboundMail, job_try: int
+) -> str:
     """Send one mail; a temporary failure raises arq's Retry with backoff until the horizon."""
     options = runtime.options
+    # arq re-runs a job whose worker died; if that was after the relay took the mail, the
+    # mark (set right after) keeps the re-run from sending it again. Kept as long as arq
+    # keeps a job id, so a later mail with the same key is not mistaken for a re-run.
+    mark = SENT_MARK_PREFIX + mail.message_key
+    if await marks.exists(mark):
+        return "already sent"
     try:
         recipient, message = build_transactional(runtime, mail)
         await runtime.transactional_smtp.send(runtime.envelope_from, [recipient], message)
+        await marks.set(mark, b"1", ex=SENT_MARK_SECONDS)
     except SmtpError as exc:
         if exc.temporary and job_try < options.max_attempts:
             delay = backoff(job_try, options.retry_base, options.retry_cap)

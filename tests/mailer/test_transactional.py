@@ -100,3 +100,20 @@ async def test_temporary_failure_is_retried_with_backoff(
     results = await _results(settings)
     # Tried max_attempts times, then given up (no mail lost silently: the result says why).
     assert [(r.job_try, r.result) for r in results] == [(3, "failed: 451 4.3.0 try later")]
+
+
+async def test_a_mail_the_relay_took_is_not_sent_again_by_a_rerun(
+    settings: Settings, smtp_server: RecordingSMTPServer, redis: Redis
+) -> None:
+    mail = OutboundMail(message_key="k3", category="test", to="a@example.dk", subject="x", text="x")
+    await _enqueue(settings, mail)
+    await run_worker(settings, burst=True, options=FAST)
+    # The same mail again under another job id, as when arq re-runs a job after a crash.
+    pool = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
+    await pool.enqueue_job(
+        JOB_SEND_TRANSACTIONAL, to_job_arg(mail), _queue_name=TRANSACTIONAL_QUEUE
+    )
+    await pool.aclose()
+    await run_worker(settings, burst=True, options=FAST)
+    assert len(smtp_server.messages) == 1
+    assert "already sent" in [r.result for r in await _results(settings)]
