@@ -260,6 +260,8 @@ deliveries = Table(
     Index("ix_deliveries_campaign_status", "campaign_id", "status"),
     # The mailer's reconciler looks for claims gone stale across all campaigns every minute.
     Index("ix_deliveries_status_updated", "status", "updated_at"),
+    # Suppression at send time: has this subscriber's address bounced in any campaign?
+    Index("ix_deliveries_subscriber_status", "subscriber_id", "status"),
     comment="owner: mailer",
 )
 

@@ -40,6 +40,9 @@ class MailerOptions:
     domain_rate_limit: int = 0  # per recipient domain, unless listed in domain_limits
     domain_limits: str = ""  # "gmail.com=50,outlook.com=20": messages per second per domain
     reconcile_every_minutes: int = 1
+    bounce_domain: str = ""  # set: campaign mail leaves with VERP return paths at this domain
+    bounce_host: str = "127.0.0.1"  # the bounce listener's address (0.0.0.0 to face an MX)
+    bounce_port: int = 0  # 0 = no bounce listener in this process
     pause_failure_rate: float = 0.25  # pause a campaign when this share of its mail fails; 0 off
     pause_min_sample: int = 100  # ... judged only once this many have been sent or failed
 

@@ -203,7 +203,8 @@ async def _send_one(
     try:
         message = render_message(campaign, recipient, runtime.links)
         address = mime.ascii_address(recipient.email)
-        result = await runtime.bulk_smtp.send(campaign.envelope_from, [address], message)
+        sender = runtime.return_path(campaign.id, recipient.subscriber_id, campaign.envelope_from)
+        result = await runtime.bulk_smtp.send(sender, [address], message)
     except SmtpError as exc:
         # recipient.attempts was read before this claim added one.
         exhausted = recipient.attempts + 1 >= runtime.options.max_attempts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
@@ -9,6 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.mailer import mime
+from services.mailer.bounces import verp_address
 from services.mailer.config import MailerOptions
 from services.mailer.content import CampaignCache, Links
 from services.mailer.metrics import MailerMetrics
@@ -38,8 +40,10 @@ class MailerRuntime:
     domain: str
     metrics: MailerMetrics
     limiter: RateLimiter
+    verp_secrets: tuple[bytes, ...] = ()
     redis: Redis | None = None
     metrics_server: WSGIServer | None = None
+    bounce_server: asyncio.Server | None = None
 
     @classmethod
     def start(cls, settings: Settings, options: MailerOptions) -> MailerRuntime:
@@ -73,12 +77,33 @@ class MailerRuntime:
                 per_domain=options.domain_rate_limit,
                 domains=domain_limits,
             ),
+            # Every key verifies a return path, the last one signs (as with tokens).
+            verp_secrets=tuple(key.reveal().encode() for key in reversed(settings.secret_keys)),
             redis=redis,
             metrics_server=metrics.serve(options.metrics_port) if options.metrics_port else None,
         )
 
+    def return_path(self, campaign_id: int, subscriber_id: int, default: str) -> str:
+        """The envelope sender: a VERP address when a bounce domain is set, else ``default``."""
+        domain = self.options.bounce_domain
+        if not domain:
+            return default
+        return verp_address(self.verp_secrets[0], campaign_id, subscriber_id, domain)
+
+    async def open(self) -> None:
+        """Start what listens (the bounce listener, when configured)."""
+        if self.options.bounce_port and self.bounce_server is None:
+            from services.mailer.inbound import start_listener  # needs the finished runtime
+
+            self.bounce_server = await start_listener(
+                self, self.options.bounce_host, self.options.bounce_port
+            )
+
     async def close(self) -> None:
-        """Close SMTP connections and the database engine."""
+        """Close listeners, SMTP connections and the database engine."""
+        if self.bounce_server is not None:
+            self.bounce_server.close()
+            await self.bounce_server.wait_closed()
         await self.bulk_smtp.close()
         await self.transactional_smtp.close()
         self.campaigns.clear()

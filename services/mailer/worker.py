@@ -42,6 +42,7 @@ class _SharedRuntime:
     async def startup(self, ctx: dict[str, Any]) -> None:
         if self._runtime is None:
             self._runtime = MailerRuntime.start(self._settings, self._options)
+            await self._runtime.open()
         self._users += 1
         ctx["mailer"] = self._runtime
 

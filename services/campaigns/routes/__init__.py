@@ -10,6 +10,7 @@ from services.campaigns.routes.health import live, ready
 from services.campaigns.routes.lists import ListsController
 from services.campaigns.routes.security import BearerTokenMiddleware, requires
 from services.campaigns.routes.sites import SitesController
+from services.campaigns.routes.subscribers import SubscribersController
 
 BEARER_SCHEME = "BearerToken"
 
@@ -20,7 +21,13 @@ def api_router() -> Router:
     """``/api``: every route needs a bearer token of at least the viewer role."""
     return Router(
         path="/api",
-        route_handlers=[ListsController, CampaignsController, SitesController, FieldsController],
+        route_handlers=[
+            ListsController,
+            CampaignsController,
+            SitesController,
+            FieldsController,
+            SubscribersController,
+        ],
         middleware=[BearerTokenMiddleware],
         guards=[requires("viewer")],
         security=[{BEARER_SCHEME: []}],

@@ -11,6 +11,7 @@ from services.mailer.queries.audience import (
     member_of,
 )
 from services.mailer.queries.common import (
+    BOUNCED,
     FAILED,
     QUEUED,
     RUN_DONE,
@@ -30,6 +31,7 @@ from services.mailer.queries.ledger import (
     outcome_counts,
     queued_ids_between,
     queued_page,
+    record_bounce,
     record_outcomes,
     release,
     requeue_stuck_sending,
@@ -49,6 +51,7 @@ from services.mailer.queries.runs import (
 )
 
 __all__ = [
+    "BOUNCED",
     "FAILED",
     "QUEUED",
     "RUN_DONE",
@@ -78,6 +81,7 @@ __all__ = [
     "pause_run",
     "queued_ids_between",
     "queued_page",
+    "record_bounce",
     "record_outcomes",
     "release",
     "requeue_stuck_sending",

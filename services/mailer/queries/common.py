@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
+BOUNCED = "bounced"
 RUN_FANNING_OUT, RUN_SENDING, RUN_PAUSED, RUN_DONE = "fanning_out", "sending", "paused", "done"
 
 

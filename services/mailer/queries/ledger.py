@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.mailer.content import Recipient
 from services.mailer.queries.audience import member_of
 from services.mailer.queries.common import (
+    BOUNCED,
     FAILED,
     QUEUED,
     SENDING,
@@ -20,6 +21,22 @@ from services.mailer.queries.common import (
     insert_ignoring,
 )
 from shared.schema import deliveries, subscribers
+
+
+def _hard_bounced() -> sa.Exists:
+    """The subscriber's address bounced hard (or drew a complaint) in an earlier campaign."""
+    earlier = deliveries.alias("earlier")
+    return (
+        sa.exists()
+        .where(earlier.c.subscriber_id == subscribers.c.id)
+        .where(
+            sa.or_(
+                earlier.c.status == BOUNCED,
+                # Refused at RCPT as an unknown address: as good as a bounce.
+                sa.and_(earlier.c.status == FAILED, earlier.c.last_response.like("5.1.%")),
+            )
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +94,7 @@ async def load_queued(
     conn: AsyncConnection, campaign_id: int, delivery_ids: Sequence[int], list_ids: Sequence[int]
 ) -> list[tuple[Recipient, bool]]:
     """Queued rows of a batch with their subscriber and whether they may still be mailed."""
-    eligible = sa.and_(subscribers.c.status == "active", member_of(list_ids))
+    eligible = sa.and_(subscribers.c.status == "active", member_of(list_ids), ~_hard_bounced())
     result = await conn.execute(
         sa.select(
             deliveries.c.id,
@@ -216,3 +233,23 @@ async def outcome_counts(conn: AsyncConnection, campaign_id: int) -> tuple[int, 
     )
     counts = {status: int(number) for status, number in result.all()}
     return counts.get(SENT, 0), counts.get(FAILED, 0)
+
+
+async def record_bounce(
+    conn: AsyncConnection,
+    *,
+    campaign_id: int,
+    subscriber_id: int,
+    code: int | None,
+    response: str,
+    now: datetime,
+) -> bool:
+    """Mark a delivered row bounced (a DSN or complaint came back); True if a row changed."""
+    result = await conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.subscriber_id == subscriber_id)
+        .where(deliveries.c.status.in_([SENT, FAILED, BOUNCED]))
+        .values(status=BOUNCED, last_code=code, last_response=response[:500], updated_at=now)
+    )
+    return bool(result.rowcount)
