@@ -15,15 +15,17 @@ from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.cors import add_cors_headers
 from services.subscriptions.errors import (
     CrossOriginRefused,
     InvalidInput,
     InvalidLink,
+    RateLimited,
     UnknownSite,
     UnsupportedContentType,
 )
-from services.subscriptions.i18n import load_translations, negotiate_language
+from services.subscriptions.i18n import N_, load_translations, negotiate_language
 from services.subscriptions.pages import Renderer, request_language, wants_json
 from services.subscriptions.preference_routes import PREFERENCE_ROUTES
 from services.subscriptions.proof_of_work import ProofOfWork, derive_hmac_key
@@ -41,6 +43,8 @@ from shared.settings import Settings
 from shared.tokens import Purpose, TokenSigner
 
 log = structlog.get_logger(__name__)
+
+TOO_MANY_ATTEMPTS = N_("Too many attempts. Please wait a while and try again.")
 
 
 @asynccontextmanager
@@ -65,6 +69,7 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
         derive_hmac_key(settings), jobs, max_number=settings.altcha_max_number
     )
     app.state.gate = SignupGate(app.state.sites, app.state.proof_of_work, settings)
+    app.state.guard = SignupGuard(jobs, settings)
     try:
         yield
     finally:
@@ -134,6 +139,26 @@ def _status_page(request: Request[Any, Any, Any], status_code: int) -> Response[
     )
 
 
+def _rate_limited(request: Request[Any, Any, Any], exc: RateLimited) -> Response[Any]:
+    """429 with Retry-After; the same answer for a busy client and a busy address."""
+    lang = request_language(request)
+    renderer = _renderer(request)
+    headers = {"Retry-After": str(exc.retry_after)}
+    if wants_json(request):
+        message = renderer.gettext(lang, TOO_MANY_ATTEMPTS)
+        body = {"errors": {"body": message}, "retry_after": exc.retry_after}
+        return Response(body, status_code=429, headers=headers)
+    response = renderer.page(
+        "rate_limited.html",
+        lang,
+        path=request.url.path,
+        status_code=429,
+        minutes=max(1, -(-exc.retry_after // 60)),
+    )
+    response.headers.update(headers)
+    return response
+
+
 def _unknown_site(request: Request[Any, Any, Any], exc: UnknownSite) -> Response[Any]:
     return _status_page(request, 404)
 
@@ -191,11 +216,13 @@ def create_app(settings: Settings) -> Litestar:
             "sites": _from_state("sites"),
             "proof_of_work": _from_state("proof_of_work"),
             "gate": _from_state("gate"),
+            "guard": _from_state("guard"),
         },
         exception_handlers={
             InvalidInput: _invalid_input,
             InvalidLink: _invalid_link,
             UnsupportedContentType: _unsupported_content_type,
+            RateLimited: _rate_limited,
             UnknownSite: _unknown_site,
             CrossOriginRefused: _cross_origin_refused,
             HTTPException: _http_exception,

@@ -77,3 +77,12 @@ class UnknownSite(SubscriptionsError):
     def __init__(self, key: str) -> None:
         self.key = key
         super().__init__(f"unknown site: {key[:64]}")
+
+
+class RateLimited(SubscriptionsError):
+    """Too many sign-ups from one client or for one address; try again after a while."""
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        self.scope = scope  # "client" or "address"; never shown, the answer is the same
+        self.retry_after = retry_after  # seconds
+        super().__init__(f"rate limited ({scope}); retry after {retry_after} s")

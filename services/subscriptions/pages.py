@@ -49,6 +49,9 @@ _MESSAGES: Final[Mapping[tuple[str, str], str]] = {
         "Please use another address."
     ),
     ("email", "too_long"): N_("The email address is too long (at most %(detail)s characters)."),
+    ("email", "undeliverable"): N_(
+        "The domain of this email address does not receive email. Check the address."
+    ),
     ("lists", "required"): N_("Choose at least one newsletter."),
     ("lists", "unknown"): N_(
         "There is no newsletter called “%(detail)s” that you can sign up for."

@@ -35,6 +35,7 @@ class ListRow(NamedTuple):
     name_da: str
     name_sv: str
     name_en: str
+    double_optin: bool = True
 
 
 class SubscriberRow(NamedTuple):
@@ -54,6 +55,7 @@ _LIST_COLUMNS = (
     mailing_lists.c.name_da,
     mailing_lists.c.name_sv,
     mailing_lists.c.name_en,
+    mailing_lists.c.double_optin,
 )
 _SUBSCRIBER_COLUMNS = (
     subscribers.c.id,
@@ -243,6 +245,87 @@ async def ping_database(engine: AsyncEngine) -> None:
     """Run ``SELECT 1``; raise when the database does not answer."""
     async with engine.connect() as conn:
         await conn.execute(sa.text("SELECT 1"))
+
+
+# --- member sites and the lists their forms offer (read-only: both tables belong to campaigns)
+
+
+class SiteRow(NamedTuple):
+    """A member site as the public side needs it: origins, defaults, proof-of-work flag."""
+
+    id: int
+    key: str
+    name: str
+    allowed_origins: list[str]
+    default_lists: list[str]
+    default_language: str
+    thank_you_url: str | None
+    require_proof_of_work: bool
+
+
+class ListTextRow(NamedTuple):
+    """A public list with its names and descriptions in every language."""
+
+    slug: str
+    name_da: str
+    name_sv: str
+    name_en: str
+    description_da: str
+    description_sv: str
+    description_en: str
+
+
+async def get_site_by_key(session: AsyncSession, site_key: str) -> SiteRow | None:
+    """The member site with this key, if there is one."""
+    query = sa.select(
+        member_sites.c.id,
+        member_sites.c.key,
+        member_sites.c.name,
+        member_sites.c.allowed_origins,
+        member_sites.c.default_lists,
+        member_sites.c.default_language,
+        member_sites.c.thank_you_url,
+        member_sites.c.require_proof_of_work,
+    ).where(member_sites.c.key == site_key)
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    return SiteRow(
+        id=int(row.id),
+        key=str(row.key),
+        name=str(row.name),
+        allowed_origins=[str(o) for o in row.allowed_origins or [] if isinstance(o, str)],
+        default_lists=[str(s) for s in row.default_lists or [] if isinstance(s, str)],
+        default_language=str(row.default_language),
+        thank_you_url=row.thank_you_url,
+        require_proof_of_work=bool(row.require_proof_of_work),
+    )
+
+
+async def get_all_allowed_origins(session: AsyncSession) -> set[str]:
+    """Every origin any member site allows (for preflights that do not name a site)."""
+    origins: set[str] = set()
+    for (values,) in await session.execute(sa.select(member_sites.c.allowed_origins)):
+        origins.update(str(value) for value in values or [] if isinstance(value, str))
+    return origins
+
+
+async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
+    """Every public list with names and descriptions, in slug order."""
+    query = (
+        sa.select(
+            mailing_lists.c.slug,
+            mailing_lists.c.name_da,
+            mailing_lists.c.name_sv,
+            mailing_lists.c.name_en,
+            mailing_lists.c.description_da,
+            mailing_lists.c.description_sv,
+            mailing_lists.c.description_en,
+        )
+        .where(mailing_lists.c.is_public.is_(True))
+        .order_by(mailing_lists.c.slug)
+    )
+    return [ListTextRow(*row) for row in await session.execute(query)]
 
 
 # --- residents' control: preferences, consent records, export, erasure, audit -------------
@@ -666,105 +749,25 @@ async def delete_stale_pending(
 
 
 async def delete_subscribers_without_subscriptions(
-    session: AsyncSession, subscriber_ids: Collection[int], created_before: datetime
+    session: AsyncSession, subscriber_ids: Collection[int], before: datetime
 ) -> int:
-    """Delete those of these (active) subscribers that have no subscription left at all."""
-    orphans = (
-        sa.select(subscribers.c.id)
-        .where(
-            subscribers.c.id.in_(list(subscriber_ids)),
-            subscribers.c.status == ACTIVE,
-            subscribers.c.created_at < created_before,
-            ~sa.exists().where(subscriptions.c.subscriber_id == subscribers.c.id),
-        )
-        .scalar_subquery()
-    )
-    ids = [int(value) for value in (await session.execute(sa.select(orphans))).scalars()]
-    if not ids:
+    """Delete those of these active subscribers that have no subscription left at all and
+    have not changed since the cut-off (a sign-up in the meantime touches the row)."""
+    if not subscriber_ids:
         return 0
-    # Their consent records are of requests never confirmed; deleted explicitly rather than
+    orphan = sa.and_(
+        subscribers.c.id.in_(list(subscriber_ids)),
+        subscribers.c.status == ACTIVE,
+        subscribers.c.created_at < before,
+        subscribers.c.updated_at < before,
+        ~sa.exists().where(subscriptions.c.subscriber_id == subscribers.c.id),
+    )
+    # Their consent records are of requests never confirmed. Deleted explicitly rather than
     # relying on ON DELETE CASCADE being enforced everywhere.
-    await session.execute(sa.delete(consent_events).where(consent_events.c.subscriber_id.in_(ids)))
-    result = await session.execute(sa.delete(subscribers).where(subscribers.c.id.in_(ids)))
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-# --- member sites and the lists their forms offer (read-only: both tables belong to campaigns)
-
-
-class SiteRow(NamedTuple):
-    """A member site as the public side needs it: origins, defaults, proof-of-work flag."""
-
-    id: int
-    key: str
-    name: str
-    allowed_origins: list[str]
-    default_lists: list[str]
-    default_language: str
-    thank_you_url: str | None
-    require_proof_of_work: bool
-
-
-class ListTextRow(NamedTuple):
-    """A public list with its names and descriptions in every language."""
-
-    slug: str
-    name_da: str
-    name_sv: str
-    name_en: str
-    description_da: str
-    description_sv: str
-    description_en: str
-
-
-async def get_site_by_key(session: AsyncSession, site_key: str) -> SiteRow | None:
-    """The member site with this key, if there is one."""
-    query = sa.select(
-        member_sites.c.id,
-        member_sites.c.key,
-        member_sites.c.name,
-        member_sites.c.allowed_origins,
-        member_sites.c.default_lists,
-        member_sites.c.default_language,
-        member_sites.c.thank_you_url,
-        member_sites.c.require_proof_of_work,
-    ).where(member_sites.c.key == site_key)
-    row = (await session.execute(query)).first()
-    if row is None:
-        return None
-    return SiteRow(
-        id=int(row.id),
-        key=str(row.key),
-        name=str(row.name),
-        allowed_origins=[str(o) for o in row.allowed_origins or [] if isinstance(o, str)],
-        default_lists=[str(s) for s in row.default_lists or [] if isinstance(s, str)],
-        default_language=str(row.default_language),
-        thank_you_url=row.thank_you_url,
-        require_proof_of_work=bool(row.require_proof_of_work),
-    )
-
-
-async def get_all_allowed_origins(session: AsyncSession) -> set[str]:
-    """Every origin any member site allows (for preflights that do not name a site)."""
-    origins: set[str] = set()
-    for (values,) in await session.execute(sa.select(member_sites.c.allowed_origins)):
-        origins.update(str(value) for value in values or [] if isinstance(value, str))
-    return origins
-
-
-async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
-    """Every public list with names and descriptions, in slug order."""
-    query = (
-        sa.select(
-            mailing_lists.c.slug,
-            mailing_lists.c.name_da,
-            mailing_lists.c.name_sv,
-            mailing_lists.c.name_en,
-            mailing_lists.c.description_da,
-            mailing_lists.c.description_sv,
-            mailing_lists.c.description_en,
+    await session.execute(
+        sa.delete(consent_events).where(
+            consent_events.c.subscriber_id.in_(sa.select(subscribers.c.id).where(orphan))
         )
-        .where(mailing_lists.c.is_public.is_(True))
-        .order_by(mailing_lists.c.slug)
     )
-    return [ListTextRow(*row) for row in await session.execute(query)]
+    result = await session.execute(sa.delete(subscribers).where(orphan))
+    return int(getattr(result, "rowcount", 0) or 0)

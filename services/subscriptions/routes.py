@@ -14,6 +14,7 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import signup, unsubscribe
+from services.subscriptions.abuse import SignupGuard, client_address
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import UnsupportedContentType
 from services.subscriptions.health import readiness_problem
@@ -40,6 +41,7 @@ Signer: TypeAlias = NamedDependency[TokenSigner]
 Pages: TypeAlias = NamedDependency[Renderer]
 Config: TypeAlias = NamedDependency[Settings]
 Gate: TypeAlias = NamedDependency[SignupGate]
+Guard: TypeAlias = NamedDependency[SignupGuard]
 AnyRequest: TypeAlias = Request[Any, Any, Any]
 
 ACCEPTED_MESSAGE = N_(
@@ -58,8 +60,13 @@ async def read_subscribe_body(request: AnyRequest) -> tuple[SubscribeBody, bool]
 
 
 def client_ip(request: AnyRequest) -> str | None:
-    """The peer address (behind a proxy, the proxy's unless the server trusts its headers)."""
-    return request.client.host if request.client else None
+    """The client's address: the peer, or X-Forwarded-For when BREVDUE_TRUSTED_PROXIES lists
+    the peer."""
+    if not request.client:
+        return None
+    guard: SignupGuard = request.app.state.guard
+    forwarded = request.headers.getall("x-forwarded-for", [])
+    return client_address(request.client.host, forwarded, guard.trusted)
 
 
 @get("/subscribe", media_type=MediaType.HTML)
@@ -81,6 +88,7 @@ async def subscribe(
     renderer: Pages,
     settings: Config,
     gate: Gate,
+    guard: Guard,
 ) -> Response[Any]:
     """Sign up: 303 to the thank-you page for forms, 202 for JSON, whatever the address."""
     body, is_json = await read_subscribe_body(request)
@@ -97,6 +105,7 @@ async def subscribe(
         renderer=renderer,
         settings=settings,
         source=source,
+        guard=guard,
     )
     lang = str(body.language)  # validated by signup.subscribe
     if is_json:
@@ -140,10 +149,16 @@ async def confirm(
     signer: Signer,
     renderer: Pages,
     settings: Config,
+    jobs: Jobs,
 ) -> Response[str]:
     """Confirm the link's pending lists; a second time shows the same page."""
     target = await signup.confirm(
-        session, signer, token, ip=client_ip(request), record_ip=settings.record_consent_ip
+        session,
+        signer,
+        token,
+        ip=client_ip(request),
+        record_ip=settings.record_consent_ip,
+        jobs=jobs,
     )
     lang = request_language(request, target.language)
     names = [signup.list_name(row, lang) for row in target.lists]

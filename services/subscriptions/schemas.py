@@ -32,6 +32,8 @@ class SubscribeBody(msgspec.Struct, kw_only=True):
     name: str | None = None
     consent: bool | int | str | None = None
     site: str | None = None
+    # The honeypot: hidden from people, so any value means a bot filled in the form.
+    website: Any = None
     # A solved proof-of-work challenge (base64 JSON), for sites that require one.
     altcha: str | None = None
 
@@ -90,6 +92,7 @@ def form_to_body(form: FormMultiDict) -> SubscribeBody:
         name=first("name"),
         consent=first("consent"),
         site=first("site"),
+        website=first("website"),
         altcha=first("altcha"),
     )
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import consent, queries
+from services.subscriptions.abuse import SignupGuard, is_honeypot_filled, minimum_duration
 from services.subscriptions.audit import address_hash
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem, InvalidInput, ListChoice
@@ -29,6 +30,8 @@ from services.subscriptions.schemas import (
     shown_values,
     validate_signup,
 )
+from services.subscriptions.welcome import send_welcomes, welcome_mails
+from shared.contracts import OutboundMail
 from shared.settings import Settings
 from shared.tokens import TokenSigner
 
@@ -84,18 +87,68 @@ async def subscribe(
     renderer: Renderer,
     settings: Settings,
     source: ConsentSource | None = None,
+    guard: SignupGuard | None = None,
 ) -> SignupResult:
     """Record a sign-up and enqueue one confirmation mail when any of its lists is pending.
 
     Raises InvalidInput (nothing stored) when a field is wrong or a list is unknown/private.
     ``source`` says which form it came from (and the client IP) for the consent record.
+    ``guard`` applies the rate limits, the MX check and the daily cap on confirmation mails
+    (raises RateLimited); every accepted sign-up then takes at least its minimum duration.
     """
+    source = source or ConsentSource()
+    if guard is not None:
+        await guard.admit_client(source.ip or "unknown")
     try:
         request = validate_signup(body)
     except InvalidInput as exc:
         language = body.language if isinstance(body.language, str) else None
         choices = await public_list_choices(session)
         raise InvalidInput(exc.problems, exc.values, choices, language) from None
+    async with minimum_duration(guard.min_duration if guard else 0.0):
+        if is_honeypot_filled(body.website):
+            # Answered like any sign-up so the bot learns nothing; nothing stored or sent.
+            log.info("signup.honeypot", site=request.site_key)
+            return SignupResult("", (), None)
+        if guard is not None:
+            await _check_address(session, guard, request, body)
+        return await _subscribe_with_retries(
+            session,
+            request,
+            body,
+            jobs=jobs,
+            signer=signer,
+            renderer=renderer,
+            settings=settings,
+            source=source,
+            guard=guard,
+        )
+
+
+async def _check_address(
+    session: AsyncSession, guard: SignupGuard, request: SignupRequest, body: SubscribeBody
+) -> None:
+    """The MX check (when on), then the per-address limit; both before any lookup of the
+    address, so neither can tell whether it is known."""
+    if not await guard.is_deliverable(request.email):
+        choices = await public_list_choices(session)
+        problems = {"email": FieldProblem("undeliverable")}
+        raise InvalidInput(problems, shown_values(body), choices, request.language)
+    await guard.admit_address(request.email)
+
+
+async def _subscribe_with_retries(
+    session: AsyncSession,
+    request: SignupRequest,
+    body: SubscribeBody,
+    *,
+    jobs: JobQueue,
+    signer: TokenSigner,
+    renderer: Renderer,
+    settings: Settings,
+    source: ConsentSource,
+    guard: SignupGuard | None,
+) -> SignupResult:
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             async with session.begin():
@@ -107,7 +160,8 @@ async def subscribe(
                     signer=signer,
                     renderer=renderer,
                     settings=settings,
-                    source=source or ConsentSource(),
+                    source=source,
+                    guard=guard,
                 )
         except (IntegrityError, OperationalError):
             if attempt == _ATTEMPTS:
@@ -126,6 +180,7 @@ async def _subscribe(
     renderer: Renderer,
     settings: Settings,
     source: ConsentSource,
+    guard: SignupGuard | None,
 ) -> SignupResult:
     lists = await queries.get_public_lists_by_slug(session, request.list_slugs)
     found = {row.slug for row in lists}
@@ -167,22 +222,39 @@ async def _subscribe(
     reopened_ids = [list_id for list_id, status in statuses.items() if status == UNSUBSCRIBED]
     await queries.insert_pending_subscriptions(session, subscriber.id, new_ids, site_id, now)
     await queries.reopen_unsubscribed(session, subscriber.id, reopened_ids, site_id, now)
-    pending = [row for row in lists if statuses.get(row.id, PENDING) in (PENDING, UNSUBSCRIBED)]
-    if not pending:
+    requested = [row for row in lists if statuses.get(row.id, PENDING) in (PENDING, UNSUBSCRIBED)]
+    if not requested:
         log.info("signup.already_confirmed", subscriber=subscriber.key)
         return SignupResult(subscriber.key, (), None)
     await queries.touch_subscriber(session, subscriber.id, now)
-    pending_ids = sorted(row.id for row in pending)
     await consent.record(
         session,
         subscriber.id,
         consent.REQUESTED,
-        pending_ids,
+        [row.id for row in requested],
         source=ConsentSource(source.form, site_id, source.ip),
         language=request.language,
         now=now,
         record_ip=settings.record_consent_ip,
     )
+    # Lists whose staff turned double opt-in off are confirmed at once, with their welcome.
+    await _confirm_at_once(
+        session,
+        subscriber,
+        [row.id for row in requested if not row.double_optin],
+        jobs=jobs,
+        source=source,
+        settings=settings,
+        now=now,
+    )
+    pending = [row for row in requested if row.double_optin]
+    if not pending:
+        return SignupResult(subscriber.key, (), None)
+    pending_ids = sorted(row.id for row in pending)
+    if guard is not None and not await guard.may_send_confirmation(subscriber.email):
+        # The bombing guard: same answer, rows stay pending, but no more mail today.
+        log.info("signup.confirmation_withheld", subscriber=subscriber.key, lists=pending_ids)
+        return SignupResult(subscriber.key, tuple(pending_ids), None)
     mail = render_confirmation(
         renderer,
         settings,
@@ -202,6 +274,33 @@ async def _subscribe(
     return SignupResult(subscriber.key, tuple(pending_ids), job_id)
 
 
+async def _confirm_at_once(
+    session: AsyncSession,
+    subscriber: queries.SubscriberRow,
+    list_ids: list[int],
+    *,
+    jobs: JobQueue,
+    source: ConsentSource,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    confirmed = await queries.confirm_pending_lists(session, subscriber.id, list_ids, now)
+    if not confirmed:
+        return
+    await consent.record_confirmed(
+        session,
+        subscriber.id,
+        confirmed,
+        language=subscriber.language,
+        now=now,
+        ip=source.ip,
+        record_ip=settings.record_consent_ip,
+    )
+    # Enqueued before the commit, like the confirmation mail.
+    await send_welcomes(jobs, await welcome_mails(session, subscriber, confirmed))
+    log.info("signup.confirmed_at_once", subscriber=subscriber.key, lists=confirmed)
+
+
 async def inspect_confirm(session: AsyncSession, signer: TokenSigner, token: str) -> LinkTarget:
     """Read a confirm link without changing anything (mail scanners follow links)."""
     key, list_ids = read_confirm_token(signer, token)
@@ -218,11 +317,14 @@ async def confirm(
     *,
     ip: str | None = None,
     record_ip: bool = False,
+    jobs: JobQueue | None = None,
 ) -> LinkTarget:
     """Confirm the still-pending subscriptions a link names; repeating it changes nothing.
 
     Each confirmation is added to the consent record (with ``ip`` only when ``record_ip``).
+    With ``jobs``, newly confirmed lists that have a welcome text send their welcome mail.
     """
+    welcomes: list[OutboundMail] = []
     key, list_ids = read_confirm_token(signer, token)
     async with session.begin():
         subscriber = await queries.get_subscriber_by_key(session, key)
@@ -232,8 +334,12 @@ async def confirm(
             now = datetime.now(UTC)
             statuses = await queries.get_subscription_statuses(session, subscriber.id, list_ids)
             pending_ids = [list_id for list_id, status in statuses.items() if status == PENDING]
-            changed = await queries.confirm_pending(session, subscriber.id, pending_ids, now)
+            confirmed = await queries.confirm_pending_lists(
+                session, subscriber.id, pending_ids, now
+            )
+            changed = len(confirmed)
             if changed:
+                welcomes = await welcome_mails(session, subscriber, confirmed)
                 await queries.touch_subscriber(session, subscriber.id, now)
                 await consent.record_confirmed(
                     session,
@@ -245,4 +351,15 @@ async def confirm(
                     record_ip=record_ip,
                 )
     log.info("signup.confirmed", subscriber=key, lists=list_ids, changed=changed)
+    if jobs is not None and welcomes:
+        await _send_welcomes_after_confirm(jobs, welcomes)
     return LinkTarget(subscriber.language if subscriber else None, tuple(lists), changed)
+
+
+async def _send_welcomes_after_confirm(jobs: JobQueue, mails: list[OutboundMail]) -> None:
+    # After the commit: the confirmation stands even when Redis is briefly away; the welcome
+    # is a courtesy, and its deterministic job id keeps a repeated confirm from sending twice.
+    try:
+        await send_welcomes(jobs, mails)
+    except Exception as exc:
+        log.warning("welcome.not_queued", error=type(exc).__name__, count=len(mails))

@@ -119,12 +119,17 @@ async def test_same_answer_for_new_pending_confirmed_and_unsubscribed(
             (json_response.status_code, json_response.text),
         )
 
-    new = await answers()
-    pending = await answers()
+    async def answers_in_new_hour() -> tuple[tuple[int, str | None, str], tuple[int, str]]:
+        # Eight sign-ups of one address would pass the per-address limit (5 an hour).
+        await redis.delete(*(await redis.keys("brevdue:limits:*")) or ["none"])
+        return await answers()
+
+    new = await answers_in_new_hour()
+    pending = await answers_in_new_hour()
     await _set_status(engine, lists["kultur"], "confirmed")
-    confirmed = await answers()
+    confirmed = await answers_in_new_hour()
     await _set_status(engine, lists["kultur"], "unsubscribed")
-    unsubscribed = await answers()
+    unsubscribed = await answers_in_new_hour()
 
     assert new == pending == confirmed == unsubscribed
     assert new[0][:2] == (303, "/thanks?lang=da")
@@ -255,10 +260,10 @@ async def test_concurrent_sign_ups_of_one_address_make_one_subscriber(
     responses = await asyncio.gather(
         *(
             subscribe_json(client, email="race@example.org", lists=["kultur", "musik"])
-            for _ in range(6)
+            for _ in range(5)  # the per-address limit allows 5 an hour
         )
     )
 
-    assert [response.status_code for response in responses] == [202] * 6
+    assert [response.status_code for response in responses] == [202] * 5
     assert len(await all_subscribers(engine)) == 1
     assert len(await all_subscriptions(engine)) == 2
