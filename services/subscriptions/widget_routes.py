@@ -19,6 +19,7 @@ from services.subscriptions.routes import (
     AnyRequest,
     Config,
     Gate,
+    Guard,
     Jobs,
     Pages,
     Session,
@@ -130,6 +131,7 @@ async def embed_signup(
     renderer: Pages,
     settings: Config,
     gate: Gate,
+    guard: Guard,
 ) -> Response[Any]:
     """Sign up from the embed page: 303 to the site's thank-you page (or ours, framable)."""
     site = await widget.require_site(gate.sites, key)
@@ -147,6 +149,7 @@ async def embed_signup(
             renderer=renderer,
             settings=settings,
             source=source,
+            guard=guard,
         )
     except InvalidInput as exc:
         # Shown here rather than by the app-wide handler: this page must stay framable.

@@ -307,3 +307,15 @@ async def test_embed_sign_up_goes_to_the_sites_thank_you_page(
     assert response.status_code == 303
     assert response.headers["location"] == "https://malmo.example/tack"
     assert len(await all_subscriptions(engine)) == 2
+
+
+async def test_embed_sign_up_with_the_honeypot_filled_stores_nothing(
+    client: httpx.AsyncClient, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    await seed_member_site(engine, "malmo-bibliotek")
+    form = {"email": "bot@example.org", "lists": "kultur", "consent": "on", "website": "x"}
+
+    response = await client.post("/embed/malmo-bibliotek", data=form)
+
+    assert response.status_code == 303  # the same answer a person gets
+    assert await all_subscribers(engine) == []
