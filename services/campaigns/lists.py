@@ -20,11 +20,19 @@ from services.campaigns.schemas import (
     ListsOut,
     Names,
     TextsPatch,
+    Welcome,
+    WelcomePatch,
+    WelcomeText,
 )
+from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
 
 SLUG = re.compile(r"[a-z0-9-]{1,64}")
 _NAME_MAX = 200
 _DESCRIPTION_MAX = 5000
+_WELCOME_SUBJECT_MAX = 998
+_WELCOME_BODY_MAX = 20_000
+# What a welcome template is tried with before it is stored (the same names as when sent).
+_WELCOME_SAMPLE = {"subscriber": {"name": "Maja"}, "list": {"name": "Kultur"}}
 _LANGUAGES = ("da", "sv", "en")
 
 
@@ -74,11 +82,13 @@ async def update_list(session: AsyncSession, slug: str, patch: ListPatch) -> Lis
     for flag in ("is_public", "double_optin"):
         if getattr(patch, flag) is not UNSET:
             values[flag] = getattr(patch, flag)
+    values.update(_welcome_changes(patch.welcome))
     merged = {**row, **values}
     errors = _text_errors(
         {lang: merged[f"name_{lang}"] for lang in _LANGUAGES},
         {lang: merged[f"description_{lang}"] for lang in _LANGUAGES},
     )
+    errors.update(_welcome_errors(patch.welcome))
     if errors:
         raise InvalidInput("the list is not valid", errors)
     if values and not await queries.update_list(session, slug, values):
@@ -104,6 +114,55 @@ def _text_changes(column: str, texts: TextsPatch | UnsetType) -> dict[str, str]:
         for key, value in changes.items()
         if value is not UNSET
     }
+
+
+def _welcome_changes(welcome: WelcomePatch | UnsetType) -> dict[str, str | None]:
+    if welcome is UNSET:
+        return {}
+    changes: dict[str, str | None] = {}
+    for lang in _LANGUAGES:
+        text = getattr(welcome, lang)
+        if text is UNSET:
+            continue
+        changes[f"welcome_subject_{lang}"] = text.subject.strip() if text else None
+        changes[f"welcome_body_{lang}"] = text.body if text else None
+    return changes
+
+
+def _welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
+    """Welcome texts must be non-empty, fit, and render in the sandbox with sample values."""
+    errors: dict[str, str] = {}
+    if welcome is UNSET:
+        return errors
+    for lang in _LANGUAGES:
+        text = getattr(welcome, lang)
+        if not isinstance(text, WelcomeText):
+            continue
+        limits = (("subject", _WELCOME_SUBJECT_MAX), ("body", _WELCOME_BODY_MAX))
+        for part, limit in limits:
+            value = getattr(text, part)
+            field = f"welcome.{lang}.{part}"
+            if not value.strip():
+                errors[field] = "must not be empty"
+            elif len(value) > limit:
+                errors[field] = f"must be at most {limit} characters"
+            elif part == "subject" and ("\r" in value or "\n" in value):
+                errors[field] = "must be one line"
+            else:
+                try:
+                    template = compile_template(value, field=field, html=False)
+                    render_template(template, dict(_WELCOME_SAMPLE), field=field)
+                except CampaignTemplateError as exc:
+                    errors[field] = str(exc)
+    return errors
+
+
+def _welcome_out(row: Any) -> Welcome:
+    texts = {}
+    for lang in _LANGUAGES:
+        subject, body = row.get(f"welcome_subject_{lang}"), row.get(f"welcome_body_{lang}")
+        texts[lang] = WelcomeText(subject=subject, body=body) if subject and body else None
+    return Welcome(**texts)
 
 
 def _check(data: ListCreate) -> None:
@@ -144,4 +203,5 @@ def _list_out(row: Any) -> ListOut:
         is_public=bool(row["is_public"]),
         double_optin=bool(row["double_optin"]),
         created_at=queries.aware(row["created_at"]),
+        welcome=_welcome_out(row),
     )

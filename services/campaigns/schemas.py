@@ -46,6 +46,30 @@ class ListCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     double_optin: bool = True
 
 
+class WelcomeText(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A list's welcome mail in one language: plain-text subject and body, each a sandboxed
+    Jinja2 template that may use ``subscriber.name`` and ``list.name``."""
+
+    subject: str
+    body: str
+
+
+class Welcome(Struct, kw_only=True):
+    """The welcome mail per language; null: none in that language (no fallback)."""
+
+    da: WelcomeText | None = None
+    sv: WelcomeText | None = None
+    en: WelcomeText | None = None
+
+
+class WelcomePatch(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Languages given change (null removes that language's welcome); others stay."""
+
+    da: WelcomeText | UnsetType | None = UNSET
+    sv: WelcomeText | UnsetType | None = UNSET
+    en: WelcomeText | UnsetType | None = UNSET
+
+
 class ListOut(Struct, kw_only=True):
     """A mailing list as the API shows it."""
 
@@ -56,6 +80,7 @@ class ListOut(Struct, kw_only=True):
     is_public: bool
     double_optin: bool
     created_at: datetime
+    welcome: Welcome = msgspec.field(default_factory=Welcome)
 
 
 class ListsOut(Struct, kw_only=True):
@@ -79,6 +104,7 @@ class ListPatch(Struct, forbid_unknown_fields=True, kw_only=True):
     descriptions: TextsPatch | UnsetType = UNSET
     is_public: bool | UnsetType = UNSET
     double_optin: bool | UnsetType = UNSET
+    welcome: WelcomePatch | UnsetType = UNSET
 
 
 # --- member sites ---------------------------------------------------------------------------
