@@ -31,7 +31,12 @@ from brevdue_cli.worker_health import HEALTH_KEYS, worker_health
 from shared.errors import SettingsError
 from shared.settings import PREFIX, Settings
 
-SERVICE_MODULES = ("services.subscriptions.app", "services.campaigns.app", "services.mailer.worker")
+SERVICE_MODULES = (
+    "services.subscriptions.app",
+    "services.subscriptions.worker",
+    "services.campaigns.app",
+    "services.mailer.worker",
+)
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,9 @@ def _spawn_children(
         )
         probes.append(Probe(name, http_ok(f"http://127.0.0.1:{port}/health/ready")))
     supervisor.spawn("mailer worker", [python, "-m", "brevdue_cli", "mailer"], env)
+    # Scheduled upkeep (the purge of unconfirmed sign-ups); supervised, no readiness probe.
+    worker = "services.subscriptions.worker"
+    supervisor.spawn("subscriptions worker", [python, "-m", worker], env)
     redis_url = settings.redis_url
     probes.append(Probe("mailer worker", lambda: worker_health(redis_url, list(HEALTH_KEYS))[0]))
     return probes
