@@ -24,6 +24,7 @@ class MailerOptions:
     bulk_max_jobs: int = 4
     transactional_max_jobs: int = 10
     job_timeout: float = 60.0  # a killed worker's job is re-run after this + 10 s
+    fanout_budget: float = 30.0  # seconds one start_campaign run fans out before it continues
     max_attempts: int = 8  # SMTP attempts per recipient before a temporary failure is final
     retry_base: float = 30.0  # seconds; doubled per attempt, with jitter
     retry_cap: float = 3600.0

@@ -9,9 +9,11 @@ delivery id of the batch.
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Protocol
 
 import structlog
+from arq.worker import Retry
 
 from services.mailer import mime, queries
 from services.mailer.delivery import utcnow
@@ -75,7 +77,11 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
         return run.recipients
     sender = mime.parse_mailbox(source.from_address or runtime.settings.mail_from)[1]
     domain = mime.domain_of(sender)
-    after, batches = 0, 0
+    after, batches = await _resume_point(runtime, jobs, campaign_id), 0
+    # A big audience takes longer than a job may live: stop at half the job timeout and let
+    # arq run the job again, which resumes after the last subscriber written.
+    options = runtime.options
+    deadline = time.monotonic() + min(options.fanout_budget, options.job_timeout / 2)
     while True:
         async with runtime.engine.begin() as conn:
             page, last = await queries.audience_page(
@@ -95,9 +101,30 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
             await enqueue_batch(jobs, campaign_id, ids)
             batches += 1
         after = last
+        # Only after a page that wrote rows: the next run resumes after the highest row, so
+        # every run must write at least one (pages of inactive subscribers are scanned on).
+        if page and time.monotonic() > deadline:
+            log.info("campaign.fan_out_continues", campaign_id=campaign_id, after=after)
+            raise Retry(defer=0)
     async with runtime.engine.begin() as conn:
         recipients = await queries.mark_fanned_out(conn, campaign_id, utcnow())
     async with runtime.engine.begin() as conn:
         await queries.finish_if_done(conn, campaign_id, utcnow())
     log.info("campaign.fanned_out", campaign_id=campaign_id, recipients=recipients, batches=batches)
     return recipients
+
+
+async def _resume_point(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:
+    """Where an interrupted fan-out goes on: after the highest subscriber in the ledger.
+
+    Pages are written in subscriber order, one transaction each, so every subscriber up to
+    that one has a row. The last page's jobs may not have been enqueued before the stop:
+    enqueue its queued rows again (the same rows give the same job id, so this is a no-op
+    when they were).
+    """
+    async with runtime.engine.begin() as conn:
+        after = await queries.highest_subscriber(conn, campaign_id)
+        ids = await queries.last_queued_ids(conn, campaign_id, runtime.options.batch_size)
+    if ids:
+        await enqueue_batch(jobs, campaign_id, ids)
+    return after

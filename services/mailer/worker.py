@@ -86,7 +86,8 @@ def build_workers(
     )
     bulk = Worker(
         [
-            func(jobs.start_campaign, name=JOB_START_CAMPAIGN, max_tries=20),
+            # A big fan-out continues over several runs (fanout_budget each).
+            func(jobs.start_campaign, name=JOB_START_CAMPAIGN, max_tries=1000),
             # The ledger's attempts column is the retry horizon; arq's count also grows with
             # re-runs of slow (rate-limited) batches, so it is only a backstop here.
             func(jobs.deliver_batch, name=JOB_DELIVER_BATCH, max_tries=1000),

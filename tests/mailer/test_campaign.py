@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 
 import sqlalchemy as sa
@@ -182,3 +183,16 @@ async def test_inactive_first_page_idn_and_bad_addresses(
     # A non-ASCII local part needs SMTPUTF8, which is not used: failed, not retried forever.
     assert rows[ids["åse@example.dk"]]["status"] == "failed"
     assert rows[ids["ole@øresund.dk"]]["status"] == "sent"
+
+
+async def test_a_long_fan_out_continues_over_several_runs(
+    settings: Settings, smtp_server: RecordingSMTPServer, redis: Redis
+) -> None:
+    campaign_id, _ids = await seed(settings.database_url, CONFIRMED + NOT_AUDIENCE)
+    await enqueue_start(settings, campaign_id)
+    # A budget so small that each run of start_campaign writes one page (3) and re-runs.
+    await run_worker(settings, burst=True, options=dataclasses.replace(FAST, fanout_budget=1e-6))
+    received = sorted(r for m in smtp_server.messages for r in m.rcpt_tos)
+    assert received == sorted(p.email for p in CONFIRMED)
+    [run] = await fetch(settings.database_url, sa.select(campaign_runs))
+    assert (run["state"], run["recipients"]) == ("done", len(CONFIRMED))

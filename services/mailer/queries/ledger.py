@@ -253,3 +253,25 @@ async def record_bounce(
         .values(status=BOUNCED, last_code=code, last_response=response[:500], updated_at=now)
     )
     return bool(result.rowcount)
+
+
+async def highest_subscriber(conn: AsyncConnection, campaign_id: int) -> int:
+    """The highest subscriber id with a row in the campaign's ledger (0 when none)."""
+    result = await conn.execute(
+        sa.select(sa.func.max(deliveries.c.subscriber_id)).where(
+            deliveries.c.campaign_id == campaign_id
+        )
+    )
+    return int(result.scalar() or 0)
+
+
+async def last_queued_ids(conn: AsyncConnection, campaign_id: int, limit: int) -> list[int]:
+    """Ids of the campaign's most recently inserted rows that are still queued, ascending."""
+    result = await conn.execute(
+        sa.select(deliveries.c.id)
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.status == QUEUED)
+        .order_by(deliveries.c.id.desc())
+        .limit(limit)
+    )
+    return sorted(int(value) for value in result.scalars().all())
