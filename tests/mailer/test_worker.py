@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
+import sys
 
 import httpx
 from redis.asyncio import Redis
@@ -19,6 +22,7 @@ from shared.queues import (
     TRANSACTIONAL_QUEUE,
 )
 from shared.settings import Settings
+from tests.conftest import TEST_SECRET
 from tests.mailer.support import FAST
 from tests.support.smtp import RecordingSMTPServer
 
@@ -52,4 +56,32 @@ async def test_worker_runs_until_stopped(
     assert f"brevdue_smtp_send_seconds_count{{{relay}}} 1.0" in metrics
     stop.set()
     await asyncio.wait_for(task, 10)
+    assert await redis.exists(HEALTH_CHECK_KEY_TRANSACTIONAL, HEALTH_CHECK_KEY_BULK) == 0
+
+
+async def test_sigterm_stops_the_process_cleanly(
+    settings: Settings, smtp_server: RecordingSMTPServer, redis: Redis
+) -> None:
+    env = {
+        **os.environ,
+        "BREVDUE_DATABASE_URL": settings.database_url,
+        "BREVDUE_REDIS_URL": settings.redis_url,
+        "BREVDUE_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}?starttls=off",
+        "BREVDUE_SECRET_KEYS": TEST_SECRET.reveal(),
+        "BREVDUE_LOG_LEVEL": "WARNING",
+        "BREVDUE_MAILER_POLL_DELAY": "0.05",
+    }
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.mailer", env=env)
+    try:
+        for _ in range(500):
+            if await redis.exists(HEALTH_CHECK_KEY_TRANSACTIONAL, HEALTH_CHECK_KEY_BULK) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert await redis.exists(HEALTH_CHECK_KEY_TRANSACTIONAL, HEALTH_CHECK_KEY_BULK) == 2
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     assert await redis.exists(HEALTH_CHECK_KEY_TRANSACTIONAL, HEALTH_CHECK_KEY_BULK) == 0
