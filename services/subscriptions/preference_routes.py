@@ -19,10 +19,11 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import gdpr, preferences
+from services.subscriptions import gdpr, preference_form, preferences
 from services.subscriptions.errors import UnsupportedContentType
 from services.subscriptions.pages import Renderer, request_language
-from services.subscriptions.preferences import Preferences, PreferencesForm, SaveOutcome
+from services.subscriptions.preference_form import Preferences, PreferencesForm
+from services.subscriptions.preferences import SaveOutcome
 from shared.settings import Settings
 from shared.tokens import TokenSigner
 
@@ -70,7 +71,7 @@ async def _read_form(request: AnyRequest) -> PreferencesForm:
     media_type = request.content_type[0]
     if media_type not in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
         raise UnsupportedContentType(media_type or "(none)")
-    return preferences.read_form(await request.form())
+    return preference_form.read_form(await request.form())
 
 
 def _preferences_page(
@@ -96,7 +97,7 @@ def _preferences_page(
             "language": form.language or "",
             "municipality": form.municipality or "",
         }
-    custom = preferences.custom_field_options(prefs, lang, form.custom if form else None)
+    custom = preference_form.custom_field_options(prefs, lang, form.custom if form else None)
     problems = outcome.problems if outcome else {}
     return _page(
         renderer,
@@ -107,9 +108,9 @@ def _preferences_page(
         token=prefs.token,
         lists=prefs.list_options(lang, form.lists if form else None),
         values=values,
-        municipalities=preferences.municipality_groups(renderer, lang),
+        municipalities=preference_form.municipality_groups(renderer, lang),
         custom_fields=custom,
-        errors=preferences.problem_messages(renderer, lang, problems),
+        errors=preference_form.problem_messages(renderer, lang, problems),
         anchors={field["name"]: field["id"] for field in custom},
         saved=request.query_params.get("saved") == "1",
         confirmation_sent=request.query_params.get("sent") == "1",

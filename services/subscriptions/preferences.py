@@ -3,20 +3,16 @@ custom fields through the signed link in every mail footer, without logging in."
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
 
 import structlog
-from litestar.datastructures import FormMultiDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, consent, queries
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem
-from services.subscriptions.i18n import LANGUAGES, N_
 from services.subscriptions.links import (
     preferences_url,
     read_preferences_token,
@@ -25,6 +21,13 @@ from services.subscriptions.links import (
 )
 from services.subscriptions.mail import JobQueue, enqueue_mail, render_confirmation
 from services.subscriptions.pages import Renderer
+from services.subscriptions.preference_form import (
+    FormValues,
+    Preferences,
+    PreferencesForm,
+    check,
+    localised,
+)
 from services.subscriptions.queries import (
     ACTIVE,
     CONFIRMED,
@@ -32,76 +35,10 @@ from services.subscriptions.queries import (
     PreferenceListRow,
     ProfileRow,
 )
-from shared.custom_fields import InvalidCustomValue, validate_custom_value
-from shared.municipalities import BY_ID, MUNICIPALITIES
 from shared.settings import Settings
 from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
-
-MAX_NAME: Final = 200
-MAX_FORM_VALUES: Final = 200  # list checkboxes and custom fields together
-CUSTOM_PREFIX: Final = "field_"
-
-MESSAGES: Final[Mapping[tuple[str, str], str]] = {
-    ("name", "too_long"): N_("The name is too long (at most %(detail)s characters)."),
-    ("name", "invalid"): N_("The name contains characters we cannot store."),
-    ("language", "invalid"): N_("Choose Danish, Swedish or English."),
-    ("municipality", "unknown"): N_("Choose a municipality from the list."),
-    ("lists", "unknown"): N_("One of the newsletters you chose is not available."),
-    ("custom", "required"): N_("This field is required."),
-    ("custom", "must_be_ticked"): N_("Tick this box to continue."),
-    ("custom", "invalid"): N_("This value is not valid."),
-}
-COUNTRY_GROUPS: Final = (("DK", N_("Denmark")), ("SE", N_("Skåne")))
-
-
-@dataclass(frozen=True)
-class ListOption:
-    """A list as the preference page shows it."""
-
-    slug: str
-    name: str
-    description: str
-    checked: bool
-    pending: bool
-
-
-@dataclass(frozen=True)
-class Preferences:
-    """A subscriber's stored choices and what the page may offer them."""
-
-    token: str
-    profile: ProfileRow
-    lists: tuple[PreferenceListRow, ...]
-    custom_fields: tuple[dict[str, Any], ...]
-
-    def list_options(self, lang: str, ticked: Sequence[str] | None = None) -> list[ListOption]:
-        """The lists in ``lang``; ``ticked`` (after a refused save) overrides stored choices."""
-        options = []
-        for row in self.lists:
-            on = row.status in (PENDING, CONFIRMED)
-            options.append(
-                ListOption(
-                    slug=row.slug,
-                    name=_localised(row, "name", lang) or row.slug,
-                    description=_localised(row, "description", lang),
-                    checked=row.slug in ticked if ticked is not None else on,
-                    pending=row.status == PENDING,
-                )
-            )
-        return options
-
-
-@dataclass(frozen=True)
-class PreferencesForm:
-    """What the preference form sent, before any check."""
-
-    lists: tuple[str, ...]
-    language: str | None
-    name: str | None
-    municipality: str | None
-    custom: Mapping[str, str | None]
 
 
 @dataclass(frozen=True)
@@ -112,28 +49,6 @@ class SaveOutcome:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     confirmation_sent: bool = False
-
-
-def read_form(form: FormMultiDict) -> PreferencesForm:
-    """Collect the preference form's fields (custom fields are ``field_<key>``)."""
-
-    def first(name: str) -> str | None:
-        value = form.get(name)
-        return value if isinstance(value, str) else None
-
-    slugs = [v for v in form.getall("lists", []) if isinstance(v, str)][:MAX_FORM_VALUES]
-    custom = {
-        name[len(CUSTOM_PREFIX) :]: first(name)
-        for name in list(form.keys())[:MAX_FORM_VALUES]
-        if name.startswith(CUSTOM_PREFIX)
-    }
-    return PreferencesForm(
-        lists=tuple(dict.fromkeys(slugs)),
-        language=first("language"),
-        name=first("name"),
-        municipality=first("municipality"),
-        custom=custom,
-    )
 
 
 async def load(session: AsyncSession, signer: TokenSigner, token: str) -> Preferences | None:
@@ -176,7 +91,7 @@ async def save(
         prefs = await _load(session, key, token)
         if prefs is None:
             return None, SaveOutcome()
-        values, problems = _check(prefs, form)
+        values, problems = check(prefs, form)
         if problems:
             return prefs, SaveOutcome(problems=problems)
         outcome = await _apply(
@@ -220,76 +135,13 @@ async def unsubscribe_everything(
     return prefs
 
 
-# --- checking the form ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Values:
-    name: str | None
-    language: str
-    municipality: str | None
-    custom: dict[str, Any] | None
-    wanted: frozenset[int]
-
-
-def _check(prefs: Preferences, form: PreferencesForm) -> tuple[_Values, dict[str, FieldProblem]]:
-    problems: dict[str, FieldProblem] = {}
-    name = (form.name or "").strip() or None
-    if name is not None and len(name) > MAX_NAME:
-        problems["name"] = FieldProblem("too_long", str(MAX_NAME))
-    elif name is not None and not _is_clean_line(name):
-        problems["name"] = FieldProblem("invalid")
-    language = form.language if form.language in LANGUAGES else None
-    if language is None:
-        problems["language"] = FieldProblem("invalid")
-    municipality = (form.municipality or "").strip() or None
-    if municipality is not None and municipality not in BY_ID:
-        problems["municipality"] = FieldProblem("unknown")
-    by_slug = {row.slug: row.id for row in prefs.lists}
-    if any(slug not in by_slug for slug in form.lists):
-        problems["lists"] = FieldProblem("unknown")
-    custom = _check_custom(prefs, form, problems)
-    values = _Values(
-        name=name,
-        language=language or prefs.profile.language,
-        municipality=municipality,
-        custom=custom,
-        wanted=frozenset(by_slug[slug] for slug in form.lists if slug in by_slug),
-    )
-    return values, problems
-
-
-def _check_custom(
-    prefs: Preferences, form: PreferencesForm, problems: dict[str, FieldProblem]
-) -> dict[str, Any] | None:
-    # Values of fields not shown here (staff-only fields) are kept as they are.
-    stored = dict(prefs.profile.custom_values or {})
-    for definition in prefs.custom_fields:
-        key = str(definition["key"])
-        try:
-            value = validate_custom_value(definition, form.custom.get(key))
-        except InvalidCustomValue as exc:
-            code = {"is required": "required", "must be ticked": "must_be_ticked"}
-            problems[CUSTOM_PREFIX + key] = FieldProblem(code.get(exc.reason, "invalid"))
-            continue
-        if value is None:
-            stored.pop(key, None)
-        else:
-            stored[key] = value
-    return stored or None
-
-
-def _is_clean_line(text: str) -> bool:
-    return not any(unicodedata.category(char) in ("Cc", "Cs") for char in text)
-
-
 # --- storing it -------------------------------------------------------------------------------
 
 
 async def _apply(
     session: AsyncSession,
     prefs: Preferences,
-    values: _Values,
+    values: FormValues,
     *,
     signer: TokenSigner,
     jobs: JobQueue,
@@ -371,7 +223,7 @@ async def _join(
     session: AsyncSession,
     profile: ProfileRow,
     added: Sequence[PreferenceListRow],
-    values: _Values,
+    values: FormValues,
     *,
     now: datetime,
     signer: TokenSigner,
@@ -422,7 +274,7 @@ async def _join(
         name=values.name,
         language=values.language,
         token=sign_confirm(signer, profile.key, [row.id for row in needs_mail]),
-        list_names=[_localised(row, "name", values.language) or row.slug for row in needs_mail],
+        list_names=[localised(row, "name", values.language) or row.slug for row in needs_mail],
         preferences_url=preferences_url(settings, sign_preferences(signer, profile.key)),
     )
     # Before the commit, as in sign-up: no pending rows whose mail was never queued.
@@ -448,65 +300,3 @@ async def _record_withdrawals(
         now=now,
         record_ip=False,
     )
-
-
-# --- for the page -----------------------------------------------------------------------------
-
-
-def municipality_groups(renderer: Renderer, lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Municipalities for a ``<select>``: (group label, [(id, name)]), Denmark then Skåne."""
-    return [
-        (
-            renderer.gettext(lang, label),
-            [(m.id, m.name) for m in MUNICIPALITIES if m.country == country],
-        )
-        for country, label in COUNTRY_GROUPS
-    ]
-
-
-def custom_field_options(
-    prefs: Preferences, lang: str, raw: Mapping[str, str | None] | None = None
-) -> list[dict[str, Any]]:
-    """Public custom fields with their labels in ``lang`` and current (or re-shown) values."""
-    stored = prefs.profile.custom_values or {}
-    options = []
-    for definition in prefs.custom_fields:
-        key = str(definition["key"])
-        value: Any = raw.get(key) if raw is not None else stored.get(key)
-        options.append(
-            {
-                "key": key,
-                "id": "field-" + key,
-                "name": CUSTOM_PREFIX + key,
-                "label": definition.get(f"label_{lang}") or key,
-                "type": definition["type"],
-                "choices": list(definition.get("choices") or []),
-                "required": bool(definition["required"]),
-                "max_length": definition.get("max_length"),
-                "value": "" if value is None else value,
-            }
-        )
-    return options
-
-
-def problem_messages(
-    renderer: Renderer, lang: str, problems: Mapping[str, FieldProblem]
-) -> dict[str, str]:
-    """Readable reasons per field in ``lang``, in the order the form shows the fields."""
-    order = ("name", "language", "municipality", "lists")
-
-    def position(item: tuple[str, FieldProblem]) -> int:
-        return order.index(item[0]) if item[0] in order else len(order)
-
-    messages = {}
-    for name, problem in sorted(problems.items(), key=position):
-        kind = "custom" if name.startswith(CUSTOM_PREFIX) else name
-        message = MESSAGES.get((kind, problem.code), MESSAGES[("custom", "invalid")])
-        text = renderer.gettext(lang, message)
-        messages[name] = text % {"detail": problem.detail} if "%(detail)s" in text else text
-    return messages
-
-
-def _localised(row: PreferenceListRow, what: str, lang: str) -> str:
-    value = getattr(row, f"{what}_{lang}", "") or getattr(row, f"{what}_da", "")
-    return str(value or "")
