@@ -12,6 +12,11 @@ SignupGate: known site, allowed origin, proof of work) with sites.py (sites by k
 Sites that require a proof of work need JavaScript (the embed page loads widget.js to solve
 it); all other sites' forms work without JavaScript.
 
+Residents' control: preference_routes.py (handlers) → preferences.py (load and store choices,
+with preference_form.py for the page model and checks) and gdpr.py (export, erasure,
+suppression); gdpr_jobs.py runs staff requests in worker.py; consent.py keeps the consent
+record, audit.py the audit log and the address digest.
+
 Catalogs: ``pybabel extract -F babel.cfg -k N_ --no-location --sort-output
 -o locales/messages.pot .`` then ``pybabel update -i locales/messages.pot -d locales`` and
 ``pybabel compile -d locales`` (optional: uncompiled .po files are compiled in memory).
