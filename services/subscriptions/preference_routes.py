@@ -24,6 +24,7 @@ from services.subscriptions.errors import UnsupportedContentType
 from services.subscriptions.pages import Renderer, request_language
 from services.subscriptions.preference_form import Preferences, PreferencesForm
 from services.subscriptions.preferences import SaveOutcome
+from services.subscriptions.routes import client_ip
 from shared.settings import Settings
 from shared.tokens import TokenSigner
 
@@ -153,7 +154,7 @@ async def preferences_save(
     """Save the form: 303 back to the page, or the page with reasons (422)."""
     _require_same_origin(request, settings)
     form = await _read_form(request)
-    ip = request.client.host if request.client else None
+    ip = client_ip(request)
     prefs, outcome = await preferences.save(
         session, signer, token, form, jobs=jobs, renderer=renderer, settings=settings, ip=ip
     )
