@@ -44,7 +44,7 @@ class SmtpError(MailerError):
 
 
 class SmtpConnectError(SmtpError):
-    """No session could be opened: nothing was sent, so another relay may be tried at once."""
+    """No connection could be opened: nothing was sent, so another relay may be tried at once."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(code, message, temporary=True)

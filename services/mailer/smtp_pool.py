@@ -1,6 +1,6 @@
-"""A pool of persistent SMTP sessions to one relay that sends pre-built message bytes.
+"""A pool of persistent SMTP connections to one relay that sends pre-built message bytes.
 
-Two session kinds: aiosmtplib's client (default, ``sendmail()`` with the bytes as they are),
+Two connection kinds: aiosmtplib's client (default, ``sendmail()`` with the bytes as they are),
 and the pipelining ``WireConnection`` for bulk mail when enabled. Both report failures as
 SmtpError with the relay's code.
 """
@@ -33,18 +33,18 @@ class SendResult:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
-class Session(Protocol):
-    """One SMTP session as the pool uses it."""
+class Connection(Protocol):
+    """One SMTP connection as the pool uses it."""
 
     @property
     def is_connected(self) -> bool:
-        """True while the session is usable."""
+        """True while the connection is usable."""
 
     async def connect(self) -> None:
-        """Open the session (TLS, AUTH); SmtpError on failure."""
+        """Open the connection (TLS, AUTH); SmtpError on failure."""
 
     async def noop(self) -> None:
-        """Raise if the session is dead."""
+        """Raise if the connection is dead."""
 
     async def quit(self) -> None:
         """Close politely."""
@@ -58,8 +58,8 @@ class Session(Protocol):
         """One transaction: (code, text, refused) or SmtpError."""
 
 
-class AiosmtplibSession:
-    """aiosmtplib's client behind the Session interface."""
+class AiosmtplibConnection:
+    """aiosmtplib's client behind the Connection interface."""
 
     def __init__(self, relay: SmtpSettings, local_hostname: str | None) -> None:
         self.client = aiosmtplib.SMTP(
@@ -75,7 +75,7 @@ class AiosmtplibSession:
 
     @property
     def is_connected(self) -> bool:
-        """True while the session is usable."""
+        """True while the connection is usable."""
         return self.client.is_connected
 
     async def connect(self) -> None:
@@ -91,7 +91,7 @@ class AiosmtplibSession:
             raise SmtpConnectError(0, f"cannot connect: {exc}") from exc
 
     async def noop(self) -> None:
-        """NOOP; SmtpError if the session is gone."""
+        """NOOP; SmtpError if the connection is gone."""
         try:
             await self.client.noop()
         except (aiosmtplib.SMTPException, OSError) as exc:
@@ -129,12 +129,12 @@ class AiosmtplibSession:
 
 @dataclass(slots=True)
 class _Pooled:
-    session: Session
+    connection: Connection
     last_used: float = 0.0
 
 
 class SmtpPool:
-    """Up to ``size`` sessions to one relay, reused across messages, reconnected on drop."""
+    """Up to ``size`` connections to one relay, reused across messages, reconnected on drop."""
 
     def __init__(
         self,
@@ -166,7 +166,7 @@ class SmtpPool:
             started = time.monotonic()
             try:
                 await self._ready(pooled)
-                code, text, refused = await pooled.session.send(sender, recipients, message)
+                code, text, refused = await pooled.connection.send(sender, recipients, message)
             except SmtpError as exc:
                 self._count(started, exc)
                 raise
@@ -189,31 +189,31 @@ class SmtpPool:
             metrics.permanent.inc()
 
     async def close(self) -> None:
-        """QUIT every open session."""
+        """QUIT every open connection."""
         self._closed = True
         for pooled in self._all:
-            if pooled.session.is_connected:
-                await pooled.session.quit()
+            if pooled.connection.is_connected:
+                await pooled.connection.quit()
         self._all.clear()
         self._idle.clear()
 
     def _new(self) -> _Pooled:
-        session: Session
+        connection: Connection
         if self._pipelining:
-            session = WireConnection(self.relay, self._local_hostname or "localhost")
+            connection = WireConnection(self.relay, self._local_hostname or "localhost")
         else:
-            session = AiosmtplibSession(self.relay, self._local_hostname)
-        pooled = _Pooled(session)
+            connection = AiosmtplibConnection(self.relay, self._local_hostname)
+        pooled = _Pooled(connection)
         self._all.append(pooled)
         return pooled
 
     async def _ready(self, pooled: _Pooled) -> None:
-        session = pooled.session
-        if session.is_connected and time.monotonic() - pooled.last_used > self._idle_probe_after:
-            # Relays drop idle sessions; find out now, while a retry is still harmless.
+        connection = pooled.connection
+        if connection.is_connected and time.monotonic() - pooled.last_used > self._idle_probe_after:
+            # Relays drop idle connections; find out now, while a retry is still harmless.
             try:
-                await session.noop()
+                await connection.noop()
             except SmtpError:
-                session.close()
-        if not session.is_connected:
-            await session.connect()
+                connection.close()
+        if not connection.is_connected:
+            await connection.connect()

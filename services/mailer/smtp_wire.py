@@ -20,7 +20,7 @@ _MAX_REPLY_LINES = 100
 
 
 class WireConnection:
-    """One SMTP session: connect, EHLO, STARTTLS, AUTH, then pipelined transactions."""
+    """One SMTP connection: connect, EHLO, STARTTLS, AUTH, then pipelined transactions."""
 
     def __init__(self, relay: SmtpSettings, local_hostname: str) -> None:
         self.relay = relay
@@ -31,11 +31,11 @@ class WireConnection:
 
     @property
     def is_connected(self) -> bool:
-        """True while the session is usable."""
+        """True while the connection is usable."""
         return self._writer is not None and not self._writer.is_closing()
 
     async def connect(self) -> None:
-        """Open the session; raise SmtpError (temporary) on any failure."""
+        """Open the connection; raise SmtpError (temporary) on any failure."""
         relay = self.relay
         context = ssl.create_default_context() if relay.use_tls else None
         try:
@@ -101,7 +101,7 @@ class WireConnection:
         return code, text, refused
 
     async def _abort(self, *, data_started: bool, mail_accepted: bool) -> None:
-        # Leave the session clean for the next transaction.
+        # Leave the connection clean for the next transaction.
         assert self._writer is not None
         if data_started:  # a relay that said 354 without a valid recipient: send nothing
             self._writer.write(b".\r\n")
@@ -111,7 +111,7 @@ class WireConnection:
             await self._reply()
 
     async def noop(self) -> None:
-        """Check the session is alive."""
+        """Check the connection is alive."""
         if self._writer is None:
             raise SmtpError(0, "not connected", temporary=True)
         try:

@@ -56,7 +56,7 @@ async def test_weights_and_failover(servers: list[RecordingSMTPServer]) -> None:
             except SmtpConnectError:
                 outcomes.append("no relay")
             except SmtpError:
-                # The pooled session to the dropped relay fails once, not failed over: it
+                # The pooled connection to the dropped relay fails once, not failed over: it
                 # could have been mid-transaction. The reconnect is refused and fails over.
                 outcomes.append("error")
         assert outcomes.count("error") <= 1 and "no relay" not in outcomes

@@ -16,7 +16,7 @@ MESSAGE = b"From: a@b.dk\r\nTo: c@d.dk\r\nSubject: s\r\n\r\nbody\r\n"
 
 @pytest.fixture(params=[False, True], ids=["aiosmtplib", "wire"])
 def pipelining(request: pytest.FixtureRequest) -> bool:
-    """Run each pool test with both session kinds."""
+    """Run each pool test with both connection kinds."""
     return bool(request.param)
 
 
@@ -67,7 +67,7 @@ async def test_reconnects_after_the_server_dropped_the_connection(pipelining: bo
         await pool.close()
 
 
-async def test_dots_and_a_session_reused_after_a_refusal(
+async def test_dots_and_a_connection_reused_after_a_refusal(
     smtp_server: RecordingSMTPServer, pipelining: bool
 ) -> None:
     smtp_server.handler.fail_rcpt["gone@d.dk"] = "550 5.1.1 no such user"

@@ -57,7 +57,7 @@ def _serve(**kwargs: Any) -> tuple[Controller, RecordingHandler, int]:
 
 @pytest.fixture(params=[False, True], ids=["aiosmtplib", "wire"])
 def pipelining(request: pytest.FixtureRequest) -> bool:
-    """Both session kinds."""
+    """Both connection kinds."""
     return bool(request.param)
 
 
