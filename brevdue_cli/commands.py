@@ -10,7 +10,7 @@ from pathlib import Path
 
 from brevdue_cli.config import env_with_secret, load_settings
 from brevdue_cli.errors import MissingServiceError
-from brevdue_cli.worker_health import worker_health
+from brevdue_cli.worker_health import SUBSCRIPTIONS_QUEUES, worker_health
 
 DEFAULT_PORTS = {"subscriptions": 8001, "campaigns": 8002}
 
@@ -62,19 +62,35 @@ def catcher(host: str, smtp_port: int, http_port: int, store: Path | None) -> in
     return 0
 
 
+def _check(redis_url: str, queues: list[str]) -> int:
+    healthy, lines = worker_health(redis_url, queues)
+    for line in lines:
+        print(line)
+    return 0 if healthy else 1
+
+
 def mailer(var: Path, *, burst: bool, check: bool, queues: list[str]) -> int:
     """Run the mailer worker, or (``check``) tell whether one is alive: exit 0 or 1."""
     settings = load_settings(var=var)
     if check:
-        healthy, lines = worker_health(settings.redis_url, queues)
-        for line in lines:
-            print(line)
-        return 0 if healthy else 1
+        return _check(settings.redis_url, queues)
     # The worker's own entry point handles SIGTERM/SIGINT with a grace period for running jobs.
     from services.mailer.worker import main as run_mailer
 
     _export_dev_secret(var)
     run_mailer(["--burst"] if burst else [])
+    return 0
+
+
+def subscriptions_worker(var: Path, *, burst: bool, check: bool) -> int:
+    """Run the subscriptions worker, or (``check``) tell whether one is alive: exit 0 or 1."""
+    settings = load_settings(var=var)
+    if check:
+        return _check(settings.redis_url, list(SUBSCRIPTIONS_QUEUES))
+    from services.subscriptions.worker import main as run_worker
+
+    _export_dev_secret(var)
+    run_worker(["--burst"] if burst else [])
     return 0
 
 
@@ -90,6 +106,9 @@ def serve(var: Path, service: str, host: str, port: int | None) -> int:
     uvicorn.run(
         f"{module}:create_app_from_env",
         factory=True,
+        # The services decide which proxies to trust (BREVDUE_TRUSTED_PROXIES); uvicorn must not
+        # rewrite the client address from X-Forwarded-For before they see it.
+        proxy_headers=False,
         host=host,
         port=port or DEFAULT_PORTS[service],
     )

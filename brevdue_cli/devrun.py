@@ -27,7 +27,7 @@ from brevdue_cli.errors import MissingServiceError, StartupError
 from brevdue_cli.processes import Supervisor, describe_exit
 from brevdue_cli.readiness import Probe, http_ok, wait_until_ready
 from brevdue_cli.redis_server import free_port, start_local_redis
-from brevdue_cli.worker_health import HEALTH_KEYS, worker_health
+from brevdue_cli.worker_health import MAILER_QUEUES, SUBSCRIPTIONS_QUEUES, worker_health
 from shared.errors import SettingsError
 from shared.settings import PREFIX, Settings
 
@@ -157,16 +157,20 @@ def _spawn_children(
     for name, port in services.items():
         factory = f"services.{name}.app:create_app_from_env"
         args = [python, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1"]
+        args.append("--no-proxy-headers")  # the services apply BREVDUE_TRUSTED_PROXIES
         supervisor.spawn(
             name, [*args, "--port", str(port), "--log-level", settings.log_level.lower()], env
         )
         probes.append(Probe(name, http_ok(f"http://127.0.0.1:{port}/health/ready")))
     supervisor.spawn("mailer worker", [python, "-m", "brevdue_cli", "mailer"], env)
     # Scheduled upkeep (the purge of unconfirmed sign-ups); supervised, no readiness probe.
-    worker = "services.subscriptions.worker"
-    supervisor.spawn("subscriptions worker", [python, "-m", worker], env)
+    worker = [python, "-m", "brevdue_cli", "subscriptions-worker"]
+    supervisor.spawn("subscriptions worker", worker, env)
     redis_url = settings.redis_url
-    probes.append(Probe("mailer worker", lambda: worker_health(redis_url, list(HEALTH_KEYS))[0]))
+    probes.append(Probe("mailer worker", lambda: worker_health(redis_url, MAILER_QUEUES)[0]))
+    probes.append(
+        Probe("subscriptions worker", lambda: worker_health(redis_url, SUBSCRIPTIONS_QUEUES)[0])
+    )
     return probes
 
 

@@ -14,7 +14,7 @@ from brevdue_cli import commands
 from brevdue_cli.config import var_dir
 from brevdue_cli.devrun import RunOptions, run
 from brevdue_cli.errors import CliError, MissingServiceError
-from brevdue_cli.worker_health import HEALTH_KEYS
+from brevdue_cli.worker_health import MAILER_QUEUES
 from shared.errors import SettingsError
 from shared.settings import PREFIX
 
@@ -110,13 +110,28 @@ def build_parser() -> argparse.ArgumentParser:
     mailer.add_argument("--check", action="store_true", help="exit 0 if a worker is alive, else 1")
     mailer.add_argument(
         "--queue",
-        choices=sorted(HEALTH_KEYS),
+        choices=MAILER_QUEUES,
         action="append",
         help="with --check: only this queue (repeatable; default: all)",
     )
     mailer.set_defaults(
         handler=lambda a: commands.mailer(
-            var_dir(a.var_dir), burst=a.burst, check=a.check, queues=a.queue or list(HEALTH_KEYS)
+            var_dir(a.var_dir), burst=a.burst, check=a.check, queues=a.queue or list(MAILER_QUEUES)
+        )
+    )
+
+    subscriptions_worker = sub.add_parser(
+        "subscriptions-worker", help="run the subscriptions worker (purges, staff GDPR jobs)"
+    )
+    subscriptions_worker.add_argument(
+        "--burst", action="store_true", help="exit when the queue is empty"
+    )
+    subscriptions_worker.add_argument(
+        "--check", action="store_true", help="exit 0 if a worker is alive, else 1"
+    )
+    subscriptions_worker.set_defaults(
+        handler=lambda a: commands.subscriptions_worker(
+            var_dir(a.var_dir), burst=a.burst, check=a.check
         )
     )
 

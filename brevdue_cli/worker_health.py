@@ -7,14 +7,22 @@ from collections.abc import Sequence
 from redis import Redis
 from redis.exceptions import RedisError
 
-from shared.queues import HEALTH_CHECK_KEY_BULK, HEALTH_CHECK_KEY_TRANSACTIONAL
+from shared.queues import (
+    HEALTH_CHECK_KEY_BULK,
+    HEALTH_CHECK_KEY_SUBSCRIPTIONS,
+    HEALTH_CHECK_KEY_TRANSACTIONAL,
+)
 
 # arq workers rewrite these keys every health-check interval with a short expiry, so a key that
 # exists means a worker of that queue was running moments ago (the same test as ``arq --check``).
 HEALTH_KEYS = {
     "transactional": HEALTH_CHECK_KEY_TRANSACTIONAL,
     "bulk": HEALTH_CHECK_KEY_BULK,
+    "subscriptions": HEALTH_CHECK_KEY_SUBSCRIPTIONS,
 }
+# The queues each worker process serves.
+MAILER_QUEUES = ("bulk", "transactional")
+SUBSCRIPTIONS_QUEUES = ("subscriptions",)
 
 
 def worker_health(redis_url: str, queues: Sequence[str]) -> tuple[bool, list[str]]:

@@ -16,7 +16,11 @@ import pytest
 from redis.asyncio import Redis
 
 from brevdue_cli.redis_server import free_port, start_local_redis
-from shared.queues import HEALTH_CHECK_KEY_BULK, HEALTH_CHECK_KEY_TRANSACTIONAL
+from shared.queues import (
+    HEALTH_CHECK_KEY_BULK,
+    HEALTH_CHECK_KEY_SUBSCRIPTIONS,
+    HEALTH_CHECK_KEY_TRANSACTIONAL,
+)
 from tests.cli.running import brevdue, clean_env, require_services
 
 SECRET = "a-secret-key-for-cli-tests-0123456789"
@@ -119,6 +123,23 @@ async def test_mailer_check_reads_the_workers_health_records(
         BREVDUE_SECRET_KEYS=SECRET, BREVDUE_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
     )
     assert brevdue("mailer", "--check", cwd=tmp_path, env=unreachable).returncode == 1
+    await redis.aclose()
+
+
+async def test_subscriptions_worker_check_reads_its_own_record(
+    private_redis_url: str, tmp_path: Path
+) -> None:
+    redis = Redis.from_url(private_redis_url)
+    env = clean_env(BREVDUE_SECRET_KEYS=SECRET, BREVDUE_REDIS_URL=private_redis_url)
+    await redis.set(HEALTH_CHECK_KEY_BULK, "Nov-27 10:00:00 j_complete=0", ex=30)
+    down = brevdue("subscriptions-worker", "--check", cwd=tmp_path, env=env)
+    assert down.returncode == 1  # a mailer's record says nothing about this worker
+    assert "subscriptions: no health-check record" in down.stdout
+
+    await redis.set(HEALTH_CHECK_KEY_SUBSCRIPTIONS, "Nov-27 10:00:00 j_complete=2", ex=30)
+    up = brevdue("subscriptions-worker", "--check", cwd=tmp_path, env=env)
+    assert up.returncode == 0, up.stdout
+    assert "subscriptions: Nov-27 10:00:00 j_complete=2" in up.stdout
     await redis.aclose()
 
 

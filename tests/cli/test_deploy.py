@@ -41,7 +41,12 @@ def test_every_k8s_file_is_listed_and_well_formed() -> None:
 
 def test_deployments_run_real_commands_with_probes() -> None:
     deployments = of_kind("Deployment")
-    assert set(deployments) == {"brevdue-subscriptions", "brevdue-campaigns", "brevdue-mailer"}
+    assert set(deployments) == {
+        "brevdue-subscriptions",
+        "brevdue-campaigns",
+        "brevdue-mailer",
+        "brevdue-subscriptions-worker",
+    }
     parser = build_parser()
     for name, deployment in deployments.items():
         spec = deployment["spec"]
@@ -55,7 +60,7 @@ def test_deployments_run_real_commands_with_probes() -> None:
         parser.parse_args(container["args"])  # exits (fails the test) on a bad command line
         refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
         assert refs == {"brevdue-config", "brevdue-secrets"}
-        if name == "brevdue-mailer":
+        if name in ("brevdue-mailer", "brevdue-subscriptions-worker"):
             for probe in ("livenessProbe", "readinessProbe"):
                 command = container[probe]["exec"]["command"]
                 assert command[0] == "brevdue"
