@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import msgspec
@@ -45,6 +46,24 @@ class SubscriberRequest(msgspec.Struct, frozen=True, kw_only=True):
     email: str
     actor: str
     request_id: str  # unique per request; the job id is derived from it
+
+
+DeliveryProblemKind = Literal["hard_bounce", "complaint"]
+
+
+class DeliveryProblem(msgspec.Struct, frozen=True, kw_only=True):
+    """A hard bounce or a complaint about campaign mail, for the subscriptions service to act on.
+
+    ``description`` is the provider's or the DSN's words, for logs of the mailer only: it may
+    quote the address, so the subscriptions service never stores it.
+    """
+
+    subscriber_id: int
+    campaign_id: int
+    kind: DeliveryProblemKind
+    code: int | None = None
+    description: str = ""
+    at: datetime
 
 
 def to_job_arg(payload: msgspec.Struct) -> dict[str, Any]:

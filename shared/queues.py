@@ -26,6 +26,10 @@ JOB_ERASE_SUBSCRIBER: Final = "erase_subscriber"
 JOB_PURGE_UNCONFIRMED: Final = "purge_unconfirmed"
 HEALTH_CHECK_KEY_SUBSCRIPTIONS: Final = SUBSCRIPTIONS_QUEUE + ":health-check"
 
+# Enqueued by the mailer on SUBSCRIPTIONS_QUEUE when a hard bounce or a complaint comes back
+# (DeliveryProblem payload): the subscriptions service owns what it means for the subscriber.
+JOB_RECORD_DELIVERY_PROBLEM: Final = "record_delivery_problem"
+
 HEALTH_CHECK_KEY_TRANSACTIONAL: Final = TRANSACTIONAL_QUEUE + ":health-check"
 HEALTH_CHECK_KEY_BULK: Final = BULK_QUEUE + ":health-check"
 
@@ -53,3 +57,8 @@ def erase_subscriber_job_id(request_id: str) -> str:
 def export_subscriber_job_id(request_id: str) -> str:
     """Deterministic job id for one staff export request."""
     return f"gdpr:export:{request_id}"
+
+
+def delivery_problem_job_id(campaign_id: int, subscriber_id: int, kind: str) -> str:
+    """Deterministic job id: the same bounce reported twice (SMTP and a webhook) runs once."""
+    return f"problem:{kind}:c{campaign_id}:s{subscriber_id}"

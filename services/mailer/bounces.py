@@ -16,8 +16,11 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from typing import Literal
 
+from services.mailer.mime import campaign_message_id
+
 _VERP = re.compile(r"^bounces\+c(\d+)\.s(\d+)\.([0-9a-f]{12})@", re.IGNORECASE)
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_MESSAGE_ID = re.compile(r"<?c(\d{1,18})\.s(\d{1,18})\.[0-9a-f]{16}@([A-Za-z0-9.-]+)>?")
 
 
 def _signature(secret: bytes, campaign_id: int, subscriber_id: int) -> str:
@@ -44,11 +47,29 @@ def parse_verp(secrets: Sequence[bytes], address: str) -> tuple[int, int] | None
     return None
 
 
+def parse_campaign_message_id(value: str) -> tuple[int, int] | None:
+    """(campaign id, subscriber id) of a campaign Message-ID found in ``value``, else None.
+
+    Providers echo the header with or without angle brackets, sometimes among other ids. The
+    digest is checked so a transactional or foreign id never matches by accident (it is not a
+    secret: the webhooks that carry it are authenticated themselves).
+    """
+    for match in _MESSAGE_ID.finditer(value):
+        campaign_id, subscriber_id = int(match.group(1)), int(match.group(2))
+        expected = campaign_message_id(campaign_id, subscriber_id, match.group(3))
+        if expected == f"<{match.group(0).strip('<>')}>":
+            return campaign_id, subscriber_id
+    return None
+
+
+EventKind = Literal["hard", "soft", "complaint"]
+
+
 @dataclass(frozen=True, slots=True)
 class Bounce:
     """What a report says: hard (address is dead), soft (try later) or a complaint."""
 
-    kind: Literal["hard", "soft", "complaint"]
+    kind: EventKind
     status: str  # enhanced status code, e.g. "5.1.1"; "abuse" for complaints
     diagnostic: str
 

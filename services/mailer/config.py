@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from services.mailer.ratelimit import parse_domain_limits
 from services.mailer.relays import parse_relays
 from shared.errors import SettingsError
+from shared.settings import Secret
 
 PREFIX = "BREVDUE_MAILER_"
 
@@ -72,3 +73,50 @@ class MailerOptions:
             raise SettingsError("MAILER_DOMAIN_LIMITS", str(exc)) from exc
         parse_relays(str(values.get("relays", "")))  # raises SettingsError naming the variable
         return cls(**values)  # type: ignore[arg-type]
+
+
+WEBHOOK_PREFIX = PREFIX + "WEBHOOK_"
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """The bounce webhooks' address and each provider's credentials (``BREVDUE_MAILER_WEBHOOK_*``).
+
+    A provider without credentials is switched off: its route answers 404.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = no webhook server
+    ses_topics: tuple[str, ...] = ()  # SNS topic ARNs we subscribed; others are refused
+    postmark_user: str = ""
+    postmark_password: Secret = field(default_factory=lambda: Secret(""))
+    sendgrid_public_key: str = ""  # the verification key SendGrid shows (base64 DER or PEM)
+    mailgun_signing_key: Secret = field(default_factory=lambda: Secret(""))
+    max_age: float = 300.0  # seconds a signed SendGrid or Mailgun request stays acceptable
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookSettings:
+        """Read ``BREVDUE_MAILER_WEBHOOK_{HOST,PORT,SES_TOPICS,POSTMARK_USER,…}``."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str:
+            return env.get(WEBHOOK_PREFIX + name, "").strip()
+
+        port = get("PORT") or "0"
+        if not port.isdigit() or int(port) > 65535:
+            raise SettingsError("MAILER_WEBHOOK_PORT", "must be a port number")
+        user, password = get("POSTMARK_USER"), get("POSTMARK_PASSWORD")
+        if bool(user) != bool(password):
+            raise SettingsError(
+                "MAILER_WEBHOOK_POSTMARK_PASSWORD", "and POSTMARK_USER must be set together"
+            )
+        topics = tuple(arn.strip() for arn in get("SES_TOPICS").split(",") if arn.strip())
+        return cls(
+            host=get("HOST") or cls.host,
+            port=int(port),
+            ses_topics=topics,
+            postmark_user=user,
+            postmark_password=Secret(password),
+            sendgrid_public_key=get("SENDGRID_PUBLIC_KEY"),
+            mailgun_signing_key=Secret(get("MAILGUN_SIGNING_KEY")),
+        )

@@ -53,3 +53,44 @@ class SmtpConnectError(SmtpError):
 def is_temporary(code: int) -> bool:
     """4xx replies (and our own 0 for connection trouble) are worth another try; 5xx are not."""
     return code < 500
+
+
+class WebhookError(MailerError):
+    """A provider's webhook request was refused; ``status`` is the HTTP answer."""
+
+    status = 400
+
+    def __init__(self, provider: str, reason: str) -> None:
+        self.provider = provider
+        self.reason = reason
+        super().__init__(f"{provider} webhook: {reason}")
+
+
+class WebhookDisabled(WebhookError):
+    """No credentials are configured for this provider (or there is no such provider)."""
+
+    status = 404
+
+
+class WebhookUnauthorized(WebhookError):
+    """Credentials missing or wrong (HTTP Basic auth)."""
+
+    status = 401
+
+
+class WebhookForbidden(WebhookError):
+    """A signature that does not verify, a stale timestamp, a replay or a foreign sender."""
+
+    status = 403
+
+
+class WebhookPayloadError(WebhookError):
+    """The body is not the JSON the provider sends."""
+
+    status = 400
+
+
+class WebhookUnavailable(WebhookError):
+    """Something we depend on (a certificate download) failed: the provider should retry."""
+
+    status = 503

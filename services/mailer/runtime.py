@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
@@ -43,7 +42,6 @@ class MailerRuntime:
     verp_secrets: tuple[bytes, ...] = ()
     redis: Redis | None = None
     metrics_server: WSGIServer | None = None
-    bounce_server: asyncio.Server | None = None
 
     @classmethod
     def start(cls, settings: Settings, options: MailerOptions) -> MailerRuntime:
@@ -91,19 +89,12 @@ class MailerRuntime:
         return verp_address(self.verp_secrets[0], campaign_id, subscriber_id, domain)
 
     async def open(self) -> None:
-        """Start what listens (the bounce listener, when configured)."""
-        if self.options.bounce_port and self.bounce_server is None:
-            from services.mailer.inbound import start_listener  # needs the finished runtime
-
-            self.bounce_server = await start_listener(
-                self, self.options.bounce_host, self.options.bounce_port
-            )
+        """Start what runs for the process's lifetime (bounces: see bounces_service.py)."""
+        # Nothing yet: connections open lazily, and the bounce listener runs in the bounces
+        # process (bounces_service.py), not in every worker.
 
     async def close(self) -> None:
-        """Close listeners, SMTP connections and the database engine."""
-        if self.bounce_server is not None:
-            self.bounce_server.close()
-            await self.bounce_server.wait_closed()
+        """Close SMTP connections and the database engine."""
         await self.bulk_smtp.close()
         await self.transactional_smtp.close()
         self.campaigns.clear()

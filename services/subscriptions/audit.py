@@ -29,6 +29,7 @@ UNSUBSCRIBED: Final = "unsubscribed"
 EXPORT_REQUESTED: Final = "export_requested"
 EXPORTED: Final = "exported"
 ERASED: Final = "erased"
+BOUNCED: Final = "bounced"  # the mailer reported a hard bounce; the subscriber is stopped
 
 
 def address_hash(email: str) -> str:

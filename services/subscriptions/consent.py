@@ -40,6 +40,7 @@ FORMS: Final = (
     "import",  # a staff import
     "link",  # the confirm or unsubscribe link in a mail
     "staff",  # a staff request through the campaigns API
+    "complaint",  # a spam complaint reported by a mailbox provider (withdrawal)
 )
 MAX_IP_LENGTH: Final = 45  # the longest textual IPv6 address
 

@@ -25,6 +25,7 @@ PENDING = "pending"
 CONFIRMED = "confirmed"
 UNSUBSCRIBED = "unsubscribed"
 ACTIVE = "active"
+BOUNCED = "bounced"  # the address bounced hard: no mail of any kind goes to it
 
 
 class ListRow(NamedTuple):
@@ -114,6 +115,25 @@ async def get_subscriber_by_key(session: AsyncSession, key: str) -> SubscriberRo
     query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.key == key)
     row = (await session.execute(query)).first()
     return SubscriberRow(*row) if row else None
+
+
+async def get_subscriber_by_id(session: AsyncSession, subscriber_id: int) -> SubscriberRow | None:
+    """The subscriber with this row id (jobs from other services name subscribers by id)."""
+    query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.id == subscriber_id)
+    row = (await session.execute(query)).first()
+    return SubscriberRow(*row) if row else None
+
+
+async def change_subscriber_status(
+    session: AsyncSession, subscriber_id: int, *, old: str, new: str, now: datetime
+) -> bool:
+    """Move a subscriber from status ``old`` to ``new``; True if this call changed it."""
+    result = await session.execute(
+        sa.update(subscribers)
+        .where(subscribers.c.id == subscriber_id, subscribers.c.status == old)
+        .values(status=new, updated_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def insert_subscriber(

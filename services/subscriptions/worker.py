@@ -15,6 +15,7 @@ from typing import Any
 from arq.cron import cron
 from arq.worker import Worker, func
 
+from services.subscriptions.delivery_problems import DELIVERY_PROBLEM_JOBS
 from services.subscriptions.gdpr_jobs import GDPR_JOBS
 from services.subscriptions.purge import PurgeResult, purge_unconfirmed
 from shared.db import create_engine, create_sessionmaker
@@ -61,7 +62,11 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             await ctx["engine"].dispose()
 
     return Worker(
-        [func(purge_unconfirmed_job, name=JOB_PURGE_UNCONFIRMED, max_tries=3), *GDPR_JOBS],
+        [
+            func(purge_unconfirmed_job, name=JOB_PURGE_UNCONFIRMED, max_tries=3),
+            *GDPR_JOBS,
+            *DELIVERY_PROBLEM_JOBS,  # hard bounces and complaints reported by the mailer
+        ],
         # Not in burst mode: a burst run ends when the queue is empty, a cron job never is.
         cron_jobs=[] if burst else [_daily_purge()],
         queue_name=SUBSCRIPTIONS_QUEUE,

@@ -275,3 +275,24 @@ async def last_queued_ids(conn: AsyncConnection, campaign_id: int, limit: int) -
         .limit(limit)
     )
     return sorted(int(value) for value in result.scalars().all())
+
+
+async def latest_delivery_to(conn: AsyncConnection, address: str) -> tuple[int, int] | None:
+    """(campaign id, subscriber id) of the latest campaign mail that left for ``address``.
+
+    For provider reports that name only the recipient. Addresses are stored with a lower-case
+    domain, so both spellings are tried (an exact match keeps the unique index in use).
+    """
+    local, _at, domain = address.strip().rpartition("@")
+    spellings = {address.strip(), f"{local}@{domain.lower()}"}
+    result = await conn.execute(
+        sa.select(deliveries.c.campaign_id, deliveries.c.subscriber_id)
+        .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        .where(subscribers.c.email.in_(sorted(spellings)))
+        .where(deliveries.c.status.in_([SENT, FAILED, BOUNCED]))
+        .order_by(sa.func.coalesce(deliveries.c.sent_at, deliveries.c.updated_at).desc())
+        .order_by(deliveries.c.id.desc())
+        .limit(1)
+    )
+    row = result.first()
+    return (int(row.campaign_id), int(row.subscriber_id)) if row else None
