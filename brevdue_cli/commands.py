@@ -1,4 +1,4 @@
-"""The one-shot commands: migrate, seed, token, catcher, mailer, serve."""
+"""The one-shot commands: migrate, seed, token, catcher, mailer, bounces, serve."""
 
 from __future__ import annotations
 
@@ -91,6 +91,19 @@ def subscriptions_worker(var: Path, *, burst: bool, check: bool) -> int:
 
     _export_dev_secret(var)
     run_worker(["--burst"] if burst else [])
+    return 0
+
+
+def bounces(var: Path) -> int:
+    """Run the bounces process: the SMTP bounce listener and the providers' webhooks."""
+    from services.mailer.bounces_service import load_options
+    from services.mailer.bounces_service import main as run_bounces
+
+    load_settings(var=var)  # report a bad environment in one line first
+    load_options()
+
+    _export_dev_secret(var)
+    run_bounces([])
     return 0
 
 

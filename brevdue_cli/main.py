@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
+    sub.add_parser(
+        "bounces",
+        help="receive bounces and complaints (SMTP listener and provider webhooks)",
+        description="Ports and credentials: BREVDUE_MAILER_BOUNCE_* and BREVDUE_MAILER_WEBHOOK_*.",
+    ).set_defaults(handler=lambda a: commands.bounces(var_dir(a.var_dir)))
+
     serve = sub.add_parser("serve", help="serve one HTTP service")
     serve.add_argument("service", choices=sorted(commands.DEFAULT_PORTS))
     serve.add_argument("--host", default="127.0.0.1")

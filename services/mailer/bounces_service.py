@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -20,6 +21,7 @@ import uvicorn
 
 from services.mailer.config import MailerOptions, WebhookSettings
 from services.mailer.inbound import InboundRuntime, start_listener
+from services.mailer.providers import SendGridReader
 from services.mailer.sns import Fetch
 from services.mailer.webhooks import create_app
 from shared.errors import SettingsError
@@ -73,32 +75,33 @@ async def serve(
         await runtime.close()
 
 
+def load_options(
+    environ: Mapping[str, str] | None = None,
+) -> tuple[MailerOptions, WebhookSettings]:
+    """The process's ports and credentials; SettingsError when unusable or no port is set."""
+    options = MailerOptions.from_env(environ)
+    hooks = WebhookSettings.from_env(environ)
+    if not options.bounce_port and not hooks.port:
+        raise SettingsError(
+            "MAILER_BOUNCE_PORT", "or MAILER_WEBHOOK_PORT must be set for the bounces process"
+        )
+    if hooks.sendgrid_public_key:  # a bad key fails at start, not at the first request
+        SendGridReader.from_setting(hooks.sendgrid_public_key, hooks.max_age)
+    return options, hooks
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m services.mailer.bounces_service``: run until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(prog="brevdue-bounces", description=main.__doc__)
     parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        options = MailerOptions.from_env()
-        hooks = WebhookSettings.from_env()
-        if not options.bounce_port and not hooks.port:
-            raise SettingsError(
-                "MAILER_BOUNCE_PORT", "or MAILER_WEBHOOK_PORT must be set for the bounces process"
-            )
-        create_app_check(hooks)
+        options, hooks = load_options()
     except SettingsError as exc:
         print(f"brevdue bounces: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     configure_logging(settings)
     asyncio.run(_main(settings, options, hooks))
-
-
-def create_app_check(hooks: WebhookSettings) -> None:
-    """Fail at start, not at the first request, when a provider's key is unusable."""
-    from services.mailer.providers import SendGridReader
-
-    if hooks.sendgrid_public_key:
-        SendGridReader.from_setting(hooks.sendgrid_public_key, hooks.max_age)
 
 
 async def _main(settings: Settings, options: MailerOptions, hooks: WebhookSettings) -> None:

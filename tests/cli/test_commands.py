@@ -55,6 +55,15 @@ def test_settings_error_is_one_line_and_exit_2(
     assert not (tmp_path / "var").exists() or command == ["run"]
 
 
+def test_bounces_needs_a_port_to_listen_on(tmp_path: Path) -> None:
+    result = brevdue("bounces", cwd=tmp_path, env=clean_env(BREVDUE_SECRET_KEYS=SECRET))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "brevdue: BREVDUE_MAILER_BOUNCE_PORT or MAILER_WEBHOOK_PORT must be set for the bounces"
+        " process"
+    ]
+
+
 def test_missing_secret_names_the_variable(tmp_path: Path) -> None:
     result = brevdue("migrate", cwd=tmp_path, env=clean_env())
     assert result.returncode == 2
