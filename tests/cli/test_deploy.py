@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from brevdue_cli.main import build_parser
+from services.mailer.config import WebhookSettings
 from shared.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -46,6 +47,7 @@ def test_deployments_run_real_commands_with_probes() -> None:
         "brevdue-campaigns",
         "brevdue-mailer",
         "brevdue-subscriptions-worker",
+        "brevdue-bounces",
     }
     parser = build_parser()
     for name, deployment in deployments.items():
@@ -68,13 +70,17 @@ def test_deployments_run_real_commands_with_probes() -> None:
         else:
             assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
             assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
-            port = int(container["args"][container["args"].index("--port") + 1])
+            if "--port" in container["args"]:
+                port = int(container["args"][container["args"].index("--port") + 1])
+            else:  # the bounces process reads its ports from the environment
+                env = {item["name"]: item["value"] for item in container["env"]}
+                port = WebhookSettings.from_env(env).port
             assert container["ports"][0]["containerPort"] == port
 
 
 def test_services_hpa_and_migrate_job() -> None:
     services = of_kind("Service")
-    assert set(services) == {"brevdue-subscriptions", "brevdue-campaigns"}
+    assert set(services) == {"brevdue-subscriptions", "brevdue-campaigns", "brevdue-bounces"}
     hpa = of_kind("HorizontalPodAutoscaler")["brevdue-mailer"]
     assert hpa["spec"]["scaleTargetRef"]["name"] == "brevdue-mailer"
     job = of_kind("Job")["brevdue-migrate"]
