@@ -37,6 +37,18 @@ class DeliverBatch(msgspec.Struct, frozen=True, kw_only=True):
     delivery_ids: list[int]
 
 
+class CancelCampaign(msgspec.Struct, frozen=True, kw_only=True):
+    """Skip a cancelled campaign's remaining ledger rows and close its run."""
+
+    campaign_id: int
+
+
+class RetryFailed(msgspec.Struct, frozen=True, kw_only=True):
+    """Queue a campaign's failed sends again (not bounced or skipped ones) and deliver them."""
+
+    campaign_id: int
+
+
 class SubscriberRequest(msgspec.Struct, frozen=True, kw_only=True):
     """A staff request about one address (export or erase), run by the subscriptions worker.
 

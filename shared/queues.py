@@ -17,6 +17,11 @@ SUBSCRIPTIONS_QUEUE: Final = KEY_PREFIX + "queue:subscriptions"
 JOB_SEND_TRANSACTIONAL: Final = "send_transactional"
 JOB_START_CAMPAIGN: Final = "start_campaign"
 JOB_DELIVER_BATCH: Final = "deliver_batch"
+# Staff commands about a running campaign, enqueued by the campaigns service on BULK_QUEUE.
+# Pausing needs no job: the mailer reads campaigns.status before it claims each chunk.
+JOB_RESUME_CAMPAIGN: Final = "resume_campaign"  # StartCampaign payload
+JOB_CANCEL_CAMPAIGN: Final = "cancel_campaign"  # CancelCampaign payload
+JOB_RETRY_FAILED: Final = "retry_failed"  # RetryFailed payload
 
 # Jobs the subscriptions worker runs for staff (enqueued by the campaigns service).
 JOB_EXPORT_SUBSCRIBER: Final = "export_subscriber"
@@ -47,6 +52,25 @@ def start_campaign_job_id(campaign_id: int) -> str:
 def deliver_batch_job_id(campaign_id: int, first_delivery_id: int) -> str:
     """Deterministic job id for one batch of a campaign's deliveries."""
     return f"campaign:{campaign_id}:batch:{first_delivery_id}"
+
+
+def resume_campaign_job_id(campaign_id: int, request_id: str) -> str:
+    """Deterministic job id for one resume of a campaign (request_id: when it was resumed)."""
+    return f"campaign:{campaign_id}:resume:{request_id}"
+
+
+def cancel_campaign_job_id(campaign_id: int) -> str:
+    """Deterministic job id for a campaign's cancellation (a campaign is cancelled once)."""
+    return f"campaign:{campaign_id}:cancel"
+
+
+def retry_failed_job_id(campaign_id: int, request_id: str) -> str:
+    """Deterministic job id for one retry of a campaign's failed sends.
+
+    ``request_id`` names the set of failed rows (count and latest failure), so a double click
+    enqueues one job and a retry after new failures another.
+    """
+    return f"campaign:{campaign_id}:retry-failed:{request_id}"
 
 
 def erase_subscriber_job_id(request_id: str) -> str:

@@ -55,7 +55,7 @@ async def update_campaign(
     session: AsyncSession, campaign_id: int, patch: CampaignPatch
 ) -> CampaignOut:
     """Change the given fields of a draft; a campaign that is no longer a draft is 409."""
-    row = await _campaign_row(session, campaign_id)
+    row = await campaign_row(session, campaign_id)
     _require_draft(row, "changed")
     slugs = (await queries.list_slugs_of(session, [campaign_id]))[campaign_id]
     draft = Draft(
@@ -70,7 +70,7 @@ async def update_campaign(
     if not await queries.update_draft(session, campaign_id, _values(draft), new_lists):
         # It left the draft state (was sent) while we were validating.
         await session.rollback()
-        _require_draft(await _campaign_row(session, campaign_id), "changed")
+        _require_draft(await campaign_row(session, campaign_id), "changed")
     await session.commit()
     return await get_campaign(session, campaign_id)
 
@@ -82,7 +82,7 @@ async def send_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: int)
     # The conditional UPDATE is the single gate: of two concurrent sends only one flips the row.
     if not await queries.mark_sending(session, campaign_id, when):
         await session.rollback()
-        _require_draft(await _campaign_row(session, campaign_id), "sent")
+        _require_draft(await campaign_row(session, campaign_id), "sent")
     await session.commit()
     try:
         await asyncio.wait_for(
@@ -106,7 +106,7 @@ async def send_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: int)
 
 async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
     """One campaign with its lists, status and delivery counts."""
-    row = await _campaign_row(session, campaign_id)
+    row = await campaign_row(session, campaign_id)
     slugs, counts, runs = await _related(session, [campaign_id])
     run = runs.get(campaign_id)
     return CampaignOut(
@@ -116,7 +116,7 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         body_text=row["body_text"],
         from_address=row["from_address"],
         lists=slugs[campaign_id],
-        status=_status(row, run),
+        status=effective_status(row, run),
         created_at=queries.aware(row["created_at"]),
         updated_at=queries.aware(row["updated_at"]),
         send_requested_at=_maybe_aware(row["send_requested_at"]),
@@ -134,7 +134,7 @@ async def list_campaigns(session: AsyncSession, page: int, per_page: int) -> Cam
             id=int(row["id"]),
             subject=row["subject"],
             lists=slugs[int(row["id"])],
-            status=_status(row, runs.get(int(row["id"]))),
+            status=effective_status(row, runs.get(int(row["id"]))),
             created_at=queries.aware(row["created_at"]),
             send_requested_at=_maybe_aware(row["send_requested_at"]),
             counts=_counts(counts[int(row["id"])], runs.get(int(row["id"]))),
@@ -149,7 +149,7 @@ async def preview_campaign(
     session: AsyncSession, campaign_id: int, reader: PreviewRequest
 ) -> PreviewOut:
     """Render a campaign for a sample reader in the given language."""
-    row = await _campaign_row(session, campaign_id)
+    row = await campaign_row(session, campaign_id)
     context = sample_context(subscriber_name=reader.name, language=reader.language)
     context["campaign"] = {"id": campaign_id, "subject": row["subject"]}
     draft = Draft(
@@ -175,7 +175,8 @@ async def _validated_list_ids(session: AsyncSession, draft: Draft) -> list[int]:
     return [ids[slug] for slug in draft.lists]
 
 
-async def _campaign_row(session: AsyncSession, campaign_id: int) -> RowMapping:
+async def campaign_row(session: AsyncSession, campaign_id: int) -> RowMapping:
+    """The campaign's row; NotFound when there is none."""
     _check_id(campaign_id)
     row = await queries.campaign_by_id(session, campaign_id)
     if row is None:
@@ -208,10 +209,14 @@ def _require_draft(row: RowMapping, action: str) -> None:
         )
 
 
-def _status(row: RowMapping, run: RowMapping | None) -> CampaignStatus:
+def effective_status(row: RowMapping, run: RowMapping | None) -> CampaignStatus:
+    """The status staff see: the campaign's own, completed by the mailer's run."""
     status: CampaignStatus = row["status"]
-    if status == "sending" and run is not None and run["finished_at"] is not None:
-        return "sent"
+    if status == "sending" and run is not None:
+        if run["finished_at"] is not None:
+            return "sent"
+        if run["state"] == "paused":
+            return "paused"  # the mailer paused it: too much of its mail failed
     return status
 
 

@@ -25,6 +25,7 @@ from shared.schema import (
     mailing_lists,
     member_sites,
     staff_users,
+    subscribers,
     subscriptions,
 )
 
@@ -404,6 +405,53 @@ async def campaign_run_rows(
         sa.select(campaign_runs).where(campaign_runs.c.campaign_id.in_(campaign_ids))
     )
     return {int(row["campaign_id"]): row for row in result.mappings().all()}
+
+
+async def change_status(
+    session: AsyncSession, campaign_id: int, from_statuses: Sequence[str], to: str, when: datetime
+) -> bool:
+    """Move a campaign between statuses; the WHERE clause makes concurrent requests take turns."""
+    result = await session.execute(
+        sa.update(campaigns)
+        .where(campaigns.c.id == campaign_id, campaigns.c.status.in_(from_statuses))
+        .values(status=to, updated_at=when)
+    )
+    return _rowcount(result) == 1
+
+
+async def failed_deliveries(
+    session: AsyncSession, campaign_id: int, limit: int, offset: int
+) -> Sequence[RowMapping]:
+    """A page of the campaign's failed ledger rows with the address (None once erased)."""
+    result = await session.execute(
+        sa.select(
+            deliveries.c.id,
+            subscribers.c.email,
+            deliveries.c.attempts,
+            deliveries.c.last_code,
+            deliveries.c.last_response,
+            deliveries.c.updated_at,
+        )
+        .select_from(
+            deliveries.outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        )
+        .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "failed")
+        .order_by(deliveries.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return result.mappings().all()
+
+
+async def failed_summary(session: AsyncSession, campaign_id: int) -> tuple[int, datetime | None]:
+    """How many of the campaign's rows failed, and when the latest of them changed."""
+    result = await session.execute(
+        sa.select(sa.func.count(), sa.func.max(deliveries.c.updated_at)).where(
+            deliveries.c.campaign_id == campaign_id, deliveries.c.status == "failed"
+        )
+    )
+    count, latest = result.one()
+    return int(count), latest
 
 
 def _rowcount(result: Any) -> int:

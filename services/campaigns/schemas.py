@@ -306,6 +306,33 @@ class CampaignPage(Struct, kw_only=True):
     total: int
 
 
+class FailureOut(Struct, kw_only=True):
+    """One failed send of a campaign, from the mailer's ledger."""
+
+    delivery_id: int
+    email: str | None  # None when the subscriber has been erased since
+    attempts: int
+    last_code: int | None
+    last_response: str | None
+    updated_at: datetime
+
+
+class FailurePage(Struct, kw_only=True):
+    """``GET /api/campaigns/{id}/failures``: failed sends in ledger order."""
+
+    items: list[FailureOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class RetryFailedOut(Struct, kw_only=True):
+    """``POST /api/campaigns/{id}/retry-failed``: what was handed to the mailer."""
+
+    campaign_id: int
+    failed: int  # rows the mailer will queue again (more may fail before it runs)
+
+
 class PreviewRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     """``POST /api/campaigns/{id}/preview``: whom to imagine as the reader."""
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 
 from services.mailer.ratelimit import parse_domain_limits
 from services.mailer.relays import parse_relays
+from services.mailer.signing import DkimSigner
 from shared.errors import SettingsError
 from shared.settings import Secret
 
@@ -47,6 +48,11 @@ class MailerOptions:
     bounce_port: int = 0  # 0 = no bounce listener in this process
     pause_failure_rate: float = 0.25  # pause a campaign when this share of its mail fails; 0 off
     pause_min_sample: int = 100  # ... judged only once this many have been sent or failed
+    queue_depth_interval: float = 5.0  # seconds between queue depth readings (with metrics)
+    # DKIM signing: on when all three are set (the key file holds an RSA key in PEM).
+    dkim_domain: str = ""
+    dkim_selector: str = ""
+    dkim_key_file: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MailerOptions:
@@ -72,7 +78,34 @@ class MailerOptions:
         except ValueError as exc:
             raise SettingsError("MAILER_DOMAIN_LIMITS", str(exc)) from exc
         parse_relays(str(values.get("relays", "")))  # raises SettingsError naming the variable
-        return cls(**values)  # type: ignore[arg-type]
+        options = cls(**values)  # type: ignore[arg-type]
+        load_signer(options)  # a bad key fails at start, not at the first message
+        return options
+
+
+def load_signer(options: MailerOptions) -> DkimSigner | None:
+    """The DKIM signer the options describe, None when DKIM is off; SettingsError if unusable."""
+    parts = {
+        "DKIM_DOMAIN": options.dkim_domain,
+        "DKIM_SELECTOR": options.dkim_selector,
+        "DKIM_KEY_FILE": options.dkim_key_file,
+    }
+    if not any(parts.values()):
+        return None
+    missing = [name for name, value in parts.items() if not value]
+    if missing:
+        raise SettingsError(
+            "MAILER_" + missing[0], "must be set too: DKIM needs a domain, a selector and a key"
+        )
+    try:
+        return DkimSigner.from_file(
+            options.dkim_domain, options.dkim_selector, options.dkim_key_file
+        )
+    except OSError as exc:
+        raise SettingsError("MAILER_DKIM_KEY_FILE", f"cannot be read: {exc.strerror}") from exc
+    except (ValueError, TypeError) as exc:
+        reason = f"does not hold a usable RSA private key in PEM ({str(exc).splitlines()[0]})"
+        raise SettingsError("MAILER_DKIM_KEY_FILE", reason) from exc
 
 
 WEBHOOK_PREFIX = PREFIX + "WEBHOOK_"

@@ -34,6 +34,7 @@ class CampaignSource:
     from_address: str | None
     list_slugs: tuple[str, ...]
     updated_at: object  # part of the cache key: an edited campaign compiles again
+    status: str = "sending"  # campaigns.status: staff may pause or cancel a running campaign
 
 
 @dataclass(frozen=True, slots=True)

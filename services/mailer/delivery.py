@@ -62,7 +62,15 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchRep
         source = await queries.get_campaign(conn, batch.campaign_id)
         if source is None:
             return report  # the campaign was deleted; its ledger rows went with it
-        if await queries.run_state(conn, batch.campaign_id) == queries.RUN_PAUSED:
+        if source.status == queries.CAMPAIGN_CANCELLED:
+            # Rows a cancel left behind (written by a fan-out still running, say): skipped.
+            await queries.mark_skipped(conn, batch.delivery_ids, utcnow(), "campaign cancelled")
+            await queries.finish_if_done(conn, batch.campaign_id, utcnow())
+            return report
+        if (
+            source.status == queries.CAMPAIGN_PAUSED
+            or await queries.run_state(conn, batch.campaign_id) == queries.RUN_PAUSED
+        ):
             return report  # rows stay queued; resuming the campaign enqueues them again
         list_ids = await queries.campaign_list_ids(conn, batch.campaign_id)
         rows = await queries.load_queued(conn, batch.campaign_id, batch.delivery_ids, list_ids)
@@ -201,7 +209,7 @@ async def _send_one(
             "campaign does not compile (template or From address)",
         )
     try:
-        message = render_message(campaign, recipient, runtime.links)
+        message = runtime.signed(render_message(campaign, recipient, runtime.links))
         address = mime.ascii_address(recipient.email)
         sender = runtime.return_path(campaign.id, recipient.subscriber_id, campaign.envelope_from)
         result = await runtime.bulk_smtp.send(sender, [address], message)

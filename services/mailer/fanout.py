@@ -82,8 +82,14 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
     # arq run the job again, which resumes after the last subscriber written.
     options = runtime.options
     deadline = time.monotonic() + min(options.fanout_budget, options.job_timeout / 2)
-    while True:
+    cancelled = source.status == queries.CAMPAIGN_CANCELLED
+    while not cancelled:
         async with runtime.engine.begin() as conn:
+            # Staff may cancel while a big audience is being written: stop at the next page.
+            status = await queries.campaign_status(conn, campaign_id)
+            if status in (None, queries.CAMPAIGN_CANCELLED):
+                cancelled = True
+                break
             page, last = await queries.audience_page(
                 conn, list_ids, after, runtime.options.batch_size
             )
@@ -109,6 +115,8 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
     async with runtime.engine.begin() as conn:
         recipients = await queries.mark_fanned_out(conn, campaign_id, utcnow())
     async with runtime.engine.begin() as conn:
+        if cancelled:
+            await queries.skip_queued(conn, campaign_id, utcnow(), "campaign cancelled")
         await queries.finish_if_done(conn, campaign_id, utcnow())
     log.info("campaign.fanned_out", campaign_id=campaign_id, recipients=recipients, batches=batches)
     return recipients

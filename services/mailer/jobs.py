@@ -6,16 +6,19 @@ from typing import Any
 
 import structlog
 
-from services.mailer import delivery, fanout, reconcile, transactional
+from services.mailer import control, delivery, fanout, reconcile, transactional
 from services.mailer.errors import CampaignNotFoundError
 from services.mailer.runtime import MailerRuntime
-from shared.contracts import DeliverBatch, OutboundMail, StartCampaign, from_job_arg
+from shared.contracts import (
+    CancelCampaign,
+    DeliverBatch,
+    OutboundMail,
+    RetryFailed,
+    StartCampaign,
+    from_job_arg,
+)
 
 log = structlog.get_logger(__name__)
-
-# Enqueued by staff tooling on the bulk queue with a StartCampaign payload. Not in
-# shared.queues yet: move it there when the campaigns service offers "resume".
-JOB_RESUME_CAMPAIGN = "resume_campaign"
 
 
 def _runtime(ctx: dict[str, Any]) -> MailerRuntime:
@@ -56,6 +59,18 @@ async def reconcile_ledger(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def resume_campaign(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
-    """Resume a campaign the mailer paused for its failure rate."""
+    """Resume a campaign staff paused, or the mailer paused for its failure rate."""
     campaign_id = from_job_arg(StartCampaign, payload).campaign_id
-    return await reconcile.resume_campaign(_runtime(ctx), ctx["redis"], campaign_id)
+    return await control.resume_campaign(_runtime(ctx), ctx["redis"], campaign_id)
+
+
+async def cancel_campaign(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
+    """Skip what a cancelled campaign had left to send."""
+    campaign_id = from_job_arg(CancelCampaign, payload).campaign_id
+    return await control.cancel_campaign(_runtime(ctx), campaign_id)
+
+
+async def retry_failed(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
+    """Send a campaign's failed rows again."""
+    campaign_id = from_job_arg(RetryFailed, payload).campaign_id
+    return await control.retry_failed(_runtime(ctx), ctx["redis"], campaign_id)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
 
 # SMTP round trips on a LAN take a millisecond; a remote relay under load, seconds.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -44,6 +51,13 @@ class MailerMetrics:
             registry=self.registry,
         )
 
+        self.queue_depth = Gauge(
+            "brevdue_queue_depth",
+            "Jobs in an arq queue (waiting, deferred or running), as last read",
+            ["queue"],
+            registry=self.registry,
+        )
+
     def relay(self, relay: str, stream: str) -> RelayMetrics:
         """Pre-bound children for one pool, so the hot path does no label lookups."""
         return RelayMetrics(
@@ -67,3 +81,21 @@ class RelayMetrics:
     temporary: Counter
     permanent: Counter
     latency: Histogram
+
+
+async def watch_queue_depth(
+    metrics: MailerMetrics, redis_url: str, queues: Sequence[str], interval: float
+) -> None:
+    """Read each queue's length (ZCARD of arq's sorted set) every ``interval`` s until cancelled."""
+    redis: Redis = Redis.from_url(redis_url)
+    try:
+        while True:
+            try:
+                for queue in queues:
+                    metrics.queue_depth.labels(queue).set(await redis.zcard(queue))
+            except (RedisError, OSError) as exc:
+                # A Redis outage shows in the workers' own errors; keep the last reading.
+                log.warning("metrics.queue_depth_failed", error=repr(exc))
+            await asyncio.sleep(max(interval, 0.1))
+    finally:
+        await redis.aclose()

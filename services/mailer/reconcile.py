@@ -98,7 +98,7 @@ async def reconcile(
         report.starts += 1
     for run in runs:
         if run.fanned_out and run.campaign_id not in live:
-            report.batches += await _requeue_campaign(runtime, redis, run.campaign_id, now, suffix)
+            report.batches += await requeue_campaign(runtime, redis, run.campaign_id, now, suffix)
             async with runtime.engine.begin() as conn:
                 report.finished += await queries.finish_if_done(conn, run.campaign_id, now)
     if report.requeued_sending or report.batches or report.starts:
@@ -106,9 +106,10 @@ async def reconcile(
     return report
 
 
-async def _requeue_campaign(
+async def requeue_campaign(
     runtime: MailerRuntime, jobs: JobQueue, campaign_id: int, now: datetime, suffix: str
 ) -> int:
+    """Enqueue every queued row of a campaign again, in batches; return how many batches."""
     batches, after = 0, 0
     while True:
         async with runtime.engine.begin() as conn:
@@ -123,16 +124,3 @@ async def _requeue_campaign(
 def _aware(value: datetime) -> datetime:
     # SQLite hands timestamps back without a zone; every stored time is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-async def resume_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:
-    """Un-pause a campaign and enqueue its queued rows again; return the batches enqueued."""
-    async with runtime.engine.begin() as conn:
-        if not await queries.resume_run(conn, campaign_id):
-            return 0
-    now = utcnow()
-    batches = await _requeue_campaign(
-        runtime, jobs, campaign_id, now, f":resume{now.timestamp():.0f}"
-    )
-    log.info("campaign.resumed", campaign_id=campaign_id, batches=batches)
-    return batches

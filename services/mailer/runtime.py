@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
@@ -10,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.mailer import mime
 from services.mailer.bounces import verp_address
-from services.mailer.config import MailerOptions
+from services.mailer.config import MailerOptions, load_signer
 from services.mailer.content import CampaignCache, Links
-from services.mailer.metrics import MailerMetrics
+from services.mailer.metrics import MailerMetrics, watch_queue_depth
 from services.mailer.ratelimit import RateLimiter, parse_domain_limits
 from services.mailer.relays import Relay, RelayRouter, parse_relays
+from services.mailer.signing import DkimSigner
 from services.mailer.smtp_pool import SmtpPool
 from shared.db import create_engine, create_sessionmaker
+from shared.queues import BULK_QUEUE, TRANSACTIONAL_QUEUE
 from shared.settings import Settings, SmtpSettings
 from shared.tokens import TokenSigner
 
@@ -42,6 +46,8 @@ class MailerRuntime:
     verp_secrets: tuple[bytes, ...] = ()
     redis: Redis | None = None
     metrics_server: WSGIServer | None = None
+    dkim: DkimSigner | None = None
+    depth_watch: asyncio.Task[None] | None = None
 
     @classmethod
     def start(cls, settings: Settings, options: MailerOptions) -> MailerRuntime:
@@ -79,7 +85,12 @@ class MailerRuntime:
             verp_secrets=tuple(key.reveal().encode() for key in reversed(settings.secret_keys)),
             redis=redis,
             metrics_server=metrics.serve(options.metrics_port) if options.metrics_port else None,
+            dkim=load_signer(options),
         )
+
+    def signed(self, message: bytes) -> bytes:
+        """The final message bytes: DKIM-signed when a key is configured."""
+        return message if self.dkim is None else self.dkim.sign(message)
 
     def return_path(self, campaign_id: int, subscriber_id: int, default: str) -> str:
         """The envelope sender: a VERP address when a bounce domain is set, else ``default``."""
@@ -89,12 +100,24 @@ class MailerRuntime:
         return verp_address(self.verp_secrets[0], campaign_id, subscriber_id, domain)
 
     async def open(self) -> None:
-        """Start what runs for the process's lifetime (bounces: see bounces_service.py)."""
-        # Nothing yet: connections open lazily, and the bounce listener runs in the bounces
-        # process (bounces_service.py), not in every worker.
+        """Start the queue depth gauge, when configured (bounces: see bounces_service.py)."""
+        if self.metrics_server is not None and self.depth_watch is None:
+            self.depth_watch = asyncio.create_task(
+                watch_queue_depth(
+                    self.metrics,
+                    self.settings.redis_url,
+                    (TRANSACTIONAL_QUEUE, BULK_QUEUE),
+                    self.options.queue_depth_interval,
+                )
+            )
 
     async def close(self) -> None:
-        """Close SMTP connections and the database engine."""
+        """Close the gauge, SMTP connections and the database engine."""
+        if self.depth_watch is not None:
+            self.depth_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.depth_watch
+            self.depth_watch = None
         await self.bulk_smtp.close()
         await self.transactional_smtp.close()
         self.campaigns.clear()

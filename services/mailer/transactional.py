@@ -35,6 +35,7 @@ _RESERVED = frozenset(
         "cc",
         "sender",
         "return-path",
+        "dkim-signature",
     }
 )
 
@@ -53,7 +54,7 @@ def build_transactional(runtime: MailerRuntime, mail: OutboundMail) -> tuple[str
         html=mail.html,
         extra_headers=extra,
     )
-    return recipient, message
+    return recipient, runtime.signed(message)
 
 
 class SentMarks(Protocol):

@@ -22,7 +22,10 @@ from shared.queues import (
     BULK_QUEUE,
     HEALTH_CHECK_KEY_BULK,
     HEALTH_CHECK_KEY_TRANSACTIONAL,
+    JOB_CANCEL_CAMPAIGN,
     JOB_DELIVER_BATCH,
+    JOB_RESUME_CAMPAIGN,
+    JOB_RETRY_FAILED,
     JOB_SEND_TRANSACTIONAL,
     JOB_START_CAMPAIGN,
     TRANSACTIONAL_QUEUE,
@@ -91,7 +94,9 @@ def build_workers(
             # The ledger's attempts column is the retry horizon; arq's count also grows with
             # re-runs of slow (rate-limited) batches, so it is only a backstop here.
             func(jobs.deliver_batch, name=JOB_DELIVER_BATCH, max_tries=1000),
-            func(jobs.resume_campaign, name=jobs.JOB_RESUME_CAMPAIGN, max_tries=5),
+            func(jobs.resume_campaign, name=JOB_RESUME_CAMPAIGN, max_tries=5),
+            func(jobs.cancel_campaign, name=JOB_CANCEL_CAMPAIGN, max_tries=5),
+            func(jobs.retry_failed, name=JOB_RETRY_FAILED, max_tries=5),
         ],
         # Not in burst mode: a burst run ends when the queue is empty, a cron job never is.
         cron_jobs=[] if burst else [_reconciler(options)],

@@ -9,11 +9,10 @@ from collections import Counter
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
-from services.mailer.jobs import JOB_RESUME_CAMPAIGN
 from services.mailer.worker import run_worker
 from shared.contracts import StartCampaign, to_job_arg
 from shared.jobs import create_job_pool
-from shared.queues import BULK_QUEUE
+from shared.queues import BULK_QUEUE, JOB_RESUME_CAMPAIGN
 from shared.schema import campaign_runs
 from shared.settings import Settings
 from tests.mailer.seed import Person, fetch, ledger, seed

@@ -10,15 +10,17 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import campaigns
+from services.campaigns import campaigns, controls
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import (
     CampaignCreate,
     CampaignOut,
     CampaignPage,
     CampaignPatch,
+    FailurePage,
     PreviewOut,
     PreviewRequest,
+    RetryFailedOut,
     decode_json,
 )
 
@@ -85,3 +87,51 @@ class CampaignsController(Controller):
         """Render a campaign with sample data; the body may set language and name."""
         reader = decode_json(await request.body(), PreviewRequest, empty_ok=True)
         return await campaigns.preview_campaign(db, campaign_id, reader)
+
+    @post("/{campaign_id:int}/pause", guards=[requires("editor")], status_code=200)
+    async def pause_campaign(
+        self, db: NamedDependency[AsyncSession], campaign_id: FromPath[int]
+    ) -> CampaignOut:
+        """Stop sending until resumed (editor); 409 unless it is being sent."""
+        return await controls.pause_campaign(db, campaign_id)
+
+    @post("/{campaign_id:int}/resume", guards=[requires("editor")], status_code=202)
+    async def resume_campaign(
+        self,
+        db: NamedDependency[AsyncSession],
+        jobs: NamedDependency[ArqRedis],
+        campaign_id: FromPath[int],
+    ) -> CampaignOut:
+        """Go on sending a paused campaign (editor); 409 unless it is paused."""
+        return await controls.resume_campaign(db, jobs, campaign_id)
+
+    @post("/{campaign_id:int}/cancel", guards=[requires("editor")], status_code=202)
+    async def cancel_campaign(
+        self,
+        db: NamedDependency[AsyncSession],
+        jobs: NamedDependency[ArqRedis],
+        campaign_id: FromPath[int],
+    ) -> CampaignOut:
+        """Send nothing more; the rest is skipped (editor). 409 once it is over."""
+        return await controls.cancel_campaign(db, jobs, campaign_id)
+
+    @get("/{campaign_id:int}/failures", guards=[requires("editor")])
+    async def list_failures(
+        self,
+        db: NamedDependency[AsyncSession],
+        campaign_id: FromPath[int],
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+        per_page: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    ) -> FailurePage:
+        """Failed sends with address, attempts and the relay's last reply (editor)."""
+        return await controls.list_failures(db, campaign_id, page, per_page)
+
+    @post("/{campaign_id:int}/retry-failed", guards=[requires("editor")], status_code=202)
+    async def retry_failed(
+        self,
+        db: NamedDependency[AsyncSession],
+        jobs: NamedDependency[ArqRedis],
+        campaign_id: FromPath[int],
+    ) -> RetryFailedOut:
+        """Have the mailer send the failed rows again (editor); 409 when none failed."""
+        return await controls.retry_failed(db, jobs, campaign_id)

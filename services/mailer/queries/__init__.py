@@ -7,12 +7,16 @@ subscriptions services' tables. Callers use ``queries.<function>``.
 from services.mailer.queries.audience import (
     audience_page,
     campaign_list_ids,
+    campaign_status,
     get_campaign,
     member_of,
 )
 from services.mailer.queries.common import (
     BOUNCED,
+    CAMPAIGN_CANCELLED,
+    CAMPAIGN_PAUSED,
     FAILED,
+    HALTED,
     QUEUED,
     RUN_DONE,
     RUN_FANNING_OUT,
@@ -37,7 +41,9 @@ from services.mailer.queries.ledger import (
     record_bounce,
     record_outcomes,
     release,
+    requeue_failed,
     requeue_stuck_sending,
+    skip_queued,
 )
 from services.mailer.queries.runs import (
     ActiveRun,
@@ -48,6 +54,7 @@ from services.mailer.queries.runs import (
     get_run,
     mark_fanned_out,
     pause_run,
+    reopen_run,
     resume_run,
     run_state,
     unstarted_campaigns,
@@ -55,7 +62,10 @@ from services.mailer.queries.runs import (
 
 __all__ = [
     "BOUNCED",
+    "CAMPAIGN_CANCELLED",
+    "CAMPAIGN_PAUSED",
     "FAILED",
+    "HALTED",
     "QUEUED",
     "RUN_DONE",
     "RUN_FANNING_OUT",
@@ -70,6 +80,7 @@ __all__ = [
     "active_runs",
     "audience_page",
     "campaign_list_ids",
+    "campaign_status",
     "claim",
     "ensure_run",
     "finish_if_done",
@@ -90,8 +101,11 @@ __all__ = [
     "record_bounce",
     "record_outcomes",
     "release",
+    "reopen_run",
+    "requeue_failed",
     "requeue_stuck_sending",
     "resume_run",
     "run_state",
+    "skip_queued",
     "unstarted_campaigns",
 ]

@@ -46,7 +46,15 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
         from_address=row["from_address"],
         list_slugs=tuple(slugs),
         updated_at=row["updated_at"],
+        status=row["status"],
     )
+
+
+async def campaign_status(conn: AsyncConnection, campaign_id: int) -> str | None:
+    """The campaign's status as staff last set it (None when it was deleted)."""
+    result = await conn.execute(sa.select(campaigns.c.status).where(campaigns.c.id == campaign_id))
+    status = result.scalar()
+    return None if status is None else str(status)
 
 
 async def campaign_list_ids(conn: AsyncConnection, campaign_id: int) -> list[int]:

@@ -11,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
 BOUNCED = "bounced"
 RUN_FANNING_OUT, RUN_SENDING, RUN_PAUSED, RUN_DONE = "fanning_out", "sending", "paused", "done"
+# campaigns.status values staff set through the campaigns service: nothing is claimed (sent)
+# while a campaign is paused; a cancelled campaign's remaining rows are skipped.
+CAMPAIGN_PAUSED, CAMPAIGN_CANCELLED = "paused", "cancelled"
+HALTED = (CAMPAIGN_PAUSED, CAMPAIGN_CANCELLED)
 
 
 def insert_ignoring(conn: AsyncConnection, table: sa.Table) -> Any:

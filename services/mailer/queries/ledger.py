@@ -14,13 +14,14 @@ from services.mailer.queries.audience import member_of
 from services.mailer.queries.common import (
     BOUNCED,
     FAILED,
+    HALTED,
     QUEUED,
     SENDING,
     SENT,
     SKIPPED,
     insert_ignoring,
 )
-from shared.schema import deliveries, subscribers
+from shared.schema import campaigns, deliveries, subscribers
 
 
 def _hard_bounced() -> sa.Exists:
@@ -131,25 +132,61 @@ async def load_queued(
     return rows
 
 
-async def mark_skipped(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime) -> None:
-    """Rows whose subscriber left before their turn: never sent."""
+async def mark_skipped(
+    conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime, reason: str | None = None
+) -> None:
+    """Rows whose subscriber left (or whose campaign was cancelled) before their turn."""
     if delivery_ids:
         await conn.execute(
             sa.update(deliveries)
             .where(deliveries.c.id.in_(delivery_ids))
             .where(deliveries.c.status == QUEUED)
-            .values(status=SKIPPED, updated_at=now)
+            .values(status=SKIPPED, updated_at=now, **({"last_response": reason} if reason else {}))
         )
 
 
+async def skip_queued(conn: AsyncConnection, campaign_id: int, now: datetime, reason: str) -> int:
+    """Every still-queued row of a campaign becomes skipped (it was cancelled); return how many."""
+    result = await conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.status == QUEUED)
+        .values(status=SKIPPED, last_response=reason, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
+async def requeue_failed(conn: AsyncConnection, campaign_id: int, now: datetime) -> int:
+    """A campaign's failed rows (not bounced or skipped) go back to the queue; return how many."""
+    # A fresh attempt count gives them the whole retry horizon again; the last code and reply
+    # stay until the next attempt replaces them.
+    result = await conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.campaign_id == campaign_id)
+        .where(deliveries.c.status == FAILED)
+        .values(status=QUEUED, attempts=0, queued_at=now, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
 async def claim(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime) -> set[int]:
-    """Move queued rows to 'sending' and return those this call moved (and may now send)."""
+    """Move queued rows to 'sending' and return those this call moved (and may now send).
+
+    Rows of a campaign staff paused or cancelled are not claimed: the campaign's row is read in
+    the same statement, so a pause takes effect at the next chunk of every running batch.
+    """
     if not delivery_ids:
         return set()
+    halted = (
+        sa.exists()
+        .where(campaigns.c.id == deliveries.c.campaign_id)
+        .where(campaigns.c.status.in_(HALTED))
+    )
     result = await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.id.in_(delivery_ids))
         .where(deliveries.c.status == QUEUED)
+        .where(~halted)
         .values(status=SENDING, attempts=deliveries.c.attempts + 1, updated_at=now)
         .returning(deliveries.c.id)
     )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer.queries.common import (
+    CAMPAIGN_PAUSED,
     QUEUED,
     RUN_DONE,
     RUN_FANNING_OUT,
@@ -106,12 +107,18 @@ class ActiveRun:
 
 async def active_runs(conn: AsyncConnection) -> list[ActiveRun]:
     """Runs neither finished nor paused."""
+    staff_paused = (
+        sa.exists()
+        .where(campaigns.c.id == campaign_runs.c.campaign_id)
+        .where(campaigns.c.status == CAMPAIGN_PAUSED)
+    )
     result = await conn.execute(
         sa.select(
             campaign_runs.c.campaign_id, campaign_runs.c.started_at, campaign_runs.c.fanned_out_at
         )
         .where(campaign_runs.c.finished_at.is_(None))
         .where(campaign_runs.c.state != RUN_PAUSED)  # a paused run waits for a person
+        .where(~staff_paused)  # ... and so does a campaign staff paused
     )
     return [
         ActiveRun(int(row.campaign_id), row.started_at, row.fanned_out_at is not None)
@@ -163,5 +170,16 @@ async def resume_run(conn: AsyncConnection, campaign_id: int) -> bool:
                 (campaign_runs.c.fanned_out_at.is_(None), RUN_FANNING_OUT), else_=RUN_SENDING
             )
         )
+    )
+    return bool(result.rowcount)
+
+
+async def reopen_run(conn: AsyncConnection, campaign_id: int) -> bool:
+    """A finished run goes back to sending (failed rows were queued again); True if it was done."""
+    result = await conn.execute(
+        sa.update(campaign_runs)
+        .where(campaign_runs.c.campaign_id == campaign_id)
+        .where(campaign_runs.c.finished_at.is_not(None))
+        .values(state=RUN_SENDING, finished_at=None)
     )
     return bool(result.rowcount)

@@ -1,0 +1,173 @@
+"""Staff control of a campaign being sent: pause, resume, cancel, and its failed sends.
+
+The campaign's status is this service's to set; the ledger rows are the mailer's, so whatever
+must happen to them (skip the rest, queue failures again, enqueue batches) is a mailer job.
+Pausing needs no job: the mailer checks the status before it claims each chunk of mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Final
+
+import structlog
+from arq.connections import ArqRedis
+from redis.exceptions import RedisError
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.campaigns import queries
+from services.campaigns.campaigns import campaign_row, effective_status, get_campaign
+from services.campaigns.errors import Conflict, Unavailable
+from services.campaigns.schemas import (
+    CampaignOut,
+    CampaignStatus,
+    FailureOut,
+    FailurePage,
+    RetryFailedOut,
+)
+from shared.contracts import CancelCampaign, RetryFailed, StartCampaign, to_job_arg
+from shared.queues import (
+    BULK_QUEUE,
+    JOB_CANCEL_CAMPAIGN,
+    JOB_RESUME_CAMPAIGN,
+    JOB_RETRY_FAILED,
+    cancel_campaign_job_id,
+    resume_campaign_job_id,
+    retry_failed_job_id,
+)
+
+log = structlog.get_logger(__name__)
+
+_ENQUEUE_TIMEOUT: Final = 5.0  # seconds; a hung Redis must not hang the request
+
+
+async def pause_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
+    """Stop sending a campaign until it is resumed; 409 unless it is being sent."""
+    await _require(session, campaign_id, "paused", ("sending",))
+    if not await queries.change_status(
+        session, campaign_id, ["sending"], "paused", queries.utcnow()
+    ):
+        await session.rollback()
+        await _require(session, campaign_id, "paused", ())  # lost a race: say to what
+    await session.commit()
+    log.info("campaign.paused_by_staff", campaign_id=campaign_id)
+    return await get_campaign(session, campaign_id)
+
+
+async def resume_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: int) -> CampaignOut:
+    """Go on sending a paused campaign (by staff or by the mailer); 409 unless it is paused."""
+    row = await _require(session, campaign_id, "resumed", ("paused",))
+    when = queries.utcnow()
+    staff_paused = row["status"] == "paused"
+    if staff_paused:
+        if not await queries.change_status(session, campaign_id, ["paused"], "sending", when):
+            await session.rollback()
+            await _require(session, campaign_id, "resumed", ())
+        await session.commit()
+    try:
+        await _enqueue(
+            jobs.enqueue_job(
+                JOB_RESUME_CAMPAIGN,
+                to_job_arg(StartCampaign(campaign_id=campaign_id)),
+                _job_id=resume_campaign_job_id(campaign_id, str(int(when.timestamp() * 1000))),
+                _queue_name=BULK_QUEUE,
+            )
+        )
+    except Unavailable:
+        if staff_paused:  # without its job the paused rows would wait for the reconciler
+            await queries.change_status(session, campaign_id, ["sending"], "paused", when)
+            await session.commit()
+        raise
+    log.info("campaign.resumed_by_staff", campaign_id=campaign_id)
+    return await get_campaign(session, campaign_id)
+
+
+async def cancel_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: int) -> CampaignOut:
+    """Send nothing more of a campaign; its remaining recipients are skipped. 409 when over."""
+    await _require(session, campaign_id, "cancelled", ("sending", "paused"))
+    if not await queries.change_status(
+        session, campaign_id, ["sending", "paused"], "cancelled", queries.utcnow()
+    ):
+        await session.rollback()
+        await _require(session, campaign_id, "cancelled", ())
+    await session.commit()
+    try:
+        await _enqueue(
+            jobs.enqueue_job(
+                JOB_CANCEL_CAMPAIGN,
+                to_job_arg(CancelCampaign(campaign_id=campaign_id)),
+                _job_id=cancel_campaign_job_id(campaign_id),
+                _queue_name=BULK_QUEUE,
+            )
+        )
+    except Unavailable:
+        # Nothing more is sent either way (the mailer checks the status before each chunk);
+        # the reconciler marks the rest skipped once Redis is back.
+        log.warning("campaign.cancel_job_not_queued", campaign_id=campaign_id)
+    log.info("campaign.cancelled_by_staff", campaign_id=campaign_id)
+    return await get_campaign(session, campaign_id)
+
+
+async def list_failures(
+    session: AsyncSession, campaign_id: int, page: int, per_page: int
+) -> FailurePage:
+    """One page of the campaign's failed sends with the address and the relay's last word."""
+    await campaign_row(session, campaign_id)
+    rows = await queries.failed_deliveries(session, campaign_id, per_page, (page - 1) * per_page)
+    total, _latest = await queries.failed_summary(session, campaign_id)
+    items = [
+        FailureOut(
+            delivery_id=int(row["id"]),
+            email=row["email"],
+            attempts=int(row["attempts"]),
+            last_code=row["last_code"],
+            last_response=row["last_response"],
+            updated_at=queries.aware(row["updated_at"]),
+        )
+        for row in rows
+    ]
+    return FailurePage(items=items, page=page, per_page=per_page, total=total)
+
+
+async def retry_failed(session: AsyncSession, jobs: ArqRedis, campaign_id: int) -> RetryFailedOut:
+    """Have the mailer send the campaign's failed rows again; 409 when none failed."""
+    await _require(session, campaign_id, "retried", ("sending", "sent", "paused"))
+    failed, latest = await queries.failed_summary(session, campaign_id)
+    if not failed:
+        raise Conflict(f"campaign {campaign_id} has no failed sends to retry", {"failed": "0"})
+    # The same failures give the same job id (a double click is one job); new ones a new id.
+    stamp = int(queries.aware(latest).timestamp() * 1000) if latest is not None else 0
+    await _enqueue(
+        jobs.enqueue_job(
+            JOB_RETRY_FAILED,
+            to_job_arg(RetryFailed(campaign_id=campaign_id)),
+            _job_id=retry_failed_job_id(campaign_id, f"{failed}.{stamp}"),
+            _queue_name=BULK_QUEUE,
+        )
+    )
+    log.info("campaign.retry_failed_requested", campaign_id=campaign_id, failed=failed)
+    return RetryFailedOut(campaign_id=campaign_id, failed=failed)
+
+
+async def _require(
+    session: AsyncSession, campaign_id: int, action: str, allowed: tuple[CampaignStatus, ...]
+) -> RowMapping:
+    """The campaign's row if its status (as staff see it) allows ``action``; else 409."""
+    row = await campaign_row(session, campaign_id)
+    runs = await queries.campaign_run_rows(session, [campaign_id])
+    status = effective_status(row, runs.get(campaign_id))
+    if status not in allowed:
+        raise Conflict(
+            f"campaign {campaign_id} is {status}; it cannot be {action}", {"status": status}
+        )
+    return row
+
+
+async def _enqueue(job: Awaitable[object]) -> None:
+    try:
+        await asyncio.wait_for(job, _ENQUEUE_TIMEOUT)
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("campaign.enqueue_failed", error=repr(exc))
+        raise Unavailable("the job queue cannot be reached; try again") from exc
