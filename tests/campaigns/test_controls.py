@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,7 +25,7 @@ from shared.queues import BULK_QUEUE
 from shared.schema import deliveries, mailing_lists, subscribers, subscriptions
 from shared.settings import Settings, SmtpSettings
 from tests.campaigns.conftest import Api, new_campaign
-from tests.support.smtp import RecordingHandler, RecordingSMTPServer
+from tests.support.smtp import RecordingSMTPServer, SlowSMTPServer
 
 FAST = MailerOptions(
     batch_size=3,
@@ -227,30 +225,6 @@ async def test_cancel_skips_the_rest(
 
 
 # --- while batches are running --------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class SlowHandler(RecordingHandler):
-    """Takes ``delay`` seconds over each message, so a campaign lasts long enough to steer."""
-
-    delay: float = 0.05
-
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        await asyncio.sleep(self.delay)
-        return await super().handle_DATA(server, session, envelope)
-
-
-class SlowSMTPServer(RecordingSMTPServer):
-    """The recording server with a slow DATA phase."""
-
-    def __init__(self, port: int, delay: float) -> None:
-        self.port = port
-        self.handler = SlowHandler(delay=delay)
-        self._controller = Controller(
-            self.handler, hostname="127.0.0.1", port=port, decode_data=False
-        )
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -92,3 +93,27 @@ class RecordingSMTPServer:
     def to(self, address: str) -> list[ReceivedMessage]:
         """Messages whose envelope names ``address``."""
         return [m for m in self.messages if address.lower() in (r.lower() for r in m.rcpt_tos)]
+
+
+@dataclass
+class SlowHandler(RecordingHandler):
+    """Takes ``delay`` seconds over each message's DATA, as a busy relay would."""
+
+    delay: float = 0.05
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class SlowSMTPServer(RecordingSMTPServer):
+    """The recording server with a slow DATA phase, so a campaign lasts long enough to watch."""
+
+    def __init__(self, port: int, delay: float) -> None:
+        self.port = port
+        self.handler = SlowHandler(delay=delay)
+        self._controller = Controller(
+            self.handler, hostname="127.0.0.1", port=port, decode_data=False
+        )

@@ -1,0 +1,134 @@
+"""Priority: a confirmation mail is not held up by a campaign being delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from redis.asyncio import Redis
+
+from brevdue_cli.redis_server import free_port
+from services.mailer.worker import run_worker
+from shared.contracts import OutboundMail, to_job_arg
+from shared.db import create_engine
+from shared.jobs import create_job_pool
+from shared.queues import JOB_SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE, transactional_job_id
+from shared.schema import mailing_lists, subscribers, subscriptions
+from shared.settings import Settings, SmtpSettings
+from tests.mailer.seed import NOW, seed
+from tests.mailer.support import FAST, enqueue_start
+from tests.support.smtp import SlowSMTPServer
+
+RECIPIENTS = 3000
+CONFIRMATION = "new.reader@example.dk"
+
+
+@pytest.fixture
+def slow_smtp() -> Iterator[SlowSMTPServer]:
+    """A relay that takes 10 ms per message: two connections carry ~200 campaign msgs/s."""
+    server = SlowSMTPServer(free_port(), delay=0.01)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def _seed_audience(database_url: str, count: int) -> int:
+    campaign_id, _ids = await seed(database_url, [], campaign_lists_=("kultur",))
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        list_id = (
+            await conn.execute(
+                sa.select(mailing_lists.c.id).where(mailing_lists.c.slug == "kultur")
+            )
+        ).scalar_one()
+        await conn.execute(
+            sa.insert(subscribers),
+            [
+                {
+                    "id": n,
+                    "key": f"p{n:031d}",
+                    "email": f"reader{n}@example.org",
+                    "name": f"Læser {n}",
+                    "language": "da",
+                    "status": "active",
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for n in range(1, count + 1)
+            ],
+        )
+        await conn.execute(
+            sa.insert(subscriptions),
+            [
+                {
+                    "subscriber_id": n,
+                    "list_id": list_id,
+                    "status": "confirmed",
+                    "requested_at": NOW,
+                    "confirmed_at": NOW,
+                }
+                for n in range(1, count + 1)
+            ],
+        )
+    await engine.dispose()
+    return campaign_id
+
+
+async def test_confirmation_arrives_within_seconds_during_a_campaign(
+    settings: Settings, slow_smtp: SlowSMTPServer, redis: Redis
+) -> None:
+    campaign_id = await _seed_audience(settings.database_url, RECIPIENTS)
+    wired = dataclasses.replace(
+        settings, smtp=SmtpSettings(host="127.0.0.1", port=slow_smtp.port, timeout=10)
+    )
+    options = dataclasses.replace(
+        FAST,
+        batch_size=200,
+        chunk_size=50,
+        smtp_connections=2,
+        bulk_max_jobs=4,
+        poll_delay=0.05,
+        shutdown_grace=1,
+    )
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(wired, options=options, stop=stop))
+    try:
+        await enqueue_start(settings, campaign_id)
+        deadline = time.monotonic() + 15
+        while len(slow_smtp.messages) < 100:  # the campaign is well under way
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+
+        mail = OutboundMail(
+            message_key="confirm:priority",
+            category="confirm",
+            to=CONFIRMATION,
+            subject="Bekræft din tilmelding",
+            text="Bekræft her: http://subscriptions.test/confirm/abc",
+        )
+        pool = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
+        enqueued = time.monotonic()
+        await pool.enqueue_job(
+            JOB_SEND_TRANSACTIONAL,
+            to_job_arg(mail),
+            _job_id=transactional_job_id(mail.message_key),
+            _queue_name=TRANSACTIONAL_QUEUE,
+        )
+        await pool.aclose()
+        while not slow_smtp.to(CONFIRMATION):
+            assert time.monotonic() - enqueued < 5, "the confirmation waited behind the campaign"
+            await asyncio.sleep(0.01)
+        latency = time.monotonic() - enqueued
+        campaign_sent = sum(1 for m in slow_smtp.messages if CONFIRMATION not in m.rcpt_tos)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 30)
+
+    assert latency < 3, latency
+    # Well before the campaign's end: most of it was still to go.
+    assert campaign_sent < RECIPIENTS / 2, campaign_sent
+    assert len(slow_smtp.to(CONFIRMATION)) == 1
