@@ -5,7 +5,7 @@ subscriptions service."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -17,6 +17,9 @@ from services.campaigns.schemas import SnippetsOut
 from services.campaigns.sites import LANGUAGES, site_row
 from shared.settings import Settings
 
+# The version the subscriptions service records for this form's consent wording (its consent
+# texts list it); change TEXTS[...]["consent"] and this must change there and here together.
+CONSENT_VERSION: Final = "2026-11-snippet-1"
 # Each language named in itself, as residents look for it.
 LANGUAGE_NAMES: Final = (("da", "Dansk"), ("sv", "Svenska"), ("en", "English"))
 
@@ -68,9 +71,10 @@ async def get_snippets(session: AsyncSession, settings: Settings, key: str) -> S
     base = settings.subscriptions_public_url.rstrip("/")
     language = site["default_language"] if site["default_language"] in LANGUAGES else "da"
     lists = await _form_lists(session, list(site["default_lists"] or []), language)
+    fields = await _public_fields(session, language)
     site_path = quote(site["key"], safe="")
     return SnippetsOut(
-        html_form=html_form(base, site["key"], language, lists),
+        html_form=html_form(base, site["key"], language, lists, fields),
         script=(
             f'<div data-brevdue-signup></div><script src="{escape(base)}/widget.js" '
             f'data-site="{escape(site["key"])}" async></script>'
@@ -83,8 +87,15 @@ async def get_snippets(session: AsyncSession, settings: Settings, key: str) -> S
     )
 
 
-def html_form(base: str, site_key: str, language: str, lists: list[dict[str, str]]) -> str:
-    """The plain HTML sign-up form, every value escaped by the template."""
+def html_form(
+    base: str,
+    site_key: str,
+    language: str,
+    lists: list[dict[str, str]],
+    fields: list[dict[str, Any]] | None = None,
+) -> str:
+    """The plain HTML sign-up form with the public custom ``fields``, every value escaped by
+    the template."""
     return (
         _environment()
         .get_template("signup_form.html")
@@ -96,6 +107,8 @@ def html_form(base: str, site_key: str, language: str, lists: list[dict[str, str
             language=language,
             languages=LANGUAGE_NAMES,
             lists=lists,
+            fields=fields or [],
+            consent_version=CONSENT_VERSION,
             t=TEXTS[language],
         )
     )
@@ -111,6 +124,22 @@ async def _form_lists(
     public = {row["slug"]: row for row in await queries.all_lists(session) if row["is_public"]}
     slugs = [slug for slug in default_slugs if slug in public] if default_slugs else list(public)
     return [{"slug": slug, "name": str(public[slug][f"name_{language}"])} for slug in slugs]
+
+
+async def _public_fields(session: AsyncSession, language: str) -> list[dict[str, Any]]:
+    """Custom fields staff allow on public forms, labelled in ``language``; the sign-up
+    service accepts them as ``custom.<key>``."""
+    return [
+        {
+            "name": f"custom.{row['key']}",
+            "label": row[f"label_{language}"],
+            "type": row["type"],
+            "choices": list(row["choices"] or []),
+            "required": bool(row["required"]),
+        }
+        for row in await queries.all_fields(session)
+        if row["public"]
+    ]
 
 
 @cache

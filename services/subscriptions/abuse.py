@@ -108,6 +108,13 @@ class SignupGuard:
             limit=settings.confirm_mails_per_address_per_day,
             window=DAY,
         )
+        # Export links asked for on the preference page: the same daily allowance per address.
+        self._export_mails = SlidingWindow(
+            redis,
+            "export-mail",
+            limit=settings.confirm_mails_per_address_per_day,
+            window=DAY,
+        )
 
     async def admit_client(self, client: str) -> None:
         """Count a sign-up attempt from ``client``; raise RateLimited over the limit."""
@@ -133,6 +140,21 @@ class SignupGuard:
         """Count a confirmation mail to ``email``; False once today's allowance is used."""
         decision = await self._confirm_mails.hit(address_key(email))
         return decision.allowed
+
+    async def admit_confirmation_mail(self, email: str) -> None:
+        """Count a confirmation mail asked for on the preference page; raise RateLimited once
+        today's allowance (shared with sign-ups) is used."""
+        await self._admit_mail(self._confirm_mails, email)
+
+    async def admit_export_mail(self, email: str) -> None:
+        """Count an export link mail; raise RateLimited once today's allowance is used."""
+        await self._admit_mail(self._export_mails, email)
+
+    async def _admit_mail(self, window: SlidingWindow, email: str) -> None:
+        decision = await window.hit(address_key(email))
+        if not decision.allowed:
+            log.info("mail.rate_limited", retry_after=decision.retry_after)
+            raise RateLimited("address", decision.retry_after)
 
 
 @asynccontextmanager

@@ -26,6 +26,7 @@ from services.subscriptions.errors import (
     UnsupportedContentType,
 )
 from services.subscriptions.i18n import N_, load_translations, negotiate_language
+from services.subscriptions.openapi import openapi_config
 from services.subscriptions.pages import Renderer, request_language, wants_json
 from services.subscriptions.preference_routes import PREFERENCE_ROUTES
 from services.subscriptions.proof_of_work import ProofOfWork, derive_hmac_key
@@ -112,6 +113,7 @@ def _invalid_input(request: Request[Any, Any, Any], exc: InvalidInput) -> Respon
         values=exc.values,
         problems=exc.problems,
         status_code=422,
+        fields=exc.fields,
     )
 
 
@@ -232,7 +234,7 @@ def create_app(settings: Settings) -> Litestar:
         before_send=[add_cors_headers],
         state=State({"settings": settings, "renderer": renderer}),
         logging_config=None,
-        openapi_config=None,
+        openapi_config=openapi_config(),
     )
 
 

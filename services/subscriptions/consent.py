@@ -23,8 +23,17 @@ CONSENT_TEXT_VERSION: Final = "2026-11-1"
 CONSENT_TEXT: Final = N_(
     "Yes, I want to receive the newsletters I have chosen. I can unsubscribe at any time."
 )
+# The plain HTML form staff paste on member sites (the campaigns service's snippet) words
+# consent its own way and sends this version with it.
+SNIPPET_CONSENT_TEXT_VERSION: Final = "2026-11-snippet-1"
+SNIPPET_CONSENT_TEXT: Final = N_(
+    "Yes, please send me the selected newsletters by email. I can unsubscribe at any time."
+)
 # Every version ever shown, by version; translated per language with the catalogs.
-CONSENT_TEXTS: Final[Mapping[str, str]] = {CONSENT_TEXT_VERSION: CONSENT_TEXT}
+CONSENT_TEXTS: Final[Mapping[str, str]] = {
+    CONSENT_TEXT_VERSION: CONSENT_TEXT,
+    SNIPPET_CONSENT_TEXT_VERSION: SNIPPET_CONSENT_TEXT,
+}
 
 REQUESTED: Final = "requested"
 CONFIRMED: Final = "confirmed"
@@ -52,6 +61,8 @@ class ConsentSource:
     form: str = "form"
     site_id: int | None = None
     ip: str | None = None
+    # The consent text version the form showed; an unknown one is recorded as the current.
+    text_version: str | None = None
 
 
 async def record(
@@ -67,7 +78,7 @@ async def record(
 ) -> None:
     """Append one event per list; the IP is kept only when the setting asks for it."""
     ip = _kept_ip(source.ip, record_ip)
-    version = CONSENT_TEXT_VERSION if event == REQUESTED else None
+    version = shown_version(source.text_version) if event == REQUESTED else None
     events = [
         ConsentEvent(
             list_id=list_id,
@@ -113,6 +124,13 @@ async def record_confirmed(
             )
         )
     await queries.insert_consent_events(session, subscriber_id, events)
+
+
+def shown_version(version: str | None) -> str:
+    """The version a form says it showed when it is one we know, else the current one."""
+    if version is not None and version in CONSENT_TEXTS:
+        return version
+    return CONSENT_TEXT_VERSION
 
 
 def _kept_ip(ip: str | None, record_ip: bool) -> str | None:

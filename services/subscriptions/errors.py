@@ -38,11 +38,14 @@ class InvalidInput(SubscriptionsError):
         values: Mapping[str, object] | None = None,
         choices: Sequence[ListChoice] = (),
         language: str | None = None,
+        fields: Sequence[Mapping[str, object]] = (),
     ) -> None:
         self.problems = dict(problems)
         self.values = dict(values or {})
         self.choices = tuple(choices)
         self.language = language
+        # Public custom field definitions, so the form can be shown again with them.
+        self.fields = tuple(fields)
         super().__init__("invalid input: " + ", ".join(sorted(self.problems)))
 
 

@@ -24,6 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, queries
+from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.consent import CONSENT_TEXTS
 from services.subscriptions.links import (
     export_url,
@@ -105,8 +106,14 @@ async def request_export(
     signer: TokenSigner,
     renderer: Renderer,
     settings: Settings,
+    guard: SignupGuard | None = None,
 ) -> None:
-    """Mail the subscriber an expiring link to their data (only the address owner gets it)."""
+    """Mail the subscriber an expiring link to their data (only the address owner gets it).
+
+    With ``guard``, a mail past the address's daily allowance raises RateLimited.
+    """
+    if guard is not None:
+        await guard.admit_export_mail(profile.email)
     token = sign_export(signer, profile.key)
     context = {
         "name": profile.name,

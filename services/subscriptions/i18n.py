@@ -81,12 +81,18 @@ def negotiate_language(
     for candidate in (requested, fallback):
         if candidate in LANGUAGES:
             return candidate
+    return accepted_language(accept_language) or DEFAULT_LANGUAGE
+
+
+def accepted_language(accept_language: str | None) -> str | None:
+    """The first of da/sv/en an Accept-Language header (or ``navigator.languages`` joined
+    with commas) accepts; None when it accepts none of them."""
     preferred = [
         _ALIASES.get(tag.split("-")[0].lower(), tag)
         for tag in parse_accept_language(accept_language)
     ]
     match = negotiate_locale(preferred, list(LANGUAGES), sep="-")
-    return match if isinstance(match, str) and match in LANGUAGES else DEFAULT_LANGUAGE
+    return match if isinstance(match, str) and match in LANGUAGES else None
 
 
 def language_names() -> Mapping[str, str]:

@@ -12,8 +12,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from litestar import Request, Response
 from litestar.enums import MediaType
 
+from services.subscriptions import public_fields
+from services.subscriptions.consent import CONSENT_TEXT_VERSION
 from services.subscriptions.errors import FieldProblem, ListChoice
 from services.subscriptions.i18n import LANGUAGES, N_, language_names, negotiate_language
+from services.subscriptions.public_fields import Definition
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
 
@@ -82,6 +85,8 @@ _MESSAGES_BY_CODE: Final[Mapping[str, str]] = {
     "required": N_("This field is required."),
     "wrong_type": N_("This value has the wrong type."),
     "too_long": N_("This value is too long."),
+    "must_be_ticked": N_("Tick this box to continue."),
+    "unknown_field": N_("This field cannot be filled in on this form."),
 }
 _FALLBACK_MESSAGE: Final = N_("This value is not valid.")
 _LOCAL_PATH: Final = re.compile(r"/(?![/\\])")
@@ -124,10 +129,7 @@ class Renderer:
 
     def problem_messages(self, lang: str, problems: Mapping[str, FieldProblem]) -> dict[str, str]:
         """Readable reasons per field, in form order, in ``lang``."""
-        ordered = sorted(
-            problems.items(),
-            key=lambda item: FIELD_ORDER.index(item[0]) if item[0] in FIELD_ORDER else 99,
-        )
+        ordered = sorted(problems.items(), key=lambda item: _field_position(item[0]))
         return {field: self._problem_message(lang, field, p) for field, p in ordered}
 
     def _problem_message(self, lang: str, field: str, problem: FieldProblem) -> str:
@@ -157,8 +159,10 @@ class Renderer:
         values: Mapping[str, Any] | None = None,
         problems: Mapping[str, FieldProblem] | None = None,
         status_code: int = 200,
+        fields: Sequence[Definition] = (),
     ) -> Response[str]:
-        """The sign-up form, with reasons next to the fields after a refused attempt."""
+        """The sign-up form with the public custom ``fields``, with reasons next to the fields
+        after a refused attempt."""
         shown: dict[str, Any] = {
             "email": "",
             "lists": [],
@@ -166,6 +170,7 @@ class Renderer:
             "name": "",
             "consent": False,
             "site": "",
+            "custom": {},
         }
         shown.update({k: v for k, v in (values or {}).items() if v is not None})
         if shown["language"] not in LANGUAGES:
@@ -178,7 +183,16 @@ class Renderer:
             choices=[(c.slug, c.names.get(lang) or c.slug) for c in choices],
             values=shown,
             errors=self.problem_messages(lang, problems or {}),
+            custom_fields=public_fields.form_fields(fields, lang),
+            consent_version=CONSENT_TEXT_VERSION,
         )
+
+
+def _field_position(field: str) -> float:
+    # Custom fields stand between the language and the consent box on every form.
+    if field.startswith(public_fields.PREFIX):
+        return FIELD_ORDER.index("consent") - 0.5
+    return FIELD_ORDER.index(field) if field in FIELD_ORDER else 99
 
 
 def request_language(request: Request[Any, Any, Any], fallback: str | None = None) -> str:

@@ -19,8 +19,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import gdpr, preference_form, preferences
-from services.subscriptions.errors import UnsupportedContentType
+from services.subscriptions import gdpr, openapi, preference_form, preferences
+from services.subscriptions.abuse import SignupGuard
+from services.subscriptions.errors import RateLimited, UnsupportedContentType
 from services.subscriptions.pages import Renderer, request_language
 from services.subscriptions.preference_form import Preferences, PreferencesForm
 from services.subscriptions.preferences import SaveOutcome
@@ -34,6 +35,7 @@ Jobs: TypeAlias = NamedDependency[ArqRedis]
 Signer: TypeAlias = NamedDependency[TokenSigner]
 Pages: TypeAlias = NamedDependency[Renderer]
 Config: TypeAlias = NamedDependency[Settings]
+Guard: TypeAlias = NamedDependency[SignupGuard]
 AnyRequest: TypeAlias = Request[Any, Any, Any]
 
 MAX_FORM_BYTES: Final = 64 * 1024  # lists, attributes and custom fields
@@ -119,6 +121,22 @@ def _preferences_page(
     )
 
 
+def _rate_limited(
+    renderer: Renderer, request: AnyRequest, token: str, exc: RateLimited
+) -> Response[str]:
+    response = _page(
+        renderer,
+        request,
+        "rate_limited.html",
+        request_language(request),
+        status_code=429,
+        minutes=max(1, -(-exc.retry_after // 60)),
+        back_url=f"/preferences/{token}",
+    )
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _no_data(renderer: Renderer, request: AnyRequest) -> Response[str]:
     return _page(renderer, request, "no_data.html", request_language(request), status_code=404)
 
@@ -140,7 +158,12 @@ async def preferences_form(
     return _preferences_page(renderer, request, settings, prefs)
 
 
-@post("/preferences/{token:str}", request_max_body_size=MAX_FORM_BYTES, status_code=303)
+@post(
+    "/preferences/{token:str}",
+    request_max_body_size=MAX_FORM_BYTES,
+    status_code=303,
+    operation_class=openapi.PREFERENCES_BODY,
+)
 async def preferences_save(
     request: AnyRequest,
     token: FromPath[str],
@@ -150,14 +173,27 @@ async def preferences_save(
     signer: Signer,
     renderer: Pages,
     settings: Config,
+    guard: Guard,
 ) -> Response[Any]:
-    """Save the form: 303 back to the page, or the page with reasons (422)."""
+    """Save the form: 303 back to the page, the page with reasons (422), or 429 when the
+    address has had its confirmation mails for today."""
     _require_same_origin(request, settings)
     form = await _read_form(request)
     ip = client_ip(request)
-    prefs, outcome = await preferences.save(
-        session, signer, token, form, jobs=jobs, renderer=renderer, settings=settings, ip=ip
-    )
+    try:
+        prefs, outcome = await preferences.save(
+            session,
+            signer,
+            token,
+            form,
+            jobs=jobs,
+            renderer=renderer,
+            settings=settings,
+            ip=ip,
+            guard=guard,
+        )
+    except RateLimited as exc:
+        return _rate_limited(renderer, request, token, exc)
     if prefs is None:
         return _no_data(renderer, request)
     if outcome.problems:
@@ -208,15 +244,26 @@ async def preferences_export(
     signer: Signer,
     renderer: Pages,
     settings: Config,
+    guard: Guard,
 ) -> Response[str]:
-    """Mail the resident an expiring link to a copy of their data."""
+    """Mail the resident an expiring link to a copy of their data (429 past the daily
+    allowance of such mails)."""
     _require_same_origin(request, settings)
     prefs = await preferences.load(session, signer, token)
     if prefs is None:
         return _no_data(renderer, request)
-    await gdpr.request_export(
-        session, prefs.profile, jobs=jobs, signer=signer, renderer=renderer, settings=settings
-    )
+    try:
+        await gdpr.request_export(
+            session,
+            prefs.profile,
+            jobs=jobs,
+            signer=signer,
+            renderer=renderer,
+            settings=settings,
+            guard=guard,
+        )
+    except RateLimited as exc:
+        return _rate_limited(renderer, request, token, exc)
     lang = request_language(request, prefs.profile.language)
     hours = max(1, settings.export_token_max_age // 3600)
     return _page(renderer, request, "export_requested.html", lang, token=token, export_hours=hours)

@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, consent, queries
+from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem
 from services.subscriptions.links import (
@@ -80,11 +81,13 @@ async def save(
     renderer: Renderer,
     settings: Settings,
     ip: str | None,
+    guard: SignupGuard | None = None,
 ) -> tuple[Preferences | None, SaveOutcome]:
     """Check and store the form in one transaction; on any problem store nothing.
 
     Newly ticked lists with double opt-in become pending and get one confirmation mail;
-    unticked lists are unsubscribed, and both are added to the consent record.
+    unticked lists are unsubscribed, and both are added to the consent record. With ``guard``,
+    a confirmation mail past the address's daily allowance raises RateLimited (nothing stored).
     """
     key = read_preferences_token(signer, token)
     async with session.begin():
@@ -103,6 +106,7 @@ async def save(
             renderer=renderer,
             settings=settings,
             ip=ip,
+            guard=guard,
         )
     log.info("preferences.saved", subscriber=key, added=outcome.added, removed=outcome.removed)
     return prefs, outcome
@@ -148,6 +152,7 @@ async def _apply(
     renderer: Renderer,
     settings: Settings,
     ip: str | None,
+    guard: SignupGuard | None,
 ) -> SaveOutcome:
     profile = prefs.profile
     now = datetime.now(UTC)
@@ -195,6 +200,7 @@ async def _apply(
             renderer=renderer,
             settings=settings,
             ip=ip,
+            guard=guard,
         )
     slugs = {row.id: row.slug for row in prefs.lists}
     outcome = SaveOutcome(
@@ -231,6 +237,7 @@ async def _join(
     renderer: Renderer,
     settings: Settings,
     ip: str | None,
+    guard: SignupGuard | None,
 ) -> bool:
     """Subscribe to newly ticked lists; True when a confirmation mail was enqueued."""
     ids = [row.id for row in added]
@@ -266,6 +273,9 @@ async def _join(
     needs_mail = [row for row in added if row.double_optin]
     if not needs_mail:
         return False
+    if guard is not None:
+        # Raised inside the transaction: the refused save leaves nothing behind.
+        await guard.admit_confirmation_mail(profile.email)
     mail = render_confirmation(
         renderer,
         settings,

@@ -145,6 +145,7 @@ async def insert_subscriber(
     language: str,
     source_site_id: int | None,
     now: datetime,
+    custom_values: dict[str, Any] | None = None,
 ) -> SubscriberRow:
     """Insert an active subscriber; a concurrent insert of the address raises IntegrityError."""
     query = (
@@ -156,6 +157,7 @@ async def insert_subscriber(
             language=language,
             status=ACTIVE,
             source_site_id=source_site_id,
+            custom_values=custom_values,
             created_at=now,
             updated_at=now,
         )
@@ -525,8 +527,9 @@ async def get_subscriptions_of(session: AsyncSession, subscriber_id: int) -> lis
             member_sites.c.key.label("source_site"),
         )
         .select_from(
-            subscriptions.join(mailing_lists, mailing_lists.c.id == subscriptions.c.list_id)
-            .outerjoin(member_sites, member_sites.c.id == subscriptions.c.source_site_id)
+            subscriptions.join(
+                mailing_lists, mailing_lists.c.id == subscriptions.c.list_id
+            ).outerjoin(member_sites, member_sites.c.id == subscriptions.c.source_site_id)
         )
         .where(subscriptions.c.subscriber_id == subscriber_id)
         .order_by(mailing_lists.c.slug)
@@ -544,9 +547,7 @@ async def insert_consent_events(
     await session.execute(sa.insert(consent_events), rows)
 
 
-async def get_consent_events_of(
-    session: AsyncSession, subscriber_id: int
-) -> list[dict[str, Any]]:
+async def get_consent_events_of(session: AsyncSession, subscriber_id: int) -> list[dict[str, Any]]:
     """A subscriber's consent records, oldest first, with list slugs and site keys."""
     query = (
         sa.select(
@@ -560,8 +561,9 @@ async def get_consent_events_of(
             consent_events.c.ip,
         )
         .select_from(
-            consent_events.join(mailing_lists, mailing_lists.c.id == consent_events.c.list_id)
-            .outerjoin(member_sites, member_sites.c.id == consent_events.c.source_site_id)
+            consent_events.join(
+                mailing_lists, mailing_lists.c.id == consent_events.c.list_id
+            ).outerjoin(member_sites, member_sites.c.id == consent_events.c.source_site_id)
         )
         .where(consent_events.c.subscriber_id == subscriber_id)
         .order_by(consent_events.c.at, consent_events.c.id)

@@ -13,7 +13,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import signup, unsubscribe
+from services.subscriptions import openapi, public_fields, signup, unsubscribe
 from services.subscriptions.abuse import SignupGuard, client_address
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import UnsupportedContentType
@@ -73,12 +73,15 @@ def client_ip(request: AnyRequest) -> str | None:
 async def subscribe_form(request: AnyRequest, session: Session, renderer: Pages) -> Response[str]:
     """The sign-up form; ``?lists=a,b`` ticks lists in advance."""
     choices = await signup.public_list_choices(session)
+    fields = await public_fields.load(session)
     values = {"lists": split_slugs(request.query_params.getall("lists", []))}
     lang = request_language(request)
-    return renderer.subscribe_form(lang, path=request.url.path, choices=choices, values=values)
+    return renderer.subscribe_form(
+        lang, path=request.url.path, choices=choices, values=values, fields=fields
+    )
 
 
-@post("/subscribe", request_max_body_size=MAX_BODY_BYTES)
+@post("/subscribe", request_max_body_size=MAX_BODY_BYTES, operation_class=openapi.SUBSCRIBE_BODY)
 async def subscribe(
     request: AnyRequest,
     *,
@@ -93,7 +96,7 @@ async def subscribe(
     """Sign up: 303 to the thank-you page for forms, 202 for JSON, whatever the address."""
     body, is_json = await read_subscribe_body(request)
     site = await gate.admit(request, session, body, is_json=is_json)
-    body = with_site_defaults(body, site)
+    body = with_site_defaults(body, site, request.headers.get("accept-language"))
     source = ConsentSource(
         "json" if is_json else "form", site_id=site.id if site else None, ip=client_ip(request)
     )
@@ -184,6 +187,7 @@ async def unsubscribe_form(
     media_type=MediaType.HTML,
     request_max_body_size=MAX_LINK_BODY_BYTES,
     status_code=200,
+    operation_class=openapi.ONE_CLICK_BODY,
 )
 async def unsubscribe_now(
     request: AnyRequest,

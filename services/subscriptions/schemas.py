@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from email_validator import EmailNotValidError, validate_email
 from litestar.datastructures import FormMultiDict
 
+from services.subscriptions import public_fields
 from services.subscriptions.errors import FieldProblem, InvalidInput
 from services.subscriptions.i18n import LANGUAGES
+from services.subscriptions.public_fields import Definition
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_EMAIL = 320
@@ -36,6 +39,10 @@ class SubscribeBody(msgspec.Struct, kw_only=True):
     website: Any = None
     # A solved proof-of-work challenge (base64 JSON), for sites that require one.
     altcha: str | None = None
+    # Values of public custom fields by key (form fields ``custom.<key>``).
+    custom: Any = None
+    # The version of the consent text the form showed (consent.CONSENT_TEXTS).
+    consent_version: str | None = None
 
 
 class SignupRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +53,8 @@ class SignupRequest(msgspec.Struct, frozen=True, kw_only=True):
     language: str
     name: str | None = None
     site_key: str | None = None
+    custom: dict[str, Any] | None = None
+    consent_version: str | None = None
 
 
 class SubscribeAccepted(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +94,12 @@ def form_to_body(form: FormMultiDict) -> SubscribeBody:
         return value if isinstance(value, str) else None
 
     slugs = [item for item in form.getall("lists", []) if isinstance(item, str)]
+    prefix = public_fields.PREFIX
+    custom = {
+        name[len(prefix) :]: first(name)
+        for name in list(form.keys())[: public_fields.MAX_VALUES * 4]
+        if name.startswith(prefix)
+    }
     return SubscribeBody(
         email=first("email"),
         lists=slugs,
@@ -94,6 +109,8 @@ def form_to_body(form: FormMultiDict) -> SubscribeBody:
         site=first("site"),
         website=first("website"),
         altcha=first("altcha"),
+        custom=custom or None,
+        consent_version=first("consent_version"),
     )
 
 
@@ -106,11 +123,13 @@ def shown_values(body: SubscribeBody) -> dict[str, Any]:
         "name": (body.name or "")[: MAX_NAME + 10],
         "consent": _is_true(body.consent),
         "site": (body.site or "")[:MAX_SITE_KEY],
+        "custom": public_fields.shown(body.custom),
     }
 
 
-def validate_signup(body: SubscribeBody) -> SignupRequest:
-    """Check every field at once; raise InvalidInput with all problems found."""
+def validate_signup(body: SubscribeBody, fields: Sequence[Definition] = ()) -> SignupRequest:
+    """Check every field at once, custom ones against the public ``fields``; raise InvalidInput
+    with all problems found."""
     problems: dict[str, FieldProblem] = {}
     email = _check_email(body.email, problems)
     slugs = split_slugs(body.lists)
@@ -132,6 +151,7 @@ def validate_signup(body: SubscribeBody) -> SignupRequest:
     site = (body.site or "").strip() or None
     if site is not None and (len(site) > MAX_SITE_KEY or not _is_clean(site)):
         problems["site"] = FieldProblem("invalid")
+    custom = public_fields.check(fields, body.custom, problems)
     if problems or email is None:
         raise InvalidInput(problems, values=shown_values(body))
     return SignupRequest(
@@ -140,6 +160,8 @@ def validate_signup(body: SubscribeBody) -> SignupRequest:
         language=str(body.language),
         name=name,
         site_key=site,
+        custom=custom,
+        consent_version=(body.consent_version or "")[:MAX_SLUG] or None,
     )
 
 

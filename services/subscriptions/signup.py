@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import consent, queries
+from services.subscriptions import consent, public_fields, queries
 from services.subscriptions.abuse import SignupGuard, is_honeypot_filled, minimum_duration
 from services.subscriptions.audit import address_hash
 from services.subscriptions.consent import ConsentSource
@@ -78,6 +78,15 @@ async def public_list_choices(session: AsyncSession) -> list[ListChoice]:
         return [list_choice(row) for row in await queries.get_public_lists(session)]
 
 
+async def refused(
+    session: AsyncSession, exc: InvalidInput, values: dict[str, object], language: str | None
+) -> InvalidInput:
+    """``exc`` with what the form needs to be shown again: list choices and public fields."""
+    choices = await public_list_choices(session)
+    fields = await public_fields.load(session)
+    return InvalidInput(exc.problems, values, choices, language, fields=fields)
+
+
 async def subscribe(
     session: AsyncSession,
     body: SubscribeBody,
@@ -99,12 +108,12 @@ async def subscribe(
     source = source or ConsentSource()
     if guard is not None:
         await guard.admit_client(source.ip or "unknown")
+    fields = await public_fields.load(session)
     try:
-        request = validate_signup(body)
+        request = validate_signup(body, fields)
     except InvalidInput as exc:
         language = body.language if isinstance(body.language, str) else None
-        choices = await public_list_choices(session)
-        raise InvalidInput(exc.problems, exc.values, choices, language) from None
+        raise await refused(session, exc, exc.values, language) from None
     async with minimum_duration(guard.min_duration if guard else 0.0):
         if is_honeypot_filled(body.website):
             # Answered like any sign-up so the bot learns nothing; nothing stored or sent.
@@ -131,9 +140,8 @@ async def _check_address(
     """The MX check (when on), then the per-address limit; both before any lookup of the
     address, so neither can tell whether it is known."""
     if not await guard.is_deliverable(request.email):
-        choices = await public_list_choices(session)
-        problems = {"email": FieldProblem("undeliverable")}
-        raise InvalidInput(problems, shown_values(body), choices, request.language)
+        problem = InvalidInput({"email": FieldProblem("undeliverable")})
+        raise await refused(session, problem, shown_values(body), request.language)
     await guard.admit_address(request.email)
 
 
@@ -193,6 +201,7 @@ async def _subscribe(
             shown_values(body),
             choices,
             request.language,
+            fields=await queries.get_public_custom_fields(session),
         )
     site_id = await queries.get_site_id(session, request.site_key) if request.site_key else None
     if await queries.is_suppressed(session, address_hash(request.email)):
@@ -210,6 +219,9 @@ async def _subscribe(
             language=request.language,
             source_site_id=site_id,
             now=now,
+            # Only a new subscriber's values are stored: like the name, a sign-up form must
+            # not let anyone who knows an address overwrite what its owner gave.
+            custom_values=request.custom,
         )
     elif subscriber.status != ACTIVE:
         # A blocked or erased address gets the same answer and no mail.
@@ -232,7 +244,7 @@ async def _subscribe(
         subscriber.id,
         consent.REQUESTED,
         [row.id for row in requested],
-        source=ConsentSource(source.form, site_id, source.ip),
+        source=ConsentSource(source.form, site_id, source.ip, request.consent_version),
         language=request.language,
         now=now,
         record_ip=settings.record_consent_ip,

@@ -19,15 +19,22 @@ from litestar import Request, Response
 from litestar.enums import MediaType
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import cors, queries
+from services.subscriptions import cors, public_fields, queries
 from services.subscriptions.consent import CONSENT_TEXT
 from services.subscriptions.consent import CONSENT_TEXT_VERSION as CONSENT_VERSION
 from services.subscriptions.errors import FieldProblem, InvalidInput, UnknownSite
-from services.subscriptions.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, language_names
+from services.subscriptions.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    N_,
+    accepted_language,
+    language_names,
+)
 from services.subscriptions.pages import Renderer
 from services.subscriptions.proof_of_work import ProofOfWork
+from services.subscriptions.public_fields import Definition, FormField
 from services.subscriptions.schemas import MAX_SITE_KEY, SubscribeBody, shown_values, split_slugs
-from services.subscriptions.signup import public_list_choices
+from services.subscriptions.signup import refused
 from services.subscriptions.sites import Site, SiteDirectory
 from shared.settings import Settings
 
@@ -74,6 +81,7 @@ class SiteForm(msgspec.Struct, frozen=True, kw_only=True):
     language: str
     languages: dict[str, str]
     lists: list[FormList]
+    fields: list[FormField]
     texts: dict[str, str]
     consent: Consent
     proof_of_work: bool
@@ -81,15 +89,23 @@ class SiteForm(msgspec.Struct, frozen=True, kw_only=True):
     challenge_url: str
 
 
-def page_language(requested: str | None, site: Site) -> str:
-    """The form's language: the page's explicit choice, else the site's default.
-
-    Not the browser's Accept-Language: the form sits inside the site's page, and a form in
-    another language than the page around it reads as broken.
-    """
+def page_language(requested: str | None, site: Site, accept_language: str | None = None) -> str:
+    """The form's language: the explicit choice (data-lang, ``?lang=``), else the resident's
+    browser languages (Accept-Language), else the site's default."""
     if requested in LANGUAGES:
         return requested
+    accepted = accepted_language(accept_language)
+    if accepted is not None:
+        return accepted
     return site.default_language if site.default_language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def request_page_language(request: Request[Any, Any, Any], site: Site) -> str:
+    """``page_language`` for a request: ``?lang=``, then ``?languages=`` (the widget passes
+    ``navigator.languages``), then the Accept-Language header, then the site's default."""
+    params = request.query_params
+    browser = params.get("languages") or request.headers.get("accept-language")
+    return page_language(params.get("lang"), site, browser)
 
 
 async def require_site(sites: SiteDirectory, key: str) -> Site:
@@ -128,13 +144,16 @@ async def site_form(
     renderer: Renderer,
     settings: Settings,
 ) -> SiteForm:
-    """The widget's description of a site's form in ``language``."""
+    """The widget's description of a site's form in ``language``, with the public custom
+    fields."""
     base = settings.subscriptions_public_url.rstrip("/")
+    fields = await public_fields.load(session)
     return SiteForm(
         site=site.key,
         language=language,
         languages=dict(language_names()),
         lists=await form_lists(session, site, language, wanted_lists),
+        fields=public_fields.form_fields(fields, language),
         texts={key: renderer.gettext(language, text) for key, text in WIDGET_TEXTS.items()},
         consent=Consent(text=renderer.gettext(language, CONSENT_TEXT), version=CONSENT_VERSION),
         proof_of_work=site.require_proof_of_work,
@@ -143,11 +162,14 @@ async def site_form(
     )
 
 
-def with_site_defaults(body: SubscribeBody, site: Site | None) -> SubscribeBody:
-    """The sign-up with the site's default language when the resident chose none."""
+def with_site_defaults(
+    body: SubscribeBody, site: Site | None, accept_language: str | None = None
+) -> SubscribeBody:
+    """The sign-up with a language when the resident chose none: their browser's
+    (Accept-Language), else the site's default."""
     if site is None or body.language:
         return body
-    return replace_body(body, language=site.default_language)
+    return replace_body(body, language=page_language(None, site, accept_language))
 
 
 def replace_body(body: SubscribeBody, **changes: Any) -> SubscribeBody:
@@ -193,8 +215,7 @@ class SignupGate:
                 await self.proof_of_work.verify(body.altcha)
         except InvalidInput as exc:
             language = body.language or (site.default_language if site else None)
-            choices = await public_list_choices(session)
-            raise InvalidInput(exc.problems, shown_values(body), choices, language) from None
+            raise await refused(session, exc, shown_values(body), language) from None
         return site
 
 
@@ -272,14 +293,17 @@ def embed_page(
     values: Mapping[str, Any] | None = None,
     problems: Mapping[str, FieldProblem] | None = None,
     status_code: int = 200,
+    fields: Sequence[Definition] = (),
 ) -> Response[str]:
-    """A site's embeddable sign-up page, with reasons next to the fields after a refusal."""
+    """A site's embeddable sign-up page with the public custom ``fields``, with reasons next
+    to the fields after a refusal."""
     shown: dict[str, Any] = {
         "email": "",
         "name": "",
         "lists": [],
         "language": lang,
         "consent": False,
+        "custom": {},
     }
     shown.update({k: v for k, v in (values or {}).items() if v is not None})
     if shown["language"] not in LANGUAGES:
@@ -294,6 +318,40 @@ def embed_page(
         languages=language_names(),
         consent_text=renderer.gettext(lang, CONSENT_TEXT),
         consent_version=CONSENT_VERSION,
+        custom_fields=public_fields.form_fields(fields, lang),
+    )
+    return Response(
+        html, status_code=status_code, media_type=MediaType.HTML, headers=embed_headers(site)
+    )
+
+
+def embed_rate_limited_page(
+    renderer: Renderer, site: Site, lang: str, retry_after: int
+) -> Response[str]:
+    """The 429 page inside a site's frame: framable by the site, with a way back to the form."""
+    response = _embed_status_page(
+        renderer, site, lang, "rate_limited.html", 429, minutes=max(1, -(-retry_after // 60))
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def embed_error_page(renderer: Renderer, site: Site, lang: str, status: int) -> Response[str]:
+    """An error page (4xx) inside a site's frame, framable by the site."""
+    return _embed_status_page(renderer, site, lang, "error.html", status, status=status)
+
+
+def _embed_status_page(
+    renderer: Renderer, site: Site, lang: str, template: str, status_code: int, **context: Any
+) -> Response[str]:
+    path = f"/embed/{site.key}"
+    html = renderer.render(
+        template,
+        lang,
+        path=path,
+        languages=language_names(),
+        back_url=f"{path}?lang={lang}",
+        **context,
     )
     return Response(
         html, status_code=status_code, media_type=MediaType.HTML, headers=embed_headers(site)

@@ -8,12 +8,13 @@ from typing import Any, TypeAlias
 from litestar import Response, get, post, route
 from litestar.di import NamedDependency
 from litestar.enums import HttpMethod, MediaType
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from services.subscriptions import cors, signup, widget
+from services.subscriptions import cors, openapi, public_fields, signup, widget
 from services.subscriptions.consent import ConsentSource
-from services.subscriptions.errors import InvalidInput
+from services.subscriptions.errors import InvalidInput, RateLimited, UnsupportedContentType
 from services.subscriptions.proof_of_work import Challenge, ProofOfWork
 from services.subscriptions.routes import (
     AnyRequest,
@@ -73,7 +74,7 @@ async def site_form(
     form = await widget.site_form(
         session,
         site,
-        language=widget.page_language(request.query_params.get("lang"), site),
+        language=widget.request_page_language(request, site),
         wanted_lists=widget.wanted_slugs(request.query_params.get("lists")),
         renderer=renderer,
         settings=settings,
@@ -115,12 +116,21 @@ async def embed(
 ) -> Response[str]:
     """A site's sign-up page for an iframe; framable only by the site's allowed origins."""
     site = await widget.require_site(sites, key)
-    lang = widget.page_language(request.query_params.get("lang"), site)
+    lang = widget.request_page_language(request, site)
     lists = await widget.form_lists(session, site, lang)
-    return widget.embed_page(renderer, site, lang, lists)
+    fields = await public_fields.load(session)
+    response = widget.embed_page(renderer, site, lang, lists, fields=fields)
+    # The page's language follows Accept-Language when the URL names none.
+    response.headers["Vary"] = "Accept-Language"
+    return response
 
 
-@post("/embed/{key:str}", media_type=MediaType.HTML, request_max_body_size=MAX_BODY_BYTES)
+@post(
+    "/embed/{key:str}",
+    media_type=MediaType.HTML,
+    request_max_body_size=MAX_BODY_BYTES,
+    operation_class=openapi.EMBED_BODY,
+)
 async def embed_signup(
     request: AnyRequest,
     key: FromPath[str],
@@ -133,11 +143,18 @@ async def embed_signup(
     gate: Gate,
     guard: Guard,
 ) -> Response[Any]:
-    """Sign up from the embed page: 303 to the site's thank-you page (or ours, framable)."""
+    """Sign up from the embed page: 303 to the site's thank-you page (or ours, framable).
+
+    Every refusal is answered here rather than by the app-wide handlers, whose pages forbid
+    framing: inside the site's iframe they would show as a blank frame.
+    """
     site = await widget.require_site(gate.sites, key)
-    lang = widget.page_language(request.query_params.get("lang"), site)
-    body, _ = await read_subscribe_body(request)
-    body = widget.with_site_defaults(widget.replace_body(body, site=site.key), site)
+    lang = widget.request_page_language(request, site)
+    try:
+        body, _ = await read_subscribe_body(request)
+    except (UnsupportedContentType, HTTPException) as exc:
+        return widget.embed_error_page(renderer, site, lang, _status_of(exc))
+    body = widget.replace_body(body, site=site.key, language=body.language or lang)
     try:
         await gate.admit(request, session, body, is_json=False)
         source = ConsentSource("embed", site_id=site.id, ip=client_ip(request))
@@ -152,11 +169,19 @@ async def embed_signup(
             guard=guard,
         )
     except InvalidInput as exc:
-        # Shown here rather than by the app-wide handler: this page must stay framable.
         lists = await widget.form_lists(session, site, lang)
         return widget.embed_page(
-            renderer, site, lang, lists, values=exc.values, problems=exc.problems, status_code=422
+            renderer,
+            site,
+            lang,
+            lists,
+            values=exc.values,
+            problems=exc.problems,
+            status_code=422,
+            fields=exc.fields,
         )
+    except RateLimited as exc:
+        return widget.embed_rate_limited_page(renderer, site, lang, exc.retry_after)
     language = str(body.language)  # validated by signup.subscribe
     return Redirect(widget.thank_you_location(site, language, embedded=True), status_code=303)
 
@@ -167,8 +192,14 @@ async def embed_thanks(
 ) -> Response[str]:
     """The embed page's own thank-you page (sites without a thank-you URL)."""
     site = await widget.require_site(sites, key)
-    lang = widget.page_language(request.query_params.get("lang"), site)
+    lang = widget.request_page_language(request, site)
     return widget.embed_thanks_page(renderer, site, lang)
+
+
+def _status_of(exc: Exception) -> int:
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    return 415
 
 
 def _site_allows(site: Site | None, origin: str | None) -> bool:

@@ -25,6 +25,7 @@ from shared.settings import Settings
 from tests.conftest import LiveServer
 from tests.subscriptions.conftest import all_subscribers, all_subscriptions
 from tests.subscriptions.member_sites import seed_member_site
+from tests.subscriptions.test_public_fields import seed_field
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -122,9 +123,10 @@ async def subscriptions_url(
         yield server.url
 
 
-async def open_page(browser: Browser, url: str) -> tuple[Page, list[str]]:
-    """A new page at ``url`` and the console errors it logs."""
-    page = await browser.new_page()
+async def open_page(browser: Browser, url: str, locale: str = "sv-SE") -> tuple[Page, list[str]]:
+    """A new page at ``url`` in a browser set to ``locale`` (its languages and Accept-Language),
+    and the console errors it logs."""
+    page = await browser.new_page(locale=locale)
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     await page.goto(url)
@@ -217,7 +219,7 @@ async def test_widget_solves_the_proof_of_work_transparently(
     pages = {"index.html": host_page(subscriptions_url, "lund-konsthall")}
 
     async with LiveServer(host_app(pages), port=host_port) as site:
-        page, _ = await open_page(browser, f"{site.url}/index.html")
+        page, _ = await open_page(browser, f"{site.url}/index.html", locale="en-GB")
         widget = page.locator("[data-brevdue-signup]")
         await page.wait_for_selector("[data-brevdue-signup][data-brevdue-state=ready]")
         # One list only: it comes ticked.
@@ -325,3 +327,120 @@ async def test_embed_page_works_with_javascript_off(
     assert subscriber["language"] == "da"
     rows = await all_subscriptions(engine)
     assert set(rows) == {lists["musik"]}
+
+
+async def test_widget_speaks_the_browsers_language_else_the_sites(
+    browser: Browser, subscriptions_url: str, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    host_port = free_port()
+    origin = f"http://127.0.0.1:{host_port}"
+    await seed_member_site(engine, "malmo-bibliotek", origins=[origin], language="sv")
+    chosen = snippet(subscriptions_url, "malmo-bibliotek").replace(
+        "async>", 'data-lang="en" async>'
+    )
+    pages = {
+        "index.html": host_page(subscriptions_url, "malmo-bibliotek"),
+        "english.html": f"<!doctype html><html><body>{chosen}</body></html>",
+    }
+    seen = {}
+    async with LiveServer(host_app(pages), port=host_port) as site:
+        for name, locale in (("index", "da-DK"), ("index", "de-DE"), ("english", "da-DK")):
+            page, _ = await open_page(browser, f"{site.url}/{name}.html", locale=locale)
+            await page.wait_for_selector("[data-brevdue-signup][data-brevdue-state=ready]")
+            label = page.locator("[data-brevdue-signup] label[for=email]")
+            seen[(name, locale)] = await label.inner_text()
+            await page.close()
+
+    assert seen == {
+        ("index", "da-DK"): "E-mailadresse",  # the browser's language
+        ("index", "de-DE"): "E-postadress",  # none offered: the site's default
+        ("english", "da-DK"): "Email address",  # the page's explicit choice
+    }
+
+
+async def test_widget_asks_for_public_custom_fields_accessibly(
+    browser: Browser, subscriptions_url: str, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    host_port = free_port()
+    origin = f"http://127.0.0.1:{host_port}"
+    await seed_member_site(engine, "malmo-bibliotek", origins=[origin], default_lists=["kultur"])
+    await seed_field(
+        engine,
+        "neighbourhood",
+        "choice",
+        required=True,
+        choices=["Möllevången", "Västra hamnen"],
+        labels=("Bydel", "Stadsdel", "Neighbourhood"),
+    )
+    await seed_field(engine, "staff_note", public=False)
+    pages = {"index.html": host_page(subscriptions_url, "malmo-bibliotek")}
+
+    async with LiveServer(host_app(pages), port=host_port) as site:
+        page, _ = await open_page(browser, f"{site.url}/index.html")
+        widget = page.locator("[data-brevdue-signup]")
+        await page.wait_for_selector("[data-brevdue-signup][data-brevdue-state=ready]")
+        choice = widget.get_by_label("Stadsdel")
+        assert await choice.get_attribute("name") == "custom.neighbourhood"
+        assert await widget.locator("[name='custom.staff_note']").count() == 0
+
+        await widget.locator("input[name=email]").fill("maja@example.org")
+        await widget.locator("#consent").check()
+        await widget.locator("button[type=submit]").click()
+        error = widget.locator("[id='custom.neighbourhood-error']")
+        await error.wait_for()
+        assert await choice.get_attribute("aria-invalid") == "true"
+        described = await choice.get_attribute("aria-describedby") or ""
+        assert "custom.neighbourhood-error" in described
+        assert await choice.evaluate("el => el.getRootNode().activeElement === el")
+
+        await choice.select_option("Västra hamnen")
+        await widget.locator("button[type=submit]").click()
+        await page.wait_for_selector("[data-brevdue-signup][data-brevdue-state=done]")
+        await page.close()
+
+    [subscriber] = await all_subscribers(engine)
+    assert subscriber["custom_values"] == {"neighbourhood": "Västra hamnen"}
+
+
+async def test_a_rate_limited_embed_sign_up_shows_inside_the_frame(
+    browser: Browser,
+    settings: Settings,
+    live_server: type[LiveServer],
+    redis: Redis,
+    engine: AsyncEngine,
+    lists: dict[str, int],
+) -> None:
+    host_port = free_port()
+    origin = f"http://127.0.0.1:{host_port}"
+    await seed_member_site(engine, "malmo-bibliotek", origins=[origin], default_lists=["kultur"])
+    port = free_port()
+    app_settings = dataclasses.replace(
+        settings,
+        subscriptions_public_url=f"http://127.0.0.1:{port}",
+        signup_limit_per_ip=1,
+        signup_min_duration=0.0,
+    )
+    pages = {
+        "index.html": f"""<!doctype html><html><body>
+<iframe id="signup" src="http://127.0.0.1:{port}/embed/malmo-bibliotek" title="Anmälan"
+        style="border:0;width:100%;min-height:600px"></iframe></body></html>"""
+    }
+
+    async with (
+        live_server(create_app(app_settings), port=port),
+        LiveServer(host_app(pages), port=host_port) as site,
+    ):
+        page, _ = await open_page(browser, f"{site.url}/index.html")
+        frame = page.frame_locator("#signup")
+        for address in ("kim@example.org", "ola@example.org"):
+            await frame.locator("#email").fill(address)
+            await frame.locator("#consent").check()
+            await frame.locator("button[type=submit]").click()
+            if address.startswith("kim"):
+                await frame.locator("h1", has_text="Titta i din inkorg").wait_for()
+                await page.goto(f"{site.url}/index.html")
+                frame = page.frame_locator("#signup")
+        await frame.locator("h1", has_text="För många försök").wait_for()
+        await page.close()
+
+    assert len(await all_subscribers(engine)) == 1

@@ -5,7 +5,8 @@
  *
  * Draws the site's sign-up form inside a shadow root, so the page's CSS cannot reach it and its
  * CSS cannot leak out. Every word comes from the server (GET /api/sites/KEY/form), in the
- * resident's language. When the site asks for a proof of work (ALTCHA model), the widget fetches
+ * resident's language: data-lang when the page sets it, else the browser's languages, else the
+ * site's default. Staff-defined fields the site's form may ask for come from there too. When the site asks for a proof of work (ALTCHA model), the widget fetches
  * a challenge and solves it with Web Crypto before sending.
  *
  * On the service's own embed page the same file only adds the proof of work to the plain form:
@@ -126,6 +127,7 @@
   const draw = (cfg) => {
     const t = cfg.texts;
     const errs = {};
+    const controls = {};
     const errorFor = (f) => (errs[f] = h("p", { class: "err", id: f + "-error", hidden: true }));
     const field = (f, label, input) => h("div", { class: "f" },
       h("label", { for: f, text: label }), errorFor(f), input);
@@ -150,6 +152,29 @@
     for (const [code, label] of Object.entries(cfg.languages)) {
       language.append(h("option", { value: code, lang: code, selected: code === cfg.language, text: label }));
     }
+    // Staff-defined fields; each is named custom.<key>, as the server names its errors.
+    const custom = cfg.fields.map((f) => {
+      const id = "custom." + f.key;
+      const req = f.required || null;
+      let input;
+      if (f.type === "choice") {
+        input = h("select", { id, name: id, required: req }, h("option", { value: "" }));
+        for (const c of f.choices) input.append(h("option", { value: c, text: c }));
+      } else if (f.type === "boolean") {
+        input = h("input", { id, name: id, type: "checkbox", required: req });
+        controls[id] = input;
+        return [f, input, h("div", { class: "f" }, errorFor(id),
+          h("div", { class: "c" }, input, h("label", { for: id, text: f.label })))];
+      } else {
+        input = h("input", {
+          id, name: id, type: f.type === "date" ? "date" : "text", required: req,
+          inputmode: f.type === "number" ? "decimal" : null,
+          maxlength: f.max_length ? String(f.max_length) : null,
+        });
+      }
+      controls[id] = input;
+      return [f, input, field(id, f.label, input)];
+    });
     const trap = h("input", { id: "website", name: "website", type: "text", tabindex: "-1", autocomplete: "off" });
     const consent = h("input", { id: "consent", name: "consent", type: "checkbox", required: true });
     const button = h("button", { type: "submit", text: t.submit });
@@ -159,12 +184,13 @@
       field("name", t.name, name),
       lists,
       field("language", t.language, language),
+      ...custom.map((c) => c[2]),
       h("div", { class: "trap", "aria-hidden": "true" }, h("label", { for: "website", text: t.honeypot }), trap),
       h("div", { class: "f" }, errorFor("consent"),
         h("div", { class: "c" }, consent, h("label", { for: "consent", text: cfg.consent.text }))),
       h("p", { class: "hint", text: t.confirm_note }),
       button);
-    const controls = { email, name, language, consent, lists };
+    Object.assign(controls, { email, name, language, consent, lists });
     root.append(h("style", { text: CSS }),
       h("div", { class: "w", lang: cfg.language }, h("h2", { id: "bd-title", text: t.title }), form, status));
 
@@ -207,6 +233,7 @@
         site: cfg.site, email: email.value, name: name.value, language: language.value,
         lists: Array.from(lists.querySelectorAll("input:checked"), (i) => i.value),
         consent: consent.checked, consent_version: cfg.consent.version, website: trap.value,
+        custom: Object.fromEntries(custom.map(([f, i]) => [f.key, f.type === "boolean" ? i.checked : i.value])),
       };
       try {
         if (cfg.proof_of_work) {
@@ -241,7 +268,10 @@
   };
 
   const query = new URLSearchParams();
+  // The page's explicit choice, else the browser's languages (the server falls back to the
+  // site's default when none of them is offered).
   if (opts.lang) query.set("lang", opts.lang);
+  else if (navigator.languages && navigator.languages.length) query.set("languages", navigator.languages.join(","));
   if (opts.lists) query.set("lists", opts.lists);
   fetch(base + "/api/sites/" + encodeURIComponent(site) + "/form?" + query, {
     credentials: "omit", headers: { Accept: "application/json" },

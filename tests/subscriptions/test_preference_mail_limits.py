@@ -1,0 +1,67 @@
+"""Mails asked for on the preference page count against the address's daily allowance:
+past it the page answers 429 and nothing is stored or sent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.subscriptions.app import create_app
+from shared.settings import Settings
+from tests.subscriptions.conftest import all_subscriptions, queued_mails
+from tests.subscriptions.residents import sign_up
+
+
+@pytest.fixture
+async def limited(
+    settings: Settings, live_server: Any, redis: Redis
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app allowing two confirmation (and two export) mails per address per day."""
+    app = create_app(replace(settings, confirm_mails_per_address_per_day=2))
+    async with (
+        live_server(app) as server,
+        httpx.AsyncClient(base_url=server.url, follow_redirects=False, timeout=10) as client,
+    ):
+        yield client
+
+
+async def test_confirmation_mails_from_the_preference_page_are_capped(
+    limited: httpx.AsyncClient, redis: Redis, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    resident = await sign_up(limited, redis, lists=["kultur"])  # the first mail today
+    url = f"/preferences/{resident.preferences}"
+
+    second = await limited.post(url, data={"lists": ["kultur", "musik"], "language": "da"})
+    [mail] = await queued_mails(redis)
+    third = await limited.post(
+        url, data={"lists": ["kultur", "musik", "born"], "language": "da", "name": "Maja"}
+    )
+
+    assert second.status_code == 303
+    assert mail.to == resident.email
+    assert third.status_code == 429
+    assert int(third.headers["retry-after"]) > 0
+    assert "For mange forsøg" in third.text
+    assert f'href="{url}"' in third.text
+    assert len(await queued_mails(redis)) == 1
+    rows = await all_subscriptions(engine)
+    assert lists["born"] not in rows  # the refused save stored nothing
+    assert rows[lists["musik"]]["status"] == "pending"
+
+
+async def test_export_mails_are_capped(
+    limited: httpx.AsyncClient, redis: Redis, lists: dict[str, int]
+) -> None:
+    resident = await sign_up(limited, redis)
+    url = f"/preferences/{resident.preferences}/export"
+
+    answers = [(await limited.post(url)).status_code for _ in range(3)]
+
+    assert answers == [200, 200, 429]
+    assert len(await queued_mails(redis)) == 2
