@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 CATALOGS := $(VENV)/.catalogs
 LOCALES := services/subscriptions/locales
 PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/*.po)
-PYTEST_ARGS ?= -q
+PYTEST_ARGS ?= -q -n auto --maxprocesses=4
 BENCH_ARGS ?=
 
 .PHONY: install run test lint bench clean

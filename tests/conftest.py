@@ -8,11 +8,13 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
 import uvicorn
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
 from brevdue_cli.redis_server import free_port, is_reachable, start_local_redis
 from shared.db import create_engine
@@ -27,16 +29,30 @@ TEST_SECRET = Secret("test-secret-key-not-for-production")
 # --- Redis -------------------------------------------------------------------------------
 
 
+# Under pytest-xdist every worker process gets its own Redis database and PostgreSQL database,
+# so that one worker's flush or TRUNCATE never hits another's test.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def _worker_redis_url(url: str) -> str:
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base - WORKER) % 16}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """BREVDUE_TEST_REDIS_URL, else a local Redis on 6379 (db 15), else one started here."""
+    """BREVDUE_TEST_REDIS_URL, else a local Redis on 6379 (db 15), else one started here.
+
+    Worker N of a parallel run uses the database N below the one named.
+    """
     configured = os.environ.get("BREVDUE_TEST_REDIS_URL")
     if configured:
-        yield configured
+        yield _worker_redis_url(configured)
         return
     default = "redis://127.0.0.1:6379/15"
     if is_reachable(default):
-        yield default
+        yield _worker_redis_url(default)
         return
     server = start_local_redis(data_dir=None)
     try:
@@ -73,17 +89,32 @@ def postgres_migrated() -> str | None:
     """The PostgreSQL test database, emptied and migrated once per run."""
     if not POSTGRES_URL:
         return None
+    url = make_url(POSTGRES_URL)
+    if WORKER:
+        url = url.set(database=f"{url.database}_w{WORKER}")
+    database_url = url.render_as_string(hide_password=False)
 
     async def reset() -> None:
-        engine = create_engine(POSTGRES_URL)
+        if WORKER:
+            # The named database's server hosts one more database per extra worker.
+            admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            async with admin.connect() as conn:
+                exists = await conn.scalar(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                    {"name": url.database},
+                )
+                if not exists:
+                    await conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+            await admin.dispose()
+        engine = create_engine(database_url)
         async with engine.begin() as conn:
             await conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
             await conn.execute(sa.text("CREATE SCHEMA public"))
         await engine.dispose()
 
     asyncio.run(reset())
-    upgrade(POSTGRES_URL)
-    return POSTGRES_URL
+    upgrade(database_url)
+    return database_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -112,13 +143,26 @@ async def database_url(
 # --- SMTP --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[RecordingSMTPServer]:
-    """A real aiosmtpd server on a free port that records every message it accepts."""
+@pytest.fixture(scope="session")
+def _running_smtp_server() -> Iterator[RecordingSMTPServer]:
     server = RecordingSMTPServer(port=free_port())
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp_server(_running_smtp_server: RecordingSMTPServer) -> RecordingSMTPServer:
+    """A real aiosmtpd server that records every message it accepts; empty for each test.
+
+    One server serves the whole run (starting one costs more than most tests); each test gets
+    it with no recorded messages and no scripted refusals.
+    """
+    handler = _running_smtp_server.handler
+    with handler.lock:
+        handler.messages.clear()
+    handler.fail_rcpt = {}
+    return _running_smtp_server
 
 
 # --- Settings and HTTP -------------------------------------------------------------------
@@ -139,6 +183,9 @@ def settings(
         mail_from="KulturMetropolØresund <nyhedsbrev@kultur.test>",
         log_format="console",
         log_level="WARNING",
+        # The answer-time floor that hides an address's state is tested on its own
+        # (test_abuse_timing); everywhere else it would only make the suite slower.
+        signup_min_duration=0.0,
     )
 
 
