@@ -42,6 +42,9 @@ class MailerOptions:
     rate_limit: int = 0  # campaign messages per second over all processes; 0 = no limit
     domain_rate_limit: int = 0  # per recipient domain, unless listed in domain_limits
     domain_limits: str = ""  # "gmail.com=50,outlook.com=20": messages per second per domain
+    rate_limit_per_hour: int = 0  # campaign messages per sliding hour over all processes; 0 off
+    domain_rate_limit_per_minute: int = 0  # per domain and sliding minute, unless listed below
+    domain_limits_per_minute: str = ""  # "gmail.com=100,outlook.com=50": per sliding minute
     reconcile_every_minutes: int = 1
     bounce_domain: str = ""  # set: campaign mail leaves with VERP return paths at this domain
     bounce_host: str = "127.0.0.1"  # the bounce listener's address (0.0.0.0 to face an MX)
@@ -73,10 +76,11 @@ class MailerOptions:
             if number < 0:
                 raise SettingsError("MAILER_" + option.name.upper(), "must not be negative")
             values[option.name] = number
-        try:
-            parse_domain_limits(str(values.get("domain_limits", "")))
-        except ValueError as exc:
-            raise SettingsError("MAILER_DOMAIN_LIMITS", str(exc)) from exc
+        for name in ("domain_limits", "domain_limits_per_minute"):
+            try:
+                parse_domain_limits(str(values.get(name, "")))
+            except ValueError as exc:
+                raise SettingsError("MAILER_" + name.upper(), str(exc)) from exc
         parse_relays(str(values.get("relays", "")))  # raises SettingsError naming the variable
         options = cls(**values)  # type: ignore[arg-type]
         load_signer(options)  # a bad key fails at start, not at the first message

@@ -188,8 +188,9 @@ async def _send_all(
         for recipient in pending:
             if limiter.enabled:
                 # Waiting here leaves the row untouched: a stop now gives it back to the queue.
-                await limiter.acquire(mime.domain_of(recipient.email))
-                if time.monotonic() > deadline:
+                # A window that stays full past the deadline ends the wait there.
+                fits = await limiter.acquire(mime.domain_of(recipient.email), deadline)
+                if not fits or time.monotonic() > deadline:
                     return  # out of time: the rest of the chunk goes back to the queue
             started.add(recipient.delivery_id)
             outcomes.append(await _send_one(runtime, campaign, recipient))

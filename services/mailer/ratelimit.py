@@ -1,9 +1,11 @@
 """Global and per-domain send rates shared by every mailer process, counted in Redis.
 
-Fixed one-second windows: each process leases tokens for the current second from a Redis
-counter in small blocks (a Lua script, so the lease is atomic), and hands them out locally
-without a round trip per message. Redis keeps the total per second at or under the limit across
-processes; leftover local tokens lapse with their second.
+Every limit is a sliding window counter: the count of the current fixed window plus the
+previous window's count weighted by the share of it still inside the sliding window. Each
+process leases tokens from that counter in small blocks (one Lua script, so reading both
+windows and adding the lease is atomic) and hands them out locally without a round trip per
+message. Redis keeps the estimate at or under the limit across processes; leftover local tokens
+lapse with their window (unused capacity, never excess).
 """
 
 from __future__ import annotations
@@ -11,21 +13,26 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from shared.queues import KEY_PREFIX
 
+# KEYS: current window, previous window. ARGV: limit, block, unexpired share of the previous
+# window, expiry in ms. Returns {granted, current count, previous count}.
 _LEASE = """
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used)
-if grant <= 0 then return 0 end
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+local estimate = current + previous * tonumber(ARGV[3])
+local grant = math.min(tonumber(ARGV[2]), math.floor(tonumber(ARGV[1]) - estimate))
+if grant <= 0 then return {0, current, previous} end
 redis.call('INCRBY', KEYS[1], grant)
-redis.call('PEXPIRE', KEYS[1], 2000)
-return grant
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
+return {grant, current + grant, previous}
 """
 # A lease is this share of the limit: small enough for fairness between processes, large
-# enough that a fast sender asks Redis a few dozen times a second, not once per message.
+# enough that a fast sender asks Redis a few dozen times a window, not once per message.
 _LEASE_SHARE = 20
 
 
@@ -36,66 +43,161 @@ class ScriptRunner(Protocol):
         """Run a Lua script."""
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What one lease request got: tokens, or how long until the window has room again."""
+
+    tokens: int
+    window: int  # index of the fixed window the tokens were counted in
+    wait: float  # seconds to wait before asking again (0 when tokens were granted)
+
+
+class SlidingWindow:
+    """One limit of ``limit`` messages per ``length`` seconds, counted in Redis."""
+
+    def __init__(self, redis: ScriptRunner, name: str, limit: int, length: float) -> None:
+        self._redis = redis
+        self.name = name
+        self.limit = limit
+        self.length = length
+        self.block = max(1, limit // _LEASE_SHARE)
+
+    def index(self, now: float) -> int:
+        """The fixed window ``now`` falls in."""
+        return int(now // self.length)
+
+    async def lease(self, now: float) -> Grant:
+        """Count up to one block of tokens at time ``now`` (seconds since the epoch)."""
+        index = self.index(now)
+        unexpired = 1.0 - (now - index * self.length) / self.length  # share of the previous
+        prefix = f"{KEY_PREFIX}mailer:rate:{self.name}:{self.length:g}:"
+        reply = await self._redis.eval(
+            _LEASE,
+            2,
+            f"{prefix}{index}",
+            f"{prefix}{index - 1}",
+            self.limit,
+            self.block,
+            repr(unexpired),
+            int(self.length * 2000) + 1000,  # long enough to serve as the next "previous"
+        )
+        assert isinstance(reply, list)
+        granted, current, previous = (int(str(value)) for value in reply)
+        if granted > 0:
+            return Grant(granted, index, 0.0)
+        left = (index + 1) * self.length - now
+        if current + 1 > self.limit or not previous:
+            wait = left  # only a new window makes room
+        else:
+            # The previous window's weight shrinks by previous/length per second.
+            needed = current + previous * unexpired + 1 - self.limit
+            wait = min(left, needed * self.length / previous)
+        return Grant(0, index, max(wait, 0.001))
+
+
 @dataclass(slots=True)
 class _Lease:
-    second: int
+    window: int
     tokens: int
 
 
 class RateLimiter:
-    """Waits until a message to ``domain`` fits both the global and the domain's rate."""
+    """Waits until a message to ``domain`` fits the global and the domain's windows.
+
+    ``minute`` and ``hour`` are the window lengths in seconds; tests shorten them.
+    """
 
     def __init__(
         self,
         redis: ScriptRunner | None,
         *,
         per_second: int = 0,
+        per_hour: int = 0,
         per_domain: int = 0,
         domains: dict[str, int] | None = None,
+        per_domain_minute: int = 0,
+        domains_minute: dict[str, int] | None = None,
+        clock: Callable[[], float] = time.time,
+        minute: float = 60.0,
+        hour: float = 3600.0,
     ) -> None:
         self._redis = redis
-        self._global = per_second
-        self._default = per_domain
+        self._clock = clock
+        self._minute = minute
+        self._global: list[tuple[int, float]] = [
+            (limit, length) for limit, length in ((per_second, 1.0), (per_hour, hour)) if limit
+        ]
+        self._default = (per_domain, per_domain_minute)
         self._domains = {d.lower(): n for d, n in (domains or {}).items()}
+        self._domains_minute = {d.lower(): n for d, n in (domains_minute or {}).items()}
+        self._windows: dict[str, SlidingWindow] = {}
         self._leases: dict[str, _Lease] = {}
 
     @property
     def enabled(self) -> bool:
         """False when no limit is configured (then acquire returns at once)."""
-        return self._redis is not None and bool(self._global or self._default or self._domains)
+        return self._redis is not None and bool(
+            self._global or any(self._default) or self._domains or self._domains_minute
+        )
 
-    async def acquire(self, domain: str) -> None:
-        """Return once one message to ``domain`` may be sent."""
-        limit = self._domains.get(domain.lower(), self._default)
-        while True:
-            seconds = set()
-            if limit:
-                seconds.add(await self._take("domain:" + domain.lower(), limit))
-            if self._global:
-                seconds.add(await self._take("global", self._global))
-            # Both tokens must belong to the current second; one that waited into the next
-            # second would let the other's window run over. Retake (a lapsed token is unused
-            # capacity, never excess).
-            if seconds <= {int(time.time())}:
-                return
+    def _windows_for(self, domain: str) -> list[SlidingWindow]:
+        domain = domain.lower()
+        limits = [
+            (f"domain:{domain}", self._domains.get(domain, self._default[0]), 1.0),
+            (f"domain:{domain}", self._domains_minute.get(domain, self._default[1]), self._minute),
+            *(("global", limit, length) for limit, length in self._global),
+        ]
+        windows = []
+        for name, limit, length in limits:
+            if not limit:
+                continue
+            key = f"{name}:{length:g}"
+            window = self._windows.get(key)
+            if window is None:
+                assert self._redis is not None  # acquire is only called when enabled
+                window = self._windows[key] = SlidingWindow(self._redis, name, limit, length)
+            windows.append(window)
+        return windows
 
-    async def _take(self, name: str, limit: int) -> int:
+    async def acquire(self, domain: str, deadline: float | None = None) -> bool:
+        """Return True once one message to ``domain`` may be sent.
+
+        With a ``deadline`` (``time.monotonic()``), return False instead of waiting past it.
+        """
+        windows = self._windows_for(domain)
         while True:
-            now = time.time()
-            second = int(now)
-            lease = self._leases.get(name)
-            if lease is not None and lease.second == second and lease.tokens > 0:
+            taken = []
+            for window in windows:
+                index = await self._take(window, deadline)
+                if index is None:
+                    return False
+                taken.append((window, index))
+            # Every token must belong to its window's current fixed window; one that waited
+            # into the next would let another's count run over. Retake (a lapsed token is
+            # unused capacity, never excess).
+            now = self._clock()
+            if all(window.index(now) == index for window, index in taken):
+                return True
+
+    async def _take(self, window: SlidingWindow, deadline: float | None) -> int | None:
+        key = f"{window.name}:{window.length:g}"
+        while True:
+            now = self._clock()
+            lease = self._leases.get(key)
+            if lease is not None and lease.window == window.index(now) and lease.tokens > 0:
                 lease.tokens -= 1
-                return second
-            key = f"{KEY_PREFIX}mailer:rate:{name}:{second}"
-            block = max(1, limit // _LEASE_SHARE)
-            assert self._redis is not None  # acquire is only called when enabled
-            granted = int(str(await self._redis.eval(_LEASE, 1, key, limit, block)))
-            if granted > 0:
-                self._leases[name] = _Lease(second, granted - 1)
-                return second
-            # This second is used up everywhere: wait for the next, spread a little.
-            await asyncio.sleep(second + 1 - now + random.uniform(0, 0.01))  # noqa: S311
+                return lease.window
+            grant = await window.lease(now)
+            if grant.tokens > 0:
+                self._leases[key] = _Lease(grant.window, grant.tokens - 1)
+                return grant.window
+            # Full everywhere: wait until it has room, spread a little between processes.
+            wait = grant.wait + random.uniform(0, 0.01)  # noqa: S311
+            if deadline is not None and time.monotonic() + wait > deadline:
+                # Waiting would outlive the batch's time: stop at the deadline instead.
+                await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+                return None
+            await asyncio.sleep(wait)
 
 
 def parse_domain_limits(value: str) -> dict[str, int]:

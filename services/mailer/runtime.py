@@ -59,7 +59,15 @@ class MailerRuntime:
         metrics = MailerMetrics()
         relays = parse_relays(options.relays) or [(settings.smtp, 1)]
         domain_limits = parse_domain_limits(options.domain_limits)
-        limited = bool(options.rate_limit or options.domain_rate_limit or domain_limits)
+        domain_limits_per_minute = parse_domain_limits(options.domain_limits_per_minute)
+        limited = bool(
+            options.rate_limit
+            or options.rate_limit_per_hour
+            or options.domain_rate_limit
+            or options.domain_rate_limit_per_minute
+            or domain_limits
+            or domain_limits_per_minute
+        )
         redis = Redis.from_url(settings.redis_url) if limited else None
         return cls(
             settings=settings,
@@ -78,8 +86,11 @@ class MailerRuntime:
             limiter=RateLimiter(
                 redis,
                 per_second=options.rate_limit,
+                per_hour=options.rate_limit_per_hour,
                 per_domain=options.domain_rate_limit,
                 domains=domain_limits,
+                per_domain_minute=options.domain_rate_limit_per_minute,
+                domains_minute=domain_limits_per_minute,
             ),
             # Every key verifies a return path, the last one signs (as with tokens).
             verp_secrets=tuple(key.reveal().encode() for key in reversed(settings.secret_keys)),
