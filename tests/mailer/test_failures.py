@@ -9,15 +9,16 @@ from collections import Counter
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
+from brevdue_cli.redis_server import free_port
 from services.mailer.worker import run_worker
 from shared.contracts import StartCampaign, to_job_arg
 from shared.jobs import create_job_pool
 from shared.queues import BULK_QUEUE, JOB_RESUME_CAMPAIGN
 from shared.schema import campaign_runs
-from shared.settings import Settings
+from shared.settings import Settings, SmtpSettings
 from tests.mailer.seed import Person, fetch, ledger, seed
 from tests.mailer.support import FAST, enqueue_start
-from tests.support.smtp import RecordingSMTPServer
+from tests.support.smtp import RecordingSMTPServer, ScriptedSMTPServer
 
 PEOPLE = [
     Person("ok@example.dk", "Ok", "da", {"kultur": "confirmed"}),
@@ -103,3 +104,48 @@ async def test_campaign_pauses_when_too_much_fails_and_resumes(
     assert statuses == {"failed": 3, "sent": 3}
     [run] = await fetch(settings.database_url, sa.select(campaign_runs))
     assert run["state"] == "done"
+
+
+async def test_dropped_and_timed_out_data_lose_nobody(settings: Settings, redis: Redis) -> None:
+    """A connection dropped inside DATA and a DATA reply slower than our timeout, once each.
+
+    Both rows are retried and end 'sent' after two attempts; everybody else is accepted
+    exactly once. Delivery is at-least-once, not exactly-once: the slow relay had kept the
+    message before our timeout gave up on it, so that recipient receives it twice, both copies
+    with the same Message-ID (which lets a receiving system drop the duplicate). The dropped
+    DATA was never accepted, so that recipient gets it once.
+    """
+    server = ScriptedSMTPServer(port=free_port(), delay=1.5)
+    server.handler.drop_once.add("dropped@example.dk")
+    server.handler.slow_once.add("slow@example.dk")
+    server.start()
+    try:
+        settings = dataclasses.replace(
+            settings, smtp=SmtpSettings(host="127.0.0.1", port=server.port, timeout=0.5)
+        )
+        people = [
+            Person(f"p{n}@example.dk", f"P{n}", "da", {"kultur": "confirmed"}) for n in range(5)
+        ]
+        people += [
+            Person("dropped@example.dk", "Dropped", "da", {"kultur": "confirmed"}),
+            Person("slow@example.dk", "Slow", "da", {"kultur": "confirmed"}),
+        ]
+        campaign_id, ids = await seed(settings.database_url, people, campaign_lists_=("kultur",))
+        await enqueue_start(settings, campaign_id)
+        await run_worker(settings, burst=True, options=FAST)
+        rows = await ledger(settings.database_url, campaign_id)
+        by_email = {email: rows[i] for email, i in ids.items()}
+        assert {email: row["status"] for email, row in by_email.items()} == {
+            person.email: "sent" for person in people
+        }
+        for email in ("dropped@example.dk", "slow@example.dk"):
+            assert by_email[email]["attempts"] == 2
+        for person in people[:5]:
+            assert by_email[person.email]["attempts"] == 1
+            assert len(server.to(person.email)) == 1
+        assert len(server.to("dropped@example.dk")) == 1
+        slow = server.to("slow@example.dk")
+        assert len(slow) == 2
+        assert slow[0].parsed()["Message-ID"] == slow[1].parsed()["Message-ID"]
+    finally:
+        server.stop()

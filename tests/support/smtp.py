@@ -117,3 +117,46 @@ class SlowSMTPServer(RecordingSMTPServer):
         self._controller = Controller(
             self.handler, hostname="127.0.0.1", port=port, decode_data=False
         )
+
+
+@dataclass
+class ScriptedHandler(RecordingHandler):
+    """Misbehaves once per address: ``drop_once`` / ``slow_once`` name the recipients.
+
+    A dropped DATA closes the connection before any reply and keeps nothing. A slow DATA keeps
+    the message first (as a relay that has queued it) and answers only after ``delay`` seconds,
+    so a client with a shorter timeout gives up on a message the server did accept.
+    """
+
+    drop_once: set[str] = field(default_factory=set)
+    slow_once: set[str] = field(default_factory=set)
+    delay: float = 1.0
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        addresses = {address.lower() for address in envelope.rcpt_tos}
+        with self.lock:
+            dropped = addresses & self.drop_once
+            slowed = addresses & self.slow_once
+            self.drop_once -= dropped
+            self.slow_once -= slowed
+        if dropped:
+            assert server.transport is not None
+            server.transport.close()
+            return "421 4.4.2 connection dropped"  # never reaches the client
+        reply = await super().handle_DATA(server, session, envelope)
+        if slowed:
+            await asyncio.sleep(self.delay)
+        return reply
+
+
+class ScriptedSMTPServer(RecordingSMTPServer):
+    """The recording server with a ScriptedHandler."""
+
+    def __init__(self, port: int, delay: float) -> None:
+        self.port = port
+        self.handler = ScriptedHandler(delay=delay)
+        self._controller = Controller(
+            self.handler, hostname="127.0.0.1", port=port, decode_data=False
+        )
