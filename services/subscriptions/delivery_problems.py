@@ -25,8 +25,8 @@ from arq.worker import Function, Retry, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import audit, consent, queries
-from services.subscriptions.consent import ConsentSource
+from services.subscriptions import audit, queries
+from services.subscriptions.unsubscribe import withdraw_everywhere
 from shared.contracts import DeliveryProblem, from_job_arg
 from shared.queues import JOB_RECORD_DELIVERY_PROBLEM
 
@@ -43,7 +43,14 @@ async def record_delivery_problem(session: AsyncSession, problem: DeliveryProble
         if problem.kind == "hard_bounce":
             changed = await _stop_bounced(session, subscriber, problem, now)
         else:
-            changed = await _unsubscribe_complaint(session, subscriber, problem, now)
+            changed = await withdraw_everywhere(
+                session,
+                subscriber,
+                via="complaint",
+                actor=audit.SYSTEM,
+                campaign_id=problem.campaign_id,
+                now=now,
+            )
     log.info(
         "delivery_problem.recorded",
         kind=problem.kind,
@@ -75,38 +82,6 @@ async def _stop_bounced(
         now=now,
     )
     return 1
-
-
-async def _unsubscribe_complaint(
-    session: AsyncSession,
-    subscriber: queries.SubscriberRow,
-    problem: DeliveryProblem,
-    now: datetime,
-) -> int:
-    list_ids = await queries.get_subscribed_list_ids(session, subscriber.id)
-    changed = await queries.unsubscribe_all(session, subscriber.id, now)
-    if not changed:
-        return 0
-    await queries.touch_subscriber(session, subscriber.id, now)
-    await consent.record(
-        session,
-        subscriber.id,
-        consent.WITHDRAWN,
-        list_ids,
-        source=ConsentSource("complaint"),
-        language=subscriber.language,
-        now=now,
-        record_ip=False,
-    )
-    await audit.record(
-        session,
-        actor=audit.SYSTEM,
-        action=audit.UNSUBSCRIBED,
-        email=subscriber.email,
-        details={"via": "complaint", "campaign_id": problem.campaign_id, "lists": len(list_ids)},
-        now=now,
-    )
-    return changed
 
 
 async def record_delivery_problem_job(ctx: dict[str, Any], payload: Any) -> int:

@@ -49,28 +49,53 @@ async def unsubscribe(session: AsyncSession, signer: TokenSigner, token: str) ->
         if subscriber is None:
             log.info("unsubscribe.unknown_subscriber", campaign=campaign_id)
             return UnsubscribeResult(None)
-        now = datetime.now(UTC)
-        list_ids = await queries.get_subscribed_list_ids(session, subscriber.id)
-        changed = await queries.unsubscribe_all(session, subscriber.id, now)
-        if changed:
-            await queries.touch_subscriber(session, subscriber.id, now)
-            await consent.record(
-                session,
-                subscriber.id,
-                consent.WITHDRAWN,
-                list_ids,
-                source=ConsentSource("link"),
-                language=subscriber.language,
-                now=now,
-                record_ip=False,
-            )
-            await audit.record(
-                session,
-                actor=audit.RESIDENT,
-                action=audit.UNSUBSCRIBED,
-                email=subscriber.email,
-                details={"via": "link", "campaign_id": campaign_id, "lists": len(list_ids)},
-                now=now,
-            )
+        changed = await withdraw_everywhere(
+            session,
+            subscriber,
+            via="link",
+            actor=audit.RESIDENT,
+            campaign_id=campaign_id,
+            now=datetime.now(UTC),
+        )
     log.info("unsubscribe.done", subscriber=key, campaign=campaign_id, changed=changed)
     return UnsubscribeResult(subscriber.language, changed)
+
+
+async def withdraw_everywhere(
+    session: AsyncSession,
+    subscriber: queries.SubscriberRow,
+    *,
+    via: str,
+    actor: str,
+    campaign_id: int | None,
+    now: datetime,
+) -> int:
+    """End every subscription, recording a withdrawal per list and one audit entry.
+
+    ``via`` names how the resident withdrew (the consent events' form and the audit detail);
+    returns how many subscriptions changed, 0 when there was nothing left to end.
+    """
+    list_ids = await queries.get_subscribed_list_ids(session, subscriber.id)
+    changed = await queries.unsubscribe_all(session, subscriber.id, now)
+    if not changed:
+        return 0
+    await queries.touch_subscriber(session, subscriber.id, now)
+    await consent.record(
+        session,
+        subscriber.id,
+        consent.WITHDRAWN,
+        list_ids,
+        source=ConsentSource(via),
+        language=subscriber.language,
+        now=now,
+        record_ip=False,
+    )
+    await audit.record(
+        session,
+        actor=actor,
+        action=audit.UNSUBSCRIBED,
+        email=subscriber.email,
+        details={"via": via, "campaign_id": campaign_id, "lists": len(list_ids)},
+        now=now,
+    )
+    return changed
