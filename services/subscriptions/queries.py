@@ -103,25 +103,26 @@ async def get_site_id(session: AsyncSession, site_key: str) -> int | None:
     return int(value) if value is not None else None
 
 
+async def _one_subscriber(
+    session: AsyncSession, condition: sa.ColumnElement[bool]
+) -> SubscriberRow | None:
+    row = (await session.execute(sa.select(*_SUBSCRIBER_COLUMNS).where(condition))).first()
+    return SubscriberRow(*row) if row else None
+
+
 async def get_subscriber_by_email(session: AsyncSession, email: str) -> SubscriberRow | None:
     """The subscriber with this (normalised) address."""
-    query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.email == email)
-    row = (await session.execute(query)).first()
-    return SubscriberRow(*row) if row else None
+    return await _one_subscriber(session, subscribers.c.email == email)
 
 
 async def get_subscriber_by_key(session: AsyncSession, key: str) -> SubscriberRow | None:
     """The subscriber with this opaque key."""
-    query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.key == key)
-    row = (await session.execute(query)).first()
-    return SubscriberRow(*row) if row else None
+    return await _one_subscriber(session, subscribers.c.key == key)
 
 
 async def get_subscriber_by_id(session: AsyncSession, subscriber_id: int) -> SubscriberRow | None:
     """The subscriber with this row id (jobs from other services name subscribers by id)."""
-    query = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.id == subscriber_id)
-    row = (await session.execute(query)).first()
-    return SubscriberRow(*row) if row else None
+    return await _one_subscriber(session, subscribers.c.id == subscriber_id)
 
 
 async def change_subscriber_status(
@@ -413,18 +414,21 @@ _PROFILE_COLUMNS = (
 )
 
 
+async def _one_profile(
+    session: AsyncSession, condition: sa.ColumnElement[bool]
+) -> ProfileRow | None:
+    row = (await session.execute(sa.select(*_PROFILE_COLUMNS).where(condition))).first()
+    return ProfileRow(*row) if row else None
+
+
 async def get_profile_by_key(session: AsyncSession, key: str) -> ProfileRow | None:
     """The whole subscriber row with this opaque key."""
-    query = sa.select(*_PROFILE_COLUMNS).where(subscribers.c.key == key)
-    row = (await session.execute(query)).first()
-    return ProfileRow(*row) if row else None
+    return await _one_profile(session, subscribers.c.key == key)
 
 
 async def get_profile_by_email(session: AsyncSession, email: str) -> ProfileRow | None:
     """The whole subscriber row with this (normalised) address."""
-    query = sa.select(*_PROFILE_COLUMNS).where(subscribers.c.email == email)
-    row = (await session.execute(query)).first()
-    return ProfileRow(*row) if row else None
+    return await _one_profile(session, subscribers.c.email == email)
 
 
 async def get_preference_lists(
