@@ -52,6 +52,7 @@ lint: install
 	@status=0; \
 	echo "ruff check"; $(BIN)/ruff check || status=1; \
 	echo "mypy"; $(BIN)/mypy || status=1; \
+	echo "lint-imports"; $(BIN)/lint-imports --no-cache || status=1; \
 	exit $$status
 
 bench: install
