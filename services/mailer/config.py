@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from services.mailer.ratelimit import parse_domain_limits
 from services.mailer.relays import parse_relays
+from services.mailer.send_rate import parse_domain_limits
 from services.mailer.signing import DkimSigner
 from shared.errors import SettingsError
 from shared.settings import Secret

@@ -15,8 +15,8 @@ from services.mailer.bounces import verp_address
 from services.mailer.config import MailerOptions, load_signer
 from services.mailer.content import CampaignCache, Links
 from services.mailer.metrics import MailerMetrics, watch_queue_depth
-from services.mailer.ratelimit import RateLimiter, parse_domain_limits
 from services.mailer.relays import Relay, RelayRouter, parse_relays
+from services.mailer.send_rate import RateLimiter, parse_domain_limits
 from services.mailer.signing import DkimSigner
 from services.mailer.smtp_pool import SmtpPool
 from shared.db import create_engine, create_sessionmaker

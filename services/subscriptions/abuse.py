@@ -13,7 +13,7 @@ import structlog
 
 from services.subscriptions.deliverability import MxChecker, Verdict
 from services.subscriptions.errors import RateLimited
-from services.subscriptions.rate_limit import ScriptRunner, SlidingWindow
+from shared.rate_limit import AttemptWindow, ScriptRunner
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -90,26 +90,26 @@ class SignupGuard:
         self.trusted = trusted_networks(settings.trusted_proxies)
         self.min_duration = settings.signup_min_duration
         self.mx = MxChecker(settings) if settings.check_mx else None
-        self._per_client = SlidingWindow(
+        self._per_client = AttemptWindow(
             redis,
             "signup:ip",
             limit=settings.signup_limit_per_ip,
             window=settings.signup_limit_ip_window,
         )
-        self._per_address = SlidingWindow(
+        self._per_address = AttemptWindow(
             redis,
             "signup:address",
             limit=settings.signup_limit_per_address,
             window=settings.signup_limit_address_window,
         )
-        self._confirm_mails = SlidingWindow(
+        self._confirm_mails = AttemptWindow(
             redis,
             "confirm-mail",
             limit=settings.confirm_mails_per_address_per_day,
             window=DAY,
         )
         # Export links asked for on the preference page: the same daily allowance per address.
-        self._export_mails = SlidingWindow(
+        self._export_mails = AttemptWindow(
             redis,
             "export-mail",
             limit=settings.confirm_mails_per_address_per_day,
@@ -150,7 +150,7 @@ class SignupGuard:
         """Count an export link mail; raise RateLimited once today's allowance is used."""
         await self._admit_mail(self._export_mails, email)
 
-    async def _admit_mail(self, window: SlidingWindow, email: str) -> None:
+    async def _admit_mail(self, window: AttemptWindow, email: str) -> None:
         decision = await window.hit(address_key(email))
         if not decision.allowed:
             log.info("mail.rate_limited", retry_after=decision.retry_after)

@@ -11,9 +11,10 @@ import pytest
 from redis.asyncio import Redis
 
 from services.mailer.config import MailerOptions
-from services.mailer.ratelimit import RateLimiter, SlidingWindow, parse_domain_limits
+from services.mailer.send_rate import RateLimiter, parse_domain_limits
 from services.mailer.worker import run_worker
 from shared.errors import SettingsError
+from shared.rate_limit import RateWindow
 from shared.settings import Settings
 from tests.mailer.seed import Person, ledger, seed
 from tests.mailer.support import FAST, enqueue_start
@@ -68,7 +69,7 @@ def test_domain_limits_are_parsed_and_checked() -> None:
 
 
 async def test_sliding_window_weighs_the_previous_window(redis: Redis) -> None:
-    window = SlidingWindow(redis, "test", limit=10, length=60)
+    window = RateWindow(redis, "test", limit=10, length=60)
     start = 1_000 * 60.0  # the start of a fixed window; the clock is passed in
     grants = [await window.lease(start + 1) for _ in range(11)]
     assert [g.tokens for g in grants] == [1] * 10 + [0]  # blocks of one: 10 // 20 rounds up

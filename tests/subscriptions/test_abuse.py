@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.mailer.worker import run_worker as run_mailer
 from services.subscriptions.abuse import client_address, limit_key
 from services.subscriptions.app import create_app
-from services.subscriptions.rate_limit import SlidingWindow
 from shared.errors import SettingsError
+from shared.rate_limit import AttemptWindow
 from shared.settings import Settings
 from tests.subscriptions.conftest import (
     all_subscribers,
@@ -131,7 +131,7 @@ async def test_per_address_limit_counts_normalised_addresses_known_or_not(
 
 
 async def test_window_slides_and_refused_attempts_do_not_count(redis: Redis) -> None:
-    window = SlidingWindow(redis, "test", limit=2, window=1)
+    window = AttemptWindow(redis, "test", limit=2, window=1)
     assert [(await window.hit("k")).allowed for _ in range(4)] == [True, True, False, False]
     refused = await window.hit("k")
     assert refused.retry_after == 1
@@ -144,7 +144,7 @@ async def test_limit_holds_across_processes_under_concurrency(redis_url: str, re
     # Separate connections stand in for separate service processes sharing one Redis.
     clients = [Redis.from_url(redis_url) for _ in range(4)]
     try:
-        windows = [SlidingWindow(c, "burst", limit=10, window=60) for c in clients]
+        windows = [AttemptWindow(c, "burst", limit=10, window=60) for c in clients]
         decisions = await asyncio.gather(*(windows[i % 4].hit("same-key") for i in range(60)))
     finally:
         for c in clients:

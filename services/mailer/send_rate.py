@@ -15,84 +15,8 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-from shared.queues import KEY_PREFIX
-
-# KEYS: current window, previous window. ARGV: limit, block, unexpired share of the previous
-# window, expiry in ms. Returns {granted, current count, previous count}.
-_LEASE = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-local estimate = current + previous * tonumber(ARGV[3])
-local grant = math.min(tonumber(ARGV[2]), math.floor(tonumber(ARGV[1]) - estimate))
-if grant <= 0 then return {0, current, previous} end
-redis.call('INCRBY', KEYS[1], grant)
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
-return {grant, current + grant, previous}
-"""
-# A lease is this share of the limit: small enough for fairness between processes, large
-# enough that a fast sender asks Redis a few dozen times a window, not once per message.
-_LEASE_SHARE = 20
-
-
-class ScriptRunner(Protocol):
-    """The Redis call the limiter needs."""
-
-    async def eval(self, script: str, numkeys: int, *keys_and_args: str | int) -> object:
-        """Run a Lua script."""
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """What one lease request got: tokens, or how long until the window has room again."""
-
-    tokens: int
-    window: int  # index of the fixed window the tokens were counted in
-    wait: float  # seconds to wait before asking again (0 when tokens were granted)
-
-
-class SlidingWindow:
-    """One limit of ``limit`` messages per ``length`` seconds, counted in Redis."""
-
-    def __init__(self, redis: ScriptRunner, name: str, limit: int, length: float) -> None:
-        self._redis = redis
-        self.name = name
-        self.limit = limit
-        self.length = length
-        self.block = max(1, limit // _LEASE_SHARE)
-
-    def index(self, now: float) -> int:
-        """The fixed window ``now`` falls in."""
-        return int(now // self.length)
-
-    async def lease(self, now: float) -> Grant:
-        """Count up to one block of tokens at time ``now`` (seconds since the epoch)."""
-        index = self.index(now)
-        unexpired = 1.0 - (now - index * self.length) / self.length  # share of the previous
-        prefix = f"{KEY_PREFIX}mailer:rate:{self.name}:{self.length:g}:"
-        reply = await self._redis.eval(
-            _LEASE,
-            2,
-            f"{prefix}{index}",
-            f"{prefix}{index - 1}",
-            self.limit,
-            self.block,
-            repr(unexpired),
-            int(self.length * 2000) + 1000,  # long enough to serve as the next "previous"
-        )
-        assert isinstance(reply, list)
-        granted, current, previous = (int(str(value)) for value in reply)
-        if granted > 0:
-            return Grant(granted, index, 0.0)
-        left = (index + 1) * self.length - now
-        if current + 1 > self.limit or not previous:
-            wait = left  # only a new window makes room
-        else:
-            # The previous window's weight shrinks by previous/length per second.
-            needed = current + previous * unexpired + 1 - self.limit
-            wait = min(left, needed * self.length / previous)
-        return Grant(0, index, max(wait, 0.001))
+from shared.rate_limit import RateWindow, ScriptRunner
 
 
 @dataclass(slots=True)
@@ -130,7 +54,7 @@ class RateLimiter:
         self._default = (per_domain, per_domain_minute)
         self._domains = {d.lower(): n for d, n in (domains or {}).items()}
         self._domains_minute = {d.lower(): n for d, n in (domains_minute or {}).items()}
-        self._windows: dict[str, SlidingWindow] = {}
+        self._windows: dict[str, RateWindow] = {}
         self._leases: dict[str, _Lease] = {}
 
     @property
@@ -140,7 +64,7 @@ class RateLimiter:
             self._global or any(self._default) or self._domains or self._domains_minute
         )
 
-    def _windows_for(self, domain: str) -> list[SlidingWindow]:
+    def _windows_for(self, domain: str) -> list[RateWindow]:
         domain = domain.lower()
         limits = [
             (f"domain:{domain}", self._domains.get(domain, self._default[0]), 1.0),
@@ -155,7 +79,7 @@ class RateLimiter:
             window = self._windows.get(key)
             if window is None:
                 assert self._redis is not None  # acquire is only called when enabled
-                window = self._windows[key] = SlidingWindow(self._redis, name, limit, length)
+                window = self._windows[key] = RateWindow(self._redis, name, limit, length)
             windows.append(window)
         return windows
 
@@ -179,7 +103,7 @@ class RateLimiter:
             if all(window.index(now) == index for window, index in taken):
                 return True
 
-    async def _take(self, window: SlidingWindow, deadline: float | None) -> int | None:
+    async def _take(self, window: RateWindow, deadline: float | None) -> int | None:
         key = f"{window.name}:{window.length:g}"
         while True:
             now = self._clock()
