@@ -13,7 +13,8 @@ import time_machine
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.subscriptions.audit import ADDRESS_HASH_SALT, address_hash
+from services.subscriptions.audit import address_hash
+from shared.addresses import ADDRESS_HASH_SALT
 from shared.contracts import SubscriberRequest, to_job_arg
 from shared.jobs import create_job_pool
 from shared.queues import (
