@@ -22,6 +22,9 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
+
+from shared.addresses import address_identity
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -157,6 +160,13 @@ campaign_lists = Table(
 
 # --- owned by the subscriptions service ---------------------------------------------------
 
+
+def _email_identity(context: DefaultExecutionContext) -> str:
+    # Every insert stores the identity of the address it writes, whoever writes the row.
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return address_identity(str(parameters["email"]))
+
+
 subscribers = Table(
     "subscribers",
     metadata,
@@ -164,6 +174,11 @@ subscribers = Table(
     # Opaque public identifier carried in signed tokens instead of the address or row id.
     Column("key", String(32), nullable=False, unique=True),
     Column("email", String(320), nullable=False, unique=True),
+    # shared/addresses.py: one mailbox is one subscriber whatever the spelling; the address
+    # above is kept as typed for display and sending, look-ups go through this key.
+    Column(
+        "email_key", String(320), nullable=False, unique=True, index=True, default=_email_identity
+    ),
     Column("name", String(200), nullable=True),
     Column("language", String(2), nullable=False),
     Column("status", String(16), nullable=False, default="active"),

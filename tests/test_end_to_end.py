@@ -14,6 +14,7 @@ from services.campaigns.admin import create_token, seed_demo
 from services.campaigns.app import create_app as create_campaigns_app
 from services.mailer.worker import run_worker
 from services.subscriptions.app import create_app as create_subscriptions_app
+from services.subscriptions.worker import run_worker as run_subscriptions_worker
 from shared.settings import Settings
 from tests.conftest import LiveServer
 from tests.support.smtp import RecordingSMTPServer
@@ -156,3 +157,89 @@ async def test_sign_up_confirm_campaign_unsubscribe(
         assert sorted(r for m in smtp_server.messages for r in m.rcpt_tos) == sorted(
             [RESIDENTS[1][0], RESIDENTS[2][0]]
         )
+
+
+async def test_one_mailbox_in_two_spellings_is_one_subscriber_until_erased(
+    settings: Settings, smtp_server: RecordingSMTPServer, redis: object
+) -> None:
+    subs_port, camps_port = free_port(), free_port()
+    settings = dataclasses.replace(
+        settings,
+        subscriptions_public_url=f"http://127.0.0.1:{subs_port}",
+        campaigns_public_url=f"http://127.0.0.1:{camps_port}",
+    )
+    await seed_demo(settings)
+    token = await create_token(settings, "admin", "end-to-end test")
+    staff = {"Authorization": f"Bearer {token}"}
+    mailbox = "case.test@example.dk"
+    signups = [
+        ("Case.Test@Example.DK", ["kultur"]),
+        (mailbox, ["idraet"]),
+        ("carl@example.org", ["idraet"]),
+    ]
+
+    async def send_campaign() -> list[str]:
+        response = await http.post(
+            f"{camps.url}/api/campaigns",
+            headers=staff,
+            json={"subject": "Nyt", "body": "<p>Hej</p>", "lists": ["kultur", "idraet"]},
+        )
+        assert response.status_code == 201, response.text
+        campaign_id = response.json()["id"]
+        sent = await http.post(f"{camps.url}/api/campaigns/{campaign_id}/send", headers=staff)
+        assert sent.status_code == 202, sent.text
+        smtp_server.handler.messages.clear()
+        await _drain_mailer(settings)
+        return sorted(r.lower() for m in smtp_server.messages for r in m.rcpt_tos)
+
+    async with (
+        LiveServer(create_subscriptions_app(settings), subs_port) as subs,
+        LiveServer(create_campaigns_app(settings), camps_port) as camps,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        for email, lists in signups:
+            response = await http.post(
+                f"{subs.url}/subscribe",
+                data={
+                    "email": email,
+                    "name": "Case",
+                    "language": "da",
+                    "lists": lists,
+                    "consent": "on",
+                },
+            )
+            assert response.status_code == 303, response.text
+        await _drain_mailer(settings)
+        # Each sign-up asked for its own list; every confirmation link is followed.
+        for received in list(smtp_server.messages):
+            for confirm_url in _links(received.parsed(), "confirm"):
+                assert (await http.post(confirm_url)).status_code == 200
+
+        # Both lists, one mailbox: one mail, to the address as first typed.
+        assert await send_campaign() == ["carl@example.org", mailbox]
+        [mail] = smtp_server.to(mailbox)
+        assert mail.rcpt_tos == ["Case.Test@example.dk"]
+        [preferences_url] = _links(mail.parsed(), "preferences")
+
+        # Staff erase the other spelling: nothing of the mailbox is left.
+        response = await http.post(
+            f"{camps.url}/api/subscribers/erase", headers=staff, json={"email": mailbox}
+        )
+        assert response.status_code == 202, response.text
+        await run_subscriptions_worker(settings, burst=True)
+        assert (await http.get(preferences_url)).status_code == 404
+        smtp_server.handler.messages.clear()
+        await _drain_mailer(settings)
+        [goodbye] = smtp_server.messages  # to the address as typed, rendered before erasure
+        assert goodbye.rcpt_tos == ["Case.Test@example.dk"]
+        again = await http.post(
+            f"{subs.url}/subscribe",
+            data={
+                "email": "CASE.TEST@example.dk",
+                "language": "da",
+                "lists": ["kultur"],
+                "consent": "on",
+            },
+        )
+        assert again.status_code == 303
+        assert await send_campaign() == ["carl@example.org"]

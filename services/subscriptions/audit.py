@@ -6,19 +6,13 @@ survives erasure; ``details`` hold list slugs, field names and counts, never per
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
-
-# A fixed, public application salt (not a secret key): rotating the signing keys must never
-# change an address's digest, or erased addresses could be signed up again. The digest only
-# keeps the stored value from being the address itself; it is not meant to resist guessing a
-# known address, which is exactly what the suppression lookup has to do.
-ADDRESS_HASH_SALT: Final = "brevdue.address.v1:"
+from shared.addresses import address_digest
 
 RESIDENT: Final = "resident"
 SYSTEM: Final = "system"
@@ -33,13 +27,12 @@ BOUNCED: Final = "bounced"  # the mailer reported a hard bounce; the subscriber 
 
 
 def address_hash(email: str) -> str:
-    """SHA-256 hex digest of the salted, lower-cased address: a reference without the address.
+    """SHA-256 hex digest of the salted address identity: a reference without the address.
 
-    The whole address is lower-cased (local parts are case-sensitive in theory, never in
-    practice), so an erased ``Maja@example.org`` also blocks ``maja@example.org``.
+    Every spelling of one mailbox has one digest (shared/addresses.py), so an erased
+    ``Maja@example.org`` also blocks ``maja@example.org``.
     """
-    normalised = email.strip().lower()
-    return hashlib.sha256((ADDRESS_HASH_SALT + normalised).encode()).hexdigest()
+    return address_digest(email)
 
 
 def staff_actor(token_id: int) -> str:

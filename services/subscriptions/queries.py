@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from shared.addresses import address_identity
 from shared.schema import (
     audit_log,
     consent_events,
@@ -111,8 +112,8 @@ async def _one_subscriber(
 
 
 async def get_subscriber_by_email(session: AsyncSession, email: str) -> SubscriberRow | None:
-    """The subscriber with this (normalised) address."""
-    return await _one_subscriber(session, subscribers.c.email == email)
+    """The subscriber with this address, whatever its spelling (by identity key)."""
+    return await _one_subscriber(session, subscribers.c.email_key == address_identity(email))
 
 
 async def get_subscriber_by_key(session: AsyncSession, key: str) -> SubscriberRow | None:
@@ -148,12 +149,14 @@ async def insert_subscriber(
     now: datetime,
     custom_values: dict[str, Any] | None = None,
 ) -> SubscriberRow:
-    """Insert an active subscriber; a concurrent insert of the address raises IntegrityError."""
+    """Insert an active subscriber; a concurrent insert of any spelling of the address raises
+    IntegrityError."""
     query = (
         sa.insert(subscribers)
         .values(
             key=key,
             email=email,
+            email_key=address_identity(email),
             name=name,
             language=language,
             status=ACTIVE,
@@ -427,8 +430,8 @@ async def get_profile_by_key(session: AsyncSession, key: str) -> ProfileRow | No
 
 
 async def get_profile_by_email(session: AsyncSession, email: str) -> ProfileRow | None:
-    """The whole subscriber row with this (normalised) address."""
-    return await _one_profile(session, subscribers.c.email == email)
+    """The whole subscriber row with this address, whatever its spelling (by identity key)."""
+    return await _one_profile(session, subscribers.c.email_key == address_identity(email))
 
 
 async def get_preference_lists(

@@ -126,6 +126,36 @@ async def test_an_admin_erases_an_address_through_a_job(
     assert exported == {"found": False, "suppressed": True, "data": None}
 
 
+async def test_export_and_erasure_find_the_address_in_any_spelling(
+    api: Api, db: AsyncEngine, settings: Settings, subscriptions_worker: None
+) -> None:
+    await seed_subscriber(db)
+
+    exported = await api.post(
+        "/api/subscribers/export", role="admin", json={"email": "Maja@EXAMPLE.org"}
+    )
+
+    body = exported.json()
+    assert body["found"] is True
+    assert body["data"]["subscriber"]["email"] == EMAIL  # as the resident typed it
+
+    erased = await api.post(
+        "/api/subscribers/erase", role="admin", json={"email": "MAJA@example.ORG"}
+    )
+    assert erased.status_code == 202
+    for _ in range(50):  # the running worker picks the job up
+        async with db.connect() as conn:
+            left = (
+                await conn.execute(sa.select(sa.func.count()).select_from(subscribers))
+            ).scalar()
+        if left == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert left == 0
+    again = await api.post("/api/subscribers/export", role="admin", json={"email": EMAIL})
+    assert again.json() == {"found": False, "suppressed": True, "data": None}
+
+
 async def _export_with_worker(api: Api, settings: Settings) -> object:
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run_worker(settings, stop=stop))

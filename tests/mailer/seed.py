@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from shared.addresses import address_digest
 from shared.db import create_engine
 from shared.schema import (
     campaign_lists,
@@ -15,6 +16,7 @@ from shared.schema import (
     mailing_lists,
     subscribers,
     subscriptions,
+    suppressions,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -132,3 +134,15 @@ async def fetch(database_url: str, statement: sa.Select[object]) -> list[sa.RowM
         rows = list((await conn.execute(statement)).mappings().all())
     await engine.dispose()
     return rows
+
+
+async def suppress(database_url: str, address: str) -> None:
+    """Put an address's digest on the suppression list, as an erasure does."""
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(suppressions).values(
+                email_hash=address_digest(address), reason="erasure", created_at=NOW
+            )
+        )
+    await engine.dispose()

@@ -263,7 +263,8 @@ async def test_ses_complaint_signature_v1_found_by_recipient_unsubscribes(
     complaint = {
         "notificationType": "Complaint",
         "complaint": {
-            "complainedRecipients": [{"emailAddress": "sven@example.se"}],
+            # Another spelling of the address: found through its identity key all the same.
+            "complainedRecipients": [{"emailAddress": "SVEN@Example.SE"}],
             "complaintFeedbackType": "abuse",
             "timestamp": "2026-11-27T12:00:00.000Z",
         },

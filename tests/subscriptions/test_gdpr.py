@@ -13,7 +13,8 @@ import time_machine
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.subscriptions.audit import ADDRESS_HASH_SALT, address_hash
+from services.subscriptions.audit import address_hash
+from shared.addresses import ADDRESS_HASH_SALT
 from shared.contracts import SubscriberRequest, to_job_arg
 from shared.jobs import create_job_pool
 from shared.queues import (
@@ -219,6 +220,27 @@ async def test_erasure_deletes_personal_data_and_blocks_a_new_sign_up_silently(
     assert gone.status_code == 404
     assert "We hold no data about you" in gone.text
     assert (await client.post(f"/preferences/{resident.preferences}/erase")).status_code == 404
+
+
+async def test_erasure_under_one_spelling_leaves_nothing_of_the_other(
+    client: httpx.AsyncClient, redis: Redis, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    first = await sign_up(client, redis, email="Case.Test@Example.DK", lists=["kultur"])
+    second = await sign_up(client, redis, email="case.test@example.dk", lists=["musik"])
+    rows = await subscriber_rows(engine)
+    assert [(row["email"], row["email_key"]) for row in rows] == [
+        ("Case.Test@example.dk", "case.test@example.dk")
+    ]
+    assert {row["status"] for row in (await all_subscriptions(engine)).values()} == {"confirmed"}
+
+    response = await client.post(f"/preferences/{second.preferences}/erase")
+
+    assert response.status_code == 200
+    assert await subscriber_rows(engine) == []
+    assert await all_subscriptions(engine) == {}
+    assert await consent_rows(engine) == []
+    # The link mailed to the first spelling finds nothing either.
+    assert (await client.get(f"/preferences/{first.preferences}")).status_code == 404
 
 
 async def test_staff_erasure_runs_on_the_subscriptions_worker(

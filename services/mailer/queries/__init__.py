@@ -10,6 +10,7 @@ from services.mailer.queries.audience import (
     campaign_status,
     get_campaign,
     member_of,
+    suppressed_addresses,
 )
 from services.mailer.queries.common import (
     BOUNCED,
@@ -107,5 +108,6 @@ __all__ = [
     "resume_run",
     "run_state",
     "skip_queued",
+    "suppressed_addresses",
     "unstarted_campaigns",
 ]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer.content import CampaignSource
+from shared.addresses import address_digest
 from shared.schema import (
     campaign_lists,
     campaigns,
     mailing_lists,
     subscribers,
     subscriptions,
+    suppressions,
 )
 
 
@@ -108,3 +110,17 @@ async def audience_page(
         .order_by(subscribers.c.id)
     )
     return [int(value) for value in active.scalars()], candidates[-1]
+
+
+async def suppressed_addresses(conn: AsyncConnection, addresses: Collection[str]) -> set[str]:
+    """Those of ``addresses`` whose mailbox was erased (its digest is on the suppression list).
+
+    The digest is of the address's identity, so an erasure under any spelling counts.
+    """
+    digests = {address_digest(address): address for address in addresses if address}
+    if not digests:
+        return set()
+    result = await conn.execute(
+        sa.select(suppressions.c.email_hash).where(suppressions.c.email_hash.in_(list(digests)))
+    )
+    return {digests[digest] for digest in result.scalars()}

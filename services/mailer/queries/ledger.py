@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer.content import Recipient
-from services.mailer.queries.audience import member_of
+from services.mailer.queries.audience import member_of, suppressed_addresses
 from services.mailer.queries.common import (
     BOUNCED,
     FAILED,
@@ -21,6 +21,7 @@ from services.mailer.queries.common import (
     SKIPPED,
     insert_ignoring,
 )
+from shared.addresses import address_identity
 from shared.schema import campaigns, deliveries, subscribers
 
 
@@ -94,7 +95,8 @@ async def queued_ids_between(
 async def load_queued(
     conn: AsyncConnection, campaign_id: int, delivery_ids: Sequence[int], list_ids: Sequence[int]
 ) -> list[tuple[Recipient, bool]]:
-    """Queued rows of a batch with their subscriber and whether they may still be mailed."""
+    """Queued rows of a batch with their subscriber and whether they may still be mailed:
+    active, still on a list, never bounced, and not erased under any spelling since fan-out."""
     eligible = sa.and_(subscribers.c.status == "active", member_of(list_ids), ~_hard_bounced())
     result = await conn.execute(
         sa.select(
@@ -116,8 +118,10 @@ async def load_queued(
         .where(deliveries.c.status == QUEUED)
         .order_by(deliveries.c.id)
     )
+    found = result.all()
+    suppressed = await suppressed_addresses(conn, [row.email for row in found if row.email])
     rows: list[tuple[Recipient, bool]] = []
-    for row in result.all():
+    for row in found:
         recipient = Recipient(
             delivery_id=int(row.id),
             subscriber_id=int(row.subscriber_id),
@@ -128,7 +132,8 @@ async def load_queued(
             message_id=row.message_id,
             attempts=int(row.attempts),
         )
-        rows.append((recipient, bool(row.eligible) and row.key is not None))
+        may_send = bool(row.eligible) and row.key is not None and row.email not in suppressed
+        rows.append((recipient, may_send))
     return rows
 
 
@@ -317,15 +322,13 @@ async def last_queued_ids(conn: AsyncConnection, campaign_id: int, limit: int) -
 async def latest_delivery_to(conn: AsyncConnection, address: str) -> tuple[int, int] | None:
     """(campaign id, subscriber id) of the latest campaign mail that left for ``address``.
 
-    For provider reports that name only the recipient. Addresses are stored with a lower-case
-    domain, so both spellings are tried (an exact match keeps the unique index in use).
+    For provider reports that name only the recipient, in whatever spelling: the look-up goes
+    through the address's identity key (shared/addresses.py).
     """
-    local, _at, domain = address.strip().rpartition("@")
-    spellings = {address.strip(), f"{local}@{domain.lower()}"}
     result = await conn.execute(
         sa.select(deliveries.c.campaign_id, deliveries.c.subscriber_id)
         .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-        .where(subscribers.c.email.in_(sorted(spellings)))
+        .where(subscribers.c.email_key == address_identity(address))
         .where(deliveries.c.status.in_([SENT, FAILED, BOUNCED]))
         .order_by(sa.func.coalesce(deliveries.c.sent_at, deliveries.c.updated_at).desc())
         .order_by(deliveries.c.id.desc())
