@@ -56,6 +56,8 @@ class JobSpec(Generic[P, R]):
         """The deterministic id of the job for ``payload`` (and ``tag``, when it takes one)."""
         if (tag is None and self.tag == "required") or (tag is not None and self.tag == "never"):
             raise ValueError(f"job {self.name}: a tag is {self.tag} in its id")
+        if tag is not None and (not tag or ":" in tag):
+            raise ValueError(f"job {self.name}: a tag is one non-empty part without colons")
         base = self.id_template.format_map(self.id_fields(payload))
         return base if tag is None else f"{base}:{tag}"
 

@@ -103,6 +103,8 @@ def test_tags_are_refused_or_required_as_the_spec_says() -> None:
         CANCEL_CAMPAIGN.job_id(CancelCampaign(campaign_id=5), "again")
     with pytest.raises(ValueError, match="resume_campaign"):
         RESUME_CAMPAIGN.job_id(StartCampaign(campaign_id=5))
+    with pytest.raises(ValueError, match="without colons"):
+        START_CAMPAIGN.job_id(StartCampaign(campaign_id=5), "r:1")
     # A tag the spec does not take is not one of its ids either.
     assert CANCEL_CAMPAIGN.parse_id("campaign:5:cancel:again") is None
     assert RESUME_CAMPAIGN.parse_id("campaign:5:resume") is None
