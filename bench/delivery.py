@@ -32,16 +32,11 @@ from redis.asyncio import Redis
 
 from brevdue_cli.redis_server import free_port
 from shared.campaign_templates import compile_template
-from shared.contracts import StartCampaign, to_job_arg
+from shared.contracts import StartCampaign
 from shared.db import create_engine
-from shared.jobs import create_job_pool
+from shared.jobs import create_job_pool, enqueue
 from shared.migrate import upgrade
-from shared.queues import (
-    BULK_QUEUE,
-    HEALTH_CHECK_KEY_BULK,
-    JOB_START_CAMPAIGN,
-    start_campaign_job_id,
-)
+from shared.queues import BULK_QUEUE, HEALTH_CHECK_KEY_BULK, START_CAMPAIGN
 from shared.schema import (
     campaign_lists,
     campaign_runs,
@@ -239,12 +234,7 @@ async def brevdue(args: argparse.Namespace, port: int, campaign_id: int) -> dict
         await asyncio.sleep(0.5)  # let every process finish starting up
         pool = await create_job_pool(args.redis_url, BULK_QUEUE)
         started = time.perf_counter()
-        await pool.enqueue_job(
-            JOB_START_CAMPAIGN,
-            to_job_arg(StartCampaign(campaign_id=campaign_id)),
-            _job_id=start_campaign_job_id(campaign_id),
-            _queue_name=BULK_QUEUE,
-        )
+        await enqueue(pool, START_CAMPAIGN, StartCampaign(campaign_id=campaign_id))
         await pool.aclose()
         while True:
             await asyncio.sleep(0.1)

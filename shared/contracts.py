@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import msgspec
 
 MailCategory = Literal["confirm", "welcome", "export", "goodbye", "test"]
-
-T = TypeVar("T", bound=msgspec.Struct)
 
 
 class OutboundMail(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,11 +76,28 @@ class DeliveryProblem(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
 
 
-def to_job_arg(payload: msgspec.Struct) -> dict[str, Any]:
-    """Turn a contract into plain builtins for the job serializer."""
-    return msgspec.to_builtins(payload)  # type: ignore[no-any-return]
+# --- results: what a job hands back to whoever waits for it ---------------------------------
 
 
-def from_job_arg(kind: type[T], value: Any) -> T:
-    """Validate a job argument back into its contract type."""
-    return msgspec.convert(value, kind)
+class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What one deliver_batch job did with its rows."""
+
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+class SubscriberExport(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything stored about an address, or found=false (suppressed: it was erased)."""
+
+    found: bool
+    suppressed: bool
+    data: dict[str, Any] | None
+
+
+class ErasureReport(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a staff erasure did: ``reason`` says why nothing was erased or suppressed."""
+
+    erased: bool
+    suppressed: bool = False
+    reason: str | None = None

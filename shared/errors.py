@@ -26,3 +26,21 @@ class TokenExpired(TokenError):
     """A signed token was valid once but is older than its purpose allows."""
 
     reason = "expired"
+
+
+class QueueUnavailable(BrevdueError):
+    """A job could not be enqueued, or its result not read: the services answer 503."""
+
+    def __init__(self, job: str, reason: str) -> None:
+        self.job = job
+        self.reason = reason
+        super().__init__(f"{job}: {reason}")
+
+
+class InvalidJobPayload(BrevdueError):
+    """A job's argument does not match its payload contract; the job fails for good."""
+
+    def __init__(self, job: str, reason: str) -> None:
+        self.job = job
+        self.reason = reason
+        super().__init__(f"{job}: {reason}")

@@ -1,15 +1,41 @@
-"""arq plumbing shared by the services that enqueue jobs and the mailer that runs them."""
+"""arq plumbing shared by every service: the serializer, pools, enqueueing and job functions."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Protocol, TypeVar
 
 import msgspec
+import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.jobs import Job, ResultNotFound, SerializationError
+from arq.worker import Function, func
+from redis.exceptions import RedisError
+
+from shared.errors import InvalidJobPayload, QueueUnavailable
+from shared.job_spec import JobSpec
+
+P = TypeVar("P", bound=msgspec.Struct)
+R = TypeVar("R")
+
+log = structlog.get_logger(__name__)
+
+# Seconds an enqueue may take: a hung Redis must not hang a request or a job.
+ENQUEUE_TIMEOUT: Final = 5.0
+
+
+def _encode_other(value: Any) -> Any:
+    # A failed job's result is its exception, which msgpack cannot hold: keep what it said, so
+    # that whoever waits for the job learns why, instead of arq's "unable to serialize".
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"
+    raise NotImplementedError(f"cannot serialize {type(value).__name__}")
+
 
 # Jobs travel as msgpack instead of arq's default pickle, so write access to Redis cannot run
 # code in a worker.
-_encoder = msgspec.msgpack.Encoder()
+_encoder = msgspec.msgpack.Encoder(enc_hook=_encode_other)
 _decoder = msgspec.msgpack.Decoder()
 
 
@@ -39,3 +65,93 @@ async def create_job_pool(redis_url: str, default_queue_name: str) -> ArqRedis:
         job_deserializer=deserialize_job,
         default_queue_name=default_queue_name,
     )
+
+
+class JobQueue(Protocol):
+    """The part of an arq pool that enqueueing uses."""
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: Any,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+        _expires: float | None = None,
+    ) -> Job | None:
+        """Enqueue ``function`` with ``args``; None when a job with ``_job_id`` exists."""
+
+
+async def enqueue(
+    jobs: JobQueue,
+    spec: JobSpec[P, Any],
+    payload: P,
+    *,
+    tag: str | None = None,
+    expires: float | None = None,
+) -> Job | None:
+    """Enqueue ``spec`` with ``payload`` under its deterministic id; None when already queued.
+
+    Raises QueueUnavailable when Redis cannot be reached or takes longer than ENQUEUE_TIMEOUT.
+    """
+    try:
+        return await asyncio.wait_for(
+            jobs.enqueue_job(
+                spec.name,
+                spec.encode(payload),
+                _job_id=spec.job_id(payload, tag),
+                _queue_name=spec.queue,
+                _expires=expires,
+            ),
+            ENQUEUE_TIMEOUT,
+        )
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("job.enqueue_failed", job=spec.name, error=repr(exc))
+        raise QueueUnavailable(spec.name, "the job queue cannot be reached") from exc
+
+
+async def job_result(job: Job, spec: JobSpec[Any, R], wait: float) -> R:
+    """Wait for a job's result and validate it; QueueUnavailable when there is none to use."""
+    try:
+        value = await job.result(timeout=wait, poll_delay=0.1)
+    except TimeoutError as exc:
+        raise QueueUnavailable(spec.name, "no worker answered in time") from exc
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(spec.name, "the job queue cannot be reached") from exc
+    except (SerializationError, ResultNotFound) as exc:
+        # The job failed (its reason is in the message) or expired before a worker took it.
+        log.warning("job.failed", job=spec.name, error=str(exc)[:300])
+        raise QueueUnavailable(spec.name, "the job did not finish") from exc
+    try:
+        return spec.decode_result(value)
+    except msgspec.ValidationError as exc:
+        raise QueueUnavailable(spec.name, "the worker gave an unexpected answer") from exc
+
+
+Handler = Callable[[dict[str, Any], P], Awaitable[R]]
+
+
+def job_function(
+    spec: JobSpec[P, R],
+    handler: Handler[P, R],
+    *,
+    max_tries: int | None = None,
+    keep_result: float | None = None,
+) -> Function:
+    """The arq function for ``spec``: validates the payload, runs ``handler``, encodes its result.
+
+    A payload that does not match the contract is logged and fails the job for good
+    (InvalidJobPayload): running it again cannot make it valid.
+    """
+
+    async def run(ctx: dict[str, Any], payload: Any = None) -> Any:
+        try:
+            decoded = spec.decode(payload)
+        except msgspec.ValidationError as exc:
+            log.error(
+                "job.invalid_payload", job=spec.name, job_id=ctx.get("job_id"), error=str(exc)
+            )
+            raise InvalidJobPayload(spec.name, str(exc)) from None
+        return spec.encode_result(await handler(ctx, decoded))
+
+    run.__qualname__ = run.__name__ = handler.__name__
+    return func(run, name=spec.name, max_tries=max_tries, keep_result=keep_result)

@@ -1,8 +1,23 @@
-"""Names every service agrees on: arq queues, job functions and Redis key prefixes."""
+"""Names every service agrees on: arq queues, Redis key prefixes and one spec per job."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Final
+
+from shared.contracts import (
+    BatchResult,
+    CancelCampaign,
+    DeliverBatch,
+    DeliveryProblem,
+    ErasureReport,
+    OutboundMail,
+    RetryFailed,
+    StartCampaign,
+    SubscriberExport,
+    SubscriberRequest,
+)
+from shared.job_spec import CronSpec, JobSpec
 
 KEY_PREFIX: Final = "brevdue:"
 
@@ -13,76 +28,115 @@ BULK_QUEUE: Final = KEY_PREFIX + "queue:bulk"
 # Jobs the subscriptions service runs on its own data (scheduled purges, staff GDPR requests).
 SUBSCRIPTIONS_QUEUE: Final = KEY_PREFIX + "queue:subscriptions"
 
-# Jobs the mailer runs.
-JOB_SEND_TRANSACTIONAL: Final = "send_transactional"
-JOB_START_CAMPAIGN: Final = "start_campaign"
-JOB_DELIVER_BATCH: Final = "deliver_batch"
-# Staff commands about a running campaign, enqueued by the campaigns service on BULK_QUEUE.
-# Pausing needs no job: the mailer reads campaigns.status before it claims each chunk.
-JOB_RESUME_CAMPAIGN: Final = "resume_campaign"  # StartCampaign payload
-JOB_CANCEL_CAMPAIGN: Final = "cancel_campaign"  # CancelCampaign payload
-JOB_RETRY_FAILED: Final = "retry_failed"  # RetryFailed payload
-
-# Jobs the subscriptions worker runs for staff (enqueued by the campaigns service).
-JOB_EXPORT_SUBSCRIBER: Final = "export_subscriber"
-JOB_ERASE_SUBSCRIBER: Final = "erase_subscriber"
-
-# The subscriptions worker's scheduled upkeep: unconfirmed sign-ups are deleted when old.
-JOB_PURGE_UNCONFIRMED: Final = "purge_unconfirmed"
-HEALTH_CHECK_KEY_SUBSCRIPTIONS: Final = SUBSCRIPTIONS_QUEUE + ":health-check"
-
-# Enqueued by the mailer on SUBSCRIPTIONS_QUEUE when a hard bounce or a complaint comes back
-# (DeliveryProblem payload): the subscriptions service owns what it means for the subscriber.
-JOB_RECORD_DELIVERY_PROBLEM: Final = "record_delivery_problem"
-
 HEALTH_CHECK_KEY_TRANSACTIONAL: Final = TRANSACTIONAL_QUEUE + ":health-check"
 HEALTH_CHECK_KEY_BULK: Final = BULK_QUEUE + ":health-check"
+HEALTH_CHECK_KEY_SUBSCRIPTIONS: Final = SUBSCRIPTIONS_QUEUE + ":health-check"
 
 
-def transactional_job_id(message_key: str) -> str:
-    """Deterministic job id: enqueueing the same transactional mail twice sends it once."""
-    return f"tx:{message_key}"
+def _batch_fields(batch: DeliverBatch) -> dict[str, object]:
+    # The first row's id plus a digest of them all. Two fan-outs of one campaign (a re-run, or
+    # one restarted by the reconciler while the first still runs) can cut a batch starting at
+    # the same row with different rows in it. With the first id alone, arq would drop the
+    # second as a duplicate and strand its extra rows; with the digest, the same rows give the
+    # same id and different rows a new job (the claim keeps a row from being sent twice).
+    ids = ",".join(map(str, batch.delivery_ids)).encode()
+    digest = hashlib.blake2s(ids, digest_size=5).hexdigest()
+    return {"campaign_id": batch.campaign_id, "first": batch.delivery_ids[0], "digest": digest}
 
 
-def start_campaign_job_id(campaign_id: int) -> str:
-    """Deterministic job id for a campaign's fan-out."""
-    return f"campaign:{campaign_id}:start"
+# --- the mailer's jobs ---------------------------------------------------------------------
+
+# A rendered mail from the subscriptions service; the same message_key is sent once.
+SEND_TRANSACTIONAL: Final = JobSpec(
+    name="send_transactional",
+    queue=TRANSACTIONAL_QUEUE,
+    payload=OutboundMail,
+    result=str,
+    id_template="tx:{message_key}",
+)
+# From the campaigns service: fan the campaign out. The reconciler tags a restart.
+START_CAMPAIGN: Final = JobSpec(
+    name="start_campaign",
+    queue=BULK_QUEUE,
+    payload=StartCampaign,
+    result=int,
+    id_template="campaign:{campaign_id}:start",
+    tag="optional",
+)
+# From the fan-out; enqueued again (tagged) on resume, retry and by the reconciler.
+DELIVER_BATCH: Final = JobSpec(
+    name="deliver_batch",
+    queue=BULK_QUEUE,
+    payload=DeliverBatch,
+    result=BatchResult,
+    id_template="campaign:{campaign_id}:batch:{first}:{digest}",
+    id_fields=_batch_fields,
+    tag="optional",
+)
+# Staff commands about a running campaign, from the campaigns service. Pausing needs no job:
+# the mailer reads campaigns.status before it claims each chunk.
+RESUME_CAMPAIGN: Final = JobSpec(
+    name="resume_campaign",
+    queue=BULK_QUEUE,
+    payload=StartCampaign,
+    result=int,
+    id_template="campaign:{campaign_id}:resume",
+    tag="required",  # when it was resumed, in milliseconds
+)
+CANCEL_CAMPAIGN: Final = JobSpec(
+    name="cancel_campaign",
+    queue=BULK_QUEUE,
+    payload=CancelCampaign,
+    result=int,
+    id_template="campaign:{campaign_id}:cancel",  # a campaign is cancelled once
+)
+RETRY_FAILED: Final = JobSpec(
+    name="retry_failed",
+    queue=BULK_QUEUE,
+    payload=RetryFailed,
+    result=int,
+    id_template="campaign:{campaign_id}:retry-failed",
+    # <count>.<latest failure in ms>: a double click enqueues one job, new failures another.
+    tag="required",
+)
+# The bulk worker's scheduled repair of lost jobs (services/mailer/reconcile.py).
+RECONCILE_LEDGER: Final = CronSpec(name="mailer:reconcile", queue=BULK_QUEUE)
+
+# Every job on the bulk queue whose id names a campaign (the reconciler reads them back).
+CAMPAIGN_JOBS: Final = (
+    START_CAMPAIGN,
+    DELIVER_BATCH,
+    RESUME_CAMPAIGN,
+    CANCEL_CAMPAIGN,
+    RETRY_FAILED,
+)
 
 
-def deliver_batch_job_id(campaign_id: int, first_delivery_id: int) -> str:
-    """Deterministic job id for one batch of a campaign's deliveries."""
-    return f"campaign:{campaign_id}:batch:{first_delivery_id}"
+# --- the subscriptions worker's jobs -------------------------------------------------------
 
-
-def resume_campaign_job_id(campaign_id: int, request_id: str) -> str:
-    """Deterministic job id for one resume of a campaign (request_id: when it was resumed)."""
-    return f"campaign:{campaign_id}:resume:{request_id}"
-
-
-def cancel_campaign_job_id(campaign_id: int) -> str:
-    """Deterministic job id for a campaign's cancellation (a campaign is cancelled once)."""
-    return f"campaign:{campaign_id}:cancel"
-
-
-def retry_failed_job_id(campaign_id: int, request_id: str) -> str:
-    """Deterministic job id for one retry of a campaign's failed sends.
-
-    ``request_id`` names the set of failed rows (count and latest failure), so a double click
-    enqueues one job and a retry after new failures another.
-    """
-    return f"campaign:{campaign_id}:retry-failed:{request_id}"
-
-
-def erase_subscriber_job_id(request_id: str) -> str:
-    """Deterministic job id for one staff erasure request."""
-    return f"gdpr:erase:{request_id}"
-
-
-def export_subscriber_job_id(request_id: str) -> str:
-    """Deterministic job id for one staff export request."""
-    return f"gdpr:export:{request_id}"
-
-
-def delivery_problem_job_id(campaign_id: int, subscriber_id: int, kind: str) -> str:
-    """Deterministic job id: the same bounce reported twice (SMTP and a webhook) runs once."""
-    return f"problem:{kind}:c{campaign_id}:s{subscriber_id}"
+# Staff requests from the campaigns service; the export's result is read back, then deleted.
+EXPORT_SUBSCRIBER: Final = JobSpec(
+    name="export_subscriber",
+    queue=SUBSCRIPTIONS_QUEUE,
+    payload=SubscriberRequest,
+    result=SubscriberExport,
+    id_template="gdpr:export:{request_id}",
+)
+ERASE_SUBSCRIBER: Final = JobSpec(
+    name="erase_subscriber",
+    queue=SUBSCRIPTIONS_QUEUE,
+    payload=SubscriberRequest,
+    result=ErasureReport,
+    id_template="gdpr:erase:{request_id}",
+)
+# From the mailer's bounces process: the subscriptions service owns what a hard bounce or a
+# complaint means for the subscriber. The same report over SMTP and a webhook runs once.
+RECORD_DELIVERY_PROBLEM: Final = JobSpec(
+    name="record_delivery_problem",
+    queue=SUBSCRIPTIONS_QUEUE,
+    payload=DeliveryProblem,
+    result=int,
+    id_template="problem:{kind}:c{campaign_id}:s{subscriber_id}",
+)
+# Scheduled upkeep: unconfirmed sign-ups are deleted when old.
+PURGE_UNCONFIRMED: Final = CronSpec(name="purge_unconfirmed", queue=SUBSCRIPTIONS_QUEUE)

@@ -3,7 +3,6 @@ errors become HTTP responses."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -31,9 +30,10 @@ from services.campaigns.errors import (
 )
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
 from shared.db import create_engine, create_sessionmaker
-from shared.errors import SettingsError
+from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
 from shared.logging import configure_logging
+from shared.process import from_env
 from shared.queues import BULK_QUEUE
 from shared.settings import Settings
 
@@ -83,6 +83,7 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers={
             CampaignsError: _campaigns_error,
+            QueueUnavailable: _queue_unavailable,
             ValidationException: _validation_error,
             HTTPException: _http_error,
             # Lost or refused connections to the database: the client may retry later.
@@ -112,14 +113,8 @@ def create_app(settings: Settings) -> Litestar:
     )
 
 
-def create_app_from_env() -> Litestar:
-    """Factory for ``uvicorn --factory``: settings from BREVDUE_* or exit 2 with one line."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"brevdue: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    return create_app(settings)
+# For ``uvicorn --factory``: settings from BREVDUE_* variables, or exit 2 with one line.
+create_app_from_env = from_env(create_app)
 
 
 async def _provide_db(state: State) -> AsyncIterator[AsyncSession]:
@@ -146,6 +141,10 @@ def _campaigns_error(_: Request[Any, Any, Any], exc: CampaignsError) -> Response
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="brevdue"'
     return Response(body, status_code=status, headers=headers)
+
+
+def _queue_unavailable(_: Request[Any, Any, Any], exc: QueueUnavailable) -> Response[Any]:
+    return Response({"error": f"{exc.reason}; try again shortly"}, status_code=503)
 
 
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import structlog
-from arq.connections import ArqRedis
 from msgspec import UNSET
-from redis.exceptions import RedisError
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,12 +25,12 @@ from services.campaigns.schemas import (
     PreviewRequest,
 )
 from shared.campaign_templates import sample_context
-from shared.contracts import StartCampaign, to_job_arg
-from shared.queues import BULK_QUEUE, JOB_START_CAMPAIGN, start_campaign_job_id
+from shared.contracts import StartCampaign
+from shared.errors import QueueUnavailable
+from shared.jobs import JobQueue, enqueue
+from shared.queues import START_CAMPAIGN
 
 log = structlog.get_logger(__name__)
-
-_ENQUEUE_TIMEOUT: Final = 5.0  # seconds; a hung Redis must not hang the request
 
 
 async def create_campaign(session: AsyncSession, data: CampaignCreate) -> CampaignOut:
@@ -75,7 +72,7 @@ async def update_campaign(
     return await get_campaign(session, campaign_id)
 
 
-async def send_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: int) -> CampaignOut:
+async def send_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> CampaignOut:
     """Mark a draft as sending and enqueue its fan-out job, exactly once."""
     _check_id(campaign_id)
     when = queries.utcnow()
@@ -85,16 +82,8 @@ async def send_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: int)
         _require_draft(await campaign_row(session, campaign_id), "sent")
     await session.commit()
     try:
-        await asyncio.wait_for(
-            jobs.enqueue_job(
-                JOB_START_CAMPAIGN,
-                to_job_arg(StartCampaign(campaign_id=campaign_id)),
-                _job_id=start_campaign_job_id(campaign_id),
-                _queue_name=BULK_QUEUE,
-            ),
-            _ENQUEUE_TIMEOUT,
-        )
-    except (RedisError, OSError, TimeoutError) as exc:
+        await enqueue(jobs, START_CAMPAIGN, StartCampaign(campaign_id=campaign_id))
+    except QueueUnavailable as exc:
         # Without its job the campaign would sit in "sending" forever: put it back to draft.
         await queries.unmark_sending(session, campaign_id, when)
         await session.commit()

@@ -7,19 +7,13 @@ Pausing needs no job: the mailer checks the status before it claims each chunk o
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
-from typing import Final
-
 import structlog
-from arq.connections import ArqRedis
-from redis.exceptions import RedisError
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
 from services.campaigns.campaigns import campaign_row, effective_status, get_campaign
-from services.campaigns.errors import Conflict, Unavailable
+from services.campaigns.errors import Conflict
 from services.campaigns.schemas import (
     CampaignOut,
     CampaignStatus,
@@ -27,20 +21,12 @@ from services.campaigns.schemas import (
     FailurePage,
     RetryFailedOut,
 )
-from shared.contracts import CancelCampaign, RetryFailed, StartCampaign, to_job_arg
-from shared.queues import (
-    BULK_QUEUE,
-    JOB_CANCEL_CAMPAIGN,
-    JOB_RESUME_CAMPAIGN,
-    JOB_RETRY_FAILED,
-    cancel_campaign_job_id,
-    resume_campaign_job_id,
-    retry_failed_job_id,
-)
+from shared.contracts import CancelCampaign, RetryFailed, StartCampaign
+from shared.errors import QueueUnavailable
+from shared.jobs import JobQueue, enqueue
+from shared.queues import CANCEL_CAMPAIGN, RESUME_CAMPAIGN, RETRY_FAILED
 
 log = structlog.get_logger(__name__)
-
-_ENQUEUE_TIMEOUT: Final = 5.0  # seconds; a hung Redis must not hang the request
 
 
 async def pause_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
@@ -56,7 +42,7 @@ async def pause_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut
     return await get_campaign(session, campaign_id)
 
 
-async def resume_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: int) -> CampaignOut:
+async def resume_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> CampaignOut:
     """Go on sending a paused campaign (by staff or by the mailer); 409 unless it is paused."""
     row = await _require(session, campaign_id, "resumed", ("paused",))
     when = queries.utcnow()
@@ -66,16 +52,10 @@ async def resume_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: in
             await session.rollback()
             await _require(session, campaign_id, "resumed", ())
         await session.commit()
+    payload = StartCampaign(campaign_id=campaign_id)
     try:
-        await _enqueue(
-            jobs.enqueue_job(
-                JOB_RESUME_CAMPAIGN,
-                to_job_arg(StartCampaign(campaign_id=campaign_id)),
-                _job_id=resume_campaign_job_id(campaign_id, str(int(when.timestamp() * 1000))),
-                _queue_name=BULK_QUEUE,
-            )
-        )
-    except Unavailable:
+        await enqueue(jobs, RESUME_CAMPAIGN, payload, tag=str(int(when.timestamp() * 1000)))
+    except QueueUnavailable:
         if staff_paused:  # without its job the paused rows would wait for the reconciler
             await queries.change_status(session, campaign_id, ["sending"], "paused", when)
             await session.commit()
@@ -84,7 +64,7 @@ async def resume_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: in
     return await get_campaign(session, campaign_id)
 
 
-async def cancel_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: int) -> CampaignOut:
+async def cancel_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> CampaignOut:
     """Send nothing more of a campaign; its remaining recipients are skipped. 409 when over."""
     await _require(session, campaign_id, "cancelled", ("sending", "paused"))
     if not await queries.change_status(
@@ -94,15 +74,8 @@ async def cancel_campaign(session: AsyncSession, jobs: ArqRedis, campaign_id: in
         await _require(session, campaign_id, "cancelled", ())
     await session.commit()
     try:
-        await _enqueue(
-            jobs.enqueue_job(
-                JOB_CANCEL_CAMPAIGN,
-                to_job_arg(CancelCampaign(campaign_id=campaign_id)),
-                _job_id=cancel_campaign_job_id(campaign_id),
-                _queue_name=BULK_QUEUE,
-            )
-        )
-    except Unavailable:
+        await enqueue(jobs, CANCEL_CAMPAIGN, CancelCampaign(campaign_id=campaign_id))
+    except QueueUnavailable:
         # Nothing more is sent either way (the mailer checks the status before each chunk);
         # the reconciler marks the rest skipped once Redis is back.
         log.warning("campaign.cancel_job_not_queued", campaign_id=campaign_id)
@@ -131,7 +104,7 @@ async def list_failures(
     return FailurePage(items=items, page=page, per_page=per_page, total=total)
 
 
-async def retry_failed(session: AsyncSession, jobs: ArqRedis, campaign_id: int) -> RetryFailedOut:
+async def retry_failed(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> RetryFailedOut:
     """Have the mailer send the campaign's failed rows again; 409 when none failed."""
     await _require(session, campaign_id, "retried", ("sending", "sent", "paused"))
     failed, latest = await queries.failed_summary(session, campaign_id)
@@ -139,14 +112,7 @@ async def retry_failed(session: AsyncSession, jobs: ArqRedis, campaign_id: int) 
         raise Conflict(f"campaign {campaign_id} has no failed sends to retry", {"failed": "0"})
     # The same failures give the same job id (a double click is one job); new ones a new id.
     stamp = int(queries.aware(latest).timestamp() * 1000) if latest is not None else 0
-    await _enqueue(
-        jobs.enqueue_job(
-            JOB_RETRY_FAILED,
-            to_job_arg(RetryFailed(campaign_id=campaign_id)),
-            _job_id=retry_failed_job_id(campaign_id, f"{failed}.{stamp}"),
-            _queue_name=BULK_QUEUE,
-        )
-    )
+    await enqueue(jobs, RETRY_FAILED, RetryFailed(campaign_id=campaign_id), tag=f"{failed}.{stamp}")
     log.info("campaign.retry_failed_requested", campaign_id=campaign_id, failed=failed)
     return RetryFailedOut(campaign_id=campaign_id, failed=failed)
 
@@ -163,11 +129,3 @@ async def _require(
             f"campaign {campaign_id} is {status}; it cannot be {action}", {"status": status}
         )
     return row
-
-
-async def _enqueue(job: Awaitable[object]) -> None:
-    try:
-        await asyncio.wait_for(job, _ENQUEUE_TIMEOUT)
-    except (RedisError, OSError, TimeoutError) as exc:
-        log.warning("campaign.enqueue_failed", error=repr(exc))
-        raise Unavailable("the job queue cannot be reached; try again") from exc

@@ -8,7 +8,7 @@ hundred milliseconds when the subscriptions worker runs); an erasure is accepted
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Final
+from typing import Final
 from uuid import uuid4
 
 import msgspec
@@ -18,15 +18,11 @@ from email_validator import EmailNotValidError, validate_email
 from redis.exceptions import RedisError
 
 from services.campaigns.auth import StaffToken
-from services.campaigns.errors import InvalidInput, Unavailable
-from shared.contracts import SubscriberRequest, to_job_arg
-from shared.queues import (
-    JOB_ERASE_SUBSCRIBER,
-    JOB_EXPORT_SUBSCRIBER,
-    SUBSCRIPTIONS_QUEUE,
-    erase_subscriber_job_id,
-    export_subscriber_job_id,
-)
+from services.campaigns.errors import InvalidInput
+from shared.contracts import SubscriberExport, SubscriberRequest
+from shared.errors import QueueUnavailable
+from shared.jobs import enqueue, job_result
+from shared.queues import ERASE_SUBSCRIBER, EXPORT_SUBSCRIBER
 
 EXPORT_TIMEOUT: Final = 15.0  # seconds the request waits for the subscriptions worker
 MAX_EMAIL: Final = 320
@@ -43,14 +39,6 @@ class ErasureAccepted(msgspec.Struct, frozen=True, kw_only=True):
 
     status: str
     request_id: str
-
-
-class SubscriberExport(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything stored about an address, or found=false (suppressed: it was erased)."""
-
-    found: bool
-    suppressed: bool
-    data: dict[str, Any] | None
 
 
 def _checked(body: SubscriberAddress) -> str:
@@ -73,15 +61,7 @@ async def request_erasure(
 ) -> ErasureAccepted:
     """Queue the erasure of an address; the subscriptions worker does it and audits it."""
     request = _request(_checked(body), token)
-    try:
-        await jobs.enqueue_job(
-            JOB_ERASE_SUBSCRIBER,
-            to_job_arg(request),
-            _job_id=erase_subscriber_job_id(request.request_id),
-            _queue_name=SUBSCRIPTIONS_QUEUE,
-        )
-    except (RedisError, OSError) as exc:
-        raise Unavailable("the job queue cannot be reached; try again shortly") from exc
+    await enqueue(jobs, ERASE_SUBSCRIBER, request)
     return ErasureAccepted(status="queued", request_id=request.request_id)
 
 
@@ -91,28 +71,13 @@ async def export(
     """Everything stored about an address, produced (and audited) by the subscriptions worker."""
     wait = EXPORT_TIMEOUT if wait is None else wait
     request = _request(_checked(body), token)
-    job_id = export_subscriber_job_id(request.request_id)
     try:
-        job = await jobs.enqueue_job(
-            JOB_EXPORT_SUBSCRIBER,
-            to_job_arg(request),
-            _job_id=job_id,
-            _queue_name=SUBSCRIPTIONS_QUEUE,
-            # Not started in time: drop it rather than export for nobody later.
-            _expires=wait,
-        )
+        # Not started in time: dropped rather than exported for nobody later.
+        job = await enqueue(jobs, EXPORT_SUBSCRIBER, request, expires=wait)
         if job is None:  # cannot happen with a fresh id; treat like an absent worker
-            raise TimeoutError
-        result = await job.result(timeout=wait, poll_delay=0.1)
-    except TimeoutError as exc:
-        raise Unavailable("the subscriptions worker did not answer; try again shortly") from exc
-    except (RedisError, OSError) as exc:
-        raise Unavailable("the job queue cannot be reached; try again shortly") from exc
+            raise QueueUnavailable(EXPORT_SUBSCRIBER.name, "no worker answered in time")
+        return await job_result(job, EXPORT_SUBSCRIBER, wait)
     finally:
         # The result holds personal data; it must not linger in Redis once read.
         with contextlib.suppress(RedisError, OSError):
-            await jobs.delete(result_key_prefix + job_id)
-    try:
-        return msgspec.convert(result, SubscriberExport)
-    except msgspec.ValidationError as exc:
-        raise Unavailable("the subscriptions worker gave an unexpected answer") from exc
+            await jobs.delete(result_key_prefix + EXPORT_SUBSCRIBER.job_id(request))

@@ -8,12 +8,9 @@ nothing and may run as several replicas behind a load balancer and the bounce do
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import signal
-import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -25,7 +22,7 @@ from services.mailer.providers import SendGridReader
 from services.mailer.sns import Fetch
 from services.mailer.webhooks import create_app
 from shared.errors import SettingsError
-from shared.logging import configure_logging
+from shared.process import run_process
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -90,26 +87,18 @@ def load_options(
     return options, hooks
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """``python -m services.mailer.bounces_service``: run until SIGTERM or SIGINT."""
-    parser = argparse.ArgumentParser(prog="brevdue-bounces", description=main.__doc__)
-    parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-        options, hooks = load_options()
-    except SettingsError as exc:
-        print(f"brevdue bounces: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
-    configure_logging(settings)
-    asyncio.run(_main(settings, options, hooks))
+    run_process("bounces", argv, _serve, options=load_options, description=main.__doc__)
 
 
-async def _main(settings: Settings, options: MailerOptions, hooks: WebhookSettings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await serve(settings, options, hooks, stop=stop)
+async def _serve(
+    settings: Settings,
+    options: tuple[MailerOptions, WebhookSettings],
+    stop: asyncio.Event,
+    _burst: bool,
+) -> None:
+    await serve(settings, *options, stop=stop)
 
 
 if __name__ == "__main__":

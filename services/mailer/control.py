@@ -12,9 +12,9 @@ import structlog
 
 from services.mailer import queries
 from services.mailer.delivery import utcnow
-from services.mailer.fanout import JobQueue
 from services.mailer.reconcile import requeue_campaign
 from services.mailer.runtime import MailerRuntime
+from shared.jobs import JobQueue
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +34,7 @@ async def resume_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: i
     # again (a row in two jobs is still sent once; the claim decides).
     now = utcnow()
     batches = await requeue_campaign(
-        runtime, jobs, campaign_id, now, f":resume{now.timestamp():.0f}"
+        runtime, jobs, campaign_id, now, f"resume{now.timestamp():.0f}"
     )
     log.info("campaign.resumed", campaign_id=campaign_id, batches=batches)
     return batches
@@ -68,7 +68,7 @@ async def retry_failed(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int)
             await queries.reopen_run(conn, campaign_id)
     if moved:
         batches = await requeue_campaign(
-            runtime, jobs, campaign_id, now, f":retry{now.timestamp():.0f}"
+            runtime, jobs, campaign_id, now, f"retry{now.timestamp():.0f}"
         )
         log.info("campaign.retry_failed", campaign_id=campaign_id, rows=moved, batches=batches)
     return moved

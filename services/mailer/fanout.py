@@ -2,15 +2,13 @@
 
 The audience is streamed in keyset pages, never held whole. Every step is idempotent, so a
 fan-out that crashed half-way is simply run again: rows are inserted with ON CONFLICT DO
-NOTHING, Message-IDs are derived from (campaign, subscriber), and batch job ids from the first
-delivery id of the batch.
+NOTHING, Message-IDs are derived from (campaign, subscriber), and batch job ids from the
+batch's rows (see DELIVER_BATCH in shared/queues.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-from typing import Protocol
 
 import structlog
 from arq.worker import Retry
@@ -19,48 +17,19 @@ from services.mailer import mime, queries
 from services.mailer.delivery import utcnow
 from services.mailer.errors import CampaignNotFoundError
 from services.mailer.runtime import MailerRuntime
-from shared.contracts import DeliverBatch, to_job_arg
-from shared.queues import BULK_QUEUE, JOB_DELIVER_BATCH, deliver_batch_job_id
+from shared.contracts import DeliverBatch
+from shared.jobs import JobQueue, enqueue
+from shared.queues import DELIVER_BATCH
 
 log = structlog.get_logger(__name__)
 
 
-class JobQueue(Protocol):
-    """The part of an arq pool that fan-out uses."""
-
-    async def enqueue_job(
-        self,
-        function: str,
-        *args: object,
-        _job_id: str | None = None,
-        _queue_name: str | None = None,
-    ) -> object:
-        """Enqueue a job; None when a job with that id already exists."""
-
-
 async def enqueue_batch(
-    jobs: JobQueue, campaign_id: int, delivery_ids: list[int], *, suffix: str = ""
+    jobs: JobQueue, campaign_id: int, delivery_ids: list[int], *, tag: str | None = None
 ) -> None:
     """Enqueue deliver_batch for ids; the deterministic job id makes a repeat a no-op."""
-    await jobs.enqueue_job(
-        JOB_DELIVER_BATCH,
-        to_job_arg(DeliverBatch(campaign_id=campaign_id, delivery_ids=delivery_ids)),
-        _job_id=batch_job_id(campaign_id, delivery_ids) + suffix,
-        _queue_name=BULK_QUEUE,
-    )
-
-
-def batch_job_id(campaign_id: int, delivery_ids: list[int]) -> str:
-    """The shared batch job id plus a digest of the ids.
-
-    Two fan-outs of one campaign (a re-run, or one restarted by the reconciler while the first
-    still runs) can cut a batch starting at the same row with different rows in it. With the
-    first id alone, arq would drop the second as a duplicate and strand its extra rows; with
-    the digest, the same rows give the same id and different rows a new job (the claim keeps
-    a row from being sent twice).
-    """
-    digest = hashlib.blake2s(",".join(map(str, delivery_ids)).encode(), digest_size=5).hexdigest()
-    return f"{deliver_batch_job_id(campaign_id, delivery_ids[0])}:{digest}"
+    batch = DeliverBatch(campaign_id=campaign_id, delivery_ids=delivery_ids)
+    await enqueue(jobs, DELIVER_BATCH, batch, tag=tag)
 
 
 async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:

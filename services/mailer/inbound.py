@@ -29,14 +29,11 @@ from services.mailer import mime, queries
 from services.mailer.bounces import EventKind, classify, parse_campaign_message_id, parse_verp
 from services.mailer.metrics import MailerMetrics
 from services.mailer.providers import ProviderEvent
-from shared.contracts import DeliveryProblem, to_job_arg
+from shared.contracts import DeliveryProblem
 from shared.db import create_engine
-from shared.jobs import create_job_pool
-from shared.queues import (
-    JOB_RECORD_DELIVERY_PROBLEM,
-    SUBSCRIPTIONS_QUEUE,
-    delivery_problem_job_id,
-)
+from shared.errors import QueueUnavailable
+from shared.jobs import create_job_pool, enqueue
+from shared.queues import RECORD_DELIVERY_PROBLEM, SUBSCRIPTIONS_QUEUE
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -44,7 +41,7 @@ log = structlog.get_logger(__name__)
 _MAX_REPORT = 2 * 1024 * 1024  # reports quote the original; campaign mail is far smaller
 
 # Failures of the stores a report is written to: the sender should try again later.
-STORE_ERRORS = (SQLAlchemyError, RedisError, OSError)
+STORE_ERRORS = (SQLAlchemyError, RedisError, OSError, QueueUnavailable)
 
 
 @dataclass
@@ -125,12 +122,7 @@ async def record_delivery_event(
         description=description[:500],
         at=now,
     )
-    await runtime.problem_jobs.enqueue_job(
-        JOB_RECORD_DELIVERY_PROBLEM,
-        to_job_arg(problem),
-        _job_id=delivery_problem_job_id(campaign_id, subscriber_id, problem.kind),
-        _queue_name=SUBSCRIPTIONS_QUEUE,
-    )
+    await enqueue(runtime.problem_jobs, RECORD_DELIVERY_PROBLEM, problem)
     log.info("bounce.recorded", kind=kind, campaign=campaign_id, code=code)
     return True
 

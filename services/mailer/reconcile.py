@@ -26,10 +26,12 @@ import structlog
 
 from services.mailer import queries
 from services.mailer.delivery import utcnow
-from services.mailer.fanout import JobQueue, enqueue_batch
+from services.mailer.fanout import enqueue_batch
 from services.mailer.runtime import MailerRuntime
-from shared.contracts import StartCampaign, to_job_arg
-from shared.queues import BULK_QUEUE, JOB_START_CAMPAIGN, start_campaign_job_id
+from shared.contracts import StartCampaign
+from shared.job_spec import parse_job_id
+from shared.jobs import JobQueue, enqueue
+from shared.queues import BULK_QUEUE, CAMPAIGN_JOBS, START_CAMPAIGN
 
 log = structlog.get_logger(__name__)
 
@@ -60,9 +62,10 @@ async def campaigns_with_jobs(redis: QueueInspector) -> set[int]:
     """Campaign ids with at least one job in the bulk queue (queued, deferred or running)."""
     live: set[int] = set()
     for member in await redis.zrange(BULK_QUEUE, 0, -1):
-        parts = member.decode().split(":")
-        if len(parts) > 2 and parts[0] == "campaign" and parts[1].isdigit():
-            live.add(int(parts[1]))
+        parsed = parse_job_id(member.decode(), CAMPAIGN_JOBS)
+        campaign_id = parsed.fields["campaign_id"] if parsed is not None else ""
+        if campaign_id.isdigit():
+            live.add(int(campaign_id))
     return live
 
 
@@ -79,7 +82,8 @@ async def reconcile(
         runs = await queries.active_runs(conn)
         unstarted = await queries.unstarted_campaigns(conn, now - START_GRACE)
     live = await campaigns_with_jobs(redis)
-    suffix = f":r{int(now.timestamp()) // 60}"
+    # Fresh ids: the lost jobs' ids may still be known to arq (a result kept, say).
+    tag = f"r{int(now.timestamp()) // 60}"
     restart = [c for c in unstarted if c not in live]
     restart += [
         run.campaign_id
@@ -89,16 +93,11 @@ async def reconcile(
         and _aware(run.started_at) < now - START_GRACE
     ]
     for campaign_id in restart:
-        await redis.enqueue_job(
-            JOB_START_CAMPAIGN,
-            to_job_arg(StartCampaign(campaign_id=campaign_id)),
-            _job_id=start_campaign_job_id(campaign_id) + suffix,
-            _queue_name=BULK_QUEUE,
-        )
+        await enqueue(redis, START_CAMPAIGN, StartCampaign(campaign_id=campaign_id), tag=tag)
         report.starts += 1
     for run in runs:
         if run.fanned_out and run.campaign_id not in live:
-            report.batches += await requeue_campaign(runtime, redis, run.campaign_id, now, suffix)
+            report.batches += await requeue_campaign(runtime, redis, run.campaign_id, now, tag)
             async with runtime.engine.begin() as conn:
                 report.finished += await queries.finish_if_done(conn, run.campaign_id, now)
     if report.requeued_sending or report.batches or report.starts:
@@ -107,16 +106,16 @@ async def reconcile(
 
 
 async def requeue_campaign(
-    runtime: MailerRuntime, jobs: JobQueue, campaign_id: int, now: datetime, suffix: str
+    runtime: MailerRuntime, jobs: JobQueue, campaign_id: int, now: datetime, tag: str
 ) -> int:
-    """Enqueue every queued row of a campaign again, in batches; return how many batches."""
+    """Enqueue every queued row of a campaign again, in batches tagged ``tag``; count them."""
     batches, after = 0, 0
     while True:
         async with runtime.engine.begin() as conn:
             ids = await queries.queued_page(conn, campaign_id, after, runtime.options.batch_size)
         if not ids:
             return batches
-        await enqueue_batch(jobs, campaign_id, ids, suffix=suffix)
+        await enqueue_batch(jobs, campaign_id, ids, tag=tag)
         batches += 1
         after = ids[-1]
 

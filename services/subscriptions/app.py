@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +11,7 @@ from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions.abuse import SignupGuard
@@ -36,9 +35,10 @@ from services.subscriptions.sites import SiteDirectory
 from services.subscriptions.widget import SignupGate
 from services.subscriptions.widget_routes import PREFLIGHT_ROUTES, WIDGET_ROUTES
 from shared.db import create_engine, create_sessionmaker
-from shared.errors import SettingsError
+from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
 from shared.logging import configure_logging
+from shared.process import from_env
 from shared.queues import TRANSACTIONAL_QUEUE
 from shared.settings import Settings
 from shared.tokens import Purpose, TokenSigner
@@ -186,6 +186,14 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     return response
 
 
+def _queue_unavailable(request: Request[Any, Any, Any], exc: QueueUnavailable) -> Response[Any]:
+    """Redis is away for a moment: 503, and the resident may try again shortly."""
+    log.warning("request.queue_unavailable", path=request.url.path, job=exc.job)
+    response = _status_page(request, HTTP_503_SERVICE_UNAVAILABLE)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A real bug: log it with its traceback, show a plain apology, never the details."""
     log.error(
@@ -228,6 +236,7 @@ def create_app(settings: Settings) -> Litestar:
             UnknownSite: _unknown_site,
             CrossOriginRefused: _cross_origin_refused,
             HTTPException: _http_exception,
+            QueueUnavailable: _queue_unavailable,
             Exception: _unexpected,
         },
         lifespan=[_resources],
@@ -238,11 +247,5 @@ def create_app(settings: Settings) -> Litestar:
     )
 
 
-def create_app_from_env() -> Litestar:
-    """App factory for ``uvicorn --factory``: settings from BREVDUE_* variables."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"brevdue: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    return create_app(settings)
+# For ``uvicorn --factory``: settings from BREVDUE_* variables, or exit 2 with one line.
+create_app_from_env = from_env(create_app)

@@ -19,16 +19,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import msgspec
 import structlog
-from arq.worker import Function, Retry, func
+from arq.worker import Function, Retry
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, queries
+from services.subscriptions.runtime import worker_runtime
 from services.subscriptions.unsubscribe import withdraw_everywhere
-from shared.contracts import DeliveryProblem, from_job_arg
-from shared.queues import JOB_RECORD_DELIVERY_PROBLEM
+from shared.contracts import DeliveryProblem
+from shared.jobs import job_function
+from shared.queues import RECORD_DELIVERY_PROBLEM
 
 log = structlog.get_logger(__name__)
 
@@ -84,15 +85,10 @@ async def _stop_bounced(
     return 1
 
 
-async def record_delivery_problem_job(ctx: dict[str, Any], payload: Any) -> int:
+async def record_delivery_problem_job(ctx: dict[str, Any], problem: DeliveryProblem) -> int:
     """arq job: a hard bounce or complaint reported by the mailer."""
     try:
-        problem = from_job_arg(DeliveryProblem, payload)
-    except msgspec.ValidationError:
-        log.warning("delivery_problem.invalid_payload")
-        return 0
-    try:
-        async with ctx["sessionmaker"]() as session:
+        async with worker_runtime(ctx).sessions() as session:
             return await record_delivery_problem(session, problem)
     except SQLAlchemyError as exc:
         # The database is away for a moment: arq runs the job again later (max_tries).
@@ -102,5 +98,5 @@ async def record_delivery_problem_job(ctx: dict[str, Any], payload: Any) -> int:
 
 DELIVERY_PROBLEM_JOBS: Final[tuple[Function, ...]] = (
     # Idempotent, so arq may run it again after a worker crash or a database hiccup.
-    func(record_delivery_problem_job, name=JOB_RECORD_DELIVERY_PROBLEM, max_tries=5),
+    job_function(RECORD_DELIVERY_PROBLEM, record_delivery_problem_job, max_tries=5),
 )

@@ -32,10 +32,11 @@ from services.subscriptions.links import (
     read_preferences_token,
     sign_export,
 )
-from services.subscriptions.mail import JobQueue, enqueue_mail
+from services.subscriptions.mail import enqueue_mail
 from services.subscriptions.pages import Renderer
 from services.subscriptions.queries import ProfileRow
-from shared.contracts import OutboundMail
+from shared.contracts import ErasureReport, OutboundMail, SubscriberExport
+from shared.jobs import JobQueue
 from shared.municipalities import BY_ID
 from shared.settings import Settings
 from shared.tokens import TokenSigner
@@ -213,8 +214,8 @@ def normalise_address(raw: str) -> str | None:
 
 async def staff_export(
     session: AsyncSession, email: str, *, actor: str, renderer: Renderer
-) -> dict[str, Any]:
-    """The export for staff: {"found": bool, "suppressed": bool, "data": document | None}."""
+) -> SubscriberExport:
+    """The export for staff: whether the address is known or suppressed, and its document."""
     address = normalise_address(email)
     async with session.begin():
         profile = await queries.get_profile_by_email(session, address) if address else None
@@ -227,16 +228,16 @@ async def staff_export(
             email=address or email,
             details={"via": "staff", "found": profile is not None},
         )
-    return {"found": profile is not None, "suppressed": suppressed, "data": document}
+    return SubscriberExport(found=profile is not None, suppressed=suppressed, data=document)
 
 
 async def staff_erase(
     session: AsyncSession, email: str, *, actor: str, jobs: JobQueue, renderer: Renderer
-) -> dict[str, Any]:
+) -> ErasureReport:
     """Erase at a staff request; an unknown address is still suppressed (and audited)."""
     address = normalise_address(email)
     if address is None:
-        return {"erased": False, "reason": "invalid_address"}
+        return ErasureReport(erased=False, reason="invalid_address")
     async with session.begin():
         profile = await queries.get_profile_by_email(session, address)
         if profile is not None:
@@ -247,7 +248,7 @@ async def staff_erase(
             await audit.record(
                 session, actor=actor, action=audit.ERASED, email=address, details={"found": False}
             )
-    return {"erased": profile is not None, "suppressed": True}
+    return ErasureReport(erased=profile is not None, suppressed=True)
 
 
 # --- mail -----------------------------------------------------------------------------------

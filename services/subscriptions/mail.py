@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
 from uuid import uuid4
 
 from services.subscriptions.links import confirm_url
 from services.subscriptions.pages import Renderer
-from shared.contracts import OutboundMail, to_job_arg
-from shared.queues import JOB_SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE, transactional_job_id
+from shared.contracts import OutboundMail
+from shared.jobs import JobQueue, enqueue
+from shared.queues import SEND_TRANSACTIONAL
 from shared.settings import Settings
 
 
@@ -51,22 +51,7 @@ def render_confirmation(
     )
 
 
-class JobQueue(Protocol):
-    """What enqueueing needs from an arq pool."""
-
-    async def enqueue_job(
-        self, function: str, *args: Any, _job_id: str | None = None, _queue_name: str | None = None
-    ) -> Any:
-        """Enqueue ``function`` with ``args``; None when a job with ``_job_id`` exists."""
-
-
 async def enqueue_mail(jobs: JobQueue, mail: OutboundMail) -> str:
     """Hand a rendered mail to the mailer; the job id makes a repeated enqueue a no-op."""
-    job_id = transactional_job_id(mail.message_key)
-    await jobs.enqueue_job(
-        JOB_SEND_TRANSACTIONAL,
-        to_job_arg(mail),
-        _job_id=job_id,
-        _queue_name=TRANSACTIONAL_QUEUE,
-    )
-    return job_id
+    await enqueue(jobs, SEND_TRANSACTIONAL, mail)
+    return SEND_TRANSACTIONAL.job_id(mail)

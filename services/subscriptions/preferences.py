@@ -20,7 +20,7 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import JobQueue, enqueue_mail, render_confirmation
+from services.subscriptions.mail import enqueue_mail, render_confirmation
 from services.subscriptions.pages import Renderer
 from services.subscriptions.preference_form import (
     FormValues,
@@ -36,6 +36,7 @@ from services.subscriptions.queries import (
     PreferenceListRow,
     ProfileRow,
 )
+from shared.jobs import JobQueue
 from shared.settings import Settings
 from shared.tokens import TokenSigner
 

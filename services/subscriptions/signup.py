@@ -21,7 +21,7 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import JobQueue, enqueue_mail, render_confirmation
+from services.subscriptions.mail import enqueue_mail, render_confirmation
 from services.subscriptions.pages import Renderer
 from services.subscriptions.queries import ACTIVE, PENDING, UNSUBSCRIBED, ListRow
 from services.subscriptions.schemas import (
@@ -32,6 +32,7 @@ from services.subscriptions.schemas import (
 )
 from services.subscriptions.welcome import send_welcomes, welcome_mails
 from shared.contracts import OutboundMail
+from shared.jobs import JobQueue
 from shared.settings import Settings
 from shared.tokens import TokenSigner
 

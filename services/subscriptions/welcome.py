@@ -8,10 +8,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
-from services.subscriptions.mail import JobQueue, enqueue_mail
+from services.subscriptions.mail import enqueue_mail
 from services.subscriptions.queries import SubscriberRow, WelcomeRow
 from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
 from shared.contracts import OutboundMail
+from shared.jobs import JobQueue
 
 log = structlog.get_logger(__name__)
 

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from brevdue_cli.redis_server import free_port
 from services.campaigns.admin import create_token, seed_demo
 from services.campaigns.app import create_app
-from shared.contracts import StartCampaign, from_job_arg
+from shared.contracts import StartCampaign
 from shared.jobs import deserialize_job
-from shared.queues import BULK_QUEUE, JOB_START_CAMPAIGN, start_campaign_job_id
+from shared.queues import BULK_QUEUE, START_CAMPAIGN
 from shared.schema import campaign_runs, deliveries
 from shared.settings import Settings
 from tests.campaigns.conftest import CAMPAIGN, Api, new_campaign
@@ -31,13 +31,13 @@ async def test_send_enqueues_start_campaign(api: Api, redis: Redis) -> None:
     assert body["status"] == "sending"
     assert body["send_requested_at"] is not None
 
-    job_id = start_campaign_job_id(campaign["id"])
+    job_id = START_CAMPAIGN.job_id(StartCampaign(campaign_id=campaign["id"]))
     assert job_id == f"campaign:{campaign['id']}:start"
     raw = await redis.get(f"arq:job:{job_id}")
     assert raw is not None
     job = deserialize_job(raw)
-    assert job["f"] == JOB_START_CAMPAIGN
-    assert from_job_arg(StartCampaign, job["a"][0]) == StartCampaign(campaign_id=campaign["id"])
+    assert job["f"] == START_CAMPAIGN.name
+    assert START_CAMPAIGN.decode(job["a"][0]) == StartCampaign(campaign_id=campaign["id"])
     assert await redis.zscore(BULK_QUEUE, job_id) is not None
 
     fetched = (await api.get(f"/api/campaigns/{campaign['id']}")).json()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.mailer.config import MailerOptions
-from shared.contracts import StartCampaign, to_job_arg
-from shared.jobs import create_job_pool
-from shared.queues import BULK_QUEUE, JOB_START_CAMPAIGN, start_campaign_job_id
+from shared.contracts import StartCampaign
+from shared.jobs import create_job_pool, enqueue
+from shared.queues import BULK_QUEUE, START_CAMPAIGN
 from shared.settings import Settings
 
 # Small batches and chunks so that a handful of subscribers exercises several of each; quick
@@ -35,6 +35,7 @@ class BatchCollector:
         *args: object,
         _job_id: str | None = None,
         _queue_name: str | None = None,
+        _expires: float | None = None,
     ) -> object:
         if self.fail_after is not None and len(self.jobs) >= self.fail_after:
             raise ConnectionError("Redis went away")
@@ -42,13 +43,8 @@ class BatchCollector:
         return object()
 
 
-async def enqueue_start(settings: Settings, campaign_id: int, job_id: str | None = None) -> None:
-    """Enqueue start_campaign as the campaigns service does."""
+async def enqueue_start(settings: Settings, campaign_id: int, tag: str | None = None) -> None:
+    """Enqueue start_campaign as the campaigns service does (with ``tag``: as the reconciler)."""
     pool = await create_job_pool(settings.redis_url, BULK_QUEUE)
-    await pool.enqueue_job(
-        JOB_START_CAMPAIGN,
-        to_job_arg(StartCampaign(campaign_id=campaign_id)),
-        _job_id=job_id or start_campaign_job_id(campaign_id),
-        _queue_name=BULK_QUEUE,
-    )
+    await enqueue(pool, START_CAMPAIGN, StartCampaign(campaign_id=campaign_id), tag=tag)
     await pool.aclose()

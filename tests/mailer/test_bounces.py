@@ -17,9 +17,8 @@ from services.mailer.bounces import classify, parse_verp, verp_address
 from services.mailer.inbound import InboundRuntime, start_listener
 from services.mailer.runtime import MailerRuntime
 from services.subscriptions import worker as subscriptions_worker
-from shared.contracts import DeliverBatch, from_job_arg
 from shared.db import create_engine
-from shared.queues import SUBSCRIPTIONS_QUEUE
+from shared.queues import DELIVER_BATCH, SUBSCRIPTIONS_QUEUE
 from shared.schema import campaign_lists, campaigns, subscribers, subscriptions
 from shared.settings import Settings
 from tests.mailer.seed import NOW, Person, ledger, seed
@@ -210,7 +209,7 @@ async def _send(runtime: MailerRuntime, campaign_id: int) -> None:
     jobs = BatchCollector()
     await fanout.start_campaign(runtime, jobs, campaign_id)
     for _name, args, _job_id in jobs.jobs:
-        await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
+        await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
 
 
 async def _another_campaign(database_url: str, like: int) -> int:

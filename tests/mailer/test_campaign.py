@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 from services.mailer import delivery, fanout
 from services.mailer.runtime import MailerRuntime
 from services.mailer.worker import run_worker
-from shared.contracts import DeliverBatch, from_job_arg
+from shared.errors import QueueUnavailable
+from shared.queues import DELIVER_BATCH
 from shared.schema import campaign_runs
 from shared.settings import Settings
 from shared.tokens import Purpose, TokenSigner
@@ -95,7 +96,7 @@ async def test_campaign_reaches_each_confirmed_subscriber_once(
     )  # type: ignore[union-attr]
 
     # Re-running the fan-out (a crash after it finished, or a re-sent job) sends nothing more.
-    await enqueue_start(settings, campaign_id, job_id="again")
+    await enqueue_start(settings, campaign_id, tag="again")
     await run_worker(settings, burst=True, options=FAST)
     assert len(smtp_server.messages) == len(CONFIRMED)
     assert len(await ledger(settings.database_url, campaign_id)) == len(CONFIRMED)
@@ -111,7 +112,7 @@ async def test_unsubscribed_mid_campaign_gets_nothing(
         assert await fanout.start_campaign(runtime, jobs, campaign_id) == len(CONFIRMED)
         await set_subscription(settings.database_url, ids["eva@example.se"], "unsubscribed")
         for _name, args, _job_id in jobs.jobs:
-            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
+            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
     finally:
         await runtime.close()
     assert smtp_server.to("eva@example.se") == []
@@ -135,7 +136,7 @@ async def test_an_address_suppressed_mid_campaign_gets_nothing(
         assert await fanout.start_campaign(runtime, jobs, campaign_id) == len(CONFIRMED)
         await suppress(settings.database_url, "Eva@EXAMPLE.se")
         for _name, args, _job_id in jobs.jobs:
-            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
+            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
     finally:
         await runtime.close()
     assert smtp_server.to("eva@example.se") == []
@@ -153,16 +154,16 @@ async def test_fan_out_crash_and_rerun_sends_each_once(
     runtime = MailerRuntime.start(settings, FAST)
     try:
         crashing = BatchCollector(fail_after=1)
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(QueueUnavailable):
             await fanout.start_campaign(runtime, crashing, campaign_id)
         # The one batch that got out runs before the re-run of the fan-out.
         for _name, args, _job_id in crashing.jobs:
-            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
+            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
         rerun = BatchCollector()
         assert await fanout.start_campaign(runtime, rerun, campaign_id) == len(CONFIRMED)
         # Overlapping jobs (same ids twice) still send each row once: the claim decides.
         for _name, args, _job_id in crashing.jobs + rerun.jobs + rerun.jobs:
-            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
+            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
     finally:
         await runtime.close()
     received = sorted(r for m in smtp_server.messages for r in m.rcpt_tos)
@@ -170,14 +171,6 @@ async def test_fan_out_crash_and_rerun_sends_each_once(
     rows = await ledger(settings.database_url, campaign_id)
     assert len(rows) == len(CONFIRMED)
     assert {row["status"] for row in rows.values()} == {"sent"}
-
-
-def test_batch_job_ids_follow_the_rows() -> None:
-    same = fanout.batch_job_id(3, [10, 11, 12])
-    assert same == fanout.batch_job_id(3, [10, 11, 12])
-    assert same.startswith("campaign:3:batch:10:")
-    # Another fan-out cutting a different batch at the same first row gets its own job.
-    assert fanout.batch_job_id(3, [10, 11, 12, 13]) != same
 
 
 async def test_inactive_first_page_idn_and_bad_addresses(
@@ -198,7 +191,7 @@ async def test_inactive_first_page_idn_and_bad_addresses(
     try:
         assert await fanout.start_campaign(runtime, jobs, campaign_id) == 2
         for _name, args, _job_id in jobs.jobs:
-            await delivery.deliver_batch(runtime, from_job_arg(DeliverBatch, args[0]))
+            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
     finally:
         await runtime.close()
     assert [m.rcpt_tos for m in smtp_server.messages] == [["ole@xn--resund-9xa.dk"]]

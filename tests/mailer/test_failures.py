@@ -11,9 +11,9 @@ from redis.asyncio import Redis
 
 from brevdue_cli.redis_server import free_port
 from services.mailer.worker import run_worker
-from shared.contracts import StartCampaign, to_job_arg
+from shared.contracts import StartCampaign
 from shared.jobs import create_job_pool
-from shared.queues import BULK_QUEUE, JOB_RESUME_CAMPAIGN
+from shared.queues import BULK_QUEUE, RESUME_CAMPAIGN
 from shared.schema import campaign_runs
 from shared.settings import Settings, SmtpSettings
 from tests.mailer.seed import Person, fetch, ledger, seed
@@ -92,8 +92,8 @@ async def test_campaign_pauses_when_too_much_fails_and_resumes(
     smtp_server.handler.fail_rcpt.clear()
     pool = await create_job_pool(settings.redis_url, BULK_QUEUE)
     await pool.enqueue_job(
-        JOB_RESUME_CAMPAIGN,
-        to_job_arg(StartCampaign(campaign_id=campaign_id)),
+        RESUME_CAMPAIGN.name,
+        RESUME_CAMPAIGN.encode(StartCampaign(campaign_id=campaign_id)),
         _queue_name=BULK_QUEUE,
     )
     await pool.aclose()

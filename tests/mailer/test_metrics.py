@@ -11,12 +11,12 @@ from redis.asyncio import Redis
 
 from brevdue_cli.redis_server import free_port
 from services.mailer.worker import run_worker
-from shared.contracts import StartCampaign, to_job_arg
+from shared.contracts import StartCampaign
 from shared.jobs import create_job_pool
 from shared.queues import (
     BULK_QUEUE,
-    JOB_SEND_TRANSACTIONAL,
-    JOB_START_CAMPAIGN,
+    SEND_TRANSACTIONAL,
+    START_CAMPAIGN,
     TRANSACTIONAL_QUEUE,
 )
 from shared.settings import Settings
@@ -38,7 +38,7 @@ async def _enqueue_later(settings: Settings, queue: str, function: str, count: i
     for n in range(count):
         await pool.enqueue_job(
             function,
-            to_job_arg(StartCampaign(campaign_id=9000 + n)),
+            START_CAMPAIGN.encode(StartCampaign(campaign_id=9000 + n)),
             _job_id=f"later:{queue}:{n}",
             _queue_name=queue,
             _defer_by=3600,
@@ -72,8 +72,8 @@ async def test_queue_depth_gauge_follows_the_queues(settings: Settings, redis: R
                     await asyncio.sleep(0.05)
 
             await depths_become({TRANSACTIONAL_QUEUE: 0, BULK_QUEUE: 0})
-            await _enqueue_later(settings, BULK_QUEUE, JOB_START_CAMPAIGN, 3)
-            await _enqueue_later(settings, TRANSACTIONAL_QUEUE, JOB_SEND_TRANSACTIONAL, 2)
+            await _enqueue_later(settings, BULK_QUEUE, START_CAMPAIGN.name, 3)
+            await _enqueue_later(settings, TRANSACTIONAL_QUEUE, SEND_TRANSACTIONAL.name, 2)
             await depths_become({TRANSACTIONAL_QUEUE: 2, BULK_QUEUE: 3})
             await redis.delete(BULK_QUEUE)
             await depths_become({TRANSACTIONAL_QUEUE: 2, BULK_QUEUE: 0})

@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 
 from brevdue_cli.redis_server import free_port
 from services.mailer.worker import run_worker
-from shared.contracts import OutboundMail, to_job_arg
+from shared.contracts import OutboundMail
 from shared.db import create_engine
-from shared.jobs import create_job_pool
-from shared.queues import JOB_SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE, transactional_job_id
+from shared.jobs import create_job_pool, enqueue
+from shared.queues import SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE
 from shared.schema import mailing_lists, subscribers, subscriptions
 from shared.settings import Settings, SmtpSettings
 from tests.mailer.seed import NOW, seed
@@ -112,12 +112,7 @@ async def test_confirmation_arrives_within_seconds_during_a_campaign(
         )
         pool = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
         enqueued = time.monotonic()
-        await pool.enqueue_job(
-            JOB_SEND_TRANSACTIONAL,
-            to_job_arg(mail),
-            _job_id=transactional_job_id(mail.message_key),
-            _queue_name=TRANSACTIONAL_QUEUE,
-        )
+        await enqueue(pool, SEND_TRANSACTIONAL, mail)
         await pool.aclose()
         while not slow_smtp.to(CONFIRMATION):
             assert time.monotonic() - enqueued < 5, "the confirmation waited behind the campaign"

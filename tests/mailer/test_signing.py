@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 from services.mailer.config import MailerOptions
 from services.mailer.signing import DkimSigner
 from services.mailer.worker import run_worker
-from shared.contracts import OutboundMail, to_job_arg
+from shared.contracts import OutboundMail
 from shared.errors import SettingsError
-from shared.jobs import create_job_pool
-from shared.queues import JOB_SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE, transactional_job_id
+from shared.jobs import create_job_pool, enqueue
+from shared.queues import SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE
 from shared.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.mailer.seed import Person, seed
@@ -83,12 +83,7 @@ async def test_campaign_and_transactional_mail_verify(
         subject="Bekræft din tilmelding",
         text="Bekræft her: http://subscriptions.test/confirm/abc",
     )
-    await pool.enqueue_job(
-        JOB_SEND_TRANSACTIONAL,
-        to_job_arg(mail),
-        _job_id=transactional_job_id(mail.message_key),
-        _queue_name=TRANSACTIONAL_QUEUE,
-    )
+    await enqueue(pool, SEND_TRANSACTIONAL, mail)
     await pool.aclose()
     await run_worker(settings, burst=True, options=options)
 

@@ -6,9 +6,9 @@ from arq.jobs import JobResult
 from redis.asyncio import Redis
 
 from services.mailer.worker import run_worker
-from shared.contracts import OutboundMail, to_job_arg
-from shared.jobs import create_job_pool
-from shared.queues import JOB_SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE, transactional_job_id
+from shared.contracts import OutboundMail
+from shared.jobs import create_job_pool, enqueue
+from shared.queues import SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE
 from shared.settings import Settings
 from tests.mailer.support import FAST
 from tests.support.smtp import RecordingSMTPServer
@@ -26,12 +26,7 @@ MAIL = OutboundMail(
 
 async def _enqueue(settings: Settings, mail: OutboundMail) -> None:
     pool = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
-    await pool.enqueue_job(
-        JOB_SEND_TRANSACTIONAL,
-        to_job_arg(mail),
-        _job_id=transactional_job_id(mail.message_key),
-        _queue_name=TRANSACTIONAL_QUEUE,
-    )
+    await enqueue(pool, SEND_TRANSACTIONAL, mail)
     await pool.aclose()
 
 
@@ -111,7 +106,7 @@ async def test_a_mail_the_relay_took_is_not_sent_again_by_a_rerun(
     # The same mail again under another job id, as when arq re-runs a job after a crash.
     pool = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
     await pool.enqueue_job(
-        JOB_SEND_TRANSACTIONAL, to_job_arg(mail), _queue_name=TRANSACTIONAL_QUEUE
+        SEND_TRANSACTIONAL.name, SEND_TRANSACTIONAL.encode(mail), _queue_name=TRANSACTIONAL_QUEUE
     )
     await pool.aclose()
     await run_worker(settings, burst=True, options=FAST)

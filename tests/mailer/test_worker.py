@@ -13,12 +13,12 @@ from redis.asyncio import Redis
 
 from brevdue_cli.redis_server import free_port
 from services.mailer.worker import run_worker
-from shared.contracts import OutboundMail, to_job_arg
+from shared.contracts import OutboundMail
 from shared.jobs import create_job_pool
 from shared.queues import (
     HEALTH_CHECK_KEY_BULK,
     HEALTH_CHECK_KEY_TRANSACTIONAL,
-    JOB_SEND_TRANSACTIONAL,
+    SEND_TRANSACTIONAL,
     TRANSACTIONAL_QUEUE,
 )
 from shared.settings import Settings
@@ -36,8 +36,8 @@ async def test_worker_runs_until_stopped(
     task = asyncio.create_task(run_worker(settings, options=options, stop=stop))
     pool = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
     await pool.enqueue_job(
-        JOB_SEND_TRANSACTIONAL,
-        to_job_arg(
+        SEND_TRANSACTIONAL.name,
+        SEND_TRANSACTIONAL.encode(
             OutboundMail(message_key="w", category="test", to="a@b.dk", subject="s", text="t")
         ),
         _queue_name=TRANSACTIONAL_QUEUE,

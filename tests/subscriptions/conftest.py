@@ -14,10 +14,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.subscriptions.app import create_app
-from shared.contracts import OutboundMail, from_job_arg
+from shared.contracts import OutboundMail
 from shared.db import create_engine
 from shared.jobs import deserialize_job
-from shared.queues import JOB_SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE
+from shared.queues import SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE
 from shared.schema import mailing_lists, member_sites, subscribers, subscriptions
 from shared.settings import Settings
 from shared.tokens import Purpose, TokenSigner
@@ -127,8 +127,8 @@ async def queued_mails(redis: Redis) -> list[OutboundMail]:
         raw = await redis.get(b"arq:job:" + job_id)
         assert raw is not None
         job = deserialize_job(raw)
-        assert job["f"] == JOB_SEND_TRANSACTIONAL
-        mail = from_job_arg(OutboundMail, job["a"][0])
+        assert job["f"] == SEND_TRANSACTIONAL.name
+        mail = SEND_TRANSACTIONAL.decode(job["a"][0])
         assert job_id.decode() == f"tx:{mail.message_key}"
         mails.append(mail)
     return mails

@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import pytest
+from arq.jobs import SerializationError
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.subscriptions import worker
-from shared.contracts import DeliveryProblem, DeliveryProblemKind, to_job_arg
-from shared.jobs import create_job_pool
-from shared.queues import (
-    JOB_RECORD_DELIVERY_PROBLEM,
-    SUBSCRIPTIONS_QUEUE,
-    delivery_problem_job_id,
-)
+from shared.contracts import DeliveryProblem, DeliveryProblemKind
+from shared.jobs import create_job_pool, enqueue
+from shared.queues import RECORD_DELIVERY_PROBLEM, SUBSCRIPTIONS_QUEUE
 from shared.settings import Settings
 from tests.subscriptions.conftest import all_subscriptions, queued_mails, subscribe_json
 from tests.subscriptions.residents import audit_rows, consent_rows, sign_up, subscriber_rows
@@ -35,11 +33,7 @@ async def _report(
     )
     pool = await create_job_pool(settings.redis_url, SUBSCRIPTIONS_QUEUE)
     try:
-        await pool.enqueue_job(
-            JOB_RECORD_DELIVERY_PROBLEM,
-            to_job_arg(problem),
-            _job_id=delivery_problem_job_id(campaign_id, subscriber_id, kind),
-        )
+        await enqueue(pool, RECORD_DELIVERY_PROBLEM, problem)
     finally:
         await pool.aclose()
     await worker.run_worker(settings, burst=True)
@@ -124,9 +118,14 @@ async def test_unknown_subscriber_and_bad_payload_change_nothing(
     await _report(settings, 424242, "hard_bounce")
     pool = await create_job_pool(settings.redis_url, SUBSCRIPTIONS_QUEUE)
     try:
-        job = await pool.enqueue_job(JOB_RECORD_DELIVERY_PROBLEM, {"kind": "nonsense"})
+        job = await pool.enqueue_job(RECORD_DELIVERY_PROBLEM.name, {"kind": "nonsense"})
         await worker.run_worker(settings, burst=True)
-        assert job is not None and await job.result(timeout=5) == 0
+        assert job is not None
+        # A payload that breaks the contract fails the job for good, saying why.
+        with pytest.raises(SerializationError, match="InvalidJobPayload: record_delivery_problem"):
+            await job.result(timeout=5)
+        info = await job.result_info()
+        assert info is not None and (info.success, info.job_try) == (False, 1)
     finally:
         await pool.aclose()
     assert await audit_rows(engine) == []

@@ -15,13 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.subscriptions.audit import address_hash
 from shared.addresses import ADDRESS_HASH_SALT
-from shared.contracts import SubscriberRequest, to_job_arg
-from shared.jobs import create_job_pool
-from shared.queues import (
-    JOB_ERASE_SUBSCRIBER,
-    SUBSCRIPTIONS_QUEUE,
-    erase_subscriber_job_id,
-)
+from shared.contracts import SubscriberRequest
+from shared.jobs import create_job_pool, enqueue
+from shared.queues import ERASE_SUBSCRIBER, SUBSCRIPTIONS_QUEUE
 from shared.schema import campaigns, deliveries, subscriptions, suppressions
 from shared.settings import Settings
 from tests.subscriptions.conftest import all_subscriptions, queued_mails, subscribe_json
@@ -256,11 +252,7 @@ async def test_staff_erasure_runs_on_the_subscriptions_worker(
     try:
         for email, request_id in ((resident.email, "r1"), ("nobody@example.org", "r2")):
             request = SubscriberRequest(email=email, actor="staff:7", request_id=request_id)
-            await jobs.enqueue_job(
-                JOB_ERASE_SUBSCRIBER,
-                to_job_arg(request),
-                _job_id=erase_subscriber_job_id(request_id),
-            )
+            await enqueue(jobs, ERASE_SUBSCRIBER, request)
         await worker.run_worker(settings, burst=True)
     finally:
         await jobs.aclose()

@@ -17,7 +17,7 @@ from services.subscriptions import worker
 from services.subscriptions.purge import purge_unconfirmed
 from shared.db import create_sessionmaker
 from shared.jobs import create_job_pool
-from shared.queues import JOB_PURGE_UNCONFIRMED, SUBSCRIPTIONS_QUEUE
+from shared.queues import PURGE_UNCONFIRMED, SUBSCRIPTIONS_QUEUE
 from shared.schema import consent_events, subscribers, subscriptions
 from shared.settings import Settings
 from tests.conftest import TEST_SECRET
@@ -69,7 +69,7 @@ async def test_worker_purges_old_unconfirmed_sign_ups_only(
         await subscribe_json(client, email="recent@example.org")
         pool = await create_job_pool(settings.redis_url, SUBSCRIPTIONS_QUEUE)
         try:
-            job = await pool.enqueue_job(JOB_PURGE_UNCONFIRMED)
+            job = await pool.enqueue_job(PURGE_UNCONFIRMED.name)
             assert job is not None
             await worker.run_worker(settings, burst=True)
             result = await job.result(timeout=5)

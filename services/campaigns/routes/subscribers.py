@@ -12,7 +12,8 @@ from services.campaigns import subscribers
 from services.campaigns.auth import StaffToken
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import decode_json
-from services.campaigns.subscribers import ErasureAccepted, SubscriberAddress, SubscriberExport
+from services.campaigns.subscribers import ErasureAccepted, SubscriberAddress
+from shared.contracts import SubscriberExport
 
 
 class SubscribersController(Controller):

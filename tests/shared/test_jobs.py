@@ -1,0 +1,142 @@
+"""Enqueueing, job functions and results, against a real Redis and a burst arq worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis
+from arq.worker import Worker
+from redis.asyncio import Redis
+
+from brevdue_cli.redis_server import free_port
+from shared import jobs
+from shared.contracts import BatchResult, StartCampaign
+from shared.errors import QueueUnavailable
+from shared.job_spec import JobSpec
+from shared.jobs import (
+    create_job_pool,
+    deserialize_job,
+    enqueue,
+    job_function,
+    job_result,
+    redis_settings,
+    serialize_job,
+)
+
+QUEUE = "brevdue:queue:test-jobs"
+# A job of the tests' own, so that no service's worker is involved.
+COUNT = JobSpec(
+    name="count",
+    queue=QUEUE,
+    payload=StartCampaign,
+    result=BatchResult,
+    id_template="count:{campaign_id}",
+)
+handled: list[StartCampaign] = []
+
+
+async def count(_ctx: dict[str, Any], payload: StartCampaign) -> BatchResult:
+    """The handler under test: it sees only validated payloads."""
+    handled.append(payload)
+    return BatchResult(sent=payload.campaign_id)
+
+
+@pytest.fixture
+async def pool(redis: Redis, redis_url: str) -> AsyncIterator[ArqRedis]:
+    handled.clear()
+    client = await create_job_pool(redis_url, QUEUE)
+    yield client
+    await client.aclose()
+
+
+async def run_burst(redis_url: str) -> None:
+    worker = Worker(
+        [job_function(COUNT, count, max_tries=5, keep_result=60)],
+        queue_name=QUEUE,
+        redis_settings=redis_settings(redis_url),
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+        burst=True,
+        poll_delay=0.05,
+        handle_signals=False,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+
+
+async def test_a_job_runs_once_per_id_and_hands_back_its_typed_result(
+    pool: ArqRedis, redis_url: str
+) -> None:
+    job = await enqueue(pool, COUNT, StartCampaign(campaign_id=3))
+    assert job is not None and job.job_id == "count:3"
+    assert await enqueue(pool, COUNT, StartCampaign(campaign_id=3)) is None  # already queued
+    await run_burst(redis_url)
+    assert handled == [StartCampaign(campaign_id=3)]
+    assert await job_result(job, COUNT, 5) == BatchResult(sent=3)
+
+
+async def test_a_bad_payload_fails_the_job_for_good(pool: ArqRedis, redis_url: str) -> None:
+    job = await pool.enqueue_job(COUNT.name, {"campaign_id": "three"}, _queue_name=QUEUE)
+    assert job is not None
+    await run_burst(redis_url)
+    assert handled == []
+    info = await job.result_info()
+    assert info is not None
+    # Failed on its first try and not run again, although the function allows five.
+    assert (info.success, info.job_try) == (False, 1)
+    assert str(info.result).startswith("InvalidJobPayload: count: Expected `int`")
+    with pytest.raises(QueueUnavailable, match="the job did not finish"):
+        await job_result(job, COUNT, 5)
+
+
+async def test_a_result_that_breaks_the_contract_is_refused(pool: ArqRedis, redis_url: str) -> None:
+    other = JobSpec(
+        name=COUNT.name,
+        queue=QUEUE,
+        payload=StartCampaign,
+        result=StartCampaign,  # not what the handler returns
+        id_template="count:{campaign_id}",
+    )
+    job = await enqueue(pool, other, StartCampaign(campaign_id=4))
+    assert job is not None
+    await run_burst(redis_url)
+    with pytest.raises(QueueUnavailable, match="unexpected answer"):
+        await job_result(job, other, 5)
+
+
+async def test_no_worker_means_no_answer(pool: ArqRedis) -> None:
+    job = await enqueue(pool, COUNT, StartCampaign(campaign_id=5))
+    assert job is not None
+    with pytest.raises(QueueUnavailable, match="no worker answered in time"):
+        await job_result(job, COUNT, 0.2)
+
+
+async def test_an_unreachable_redis_is_reported_as_unavailable() -> None:
+    refused = ArqRedis(host="127.0.0.1", port=free_port(), job_serializer=serialize_job)
+    try:
+        with pytest.raises(QueueUnavailable, match="cannot be reached") as caught:
+            await enqueue(refused, COUNT, StartCampaign(campaign_id=6))
+    finally:
+        await refused.aclose()
+    assert caught.value.job == COUNT.name
+
+
+async def test_a_hung_redis_is_reported_as_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def swallow(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts the connection and never answers
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(jobs, "ENQUEUE_TIMEOUT", 0.2)
+    hung = ArqRedis(host="127.0.0.1", port=port, job_serializer=serialize_job)
+    try:
+        with pytest.raises(QueueUnavailable, match="cannot be reached"):
+            await enqueue(hung, COUNT, StartCampaign(campaign_id=7))
+    finally:
+        await hung.aclose()
+        server.close()

@@ -1,0 +1,44 @@
+"""Redis away while a request needs the job queue: 503 with Retry-After, nothing stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from brevdue_cli.redis_server import free_port
+from services.subscriptions.app import create_app
+from shared.settings import Settings
+from tests.subscriptions.conftest import subscribe_json
+from tests.subscriptions.residents import subscriber_rows
+
+
+async def test_sign_up_with_redis_down_is_503_and_stores_nothing(
+    settings: Settings,
+    live_server: Any,
+    redis: Redis,
+    engine: AsyncEngine,
+    lists: dict[str, int],
+) -> None:
+    app = create_app(settings)
+    async with (
+        live_server(app) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=10) as client,
+    ):
+        working = app.state.jobs
+        # A client for a port nobody listens on: the confirmation mail cannot be enqueued.
+        app.state.jobs = ArqRedis(host="127.0.0.1", port=free_port())
+        try:
+            response = await subscribe_json(client)
+            assert response.status_code == 503, response.text
+            assert response.headers["Retry-After"] == "5"
+            assert response.json() == {"error": 503}
+        finally:
+            await app.state.jobs.aclose()
+            app.state.jobs = working
+        assert await subscriber_rows(engine) == []
+        assert (await subscribe_json(client)).status_code < 300
+    assert len(await subscriber_rows(engine)) == 1
