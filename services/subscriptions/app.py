@@ -29,7 +29,11 @@ from services.subscriptions.i18n import N_, load_translations, negotiate_languag
 from services.subscriptions.openapi import openapi_config
 from services.subscriptions.pages import Renderer, request_language, wants_json
 from services.subscriptions.preference_routes import PREFERENCE_ROUTES
-from services.subscriptions.proof_of_work import ProofOfWork, derive_hmac_key
+from services.subscriptions.proof_of_work import (
+    ProofOfWork,
+    derive_hmac_key,
+    form_solves_proof_of_work,
+)
 from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
 from services.subscriptions.sites import SiteDirectory
@@ -114,6 +118,9 @@ def _invalid_input(request: Request[Any, Any, Any], exc: InvalidInput) -> Respon
         problems=exc.problems,
         status_code=422,
         fields=exc.fields,
+        proof_of_work=form_solves_proof_of_work(
+            request.app.state.settings, str(exc.values.get("site") or "")
+        ),
     )
 
 

@@ -333,6 +333,12 @@ async def get_all_allowed_origins(session: AsyncSession) -> set[str]:
     return origins
 
 
+async def any_site_requires_proof_of_work(session: AsyncSession) -> bool:
+    """Whether at least one member site asks its sign-ups for a proof of work."""
+    query = sa.select(member_sites.c.id).where(member_sites.c.require_proof_of_work).limit(1)
+    return (await session.execute(query)).first() is not None
+
+
 async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
     """Every public list with names and descriptions, in slug order."""
     query = (

@@ -20,6 +20,7 @@ from services.subscriptions.errors import UnsupportedContentType
 from services.subscriptions.health import readiness_problem
 from services.subscriptions.i18n import N_
 from services.subscriptions.pages import Renderer, request_language
+from services.subscriptions.proof_of_work import form_solves_proof_of_work
 from services.subscriptions.schemas import (
     MAX_BODY_BYTES,
     SubscribeAccepted,
@@ -70,14 +71,21 @@ def client_ip(request: AnyRequest) -> str | None:
 
 
 @get("/subscribe", media_type=MediaType.HTML)
-async def subscribe_form(request: AnyRequest, session: Session, renderer: Pages) -> Response[str]:
+async def subscribe_form(
+    request: AnyRequest, session: Session, renderer: Pages, settings: Config
+) -> Response[str]:
     """The sign-up form; ``?lists=a,b`` ticks lists in advance."""
     choices = await signup.public_list_choices(session)
     fields = await public_fields.load(session)
     values = {"lists": split_slugs(request.query_params.getall("lists", []))}
     lang = request_language(request)
     return renderer.subscribe_form(
-        lang, path=request.url.path, choices=choices, values=values, fields=fields
+        lang,
+        path=request.url.path,
+        choices=choices,
+        values=values,
+        fields=fields,
+        proof_of_work=form_solves_proof_of_work(settings),
     )
 
 

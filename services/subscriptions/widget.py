@@ -211,12 +211,21 @@ class SignupGate:
         try:
             if key and site is None:
                 raise InvalidInput({"site": FieldProblem("unknown")})
-            if site is not None and site.require_proof_of_work:
+            if await self.requires_proof_of_work(site):
                 await self.proof_of_work.verify(body.altcha)
         except InvalidInput as exc:
             language = body.language or (site.default_language if site else None)
             raise await refused(session, exc, shown_values(body), language) from None
         return site
+
+    async def requires_proof_of_work(self, site: Site | None) -> bool:
+        """Whether a sign-up for ``site`` (None: naming no site) needs a proof of work."""
+        if site is not None:
+            return site.require_proof_of_work
+        policy = self.settings.proof_of_work_without_site
+        if policy == "sites":
+            return await self.sites.any_site_requires_proof_of_work()
+        return policy == "always"
 
 
 # --- the script ----------------------------------------------------------------------------
