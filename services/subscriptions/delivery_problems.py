@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, queries
-from services.subscriptions.unsubscribe import withdraw_everywhere
+from services.subscriptions.enrolment import withdraw
 from shared.contracts import DeliveryProblem, from_job_arg
 from shared.queues import JOB_RECORD_DELIVERY_PROBLEM
 
@@ -43,14 +43,16 @@ async def record_delivery_problem(session: AsyncSession, problem: DeliveryProble
         if problem.kind == "hard_bounce":
             changed = await _stop_bounced(session, subscriber, problem, now)
         else:
-            changed = await withdraw_everywhere(
+            left = await withdraw(
                 session,
                 subscriber,
+                None,
                 via="complaint",
                 actor=audit.SYSTEM,
                 campaign_id=problem.campaign_id,
                 now=now,
             )
+            changed = len(left)
     log.info(
         "delivery_problem.recorded",
         kind=problem.kind,

@@ -70,3 +70,14 @@ async def enqueue_mail(jobs: JobQueue, mail: OutboundMail) -> str:
         _queue_name=TRANSACTIONAL_QUEUE,
     )
     return job_id
+
+
+async def enqueue_mails(jobs: JobQueue, mails: Sequence[OutboundMail]) -> list[str]:
+    """Hand mails that follow a state change to the mailer; return their job ids.
+
+    The one policy for such mail: enqueue inside the transaction that makes the change, before
+    its commit. If Redis is away the request fails and nothing changes, so no change is ever
+    stored whose mail was lost; the deterministic job ids make a retried request send nothing
+    twice.
+    """
+    return [await enqueue_mail(jobs, mail) for mail in mails]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import audit, consent, queries
+from services.subscriptions import audit, enrolment, queries
 from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem
@@ -20,7 +20,7 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import JobQueue, enqueue_mail, render_confirmation
+from services.subscriptions.mail import JobQueue, enqueue_mail, enqueue_mails, render_confirmation
 from services.subscriptions.pages import Renderer
 from services.subscriptions.preference_form import (
     FormValues,
@@ -121,21 +121,15 @@ async def unsubscribe_everything(
         prefs = await _load(session, key, token)
         if prefs is None:
             return None
-        now = datetime.now(UTC)
-        list_ids = await queries.get_subscribed_list_ids(session, prefs.profile.id)
-        if list_ids:
-            await queries.unsubscribe_lists(session, prefs.profile.id, list_ids, now)
-            await queries.touch_subscriber(session, prefs.profile.id, now)
-            await _record_withdrawals(session, prefs.profile, list_ids, now)
-            await audit.record(
-                session,
-                actor=audit.RESIDENT,
-                action=audit.UNSUBSCRIBED,
-                email=prefs.profile.email,
-                details={"via": "preferences", "lists": len(list_ids)},
-                now=now,
-            )
-    log.info("preferences.unsubscribed_all", subscriber=key, lists=len(list_ids))
+        left = await enrolment.withdraw(
+            session,
+            prefs.profile,
+            None,
+            via="preferences",
+            actor=audit.RESIDENT,
+            now=datetime.now(UTC),
+        )
+    log.info("preferences.unsubscribed_all", subscriber=key, lists=len(left))
     return prefs
 
 
@@ -185,8 +179,17 @@ async def _apply(
         if row.id in values.wanted and row.id not in current and profile.status == ACTIVE
     ]
     if removed:
-        await queries.unsubscribe_lists(session, profile.id, removed, now)
-        await _record_withdrawals(session, profile, removed, now, language=values.language)
+        # Audited below with the rest of the change, as one preference change.
+        removed = await enrolment.withdraw(
+            session,
+            profile,
+            removed,
+            via="preferences",
+            actor=audit.RESIDENT,
+            now=now,
+            language=values.language,
+            audited=False,
+        )
     sent = False
     if added:
         sent = await _join(
@@ -239,38 +242,21 @@ async def _join(
     ip: str | None,
     guard: SignupGuard | None,
 ) -> bool:
-    """Subscribe to newly ticked lists; True when a confirmation mail was enqueued."""
-    ids = [row.id for row in added]
-    statuses = await queries.get_subscription_statuses(session, profile.id, ids)
-    await queries.insert_pending_subscriptions(
-        session, profile.id, [i for i in ids if i not in statuses], None, now
-    )
-    await queries.reopen_unsubscribed(session, profile.id, list(statuses), None, now)
-    source = ConsentSource("preferences", ip=ip)
-    await consent.record(
+    """Join newly ticked lists as any sign-up does; True when a confirmation mail was
+    enqueued."""
+    # The profile as just saved: a welcome mail greets the resident in their new language.
+    member = profile._replace(name=values.name, language=values.language)
+    enrolled = await enrolment.enrol(
         session,
-        profile.id,
-        consent.REQUESTED,
-        ids,
-        source=source,
+        member,
+        added,
+        source=ConsentSource("preferences", ip=ip),
         language=values.language,
         now=now,
         record_ip=settings.record_consent_ip,
     )
-    # Lists without double opt-in are joined at once: the resident is already known here.
-    direct = [row.id for row in added if not row.double_optin]
-    if direct:
-        await queries.confirm_pending(session, profile.id, direct, now)
-        await consent.record_confirmed(
-            session,
-            profile.id,
-            direct,
-            language=values.language,
-            now=now,
-            ip=ip,
-            record_ip=settings.record_consent_ip,
-        )
-    needs_mail = [row for row in added if row.double_optin]
+    await enqueue_mails(jobs, enrolled.welcomes)
+    needs_mail = [row for row in added if row.id in enrolled.pending]
     if not needs_mail:
         return False
     if guard is not None:
@@ -290,23 +276,3 @@ async def _join(
     # Before the commit, as in sign-up: no pending rows whose mail was never queued.
     await enqueue_mail(jobs, mail)
     return True
-
-
-async def _record_withdrawals(
-    session: AsyncSession,
-    profile: ProfileRow,
-    list_ids: Sequence[int],
-    now: datetime,
-    *,
-    language: str | None = None,
-) -> None:
-    await consent.record(
-        session,
-        profile.id,
-        consent.WITHDRAWN,
-        list_ids,
-        source=ConsentSource("preferences"),
-        language=language or profile.language,
-        now=now,
-        record_ip=False,
-    )

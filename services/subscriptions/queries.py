@@ -244,19 +244,6 @@ async def confirm_pending(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def unsubscribe_all(session: AsyncSession, subscriber_id: int, now: datetime) -> int:
-    """Unsubscribe a subscriber from every list; return how many rows changed."""
-    result = await session.execute(
-        sa.update(subscriptions)
-        .where(
-            subscriptions.c.subscriber_id == subscriber_id,
-            subscriptions.c.status != UNSUBSCRIBED,
-        )
-        .values(status=UNSUBSCRIBED, unsubscribed_at=now)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 async def touch_subscriber(session: AsyncSession, subscriber_id: int, now: datetime) -> None:
     """Record that a subscriber's subscriptions changed."""
     await session.execute(
@@ -507,22 +494,29 @@ async def get_subscribed_list_ids(session: AsyncSession, subscriber_id: int) -> 
     return sorted(int(list_id) for list_id in (await session.execute(query)).scalars())
 
 
-async def unsubscribe_lists(
-    session: AsyncSession, subscriber_id: int, list_ids: Collection[int], now: datetime
-) -> int:
-    """Unsubscribe from the given lists; return how many rows changed."""
-    if not list_ids:
-        return 0
+async def leave_lists(
+    session: AsyncSession, subscriber_id: int, list_ids: Collection[int] | None, now: datetime
+) -> list[int]:
+    """Unsubscribe from ``list_ids`` (None: every list); return the ids this statement changed.
+
+    Only rows changed here are returned, so a withdrawal is recorded once, for exactly the
+    subscriptions it ended, however many requests race.
+    """
+    if list_ids is not None and not list_ids:
+        return []
+    conditions = [
+        subscriptions.c.subscriber_id == subscriber_id,
+        subscriptions.c.status != UNSUBSCRIBED,
+    ]
+    if list_ids is not None:
+        conditions.append(subscriptions.c.list_id.in_(list(list_ids)))
     result = await session.execute(
         sa.update(subscriptions)
-        .where(
-            subscriptions.c.subscriber_id == subscriber_id,
-            subscriptions.c.list_id.in_(list(list_ids)),
-            subscriptions.c.status != UNSUBSCRIBED,
-        )
+        .where(*conditions)
         .values(status=UNSUBSCRIBED, unsubscribed_at=now)
+        .returning(subscriptions.c.list_id)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return sorted(int(list_id) for list_id in result.scalars())
 
 
 async def get_subscriptions_of(session: AsyncSession, subscriber_id: int) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import openapi, public_fields, signup, unsubscribe
 from services.subscriptions.abuse import SignupGuard, client_address
-from services.subscriptions.consent import ConsentSource
+from services.subscriptions.consent import ConsentSource, entry_point
 from services.subscriptions.errors import UnsupportedContentType
 from services.subscriptions.health import readiness_problem
 from services.subscriptions.i18n import N_
@@ -106,7 +106,9 @@ async def subscribe(
     site = await gate.admit(request, session, body, is_json=is_json)
     body = with_site_defaults(body, site, request.headers.get("accept-language"))
     source = ConsentSource(
-        "json" if is_json else "form", site_id=site.id if site else None, ip=client_ip(request)
+        entry_point(is_json=is_json, via=body.via),
+        site_id=site.id if site else None,
+        ip=client_ip(request),
     )
     await signup.subscribe(
         session,
@@ -186,8 +188,7 @@ async def unsubscribe_form(
 ) -> Response[str]:
     """A page with one button that unsubscribes; following the link changes nothing."""
     result = await unsubscribe.inspect_unsubscribe(session, signer, token)
-    lang = request_language(request, result.language)
-    return renderer.page("unsubscribe.html", lang, path=request.url.path, token=token)
+    return _unsubscribe_page(request, renderer, "unsubscribe.html", token, result)
 
 
 @post(
@@ -204,10 +205,46 @@ async def unsubscribe_now(
     signer: Signer,
     renderer: Pages,
 ) -> Response[str]:
-    """Unsubscribe (button or RFC 8058 one-click): 200 with a page, no redirect, no cookie."""
+    """Leave the mail's lists (button or RFC 8058 one-click): 200 with a page, no redirect,
+    no cookie."""
     result = await unsubscribe.unsubscribe(session, signer, token)
+    return _unsubscribe_page(request, renderer, "unsubscribed.html", token, result)
+
+
+@post(
+    "/unsubscribe/{token:str}/all",
+    media_type=MediaType.HTML,
+    request_max_body_size=MAX_LINK_BODY_BYTES,
+    status_code=200,
+)
+async def unsubscribe_everything(
+    request: AnyRequest,
+    token: FromPath[str],
+    session: Session,
+    signer: Signer,
+    renderer: Pages,
+) -> Response[str]:
+    """Leave every list (the unsubscribe page's second button)."""
+    result = await unsubscribe.unsubscribe(session, signer, token, everything=True)
+    return _unsubscribe_page(request, renderer, "unsubscribed.html", token, result)
+
+
+def _unsubscribe_page(
+    request: AnyRequest,
+    renderer: Renderer,
+    template: str,
+    token: str,
+    result: unsubscribe.UnsubscribeResult,
+) -> Response[str]:
     lang = request_language(request, result.language)
-    return renderer.page("unsubscribed.html", lang, path=request.url.path)
+    return renderer.page(
+        template,
+        lang,
+        path=request.url.path,
+        token=token,
+        lists=[signup.list_name(row, lang) for row in result.lists],
+        preferences_token=result.preferences_token,
+    )
 
 
 @get("/health/live", media_type=MediaType.JSON)
@@ -233,6 +270,7 @@ ROUTES = [
     confirm,
     unsubscribe_form,
     unsubscribe_now,
+    unsubscribe_everything,
     health_live,
     health_ready,
 ]

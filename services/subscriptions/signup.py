@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import consent, public_fields, queries
+from services.subscriptions import enrolment, public_fields, queries
 from services.subscriptions.abuse import SignupGuard, is_honeypot_filled, minimum_duration
 from services.subscriptions.audit import address_hash
 from services.subscriptions.consent import ConsentSource
@@ -21,17 +21,16 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import JobQueue, enqueue_mail, render_confirmation
+from services.subscriptions.mail import JobQueue, enqueue_mail, enqueue_mails, render_confirmation
 from services.subscriptions.pages import Renderer
-from services.subscriptions.queries import ACTIVE, PENDING, UNSUBSCRIBED, ListRow
+from services.subscriptions.queries import ACTIVE, ListRow
 from services.subscriptions.schemas import (
     SignupRequest,
     SubscribeBody,
     shown_values,
     validate_signup,
 )
-from services.subscriptions.welcome import send_welcomes, welcome_mails
-from shared.contracts import OutboundMail
+from services.subscriptions.welcome import welcome_mails
 from shared.settings import Settings
 from shared.tokens import TokenSigner
 
@@ -227,39 +226,23 @@ async def _subscribe(
         # A blocked or erased address gets the same answer and no mail.
         log.info("signup.suppressed", subscriber=subscriber.key)
         return SignupResult(subscriber.key, (), None)
-    statuses = await queries.get_subscription_statuses(
-        session, subscriber.id, [row.id for row in lists]
-    )
-    new_ids = [row.id for row in lists if row.id not in statuses]
-    reopened_ids = [list_id for list_id, status in statuses.items() if status == UNSUBSCRIBED]
-    await queries.insert_pending_subscriptions(session, subscriber.id, new_ids, site_id, now)
-    await queries.reopen_unsubscribed(session, subscriber.id, reopened_ids, site_id, now)
-    requested = [row for row in lists if statuses.get(row.id, PENDING) in (PENDING, UNSUBSCRIBED)]
-    if not requested:
-        log.info("signup.already_confirmed", subscriber=subscriber.key)
-        return SignupResult(subscriber.key, (), None)
-    await queries.touch_subscriber(session, subscriber.id, now)
-    await consent.record(
+    enrolled = await enrolment.enrol(
         session,
-        subscriber.id,
-        consent.REQUESTED,
-        [row.id for row in requested],
+        subscriber,
+        lists,
         source=ConsentSource(source.form, site_id, source.ip, request.consent_version),
         language=request.language,
         now=now,
         record_ip=settings.record_consent_ip,
     )
+    if not enrolled.requested:
+        log.info("signup.already_confirmed", subscriber=subscriber.key)
+        return SignupResult(subscriber.key, (), None)
     # Lists whose staff turned double opt-in off are confirmed at once, with their welcome.
-    await _confirm_at_once(
-        session,
-        subscriber,
-        [row.id for row in requested if not row.double_optin],
-        jobs=jobs,
-        source=source,
-        settings=settings,
-        now=now,
-    )
-    pending = [row for row in requested if row.double_optin]
+    await enqueue_mails(jobs, enrolled.welcomes)
+    if enrolled.confirmed:
+        log.info("signup.confirmed_at_once", subscriber=subscriber.key, lists=enrolled.confirmed)
+    pending = [row for row in lists if row.id in enrolled.pending]
     if not pending:
         return SignupResult(subscriber.key, (), None)
     pending_ids = sorted(row.id for row in pending)
@@ -286,33 +269,6 @@ async def _subscribe(
     return SignupResult(subscriber.key, tuple(pending_ids), job_id)
 
 
-async def _confirm_at_once(
-    session: AsyncSession,
-    subscriber: queries.SubscriberRow,
-    list_ids: list[int],
-    *,
-    jobs: JobQueue,
-    source: ConsentSource,
-    settings: Settings,
-    now: datetime,
-) -> None:
-    confirmed = await queries.confirm_pending_lists(session, subscriber.id, list_ids, now)
-    if not confirmed:
-        return
-    await consent.record_confirmed(
-        session,
-        subscriber.id,
-        confirmed,
-        language=subscriber.language,
-        now=now,
-        ip=source.ip,
-        record_ip=settings.record_consent_ip,
-    )
-    # Enqueued before the commit, like the confirmation mail.
-    await send_welcomes(jobs, await welcome_mails(session, subscriber, confirmed))
-    log.info("signup.confirmed_at_once", subscriber=subscriber.key, lists=confirmed)
-
-
 async def inspect_confirm(session: AsyncSession, signer: TokenSigner, token: str) -> LinkTarget:
     """Read a confirm link without changing anything (mail scanners follow links)."""
     key, list_ids = read_confirm_token(signer, token)
@@ -327,51 +283,29 @@ async def confirm(
     signer: TokenSigner,
     token: str,
     *,
+    jobs: JobQueue,
     ip: str | None = None,
     record_ip: bool = False,
-    jobs: JobQueue | None = None,
 ) -> LinkTarget:
     """Confirm the still-pending subscriptions a link names; repeating it changes nothing.
 
-    Each confirmation is added to the consent record (with ``ip`` only when ``record_ip``).
-    With ``jobs``, newly confirmed lists that have a welcome text send their welcome mail.
+    Each subscription this confirms is added to the consent record (with ``ip`` only when
+    ``record_ip``), and lists with a welcome text send their welcome mail.
     """
-    welcomes: list[OutboundMail] = []
     key, list_ids = read_confirm_token(signer, token)
     async with session.begin():
         subscriber = await queries.get_subscriber_by_key(session, key)
         lists = await queries.get_lists_by_id(session, list_ids)
-        changed = 0
+        confirmed: list[int] = []
         if subscriber is not None and subscriber.status == ACTIVE:
-            now = datetime.now(UTC)
-            statuses = await queries.get_subscription_statuses(session, subscriber.id, list_ids)
-            pending_ids = [list_id for list_id, status in statuses.items() if status == PENDING]
-            confirmed = await queries.confirm_pending_lists(
-                session, subscriber.id, pending_ids, now
+            confirmed = await enrolment.confirm(
+                session,
+                subscriber,
+                list_ids,
+                now=datetime.now(UTC),
+                ip=ip,
+                record_ip=record_ip,
             )
-            changed = len(confirmed)
-            if changed:
-                welcomes = await welcome_mails(session, subscriber, confirmed)
-                await queries.touch_subscriber(session, subscriber.id, now)
-                await consent.record_confirmed(
-                    session,
-                    subscriber.id,
-                    pending_ids,
-                    language=subscriber.language,
-                    now=now,
-                    ip=ip,
-                    record_ip=record_ip,
-                )
-    log.info("signup.confirmed", subscriber=key, lists=list_ids, changed=changed)
-    if jobs is not None and welcomes:
-        await _send_welcomes_after_confirm(jobs, welcomes)
-    return LinkTarget(subscriber.language if subscriber else None, tuple(lists), changed)
-
-
-async def _send_welcomes_after_confirm(jobs: JobQueue, mails: list[OutboundMail]) -> None:
-    # After the commit: the confirmation stands even when Redis is briefly away; the welcome
-    # is a courtesy, and its deterministic job id keeps a repeated confirm from sending twice.
-    try:
-        await send_welcomes(jobs, mails)
-    except Exception as exc:
-        log.warning("welcome.not_queued", error=type(exc).__name__, count=len(mails))
+            await enqueue_mails(jobs, await welcome_mails(session, subscriber, confirmed))
+    log.info("signup.confirmed", subscriber=key, lists=list_ids, changed=len(confirmed))
+    return LinkTarget(subscriber.language if subscriber else None, tuple(lists), len(confirmed))
