@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import uuid4
 
@@ -11,6 +12,7 @@ from services.subscriptions.pages import Renderer
 from shared.contracts import OutboundMail, to_job_arg
 from shared.queues import JOB_SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE, transactional_job_id
 from shared.settings import Settings
+from shared.tokens import TokenSigner
 
 
 def render_confirmation(
@@ -49,6 +51,17 @@ def render_confirmation(
         html=renderer.render("mail/confirm.html", language, **context),
         headers={"Auto-Submitted": "auto-generated"},
     )
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """What writing and sending residents' mail takes, passed around as one: the job queue,
+    the link signer, the templates and the settings (public URL, token ages)."""
+
+    jobs: JobQueue
+    signer: TokenSigner
+    renderer: Renderer
+    settings: Settings
 
 
 class JobQueue(Protocol):
