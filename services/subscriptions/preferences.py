@@ -255,13 +255,14 @@ async def _join(
         now=now,
         record_ip=settings.record_consent_ip,
     )
-    await enqueue_mails(jobs, enrolled.welcomes)
     needs_mail = [row for row in added if row.id in enrolled.pending]
+    if needs_mail and guard is not None:
+        # Raised inside the transaction and before any mail is queued: the refused save
+        # leaves nothing behind.
+        await guard.admit_confirmation_mail(profile.email)
+    await enqueue_mails(jobs, enrolled.welcomes)
     if not needs_mail:
         return False
-    if guard is not None:
-        # Raised inside the transaction: the refused save leaves nothing behind.
-        await guard.admit_confirmation_mail(profile.email)
     mail = render_confirmation(
         renderer,
         settings,

@@ -228,22 +228,6 @@ async def reopen_unsubscribed(
     )
 
 
-async def confirm_pending(
-    session: AsyncSession, subscriber_id: int, list_ids: Collection[int], now: datetime
-) -> int:
-    """Confirm the still-pending subscriptions among ``list_ids``; return how many changed."""
-    result = await session.execute(
-        sa.update(subscriptions)
-        .where(
-            subscriptions.c.subscriber_id == subscriber_id,
-            subscriptions.c.list_id.in_(list(list_ids)),
-            subscriptions.c.status == PENDING,
-        )
-        .values(status=CONFIRMED, confirmed_at=now)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 async def touch_subscriber(session: AsyncSession, subscriber_id: int, now: datetime) -> None:
     """Record that a subscriber's subscriptions changed."""
     await session.execute(
@@ -483,15 +467,6 @@ async def update_profile(
             updated_at=now,
         )
     )
-
-
-async def get_subscribed_list_ids(session: AsyncSession, subscriber_id: int) -> list[int]:
-    """The lists a subscriber is on (pending or confirmed)."""
-    query = sa.select(subscriptions.c.list_id).where(
-        subscriptions.c.subscriber_id == subscriber_id,
-        subscriptions.c.status != UNSUBSCRIBED,
-    )
-    return sorted(int(list_id) for list_id in (await session.execute(query)).scalars())
 
 
 async def leave_lists(
