@@ -17,7 +17,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from services.subscriptions import gdpr, openapi, preference_form, preferences
-from services.subscriptions.dependencies import Config, Guard, Jobs, Pages, Session, Signer
+from services.subscriptions.dependencies import Config, Guard, Jobs, Mail, Pages, Session, Signer
 from services.subscriptions.errors import RateLimited, UnsupportedContentType
 from services.subscriptions.http_input import AnyRequest, client_ip
 from services.subscriptions.pages import Renderer, request_language
@@ -156,28 +156,18 @@ async def preferences_save(
     token: FromPath[str],
     *,
     session: Session,
-    jobs: Jobs,
-    signer: Signer,
     renderer: Pages,
     settings: Config,
+    outbox: Mail,
     guard: Guard,
 ) -> Response[Any]:
     """Save the form: 303 back to the page, the page with reasons (422), or 429 when the
     address has had its confirmation mails for today."""
     _require_same_origin(request, settings)
     form = await _read_form(request)
-    ip = client_ip(request)
     try:
         prefs, outcome = await preferences.save(
-            session,
-            signer,
-            token,
-            form,
-            jobs=jobs,
-            renderer=renderer,
-            settings=settings,
-            ip=ip,
-            guard=guard,
+            session, token, form, outbox=outbox, ip=client_ip(request), guard=guard
         )
     except RateLimited as exc:
         return _rate_limited(renderer, request, token, exc)

@@ -20,8 +20,7 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import JobQueue, enqueue_mail, enqueue_mails, render_confirmation
-from services.subscriptions.pages import Renderer
+from services.subscriptions.mail import Outbox, enqueue_mail, enqueue_mails, render_confirmation
 from services.subscriptions.preference_form import (
     FormValues,
     Preferences,
@@ -36,7 +35,6 @@ from services.subscriptions.queries import (
     PreferenceListRow,
     ProfileRow,
 )
-from shared.settings import Settings
 from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
@@ -73,13 +71,10 @@ async def _load(session: AsyncSession, key: str, token: str) -> Preferences | No
 
 async def save(
     session: AsyncSession,
-    signer: TokenSigner,
     token: str,
     form: PreferencesForm,
     *,
-    jobs: JobQueue,
-    renderer: Renderer,
-    settings: Settings,
+    outbox: Outbox,
     ip: str | None,
     guard: SignupGuard | None = None,
 ) -> tuple[Preferences | None, SaveOutcome]:
@@ -89,7 +84,7 @@ async def save(
     unticked lists are unsubscribed, and both are added to the consent record. With ``guard``,
     a confirmation mail past the address's daily allowance raises RateLimited (nothing stored).
     """
-    key = read_preferences_token(signer, token)
+    key = read_preferences_token(outbox.signer, token)
     async with session.begin():
         prefs = await _load(session, key, token)
         if prefs is None:
@@ -97,17 +92,7 @@ async def save(
         values, problems = check(prefs, form)
         if problems:
             return prefs, SaveOutcome(problems=problems)
-        outcome = await _apply(
-            session,
-            prefs,
-            values,
-            signer=signer,
-            jobs=jobs,
-            renderer=renderer,
-            settings=settings,
-            ip=ip,
-            guard=guard,
-        )
+        outcome = await _apply(session, prefs, values, outbox=outbox, ip=ip, guard=guard)
     log.info("preferences.saved", subscriber=key, added=outcome.added, removed=outcome.removed)
     return prefs, outcome
 
@@ -141,10 +126,7 @@ async def _apply(
     prefs: Preferences,
     values: FormValues,
     *,
-    signer: TokenSigner,
-    jobs: JobQueue,
-    renderer: Renderer,
-    settings: Settings,
+    outbox: Outbox,
     ip: str | None,
     guard: SignupGuard | None,
 ) -> SaveOutcome:
@@ -198,10 +180,7 @@ async def _apply(
             added,
             values,
             now=now,
-            signer=signer,
-            jobs=jobs,
-            renderer=renderer,
-            settings=settings,
+            outbox=outbox,
             ip=ip,
             guard=guard,
         )
@@ -235,10 +214,7 @@ async def _join(
     values: FormValues,
     *,
     now: datetime,
-    signer: TokenSigner,
-    jobs: JobQueue,
-    renderer: Renderer,
-    settings: Settings,
+    outbox: Outbox,
     ip: str | None,
     guard: SignupGuard | None,
 ) -> bool:
@@ -253,18 +229,19 @@ async def _join(
         source=ConsentSource("preferences", ip=ip),
         language=values.language,
         now=now,
-        record_ip=settings.record_consent_ip,
+        record_ip=outbox.settings.record_consent_ip,
     )
     needs_mail = [row for row in added if row.id in enrolled.pending]
     if needs_mail and guard is not None:
         # Raised inside the transaction and before any mail is queued: the refused save
         # leaves nothing behind.
         await guard.admit_confirmation_mail(profile.email)
-    await enqueue_mails(jobs, enrolled.welcomes)
+    await enqueue_mails(outbox.jobs, enrolled.welcomes)
     if not needs_mail:
         return False
+    signer, settings = outbox.signer, outbox.settings
     mail = render_confirmation(
-        renderer,
+        outbox.renderer,
         settings,
         to=profile.email,
         subscriber_key=profile.key,
@@ -275,5 +252,5 @@ async def _join(
         preferences_url=preferences_url(settings, sign_preferences(signer, profile.key)),
     )
     # Before the commit, as in sign-up: no pending rows whose mail was never queued.
-    await enqueue_mail(jobs, mail)
+    await enqueue_mail(outbox.jobs, mail)
     return True
