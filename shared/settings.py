@@ -14,6 +14,8 @@ from shared.errors import SettingsError
 PREFIX = "BREVDUE_"
 
 StartTLS = Literal["auto", "required", "off"]
+# When a sign-up that names no member site needs a proof of work (see Settings).
+SitelessProofOfWork = Literal["off", "sites", "always"]
 
 
 class Secret:
@@ -106,6 +108,10 @@ class Settings:
     # Proof-of-work difficulty for sites that require it: the largest number a browser may have
     # to try (on average half of it; 50,000 SHA-256 hashes take well under a second).
     altcha_max_number: int = 50_000
+    # Whether a sign-up that names no member site needs a proof of work: "off" never, "sites"
+    # while any member site requires one (else a bot would dodge that site's setting by
+    # dropping its key), "always" always.
+    proof_of_work_without_site: SitelessProofOfWork = "sites"
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     # Abuse protection of the public sign-up: sliding windows in Redis (count per seconds).
@@ -171,6 +177,11 @@ class Settings:
             altcha_max_number=_positive_int(
                 "ALTCHA_MAX_NUMBER", get("ALTCHA_MAX_NUMBER"), defaults.altcha_max_number
             ),
+            proof_of_work_without_site=_choice(
+                "PROOF_OF_WORK_WITHOUT_SITE",
+                (get("PROOF_OF_WORK_WITHOUT_SITE") or defaults.proof_of_work_without_site).lower(),
+                ("off", "sites", "always"),
+            ),  # type: ignore[arg-type]
             log_format=_choice(
                 "LOG_FORMAT", get("LOG_FORMAT") or "auto", ("auto", "json", "console")
             ),  # type: ignore[arg-type]

@@ -1,11 +1,13 @@
 """The whole path over real HTTP, Redis and SMTP: sign up → confirm → campaign → delivered →
-one-click unsubscribe → no more mail. Runs on SQLite and on PostgreSQL."""
+one-click unsubscribe → no more mail from those lists, other lists still come → "leave all
+lists" → no more mail at all. Runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -20,7 +22,7 @@ from tests.conftest import LiveServer
 from tests.support.smtp import RecordingSMTPServer
 
 RESIDENTS = [
-    ("anne.sorensen@example.dk", "Anne Sørensen", "da", ["kultur", "idraet"]),
+    ("anne.sorensen@example.dk", "Anne Sørensen", "da", ["kultur", "idraet", "boern-unge"]),
     ("bjorn.akesson@example.se", "Björn Åkesson", "sv", ["kultur"]),
     ("carl@example.org", "Carl Ng", "en", ["idraet"]),
 ]
@@ -35,6 +37,21 @@ def _links(message: EmailMessage, path: str) -> list[str]:
 
 async def _drain_mailer(settings: Settings) -> None:
     await run_worker(settings, burst=True)
+
+
+async def _send_campaign(
+    http: httpx.AsyncClient, campaigns_url: str, staff: dict[str, str], lists: list[str]
+) -> int:
+    response = await http.post(
+        f"{campaigns_url}/api/campaigns",
+        headers=staff,
+        json={"subject": "Nyt", "body": "<p>Hej!</p>", "lists": lists},
+    )
+    assert response.status_code == 201, response.text
+    campaign_id = int(response.json()["id"])
+    response = await http.post(f"{campaigns_url}/api/campaigns/{campaign_id}/send", headers=staff)
+    assert response.status_code == 202, response.text
+    return campaign_id
 
 
 async def test_sign_up_confirm_campaign_unsubscribe(
@@ -158,6 +175,22 @@ async def test_sign_up_confirm_campaign_unsubscribe(
             [RESIDENTS[1][0], RESIDENTS[2][0]]
         )
 
+        # One-click left the campaign's lists only: Anne still gets Børn og unge...
+        third_id = await _send_campaign(http, camps.url, staff, ["boern-unge"])
+        smtp_server.handler.messages.clear()
+        await _drain_mailer(settings)
+        assert [r for m in smtp_server.messages for r in m.rcpt_tos] == [RESIDENTS[0][0]]
+        assert third_id != second_id
+
+        # ...until she leaves every list from the unsubscribe page.
+        page = await http.get(unsubscribe_url)
+        assert f'action="{urlsplit(unsubscribe_url).path}/all?lang=da"' in page.text
+        response = await http.post(f"{unsubscribe_url}/all")
+        assert response.status_code == 200
+        await _send_campaign(http, camps.url, staff, ["boern-unge"])
+        smtp_server.handler.messages.clear()
+        await _drain_mailer(settings)
+        assert smtp_server.messages == []
 
 async def test_one_mailbox_in_two_spellings_is_one_subscriber_until_erased(
     settings: Settings, smtp_server: RecordingSMTPServer, redis: object

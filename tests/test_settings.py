@@ -45,12 +45,22 @@ def test_secrets_never_print() -> None:
         ("MAIL_FROM", "no-at-sign"),
         ("CONFIRM_TOKEN_MAX_AGE", "-5"),
         ("LOG_FORMAT", "xml"),
+        ("PROOF_OF_WORK_WITHOUT_SITE", "sometimes"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError) as info:
         Settings.from_env({"BREVDUE_SECRET_KEYS": KEY, f"BREVDUE_{name}": value})
     assert info.value.variable == f"BREVDUE_{name}"
+
+
+def test_proof_of_work_without_site_defaults_to_following_the_sites() -> None:
+    assert Settings.from_env({"BREVDUE_SECRET_KEYS": KEY}).proof_of_work_without_site == "sites"
+    for value in ("off", "sites", "always", "ALWAYS"):
+        settings = Settings.from_env(
+            {"BREVDUE_SECRET_KEYS": KEY, "BREVDUE_PROOF_OF_WORK_WITHOUT_SITE": value}
+        )
+        assert settings.proof_of_work_without_site == value.lower()
 
 
 def test_smtp_url_forms() -> None:

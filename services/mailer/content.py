@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -12,8 +13,9 @@ from typing import Any
 from jinja2 import Template
 
 from services.mailer import mime
+from shared import links as link_tokens
 from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
-from shared.tokens import Purpose, TokenSigner
+from shared.tokens import TokenSigner
 
 # Minimal footer strings; the resident's language picks one, unknown languages get Danish.
 FOOTER: dict[str, tuple[str, str, str]] = {
@@ -35,6 +37,8 @@ class CampaignSource:
     list_slugs: tuple[str, ...]
     updated_at: object  # part of the cache key: an edited campaign compiles again
     status: str = "sending"  # campaigns.status: staff may pause or cancel a running campaign
+    # The lists it goes to: what its one-click unsubscribe link leaves.
+    list_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class CompiledCampaign:
     body_text: Template | None
     skeleton: mime.CampaignSkeleton
     envelope_from: str
+    list_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +76,18 @@ class Links:
     public_url: str
     signer: TokenSigner
 
-    def unsubscribe(self, recipient: Recipient, campaign_id: int) -> str:
-        """One-click unsubscribe link (RFC 8058) for this recipient and campaign."""
-        token = self.signer.sign(Purpose.UNSUBSCRIBE, [recipient.key, campaign_id])
-        return f"{self.public_url}/unsubscribe/{token}"
+    def unsubscribe(
+        self, recipient: Recipient, campaign_id: int, list_ids: Collection[int] = ()
+    ) -> str:
+        """One-click unsubscribe link (RFC 8058) for this recipient: it leaves the lists the
+        campaign was sent to."""
+        token = link_tokens.sign_unsubscribe(self.signer, recipient.key, campaign_id, list_ids)
+        return link_tokens.unsubscribe_url(self.public_url, token)
 
     def preferences(self, recipient: Recipient) -> str:
         """Link to the recipient's preferences page."""
-        token = self.signer.sign(Purpose.PREFERENCES, [recipient.key])
-        return f"{self.public_url}/preferences/{token}"
+        token = link_tokens.sign_preferences(self.signer, recipient.key)
+        return link_tokens.preferences_url(self.public_url, token)
 
 
 def list_id_for(slugs: tuple[str, ...], domain: str) -> str:
@@ -117,6 +125,7 @@ def compile_campaign(source: CampaignSource, mail_from: str) -> CompiledCampaign
             feedback_id=f"c{source.id}:bulk:brevdue",
         ),
         envelope_from=address,
+        list_ids=source.list_ids,
     )
 
 
@@ -148,7 +157,7 @@ class CampaignCache:
 
 def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Links) -> bytes:
     """Render the templates for one recipient and assemble the message bytes."""
-    unsubscribe_url = links.unsubscribe(recipient, campaign.id)
+    unsubscribe_url = links.unsubscribe(recipient, campaign.id, campaign.list_ids)
     preferences_url = links.preferences(recipient)
     context: dict[str, Any] = {
         "subscriber": {

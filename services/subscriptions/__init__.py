@@ -1,16 +1,21 @@
 """The public subscriptions service: sign-up with double opt-in, confirm and unsubscribe links.
 
-app.py (factory, dependencies, error mapping) → routes.py (thin handlers) → signup.py and
-unsubscribe.py (domain) → queries.py (all SQL). links.py reads and signs tokens, mail.py renders
-the confirmation mail, pages.py renders pages, i18n.py loads the gettext catalogs in locales/,
-schemas.py holds request/response Structs and input checks, errors.py the service's errors.
+app.py (factory, dependencies, error mapping) → routes.py (thin handlers; dependencies.py names
+what they receive, http_input.py reads bodies and the client address) → admission.py (the one
+step in front of every sign-up: site, origin, proof of work, rate limit, site defaults) →
+signup.py and unsubscribe.py (domain) → enrolment.py (the one way to join, confirm or leave
+lists, with consent records) → queries.py (all SQL). links.py gives the link tokens of
+shared/links.py this service's URLs, mail.py renders the confirmation mail and enqueues mail
+(its Outbox groups what that takes), pages.py renders pages, i18n.py loads the gettext catalogs
+in locales/, schemas.py holds request/response Structs and input checks, errors.py the
+service's errors.
 
-Member sites: widget_routes.py (handlers) → widget.py (site form description, embed page,
-SignupGate: known site, allowed origin, proof of work) with sites.py (sites by key, cached
-30 s), cors.py (per-site origins; headers written by a before_send hook) and proof_of_work.py
-(ALTCHA challenges, single-use solutions). static/widget.js draws the form in a shadow root.
-Sites that require a proof of work need JavaScript (the embed page loads widget.js to solve
-it); all other sites' forms work without JavaScript.
+Member sites: widget_routes.py (handlers) → widget.py (site form description, embed page)
+with sites.py (sites by key, cached 30 s), cors.py (per-site origins; headers written by a
+before_send hook) and proof_of_work.py (ALTCHA challenges, single-use solutions).
+static/widget.js draws the form in a shadow root. Sites that require a proof of work need
+JavaScript (the embed page loads widget.js to solve it); so do sign-ups naming no site under
+BREVDUE_PROOF_OF_WORK_WITHOUT_SITE (our own form loads the same script).
 
 Residents' control: preference_routes.py (handlers) → preferences.py (load and store choices,
 with preference_form.py for the page model and checks) and gdpr.py (export, erasure,

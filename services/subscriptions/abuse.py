@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any, Final
 
 import structlog
@@ -26,8 +27,9 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def trusted_networks(proxies: Iterable[str]) -> tuple[_Network, ...]:
-    """The trusted proxies setting as networks."""
+@lru_cache(maxsize=8)
+def trusted_networks(proxies: tuple[str, ...]) -> tuple[_Network, ...]:
+    """The trusted proxies setting as networks (parsed once per setting)."""
     return tuple(ipaddress.ip_network(item, strict=False) for item in proxies)
 
 
@@ -87,7 +89,6 @@ class SignupGuard:
     """The Redis-backed limits on sign-ups, shared by every process of the service."""
 
     def __init__(self, redis: ScriptRunner, settings: Settings) -> None:
-        self.trusted = trusted_networks(settings.trusted_proxies)
         self.min_duration = settings.signup_min_duration
         self.mx = MxChecker(settings) if settings.check_mx else None
         self._per_client = AttemptWindow(

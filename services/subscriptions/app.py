@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions.abuse import SignupGuard
+from services.subscriptions.admission import Admission
 from services.subscriptions.cors import add_cors_headers
 from services.subscriptions.errors import (
     CrossOriginRefused,
@@ -25,14 +26,18 @@ from services.subscriptions.errors import (
     UnsupportedContentType,
 )
 from services.subscriptions.i18n import N_, load_translations, negotiate_language
+from services.subscriptions.mail import Outbox
 from services.subscriptions.openapi import openapi_config
 from services.subscriptions.pages import Renderer, request_language, wants_json
 from services.subscriptions.preference_routes import PREFERENCE_ROUTES
-from services.subscriptions.proof_of_work import ProofOfWork, derive_hmac_key
+from services.subscriptions.proof_of_work import (
+    ProofOfWork,
+    derive_hmac_key,
+    form_solves_proof_of_work,
+)
 from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
 from services.subscriptions.sites import SiteDirectory
-from services.subscriptions.widget import SignupGate
 from services.subscriptions.widget_routes import PREFLIGHT_ROUTES, WIDGET_ROUTES
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
@@ -69,8 +74,11 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     app.state.proof_of_work = ProofOfWork(
         derive_hmac_key(settings), jobs, max_number=settings.altcha_max_number
     )
-    app.state.gate = SignupGate(app.state.sites, app.state.proof_of_work, settings)
     app.state.guard = SignupGuard(jobs, settings)
+    app.state.admission = Admission(
+        app.state.sites, app.state.proof_of_work, app.state.guard, settings
+    )
+    app.state.outbox = Outbox(jobs, app.state.signer, app.state.renderer, settings)
     try:
         yield
     finally:
@@ -114,6 +122,9 @@ def _invalid_input(request: Request[Any, Any, Any], exc: InvalidInput) -> Respon
         problems=exc.problems,
         status_code=422,
         fields=exc.fields,
+        proof_of_work=form_solves_proof_of_work(
+            request.app.state.settings, str(exc.values.get("site") or "")
+        ),
     )
 
 
@@ -225,8 +236,9 @@ def create_app(settings: Settings) -> Litestar:
             "settings": _from_state("settings"),
             "sites": _from_state("sites"),
             "proof_of_work": _from_state("proof_of_work"),
-            "gate": _from_state("gate"),
             "guard": _from_state("guard"),
+            "admission": _from_state("admission"),
+            "outbox": _from_state("outbox"),
         },
         exception_handlers={
             InvalidInput: _invalid_input,

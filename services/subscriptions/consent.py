@@ -42,7 +42,8 @@ WITHDRAWN: Final = "withdrawn"
 # Where an event came from (consent_events.form).
 FORMS: Final = (
     "form",  # the plain HTML form, ours or pasted on a member site
-    "json",  # POST /subscribe with a JSON body
+    "api",  # POST /subscribe with a JSON body from anything but the widget
+    "json",  # what "api" and "widget" sign-ups were recorded as until they were told apart
     "widget",  # the script widget
     "embed",  # the iframe page
     "preferences",  # the preference center
@@ -63,6 +64,14 @@ class ConsentSource:
     ip: str | None = None
     # The consent text version the form showed; an unknown one is recorded as the current.
     text_version: str | None = None
+
+
+def entry_point(*, is_json: bool, via: str | None) -> str:
+    """The form a sign-up to POST /subscribe is recorded under: the plain HTML form, the
+    widget (which says so in its JSON), or the API."""
+    if not is_json:
+        return "form"
+    return "widget" if via == "widget" else "api"
 
 
 async def record(

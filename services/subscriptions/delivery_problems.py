@@ -25,8 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, queries
+from services.subscriptions.enrolment import withdraw
 from services.subscriptions.runtime import worker_runtime
-from services.subscriptions.unsubscribe import withdraw_everywhere
 from shared.contracts import DeliveryProblem
 from shared.jobs import job_function
 from shared.queues import RECORD_DELIVERY_PROBLEM
@@ -44,14 +44,16 @@ async def record_delivery_problem(session: AsyncSession, problem: DeliveryProble
         if problem.kind == "hard_bounce":
             changed = await _stop_bounced(session, subscriber, problem, now)
         else:
-            changed = await withdraw_everywhere(
+            left = await withdraw(
                 session,
                 subscriber,
+                None,
                 via="complaint",
                 actor=audit.SYSTEM,
                 campaign_id=problem.campaign_id,
                 now=now,
             )
+            changed = len(left)
     log.info(
         "delivery_problem.recorded",
         kind=problem.kind,

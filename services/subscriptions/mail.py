@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import uuid4
 
 from services.subscriptions.links import confirm_url
@@ -11,6 +12,7 @@ from shared.contracts import OutboundMail
 from shared.jobs import JobQueue, enqueue
 from shared.queues import SEND_TRANSACTIONAL
 from shared.settings import Settings
+from shared.tokens import TokenSigner
 
 
 def render_confirmation(
@@ -51,7 +53,29 @@ def render_confirmation(
     )
 
 
+@dataclass(frozen=True)
+class Outbox:
+    """What writing and sending residents' mail takes, passed around as one: the job queue,
+    the link signer, the templates and the settings (public URL, token ages)."""
+
+    jobs: JobQueue
+    signer: TokenSigner
+    renderer: Renderer
+    settings: Settings
+
+
 async def enqueue_mail(jobs: JobQueue, mail: OutboundMail) -> str:
     """Hand a rendered mail to the mailer; the job id makes a repeated enqueue a no-op."""
     await enqueue(jobs, SEND_TRANSACTIONAL, mail)
     return SEND_TRANSACTIONAL.job_id(mail)
+
+
+async def enqueue_mails(jobs: JobQueue, mails: Sequence[OutboundMail]) -> list[str]:
+    """Hand mails that follow a state change to the mailer; return their job ids.
+
+    The one policy for such mail: enqueue inside the transaction that makes the change, before
+    its commit. If Redis is away the request fails and nothing changes, so no change is ever
+    stored whose mail was lost; the deterministic job ids make a retried request send nothing
+    twice.
+    """
+    return [await enqueue_mail(jobs, mail) for mail in mails]

@@ -43,6 +43,11 @@ SUBSCRIBE_JSON: Final = Schema(
         "altcha": _TEXT,
         "custom": Schema(type=OpenAPIType.OBJECT, additional_properties=_ANY),
         "consent_version": _TEXT,
+        "via": Schema(
+            type=OpenAPIType.STRING,
+            enum=["widget", "api"],
+            description="The front end that sent it, for the consent record (default api).",
+        ),
     },
     required=["email", "lists", "consent"],
 )

@@ -31,6 +31,15 @@ PAGE_HEADERS: Final = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
 }
+# The sign-up form when it needs a proof of work: our own widget.js solves it and fetches the
+# challenge from this service, nothing else.
+PROOF_OF_WORK_PAGE_HEADERS: Final = {
+    **PAGE_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
 
 # The order fields appear in on the form, so the error summary follows it.
 FIELD_ORDER: Final = (
@@ -160,9 +169,10 @@ class Renderer:
         problems: Mapping[str, FieldProblem] | None = None,
         status_code: int = 200,
         fields: Sequence[Definition] = (),
+        proof_of_work: bool = False,
     ) -> Response[str]:
         """The sign-up form with the public custom ``fields``, with reasons next to the fields
-        after a refused attempt."""
+        after a refused attempt; with ``proof_of_work`` it loads the script that solves one."""
         shown: dict[str, Any] = {
             "email": "",
             "lists": [],
@@ -175,7 +185,7 @@ class Renderer:
         shown.update({k: v for k, v in (values or {}).items() if v is not None})
         if shown["language"] not in LANGUAGES:
             shown["language"] = lang
-        return self.page(
+        response = self.page(
             "subscribe.html",
             lang,
             path=path,
@@ -185,7 +195,11 @@ class Renderer:
             errors=self.problem_messages(lang, problems or {}),
             custom_fields=public_fields.form_fields(fields, lang),
             consent_version=CONSENT_TEXT_VERSION,
+            proof_of_work=proof_of_work,
         )
+        if proof_of_work:
+            response.headers.update(PROOF_OF_WORK_PAGE_HEADERS)
+        return response
 
 
 def _field_position(field: str) -> float:

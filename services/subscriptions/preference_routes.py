@@ -7,36 +7,23 @@ page elsewhere cannot submit these forms on a resident's behalf.
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 from urllib.parse import urlsplit
 
-from arq.connections import ArqRedis
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Response, get, post
 from litestar.enums import MediaType, RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import gdpr, openapi, preference_form, preferences
-from services.subscriptions.abuse import SignupGuard
+from services.subscriptions.dependencies import Config, Guard, Jobs, Mail, Pages, Session, Signer
 from services.subscriptions.errors import RateLimited, UnsupportedContentType
+from services.subscriptions.http_input import AnyRequest, client_ip
 from services.subscriptions.pages import Renderer, request_language
 from services.subscriptions.preference_form import Preferences, PreferencesForm
 from services.subscriptions.preferences import SaveOutcome
-from services.subscriptions.routes import client_ip
 from shared.settings import Settings
-from shared.tokens import TokenSigner
-
-# Dependencies are injected by parameter name (see app.create_app).
-Session: TypeAlias = NamedDependency[AsyncSession]
-Jobs: TypeAlias = NamedDependency[ArqRedis]
-Signer: TypeAlias = NamedDependency[TokenSigner]
-Pages: TypeAlias = NamedDependency[Renderer]
-Config: TypeAlias = NamedDependency[Settings]
-Guard: TypeAlias = NamedDependency[SignupGuard]
-AnyRequest: TypeAlias = Request[Any, Any, Any]
 
 MAX_FORM_BYTES: Final = 64 * 1024  # lists, attributes and custom fields
 MAX_BUTTON_BYTES: Final = 4 * 1024  # the other forms are a bare button
@@ -169,28 +156,18 @@ async def preferences_save(
     token: FromPath[str],
     *,
     session: Session,
-    jobs: Jobs,
-    signer: Signer,
     renderer: Pages,
     settings: Config,
+    outbox: Mail,
     guard: Guard,
 ) -> Response[Any]:
     """Save the form: 303 back to the page, the page with reasons (422), or 429 when the
     address has had its confirmation mails for today."""
     _require_same_origin(request, settings)
     form = await _read_form(request)
-    ip = client_ip(request)
     try:
         prefs, outcome = await preferences.save(
-            session,
-            signer,
-            token,
-            form,
-            jobs=jobs,
-            renderer=renderer,
-            settings=settings,
-            ip=ip,
-            guard=guard,
+            session, token, form, outbox=outbox, ip=client_ip(request), guard=guard
         )
     except RateLimited as exc:
         return _rate_limited(renderer, request, token, exc)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import audit, consent, queries
+from services.subscriptions import audit, enrolment, queries
 from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem
@@ -20,8 +20,7 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import enqueue_mail, render_confirmation
-from services.subscriptions.pages import Renderer
+from services.subscriptions.mail import Outbox, enqueue_mail, enqueue_mails, render_confirmation
 from services.subscriptions.preference_form import (
     FormValues,
     Preferences,
@@ -36,8 +35,6 @@ from services.subscriptions.queries import (
     PreferenceListRow,
     ProfileRow,
 )
-from shared.jobs import JobQueue
-from shared.settings import Settings
 from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
@@ -74,13 +71,10 @@ async def _load(session: AsyncSession, key: str, token: str) -> Preferences | No
 
 async def save(
     session: AsyncSession,
-    signer: TokenSigner,
     token: str,
     form: PreferencesForm,
     *,
-    jobs: JobQueue,
-    renderer: Renderer,
-    settings: Settings,
+    outbox: Outbox,
     ip: str | None,
     guard: SignupGuard | None = None,
 ) -> tuple[Preferences | None, SaveOutcome]:
@@ -90,7 +84,7 @@ async def save(
     unticked lists are unsubscribed, and both are added to the consent record. With ``guard``,
     a confirmation mail past the address's daily allowance raises RateLimited (nothing stored).
     """
-    key = read_preferences_token(signer, token)
+    key = read_preferences_token(outbox.signer, token)
     async with session.begin():
         prefs = await _load(session, key, token)
         if prefs is None:
@@ -98,17 +92,7 @@ async def save(
         values, problems = check(prefs, form)
         if problems:
             return prefs, SaveOutcome(problems=problems)
-        outcome = await _apply(
-            session,
-            prefs,
-            values,
-            signer=signer,
-            jobs=jobs,
-            renderer=renderer,
-            settings=settings,
-            ip=ip,
-            guard=guard,
-        )
+        outcome = await _apply(session, prefs, values, outbox=outbox, ip=ip, guard=guard)
     log.info("preferences.saved", subscriber=key, added=outcome.added, removed=outcome.removed)
     return prefs, outcome
 
@@ -122,21 +106,15 @@ async def unsubscribe_everything(
         prefs = await _load(session, key, token)
         if prefs is None:
             return None
-        now = datetime.now(UTC)
-        list_ids = await queries.get_subscribed_list_ids(session, prefs.profile.id)
-        if list_ids:
-            await queries.unsubscribe_lists(session, prefs.profile.id, list_ids, now)
-            await queries.touch_subscriber(session, prefs.profile.id, now)
-            await _record_withdrawals(session, prefs.profile, list_ids, now)
-            await audit.record(
-                session,
-                actor=audit.RESIDENT,
-                action=audit.UNSUBSCRIBED,
-                email=prefs.profile.email,
-                details={"via": "preferences", "lists": len(list_ids)},
-                now=now,
-            )
-    log.info("preferences.unsubscribed_all", subscriber=key, lists=len(list_ids))
+        left = await enrolment.withdraw(
+            session,
+            prefs.profile,
+            None,
+            via="preferences",
+            actor=audit.RESIDENT,
+            now=datetime.now(UTC),
+        )
+    log.info("preferences.unsubscribed_all", subscriber=key, lists=len(left))
     return prefs
 
 
@@ -148,10 +126,7 @@ async def _apply(
     prefs: Preferences,
     values: FormValues,
     *,
-    signer: TokenSigner,
-    jobs: JobQueue,
-    renderer: Renderer,
-    settings: Settings,
+    outbox: Outbox,
     ip: str | None,
     guard: SignupGuard | None,
 ) -> SaveOutcome:
@@ -186,8 +161,17 @@ async def _apply(
         if row.id in values.wanted and row.id not in current and profile.status == ACTIVE
     ]
     if removed:
-        await queries.unsubscribe_lists(session, profile.id, removed, now)
-        await _record_withdrawals(session, profile, removed, now, language=values.language)
+        # Audited below with the rest of the change, as one preference change.
+        removed = await enrolment.withdraw(
+            session,
+            profile,
+            removed,
+            via="preferences",
+            actor=audit.RESIDENT,
+            now=now,
+            language=values.language,
+            audited=False,
+        )
     sent = False
     if added:
         sent = await _join(
@@ -196,10 +180,7 @@ async def _apply(
             added,
             values,
             now=now,
-            signer=signer,
-            jobs=jobs,
-            renderer=renderer,
-            settings=settings,
+            outbox=outbox,
             ip=ip,
             guard=guard,
         )
@@ -233,52 +214,34 @@ async def _join(
     values: FormValues,
     *,
     now: datetime,
-    signer: TokenSigner,
-    jobs: JobQueue,
-    renderer: Renderer,
-    settings: Settings,
+    outbox: Outbox,
     ip: str | None,
     guard: SignupGuard | None,
 ) -> bool:
-    """Subscribe to newly ticked lists; True when a confirmation mail was enqueued."""
-    ids = [row.id for row in added]
-    statuses = await queries.get_subscription_statuses(session, profile.id, ids)
-    await queries.insert_pending_subscriptions(
-        session, profile.id, [i for i in ids if i not in statuses], None, now
-    )
-    await queries.reopen_unsubscribed(session, profile.id, list(statuses), None, now)
-    source = ConsentSource("preferences", ip=ip)
-    await consent.record(
+    """Join newly ticked lists as any sign-up does; True when a confirmation mail was
+    enqueued."""
+    # The profile as just saved: a welcome mail greets the resident in their new language.
+    member = profile._replace(name=values.name, language=values.language)
+    enrolled = await enrolment.enrol(
         session,
-        profile.id,
-        consent.REQUESTED,
-        ids,
-        source=source,
+        member,
+        added,
+        source=ConsentSource("preferences", ip=ip),
         language=values.language,
         now=now,
-        record_ip=settings.record_consent_ip,
+        record_ip=outbox.settings.record_consent_ip,
     )
-    # Lists without double opt-in are joined at once: the resident is already known here.
-    direct = [row.id for row in added if not row.double_optin]
-    if direct:
-        await queries.confirm_pending(session, profile.id, direct, now)
-        await consent.record_confirmed(
-            session,
-            profile.id,
-            direct,
-            language=values.language,
-            now=now,
-            ip=ip,
-            record_ip=settings.record_consent_ip,
-        )
-    needs_mail = [row for row in added if row.double_optin]
+    needs_mail = [row for row in added if row.id in enrolled.pending]
+    if needs_mail and guard is not None:
+        # Raised inside the transaction and before any mail is queued: the refused save
+        # leaves nothing behind.
+        await guard.admit_confirmation_mail(profile.email)
+    await enqueue_mails(outbox.jobs, enrolled.welcomes)
     if not needs_mail:
         return False
-    if guard is not None:
-        # Raised inside the transaction: the refused save leaves nothing behind.
-        await guard.admit_confirmation_mail(profile.email)
+    signer, settings = outbox.signer, outbox.settings
     mail = render_confirmation(
-        renderer,
+        outbox.renderer,
         settings,
         to=profile.email,
         subscriber_key=profile.key,
@@ -289,25 +252,5 @@ async def _join(
         preferences_url=preferences_url(settings, sign_preferences(signer, profile.key)),
     )
     # Before the commit, as in sign-up: no pending rows whose mail was never queued.
-    await enqueue_mail(jobs, mail)
+    await enqueue_mail(outbox.jobs, mail)
     return True
-
-
-async def _record_withdrawals(
-    session: AsyncSession,
-    profile: ProfileRow,
-    list_ids: Sequence[int],
-    now: datetime,
-    *,
-    language: str | None = None,
-) -> None:
-    await consent.record(
-        session,
-        profile.id,
-        consent.WITHDRAWN,
-        list_ids,
-        source=ConsentSource("preferences"),
-        language=language or profile.language,
-        now=now,
-        record_ip=False,
-    )

@@ -6,7 +6,8 @@ the solution base64-encoded in the ``altcha`` field. Verifying is one hash and o
 signature is remembered in Redis until the challenge expires, so each solution works once.
 
 Sites that require it (``member_sites.require_proof_of_work``) need JavaScript: the plain HTML
-form cannot solve a challenge by itself. The embed page loads a small script that does.
+form cannot solve a challenge by itself. The embed page loads a small script that does, and so
+does our own sign-up form unless BREVDUE_PROOF_OF_WORK_WITHOUT_SITE is ``off``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def derive_hmac_key(settings: Settings) -> str:
         raise ValueError("no secret key configured")
     secret = settings.secret_keys[-1].reveal().encode()
     return hmac.new(secret, b"brevdue proof-of-work v1", hashlib.sha256).hexdigest()
+
+
+def form_solves_proof_of_work(settings: Settings, site_key: str | None = None) -> bool:
+    """Whether our own sign-up form page loads the script that solves a proof of work: when
+    sign-ups without a site may need one, or when the form was sent for a member site."""
+    return settings.proof_of_work_without_site != "off" or bool(site_key)
 
 
 class ProofOfWork:

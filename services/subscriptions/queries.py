@@ -231,35 +231,6 @@ async def reopen_unsubscribed(
     )
 
 
-async def confirm_pending(
-    session: AsyncSession, subscriber_id: int, list_ids: Collection[int], now: datetime
-) -> int:
-    """Confirm the still-pending subscriptions among ``list_ids``; return how many changed."""
-    result = await session.execute(
-        sa.update(subscriptions)
-        .where(
-            subscriptions.c.subscriber_id == subscriber_id,
-            subscriptions.c.list_id.in_(list(list_ids)),
-            subscriptions.c.status == PENDING,
-        )
-        .values(status=CONFIRMED, confirmed_at=now)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def unsubscribe_all(session: AsyncSession, subscriber_id: int, now: datetime) -> int:
-    """Unsubscribe a subscriber from every list; return how many rows changed."""
-    result = await session.execute(
-        sa.update(subscriptions)
-        .where(
-            subscriptions.c.subscriber_id == subscriber_id,
-            subscriptions.c.status != UNSUBSCRIBED,
-        )
-        .values(status=UNSUBSCRIBED, unsubscribed_at=now)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 async def touch_subscriber(session: AsyncSession, subscriber_id: int, now: datetime) -> None:
     """Record that a subscriber's subscriptions changed."""
     await session.execute(
@@ -334,6 +305,12 @@ async def get_all_allowed_origins(session: AsyncSession) -> set[str]:
     for (values,) in await session.execute(sa.select(member_sites.c.allowed_origins)):
         origins.update(str(value) for value in values or [] if isinstance(value, str))
     return origins
+
+
+async def any_site_requires_proof_of_work(session: AsyncSession) -> bool:
+    """Whether at least one member site asks its sign-ups for a proof of work."""
+    query = sa.select(member_sites.c.id).where(member_sites.c.require_proof_of_work).limit(1)
+    return (await session.execute(query)).first() is not None
 
 
 async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
@@ -495,31 +472,29 @@ async def update_profile(
     )
 
 
-async def get_subscribed_list_ids(session: AsyncSession, subscriber_id: int) -> list[int]:
-    """The lists a subscriber is on (pending or confirmed)."""
-    query = sa.select(subscriptions.c.list_id).where(
+async def leave_lists(
+    session: AsyncSession, subscriber_id: int, list_ids: Collection[int] | None, now: datetime
+) -> list[int]:
+    """Unsubscribe from ``list_ids`` (None: every list); return the ids this statement changed.
+
+    Only rows changed here are returned, so a withdrawal is recorded once, for exactly the
+    subscriptions it ended, however many requests race.
+    """
+    if list_ids is not None and not list_ids:
+        return []
+    conditions = [
         subscriptions.c.subscriber_id == subscriber_id,
         subscriptions.c.status != UNSUBSCRIBED,
-    )
-    return sorted(int(list_id) for list_id in (await session.execute(query)).scalars())
-
-
-async def unsubscribe_lists(
-    session: AsyncSession, subscriber_id: int, list_ids: Collection[int], now: datetime
-) -> int:
-    """Unsubscribe from the given lists; return how many rows changed."""
-    if not list_ids:
-        return 0
+    ]
+    if list_ids is not None:
+        conditions.append(subscriptions.c.list_id.in_(list(list_ids)))
     result = await session.execute(
         sa.update(subscriptions)
-        .where(
-            subscriptions.c.subscriber_id == subscriber_id,
-            subscriptions.c.list_id.in_(list(list_ids)),
-            subscriptions.c.status != UNSUBSCRIBED,
-        )
+        .where(*conditions)
         .values(status=UNSUBSCRIBED, unsubscribed_at=now)
+        .returning(subscriptions.c.list_id)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return sorted(int(list_id) for list_id in result.scalars())
 
 
 async def get_subscriptions_of(session: AsyncSession, subscriber_id: int) -> list[dict[str, Any]]:

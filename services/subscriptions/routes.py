@@ -2,119 +2,69 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any
 
-from arq.connections import ArqRedis
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
-from litestar.enums import MediaType, RequestEncodingType
+from litestar.enums import MediaType
 from litestar.params import FromPath
 from litestar.response import Redirect
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import openapi, public_fields, signup, unsubscribe
-from services.subscriptions.abuse import SignupGuard, client_address
-from services.subscriptions.consent import ConsentSource
-from services.subscriptions.errors import UnsupportedContentType
+from services.subscriptions.consent import entry_point
+from services.subscriptions.dependencies import Admit, Config, Jobs, Mail, Pages, Session, Signer
 from services.subscriptions.health import readiness_problem
+from services.subscriptions.http_input import AnyRequest, client_ip, read_subscribe_body
 from services.subscriptions.i18n import N_
 from services.subscriptions.pages import Renderer, request_language
-from services.subscriptions.schemas import (
-    MAX_BODY_BYTES,
-    SubscribeAccepted,
-    SubscribeBody,
-    decode_json_body,
-    form_to_body,
-    split_slugs,
-)
-from services.subscriptions.widget import SignupGate, thank_you_location, with_site_defaults
-from shared.settings import Settings
-from shared.tokens import TokenSigner
+from services.subscriptions.proof_of_work import form_solves_proof_of_work
+from services.subscriptions.schemas import MAX_BODY_BYTES, SubscribeAccepted, split_slugs
+from services.subscriptions.widget import thank_you_location
 
 # Link bodies are ignored ("List-Unsubscribe=One-Click" or a button), so keep them small.
 MAX_LINK_BODY_BYTES = 4 * 1024
-# Dependencies are injected by parameter name (see app.create_app).
-Session: TypeAlias = NamedDependency[AsyncSession]
-Jobs: TypeAlias = NamedDependency[ArqRedis]
-Signer: TypeAlias = NamedDependency[TokenSigner]
-Pages: TypeAlias = NamedDependency[Renderer]
-Config: TypeAlias = NamedDependency[Settings]
-Gate: TypeAlias = NamedDependency[SignupGate]
-Guard: TypeAlias = NamedDependency[SignupGuard]
-AnyRequest: TypeAlias = Request[Any, Any, Any]
 
 ACCEPTED_MESSAGE = N_(
     "Thank you! Check your inbox: we have sent you an email with a link to confirm."
 )
 
 
-async def read_subscribe_body(request: AnyRequest) -> tuple[SubscribeBody, bool]:
-    """The sign-up fields and whether they came as JSON (else as a form)."""
-    media_type = request.content_type[0]
-    if media_type == "application/json" or media_type.endswith("+json"):
-        return decode_json_body(await request.body()), True
-    if media_type in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
-        return form_to_body(await request.form()), False
-    raise UnsupportedContentType(media_type or "(none)")
-
-
-def client_ip(request: AnyRequest) -> str | None:
-    """The client's address: the peer, or X-Forwarded-For when BREVDUE_TRUSTED_PROXIES lists
-    the peer."""
-    if not request.client:
-        return None
-    guard: SignupGuard = request.app.state.guard
-    forwarded = request.headers.getall("x-forwarded-for", [])
-    return client_address(request.client.host, forwarded, guard.trusted)
-
-
 @get("/subscribe", media_type=MediaType.HTML)
-async def subscribe_form(request: AnyRequest, session: Session, renderer: Pages) -> Response[str]:
+async def subscribe_form(
+    request: AnyRequest, session: Session, renderer: Pages, settings: Config
+) -> Response[str]:
     """The sign-up form; ``?lists=a,b`` ticks lists in advance."""
     choices = await signup.public_list_choices(session)
     fields = await public_fields.load(session)
     values = {"lists": split_slugs(request.query_params.getall("lists", []))}
     lang = request_language(request)
     return renderer.subscribe_form(
-        lang, path=request.url.path, choices=choices, values=values, fields=fields
+        lang,
+        path=request.url.path,
+        choices=choices,
+        values=values,
+        fields=fields,
+        proof_of_work=form_solves_proof_of_work(settings),
     )
 
 
 @post("/subscribe", request_max_body_size=MAX_BODY_BYTES, operation_class=openapi.SUBSCRIBE_BODY)
 async def subscribe(
-    request: AnyRequest,
-    *,
-    session: Session,
-    jobs: Jobs,
-    signer: Signer,
-    renderer: Pages,
-    settings: Config,
-    gate: Gate,
-    guard: Guard,
+    request: AnyRequest, *, session: Session, outbox: Mail, admission: Admit
 ) -> Response[Any]:
     """Sign up: 303 to the thank-you page for forms, 202 for JSON, whatever the address."""
     body, is_json = await read_subscribe_body(request)
-    site = await gate.admit(request, session, body, is_json=is_json)
-    body = with_site_defaults(body, site, request.headers.get("accept-language"))
-    source = ConsentSource(
-        "json" if is_json else "form", site_id=site.id if site else None, ip=client_ip(request)
-    )
-    await signup.subscribe(
-        session,
-        body,
-        jobs=jobs,
-        signer=signer,
-        renderer=renderer,
-        settings=settings,
-        source=source,
-        guard=guard,
-    )
-    lang = str(body.language)  # validated by signup.subscribe
+    async with signup.refusals_for_the_form(session, body):
+        entry = entry_point(is_json=is_json, via=body.via)
+        admitted = await admission.admit(request, body, entry=entry, is_json=is_json)
+        await signup.subscribe(
+            session, admitted.body, source=admitted.source, outbox=outbox, guard=admission.guard
+        )
+    lang = str(admitted.body.language)  # validated by signup.subscribe
     if is_json:
-        message = renderer.gettext(lang, ACCEPTED_MESSAGE)
+        message = outbox.renderer.gettext(lang, ACCEPTED_MESSAGE)
         return Response(SubscribeAccepted(status="pending", message=message), status_code=202)
-    return Redirect(thank_you_location(site, lang), status_code=303)
+    return Redirect(thank_you_location(admitted.site, lang), status_code=303)
 
 
 @get("/thanks", media_type=MediaType.HTML)
@@ -178,8 +128,7 @@ async def unsubscribe_form(
 ) -> Response[str]:
     """A page with one button that unsubscribes; following the link changes nothing."""
     result = await unsubscribe.inspect_unsubscribe(session, signer, token)
-    lang = request_language(request, result.language)
-    return renderer.page("unsubscribe.html", lang, path=request.url.path, token=token)
+    return _unsubscribe_page(request, renderer, "unsubscribe.html", token, result)
 
 
 @post(
@@ -196,10 +145,46 @@ async def unsubscribe_now(
     signer: Signer,
     renderer: Pages,
 ) -> Response[str]:
-    """Unsubscribe (button or RFC 8058 one-click): 200 with a page, no redirect, no cookie."""
+    """Leave the mail's lists (button or RFC 8058 one-click): 200 with a page, no redirect,
+    no cookie."""
     result = await unsubscribe.unsubscribe(session, signer, token)
+    return _unsubscribe_page(request, renderer, "unsubscribed.html", token, result)
+
+
+@post(
+    "/unsubscribe/{token:str}/all",
+    media_type=MediaType.HTML,
+    request_max_body_size=MAX_LINK_BODY_BYTES,
+    status_code=200,
+)
+async def unsubscribe_everything(
+    request: AnyRequest,
+    token: FromPath[str],
+    session: Session,
+    signer: Signer,
+    renderer: Pages,
+) -> Response[str]:
+    """Leave every list (the unsubscribe page's second button)."""
+    result = await unsubscribe.unsubscribe(session, signer, token, everything=True)
+    return _unsubscribe_page(request, renderer, "unsubscribed.html", token, result)
+
+
+def _unsubscribe_page(
+    request: AnyRequest,
+    renderer: Renderer,
+    template: str,
+    token: str,
+    result: unsubscribe.UnsubscribeResult,
+) -> Response[str]:
     lang = request_language(request, result.language)
-    return renderer.page("unsubscribed.html", lang, path=request.url.path)
+    return renderer.page(
+        template,
+        lang,
+        path=request.url.path,
+        token=token,
+        lists=[signup.list_name(row, lang) for row in result.lists],
+        preferences_token=result.preferences_token,
+    )
 
 
 @get("/health/live", media_type=MediaType.JSON)
@@ -225,6 +210,7 @@ ROUTES = [
     confirm,
     unsubscribe_form,
     unsubscribe_now,
+    unsubscribe_everything,
     health_live,
     health_ready,
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from email_validator import EmailNotValidError, validate_email
@@ -43,6 +43,9 @@ class SubscribeBody(msgspec.Struct, kw_only=True):
     custom: Any = None
     # The version of the consent text the form showed (consent.CONSENT_TEXTS).
     consent_version: str | None = None
+    # Which front end sent a JSON sign-up, for the consent record: widget.js says "widget";
+    # anything else is a call to the API.
+    via: Literal["widget", "api"] | None = None
 
 
 class SignupRequest(msgspec.Struct, frozen=True, kw_only=True):

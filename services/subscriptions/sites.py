@@ -66,6 +66,7 @@ class SiteDirectory:
         self._clock = clock
         self._sites: dict[str, tuple[float, Site | None]] = {}
         self._origins: tuple[float, frozenset[str]] | None = None
+        self._any_proof_of_work: tuple[float, bool] | None = None
 
     async def get(self, key: str) -> Site | None:
         """The site with this key, or None when there is none."""
@@ -92,7 +93,17 @@ class SiteDirectory:
             self._origins = (now + self._ttl, origins)
         return origin in self._origins[1]
 
+    async def any_site_requires_proof_of_work(self) -> bool:
+        """Whether some member site asks its sign-ups for a proof of work."""
+        now = self._clock()
+        if self._any_proof_of_work is None or self._any_proof_of_work[0] <= now:
+            async with self._sessionmaker() as session, session.begin():
+                required = await queries.any_site_requires_proof_of_work(session)
+            self._any_proof_of_work = (now + self._ttl, required)
+        return self._any_proof_of_work[1]
+
     def forget(self) -> None:
         """Drop everything cached (tests and staff-triggered reloads)."""
         self._sites.clear()
         self._origins = None
+        self._any_proof_of_work = None

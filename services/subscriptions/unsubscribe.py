@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import audit, consent, queries
-from services.subscriptions.consent import ConsentSource
-from services.subscriptions.links import read_unsubscribe_token
+from services.subscriptions import audit, enrolment, queries
+from services.subscriptions.links import read_unsubscribe_token, sign_preferences
 from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
@@ -22,80 +21,67 @@ class UnsubscribeResult:
 
     language: str | None
     changed: int = 0
+    # The subscriber's preference-center token, for the page's link (None: nobody found).
+    preferences_token: str | None = None
+    # The lists the link leaves when it names them (the campaign's); empty: every list.
+    lists: tuple[queries.ListRow, ...] = ()
 
 
 async def inspect_unsubscribe(
     session: AsyncSession, signer: TokenSigner, token: str
 ) -> UnsubscribeResult:
     """Read an unsubscribe link without changing anything (mail scanners follow links)."""
-    key, _campaign_id = read_unsubscribe_token(signer, token)
+    link = read_unsubscribe_token(signer, token)
     async with session.begin():
-        subscriber = await queries.get_subscriber_by_key(session, key)
-    return UnsubscribeResult(subscriber.language if subscriber else None)
+        subscriber = await queries.get_subscriber_by_key(session, link.subscriber_key)
+        lists = await queries.get_lists_by_id(session, link.list_ids or ())
+    return _result(signer, subscriber, lists)
 
 
-async def unsubscribe(session: AsyncSession, signer: TokenSigner, token: str) -> UnsubscribeResult:
-    """Unsubscribe the link's subscriber from every list they are on.
+async def unsubscribe(
+    session: AsyncSession, signer: TokenSigner, token: str, *, everything: bool = False
+) -> UnsubscribeResult:
+    """Leave the lists of the mailing the link came with; with ``everything``, every list.
 
-    The rule: an unsubscribe link ends *all* of the subscriber's subscriptions, not only those
-    of the campaign that carried it. A resident pressing "unsubscribe" (or a mail provider's
-    RFC 8058 one-click button) means "stop sending me mail", and one-click allows no follow-up
-    questions. Unknown subscribers and repeated requests get the same answer, so the link is
-    idempotent and reveals nothing.
+    RFC 8058's one-click removes the recipient from the mailing the message belongs to: the
+    lists the campaign was sent to, which the link names. Links mailed before they named the
+    lists leave every list, as they did when they were sent. Unknown subscribers and repeated
+    requests get the same answer, so the link is idempotent and reveals nothing.
     """
-    key, campaign_id = read_unsubscribe_token(signer, token)
+    link = read_unsubscribe_token(signer, token)
     async with session.begin():
-        subscriber = await queries.get_subscriber_by_key(session, key)
+        subscriber = await queries.get_subscriber_by_key(session, link.subscriber_key)
         if subscriber is None:
-            log.info("unsubscribe.unknown_subscriber", campaign=campaign_id)
+            log.info("unsubscribe.unknown_subscriber", campaign=link.campaign_id)
             return UnsubscribeResult(None)
-        changed = await withdraw_everywhere(
+        list_ids = None if everything else link.list_ids
+        changed = await enrolment.withdraw(
             session,
             subscriber,
+            list_ids,
             via="link",
             actor=audit.RESIDENT,
-            campaign_id=campaign_id,
+            campaign_id=link.campaign_id,
             now=datetime.now(UTC),
         )
-    log.info("unsubscribe.done", subscriber=key, campaign=campaign_id, changed=changed)
-    return UnsubscribeResult(subscriber.language, changed)
-
-
-async def withdraw_everywhere(
-    session: AsyncSession,
-    subscriber: queries.SubscriberRow,
-    *,
-    via: str,
-    actor: str,
-    campaign_id: int | None,
-    now: datetime,
-) -> int:
-    """End every subscription, recording a withdrawal per list and one audit entry.
-
-    ``via`` names how the resident withdrew (the consent events' form and the audit detail);
-    returns how many subscriptions changed, 0 when there was nothing left to end.
-    """
-    list_ids = await queries.get_subscribed_list_ids(session, subscriber.id)
-    changed = await queries.unsubscribe_all(session, subscriber.id, now)
-    if not changed:
-        return 0
-    await queries.touch_subscriber(session, subscriber.id, now)
-    await consent.record(
-        session,
-        subscriber.id,
-        consent.WITHDRAWN,
-        list_ids,
-        source=ConsentSource(via),
-        language=subscriber.language,
-        now=now,
-        record_ip=False,
+        lists = await queries.get_lists_by_id(session, list_ids or ())
+    log.info(
+        "unsubscribe.done",
+        subscriber=link.subscriber_key,
+        campaign=link.campaign_id,
+        everything=list_ids is None,
+        changed=len(changed),
     )
-    await audit.record(
-        session,
-        actor=actor,
-        action=audit.UNSUBSCRIBED,
-        email=subscriber.email,
-        details={"via": via, "campaign_id": campaign_id, "lists": len(list_ids)},
-        now=now,
+    return replace(_result(signer, subscriber, lists), changed=len(changed))
+
+
+def _result(
+    signer: TokenSigner, subscriber: queries.SubscriberRow | None, lists: list[queries.ListRow]
+) -> UnsubscribeResult:
+    if subscriber is None:
+        return UnsubscribeResult(None)
+    return UnsubscribeResult(
+        subscriber.language,
+        preferences_token=sign_preferences(signer, subscriber.key),
+        lists=tuple(lists),
     )
-    return changed

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
-from services.subscriptions.mail import enqueue_mail
 from services.subscriptions.queries import SubscriberRow, WelcomeRow
 from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
 from shared.contracts import OutboundMail
-from shared.jobs import JobQueue
 
 log = structlog.get_logger(__name__)
 
@@ -59,11 +57,3 @@ async def welcome_mails(
     """The welcome mails for lists just confirmed (read inside the confirming transaction)."""
     rows = await queries.get_welcome_texts(session, list_ids, subscriber.language)
     return [mail for row in rows if (mail := render_welcome(subscriber, row)) is not None]
-
-
-async def send_welcomes(jobs: JobQueue, mails: Sequence[OutboundMail]) -> list[str]:
-    """Hand welcome mails to the mailer; return their job ids."""
-    job_ids = [await enqueue_mail(jobs, mail) for mail in mails]
-    if job_ids:
-        log.info("welcome.queued", count=len(job_ids))
-    return job_ids

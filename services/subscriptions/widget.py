@@ -1,5 +1,5 @@
-"""Member sites' sign-up forms: the widget's form description, the script itself, the embed page,
-and the per-site gate every sign-up passes (site known, origin allowed, proof of work).
+"""Member sites' sign-up forms: the widget's form description, the script itself and the embed
+page. The checks every sign-up passes (site, origin, proof of work) are admission.py's.
 
 Texts come from the gettext catalogs, so widget.js holds no words of its own.
 """
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.subscriptions import cors, public_fields, queries
 from services.subscriptions.consent import CONSENT_TEXT
 from services.subscriptions.consent import CONSENT_TEXT_VERSION as CONSENT_VERSION
-from services.subscriptions.errors import FieldProblem, InvalidInput, UnknownSite
+from services.subscriptions.errors import FieldProblem, UnknownSite
 from services.subscriptions.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -31,10 +31,8 @@ from services.subscriptions.i18n import (
     language_names,
 )
 from services.subscriptions.pages import Renderer
-from services.subscriptions.proof_of_work import ProofOfWork
 from services.subscriptions.public_fields import Definition, FormField
-from services.subscriptions.schemas import MAX_SITE_KEY, SubscribeBody, shown_values, split_slugs
-from services.subscriptions.signup import refused
+from services.subscriptions.schemas import MAX_SITE_KEY, split_slugs
 from services.subscriptions.sites import Site, SiteDirectory
 from shared.settings import Settings
 
@@ -162,21 +160,6 @@ async def site_form(
     )
 
 
-def with_site_defaults(
-    body: SubscribeBody, site: Site | None, accept_language: str | None = None
-) -> SubscribeBody:
-    """The sign-up with a language when the resident chose none: their browser's
-    (Accept-Language), else the site's default."""
-    if site is None or body.language:
-        return body
-    return replace_body(body, language=page_language(None, site, accept_language))
-
-
-def replace_body(body: SubscribeBody, **changes: Any) -> SubscribeBody:
-    """A copy of ``body`` with some fields changed."""
-    return msgspec.structs.replace(body, **changes)
-
-
 def thank_you_location(site: Site | None, language: str, *, embedded: bool = False) -> str:
     """Where a form sign-up lands: the site's own thank-you page, else ours."""
     if site is not None and site.thank_you_url:
@@ -184,39 +167,6 @@ def thank_you_location(site: Site | None, language: str, *, embedded: bool = Fal
     if site is not None and embedded:
         return f"/embed/{site.key}/thanks?lang={language}"
     return f"/thanks?lang={language}"
-
-
-@dataclass(frozen=True)
-class SignupGate:
-    """The per-site checks in front of every sign-up: known site, allowed origin, proof of work."""
-
-    sites: SiteDirectory
-    proof_of_work: ProofOfWork
-    settings: Settings
-
-    async def admit(
-        self,
-        request: Request[Any, Any, Any],
-        session: AsyncSession,
-        body: SubscribeBody,
-        *,
-        is_json: bool,
-    ) -> Site | None:
-        """The sign-up's site (None without one); raise InvalidInput or CrossOriginRefused."""
-        key = (body.site or "").strip()
-        site = await self.sites.get(key) if 0 < len(key) <= MAX_SITE_KEY else None
-        if is_json:
-            # Checked before anything else can fail, so the widget can read every refusal.
-            cors.check_json_call(request, site, self.settings)
-        try:
-            if key and site is None:
-                raise InvalidInput({"site": FieldProblem("unknown")})
-            if site is not None and site.require_proof_of_work:
-                await self.proof_of_work.verify(body.altcha)
-        except InvalidInput as exc:
-            language = body.language or (site.default_language if site else None)
-            raise await refused(session, exc, shown_values(body), language) from None
-        return site
 
 
 # --- the script ----------------------------------------------------------------------------

@@ -3,37 +3,23 @@ proof-of-work challenges and the embeddable page."""
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any
 
+import msgspec
 from litestar import Response, get, post, route
-from litestar.di import NamedDependency
 from litestar.enums import HttpMethod, MediaType
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect
 
 from services.subscriptions import cors, openapi, public_fields, signup, widget
-from services.subscriptions.consent import ConsentSource
+from services.subscriptions.dependencies import Admit, Config, Mail, Pages, Session, Sites, Work
 from services.subscriptions.errors import InvalidInput, RateLimited, UnsupportedContentType
-from services.subscriptions.proof_of_work import Challenge, ProofOfWork
-from services.subscriptions.routes import (
-    AnyRequest,
-    Config,
-    Gate,
-    Guard,
-    Jobs,
-    Pages,
-    Session,
-    Signer,
-    client_ip,
-    read_subscribe_body,
-)
+from services.subscriptions.http_input import AnyRequest, read_subscribe_body
+from services.subscriptions.proof_of_work import Challenge
 from services.subscriptions.schemas import MAX_BODY_BYTES, MAX_SITE_KEY
-from services.subscriptions.sites import Site, SiteDirectory
+from services.subscriptions.sites import Site
 from services.subscriptions.widget import SiteForm
-
-Sites: TypeAlias = NamedDependency[SiteDirectory]
-Work: TypeAlias = NamedDependency[ProofOfWork]
 
 # The URL is not versioned, so browsers re-check now and then; the ETag makes that a 304.
 WIDGET_CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
@@ -136,38 +122,32 @@ async def embed_signup(
     key: FromPath[str],
     *,
     session: Session,
-    jobs: Jobs,
-    signer: Signer,
     renderer: Pages,
-    settings: Config,
-    gate: Gate,
-    guard: Guard,
+    outbox: Mail,
+    admission: Admit,
 ) -> Response[Any]:
     """Sign up from the embed page: 303 to the site's thank-you page (or ours, framable).
 
     Every refusal is answered here rather than by the app-wide handlers, whose pages forbid
     framing: inside the site's iframe they would show as a blank frame.
     """
-    site = await widget.require_site(gate.sites, key)
+    site = await widget.require_site(admission.sites, key)
     lang = widget.request_page_language(request, site)
     try:
         body, _ = await read_subscribe_body(request)
     except (UnsupportedContentType, HTTPException) as exc:
         return widget.embed_error_page(renderer, site, lang, _status_of(exc))
-    body = widget.replace_body(body, site=site.key, language=body.language or lang)
+    body = msgspec.structs.replace(body, site=site.key, language=body.language or lang)
     try:
-        await gate.admit(request, session, body, is_json=False)
-        source = ConsentSource("embed", site_id=site.id, ip=client_ip(request))
-        await signup.subscribe(
-            session,
-            body,
-            jobs=jobs,
-            signer=signer,
-            renderer=renderer,
-            settings=settings,
-            source=source,
-            guard=guard,
-        )
+        async with signup.refusals_for_the_form(session, body):
+            admitted = await admission.admit(request, body, entry="embed")
+            await signup.subscribe(
+                session,
+                admitted.body,
+                source=admitted.source,
+                outbox=outbox,
+                guard=admission.guard,
+            )
     except InvalidInput as exc:
         lists = await widget.form_lists(session, site, lang)
         return widget.embed_page(
@@ -182,7 +162,7 @@ async def embed_signup(
         )
     except RateLimited as exc:
         return widget.embed_rate_limited_page(renderer, site, lang, exc.retry_after)
-    language = str(body.language)  # validated by signup.subscribe
+    language = str(admitted.body.language)  # validated by signup.subscribe
     return Redirect(widget.thank_you_location(site, language, embedded=True), status_code=303)
 
 

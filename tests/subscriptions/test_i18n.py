@@ -104,8 +104,8 @@ def test_every_page_renders_in_every_language(lang: str) -> None:
         "thanks.html": {},
         "confirm.html": {"token": "t", "lists": ["A"]},
         "confirmed.html": {"lists": []},
-        "unsubscribe.html": {"token": "t"},
-        "unsubscribed.html": {},
+        "unsubscribe.html": {"token": "t", "lists": ["A"], "preferences_token": "p"},
+        "unsubscribed.html": {"token": "t", "lists": ["A"], "preferences_token": "p"},
         "link_error.html": {"purpose": "confirm", "reason": "expired"},
         "error.html": {"status": 500},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from altcha.v1 import solve_challenge
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.subscriptions.app import create_app
 from services.subscriptions.proof_of_work import ProofOfWork, derive_hmac_key
 from shared.settings import Settings
 from tests.subscriptions.conftest import all_subscribers, queued_mails, subscribe_json
@@ -160,7 +162,7 @@ async def test_challenge_signed_with_another_key_is_invalid(
     assert set(response.json()["errors"]) == {"altcha"}
 
 
-async def test_sites_without_proof_of_work_and_sign_ups_without_a_site_need_none(
+async def test_sites_without_proof_of_work_need_none(
     client: httpx.AsyncClient, engine: AsyncEngine, lists: dict[str, int]
 ) -> None:
     await seed_member_site(engine, "malmo-bibliotek", proof_of_work=False)
@@ -170,6 +172,88 @@ async def test_sites_without_proof_of_work_and_sign_ups_without_a_site_need_none
 
     assert with_site.status_code == 202
     assert without_site.status_code == 202
+
+
+async def test_dropping_the_site_key_does_not_skip_a_sites_proof_of_work(
+    client: httpx.AsyncClient, engine: AsyncEngine, redis: Redis, lists: dict[str, int]
+) -> None:
+    await seed_member_site(engine, "lund-konsthall", proof_of_work=True)
+
+    without_site = await subscribe_json(client, language="en")
+    solved = await subscribe_json(client, altcha=await fresh_solution(client))
+
+    assert without_site.status_code == 422
+    assert set(without_site.json()["errors"]) == {"altcha"}
+    assert solved.status_code == 202
+    assert len(await all_subscribers(engine)) == 1
+    assert len(await queued_mails(redis)) == 1
+
+
+async def test_policy_off_lets_sign_ups_without_a_site_through(
+    settings: Settings,
+    live_server: Any,
+    redis: Redis,
+    engine: AsyncEngine,
+    lists: dict[str, int],
+) -> None:
+    await seed_member_site(engine, "lund-konsthall", proof_of_work=True)
+    relaxed = dataclasses.replace(settings, proof_of_work_without_site="off")
+
+    async with (
+        live_server(create_app(relaxed)) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        page = await client.get("/subscribe")
+        without_site = await subscribe_json(client)
+        with_site = await subscribe_json(client, site="lund-konsthall", email="o@example.org")
+
+    assert "data-pow-form" not in page.text
+    assert "script-src" not in page.headers["content-security-policy"]
+    assert without_site.status_code == 202
+    assert with_site.status_code == 422
+
+
+async def test_policy_always_asks_every_sign_up_without_a_site(
+    settings: Settings,
+    live_server: Any,
+    redis: Redis,
+    engine: AsyncEngine,
+    lists: dict[str, int],
+) -> None:
+    await seed_member_site(engine, "malmo-bibliotek", proof_of_work=False)
+    strict = dataclasses.replace(settings, proof_of_work_without_site="always")
+
+    async with (
+        live_server(create_app(strict)) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        without_site = await subscribe_json(client)
+        with_site = await subscribe_json(client, site="malmo-bibliotek")
+
+    assert without_site.status_code == 422
+    assert set(without_site.json()["errors"]) == {"altcha"}
+    assert with_site.status_code == 202
+
+
+async def test_our_form_solves_the_proof_of_work_and_explains_it_without_javascript(
+    client: httpx.AsyncClient, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    await seed_member_site(engine, "lund-konsthall", proof_of_work=True)
+    form = {"email": "maja@example.org", "lists": "kultur", "language": "da", "consent": "on"}
+
+    page = await client.get("/subscribe")
+    refused = await client.post("/subscribe", data=form)
+    accepted = await client.post(
+        "/subscribe", data={**form, "altcha": await fresh_solution(client)}
+    )
+
+    assert 'src="/widget.js" data-pow-form="signup"' in page.text
+    assert '<input type="hidden" name="altcha" value="">' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert refused.status_code == 422
+    assert "Formularen skal bruge JavaScript" in refused.text
+    assert 'data-pow-form="signup"' in refused.text
+    assert accepted.status_code == 303
 
 
 async def test_plain_form_for_a_proof_of_work_site_explains_javascript_is_needed(

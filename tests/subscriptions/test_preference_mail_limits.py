@@ -9,10 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.subscriptions.app import create_app
+from shared.queues import TRANSACTIONAL_QUEUE
+from shared.schema import mailing_lists
 from shared.settings import Settings
 from tests.subscriptions.conftest import all_subscriptions, queued_mails
 from tests.subscriptions.residents import sign_up
@@ -53,6 +56,31 @@ async def test_confirmation_mails_from_the_preference_page_are_capped(
     rows = await all_subscriptions(engine)
     assert lists["born"] not in rows  # the refused save stored nothing
     assert rows[lists["musik"]]["status"] == "pending"
+
+
+async def test_a_refused_save_queues_no_welcome_either(
+    limited: httpx.AsyncClient, redis: Redis, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(mailing_lists)
+            .where(mailing_lists.c.slug == "born")
+            .values(double_optin=False, welcome_subject_da="Velkommen", welcome_body_da="Hej!")
+        )
+    resident = await sign_up(limited, redis, lists=["kultur"])  # the first mail today
+    url = f"/preferences/{resident.preferences}"
+    await limited.post(url, data={"lists": ["kultur", "musik"], "language": "da"})  # the second
+    await limited.post(url, data={"lists": ["kultur"], "language": "da"})  # leaves musik again
+    await redis.delete(TRANSACTIONAL_QUEUE)
+
+    # Joining musik again needs a third confirmation mail; born alone would be welcomed.
+    mixed = await limited.post(
+        url, data={"lists": ["kultur", "musik", "born"], "language": "da"}
+    )
+
+    assert mixed.status_code == 429
+    assert await queued_mails(redis) == []
+    assert lists["born"] not in await all_subscriptions(engine)
 
 
 async def test_export_mails_are_capped(

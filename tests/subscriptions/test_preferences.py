@@ -154,6 +154,38 @@ async def test_a_list_without_double_opt_in_is_joined_at_once(
     assert await queued_mails(redis) == []
 
 
+async def test_joining_a_single_opt_in_list_here_sends_its_welcome_in_the_new_language(
+    client: httpx.AsyncClient, redis: Redis, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(mailing_lists)
+            .where(mailing_lists.c.slug == "born")
+            .values(
+                double_optin=False,
+                welcome_subject_sv="Välkommen till {{ list.name }}",
+                welcome_body_sv="Hej {{ subscriber.name }}!",
+            )
+        )
+    resident = await sign_up(client, redis)
+
+    response = await client.post(
+        f"/preferences/{resident.preferences}",
+        data=form(lists=["kultur", "born"], language="sv", name="Maja"),
+    )
+
+    assert response.status_code == 303
+    [welcome] = await queued_mails(redis)
+    assert welcome.category == "welcome" and welcome.to == resident.email
+    assert welcome.subject == "Välkommen till Barn och unga"
+    assert welcome.text == "Hej Maja!"
+    confirmed = [e for e in await consent_rows(engine) if e["event"] == "confirmed"]
+    assert {(e["list_id"], e["form"]) for e in confirmed} == {
+        (lists["kultur"], "api"),
+        (lists["born"], "preferences"),
+    }
+
+
 async def test_private_lists_the_resident_is_on_are_shown_and_can_be_left(
     client: httpx.AsyncClient, redis: Redis, engine: AsyncEngine, lists: dict[str, int]
 ) -> None:

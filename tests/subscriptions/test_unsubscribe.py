@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.links import read_preferences, sign_unsubscribe
 from shared.tokens import Purpose, TokenSigner
 from tests.subscriptions.conftest import (
     all_subscribers,
@@ -15,17 +18,30 @@ from tests.subscriptions.conftest import (
     queued_mails,
     subscribe_json,
 )
+from tests.subscriptions.residents import audit_rows, consent_rows
 
 
 async def _confirmed_subscriber(
-    client: httpx.AsyncClient, engine: AsyncEngine, redis: Redis, signer: TokenSigner
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    redis: Redis,
+    signer: TokenSigner,
+    *,
+    campaign_lists: list[int] | None = None,
 ) -> str:
-    """Sign up to two lists, confirm, and return an unsubscribe token for campaign 7."""
+    """Sign up to two lists, confirm, and return an unsubscribe token for campaign 7: one
+    naming ``campaign_lists``, or without them one as mail sent before links named lists."""
     await subscribe_json(client, lists=["kultur", "musik"], language="sv")
     [mail] = await queued_mails(redis)
     await client.post(f"/confirm/{confirm_token(mail)}")
     [subscriber] = await all_subscribers(engine)
+    if campaign_lists is not None:
+        return sign_unsubscribe(signer, subscriber["key"], 7, campaign_lists)
     return signer.sign(Purpose.UNSUBSCRIBE, [subscriber["key"], 7])
+
+
+async def _status_by_list(engine: AsyncEngine) -> dict[int, str]:
+    return {list_id: row["status"] for list_id, row in (await all_subscriptions(engine)).items()}
 
 
 async def _statuses(engine: AsyncEngine) -> set[str]:
@@ -33,7 +49,7 @@ async def _statuses(engine: AsyncEngine) -> set[str]:
 
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
-async def test_one_click_unsubscribes_from_every_list(
+async def test_an_old_one_click_link_without_lists_leaves_every_list(
     client: httpx.AsyncClient,
     engine: AsyncEngine,
     redis: Redis,
@@ -84,6 +100,62 @@ async def test_exact_rfc8058_body_and_a_plain_button_post(
 
     assert one_click.status_code == button.status_code == 200
     assert "You are unsubscribed" in button.text
+    assert await _statuses(engine) == {"unsubscribed"}
+
+
+async def test_one_click_leaves_only_the_lists_of_the_campaign(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    redis: Redis,
+    lists: dict[str, int],
+    signer: TokenSigner,
+) -> None:
+    token = await _confirmed_subscriber(
+        client, engine, redis, signer, campaign_lists=[lists["kultur"]]
+    )
+
+    response = await client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    again = await client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+
+    assert response.status_code == again.status_code == 200
+    assert await _status_by_list(engine) == {
+        lists["kultur"]: "unsubscribed",
+        lists["musik"]: "confirmed",
+    }
+    withdrawn = [e for e in await consent_rows(engine) if e["event"] == "withdrawn"]
+    assert [(e["list_id"], e["form"]) for e in withdrawn] == [(lists["kultur"], "link")]
+    [entry] = [e for e in await audit_rows(engine) if e["action"] == "unsubscribed"]
+    assert entry["details"] == {"via": "link", "campaign_id": 7, "lists": 1}
+    page = response.text
+    assert "Kultur i Öresund" in page and "Musik och konserter" not in page
+    assert f'action="/unsubscribe/{token}/all?lang=sv"' in page
+    assert 'href="/preferences/' in page
+
+
+async def test_the_page_offers_leaving_every_list_and_the_preference_center(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    redis: Redis,
+    lists: dict[str, int],
+    signer: TokenSigner,
+) -> None:
+    token = await _confirmed_subscriber(
+        client, engine, redis, signer, campaign_lists=[lists["kultur"]]
+    )
+
+    page = await client.get(f"/unsubscribe/{token}")
+    preferences = re.search(r'href="/preferences/([^"?]+)\?lang=sv"', page.text)
+    everything = await client.post(f"/unsubscribe/{token}/all?lang=en")
+
+    assert page.status_code == 200
+    assert "Kultur i Öresund" in page.text and "Musik och konserter" not in page.text
+    assert f'<form method="post" action="/unsubscribe/{token}?lang=sv">' in page.text
+    assert f'<form method="post" action="/unsubscribe/{token}/all?lang=sv">' in page.text
+    assert preferences is not None
+    [subscriber] = await all_subscribers(engine)
+    assert read_preferences(signer, preferences.group(1)) == subscriber["key"]
+    assert everything.status_code == 200
+    assert "You are unsubscribed" in everything.text
     assert await _statuses(engine) == {"unsubscribed"}
 
 

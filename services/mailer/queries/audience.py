@@ -20,7 +20,7 @@ from shared.schema import (
 
 
 async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSource | None:
-    """The campaign's content and the slugs of its lists, or None."""
+    """The campaign's content and its lists (slugs and ids), or None."""
     row = (
         (await conn.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id)))
         .mappings()
@@ -28,25 +28,22 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
     )
     if row is None:
         return None
-    slugs = (
-        (
-            await conn.execute(
-                sa.select(mailing_lists.c.slug)
-                .join(campaign_lists, campaign_lists.c.list_id == mailing_lists.c.id)
-                .where(campaign_lists.c.campaign_id == campaign_id)
-                .order_by(mailing_lists.c.slug)
-            )
+    lists = (
+        await conn.execute(
+            sa.select(mailing_lists.c.id, mailing_lists.c.slug)
+            .join(campaign_lists, campaign_lists.c.list_id == mailing_lists.c.id)
+            .where(campaign_lists.c.campaign_id == campaign_id)
+            .order_by(mailing_lists.c.slug)
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     return CampaignSource(
         id=int(row["id"]),
         subject=row["subject"],
         body=row["body"],
         body_text=row["body_text"],
         from_address=row["from_address"],
-        list_slugs=tuple(slugs),
+        list_slugs=tuple(str(item.slug) for item in lists),
+        list_ids=tuple(sorted(int(item.id) for item in lists)),
         updated_at=row["updated_at"],
         status=row["status"],
     )

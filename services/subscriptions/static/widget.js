@@ -230,7 +230,7 @@
       button.disabled = true;
       clear();
       const data = {
-        site: cfg.site, email: email.value, name: name.value, language: language.value,
+        via: "widget", site: cfg.site, email: email.value, name: name.value, language: language.value,
         lists: Array.from(lists.querySelectorAll("input:checked"), (i) => i.value),
         consent: consent.checked, consent_version: cfg.consent.version, website: trap.value,
         custom: Object.fromEntries(custom.map(([f, i]) => [f.key, f.type === "boolean" ? i.checked : i.value])),

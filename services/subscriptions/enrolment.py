@@ -1,0 +1,187 @@
+"""Joining and leaving lists: the one enrolment and the one withdrawal every entry point uses.
+
+Sign-up forms (ours, the widget, the embed page, the JSON API), the preference center, the
+unsubscribe link and complaints all change subscriptions through these two functions, so the
+consent record, the welcome mail of single opt-in lists and the audit trail are the same
+whichever way a resident came in. Both run inside the caller's transaction and report exactly
+the rows their statements changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.subscriptions import audit, consent, queries
+from services.subscriptions.consent import ConsentSource
+from services.subscriptions.queries import PENDING, UNSUBSCRIBED, SubscriberRow
+from services.subscriptions.welcome import welcome_mails
+from shared.contracts import OutboundMail
+
+
+class Member(Protocol):
+    """The subscriber columns enrolment and withdrawal read (a subscriber or profile row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+class WantedList(Protocol):
+    """A list someone asks to join: its id and whether it needs double opt-in."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def double_optin(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What joining did: lists requested, lists that now wait for the confirm link, lists
+    joined at once (no double opt-in) and their welcome mails."""
+
+    requested: tuple[int, ...] = ()
+    pending: tuple[int, ...] = ()
+    confirmed: tuple[int, ...] = ()
+    welcomes: list[OutboundMail] = field(default_factory=list)
+
+
+async def enrol(
+    session: AsyncSession,
+    member: Member,
+    lists: Sequence[WantedList],
+    *,
+    source: ConsentSource,
+    language: str,
+    now: datetime,
+    record_ip: bool,
+) -> Enrolment:
+    """Ask to join ``lists``: new and unsubscribed ones become pending and, with pending ones,
+    get a ``requested`` consent event; lists without double opt-in are confirmed at once
+    (``confirmed`` event, welcome mail). Lists already confirmed are left alone.
+
+    The caller mails the confirmation link for ``pending`` and enqueues ``welcomes``.
+    """
+    ids = [row.id for row in lists]
+    statuses = await queries.get_subscription_statuses(session, member.id, ids)
+    await queries.insert_pending_subscriptions(
+        session, member.id, [i for i in ids if i not in statuses], source.site_id, now
+    )
+    reopened = [i for i, status in statuses.items() if status == UNSUBSCRIBED]
+    await queries.reopen_unsubscribed(session, member.id, reopened, source.site_id, now)
+    requested = [row for row in lists if statuses.get(row.id, PENDING) != queries.CONFIRMED]
+    if not requested:
+        return Enrolment()
+    await queries.touch_subscriber(session, member.id, now)
+    await consent.record(
+        session,
+        member.id,
+        consent.REQUESTED,
+        [row.id for row in requested],
+        source=source,
+        language=language,
+        now=now,
+        record_ip=record_ip,
+    )
+    direct = [row.id for row in requested if not row.double_optin]
+    confirmed = await confirm(session, member, direct, now=now, ip=source.ip, record_ip=record_ip)
+    welcomes = await welcome_mails(session, _as_subscriber(member), confirmed)
+    return Enrolment(
+        requested=tuple(sorted(row.id for row in requested)),
+        pending=tuple(sorted(row.id for row in requested if row.double_optin)),
+        confirmed=tuple(confirmed),
+        welcomes=welcomes,
+    )
+
+
+async def confirm(
+    session: AsyncSession,
+    member: Member,
+    list_ids: Collection[int],
+    *,
+    now: datetime,
+    ip: str | None,
+    record_ip: bool,
+) -> list[int]:
+    """Confirm the still-pending subscriptions among ``list_ids``; record a ``confirmed``
+    event for exactly the rows this changed, and return their ids."""
+    confirmed = await queries.confirm_pending_lists(session, member.id, list_ids, now)
+    if confirmed:
+        await queries.touch_subscriber(session, member.id, now)
+        await consent.record_confirmed(
+            session,
+            member.id,
+            confirmed,
+            language=member.language,
+            now=now,
+            ip=ip,
+            record_ip=record_ip,
+        )
+    return confirmed
+
+
+async def withdraw(
+    session: AsyncSession,
+    member: Member,
+    list_ids: Collection[int] | None,
+    *,
+    via: str,
+    actor: str,
+    now: datetime,
+    campaign_id: int | None = None,
+    language: str | None = None,
+    audited: bool = True,
+) -> list[int]:
+    """Leave ``list_ids`` (None: every list): a ``withdrawn`` event per subscription this
+    ended and, when ``audited``, one audit entry. Returns the list ids that changed.
+
+    ``via`` names how the resident withdrew (the consent events' form and the audit detail).
+    The preference center's save passes ``audited=False``: it audits the whole change itself.
+    """
+    changed = await queries.leave_lists(session, member.id, list_ids, now)
+    if not changed:
+        return []
+    await queries.touch_subscriber(session, member.id, now)
+    await consent.record(
+        session,
+        member.id,
+        consent.WITHDRAWN,
+        changed,
+        source=ConsentSource(via),
+        language=language or member.language,
+        now=now,
+        record_ip=False,
+    )
+    if audited:
+        details: dict[str, object] = {"via": via, "lists": len(changed)}
+        if campaign_id is not None:
+            details["campaign_id"] = campaign_id
+        await audit.record(
+            session,
+            actor=actor,
+            action=audit.UNSUBSCRIBED,
+            email=member.email,
+            details=details,
+            now=now,
+        )
+    return changed
+
+
+def _as_subscriber(member: Member) -> SubscriberRow:
+    return SubscriberRow(
+        member.id, member.key, member.email, member.name, member.language, member.status
+    )
