@@ -3,7 +3,8 @@
 app.py (factory, dependencies, error mapping) → routes.py (thin handlers) → signup.py and
 unsubscribe.py (domain) → queries.py (all SQL). links.py reads and signs tokens, mail.py renders
 the confirmation mail, pages.py renders pages, i18n.py loads the gettext catalogs in locales/,
-schemas.py holds request/response Structs and input checks, errors.py the service's errors.
+schemas.py holds request/response Structs and input checks (json_input.py refuses JSON nested
+too deeply before it is decoded), errors.py the service's errors.
 
 Member sites: widget_routes.py (handlers) → widget.py (site form description, embed page,
 SignupGate: known site, allowed origin, proof of work) with sites.py (sites by key, cached
@@ -14,8 +15,9 @@ it); all other sites' forms work without JavaScript.
 
 Residents' control: preference_routes.py (handlers) → preferences.py (load and store choices,
 with preference_form.py for the page model and checks) and gdpr.py (export, erasure,
-suppression); gdpr_jobs.py runs staff requests in worker.py; consent.py keeps the consent
-record, audit.py the audit log and the address digest.
+suppression); origins.py refuses their POSTs from other sites (Origin/Referer); gdpr_jobs.py
+runs staff requests in worker.py; consent.py keeps the consent record, audit.py the audit log
+and the address digest.
 
 Catalogs: ``pybabel extract -F babel.cfg -k N_ --no-location --sort-output
 -o locales/messages.pot .`` then ``pybabel update -i locales/messages.pot -d locales`` and
