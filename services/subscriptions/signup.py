@@ -23,7 +23,7 @@ from services.subscriptions.links import (
 )
 from services.subscriptions.mail import JobQueue, enqueue_mail, render_confirmation
 from services.subscriptions.pages import Renderer
-from services.subscriptions.queries import ACTIVE, PENDING, UNSUBSCRIBED, ListRow
+from services.subscriptions.queries import ACTIVE, CONFIRMED, PENDING, UNSUBSCRIBED, ListRow
 from services.subscriptions.schemas import (
     SignupRequest,
     SubscribeBody,
@@ -54,11 +54,18 @@ class SignupResult:
 
 @dataclass(frozen=True)
 class LinkTarget:
-    """What a confirm link points at, for its pages."""
+    """What a confirm link points at, for its pages: the lists it names that are still pending
+    or confirmed. None are when the resident has since unsubscribed from them or been erased:
+    the link no longer applies."""
 
     language: str | None
     lists: tuple[ListRow, ...]
     changed: int = 0
+
+    @property
+    def applies(self) -> bool:
+        """Whether confirming means anything: some list of the link is pending or confirmed."""
+        return bool(self.lists)
 
 
 def list_choice(row: ListRow) -> ListChoice:
@@ -319,7 +326,8 @@ async def inspect_confirm(session: AsyncSession, signer: TokenSigner, token: str
     async with session.begin():
         subscriber = await queries.get_subscriber_by_key(session, key)
         lists = await queries.get_lists_by_id(session, list_ids)
-    return LinkTarget(subscriber.language if subscriber else None, tuple(lists))
+        statuses = await _statuses(session, subscriber, list_ids)
+    return _link_target(subscriber, lists, statuses)
 
 
 async def confirm(
@@ -341,10 +349,10 @@ async def confirm(
     async with session.begin():
         subscriber = await queries.get_subscriber_by_key(session, key)
         lists = await queries.get_lists_by_id(session, list_ids)
+        statuses = await _statuses(session, subscriber, list_ids)
         changed = 0
-        if subscriber is not None and subscriber.status == ACTIVE:
+        if subscriber is not None and statuses:
             now = datetime.now(UTC)
-            statuses = await queries.get_subscription_statuses(session, subscriber.id, list_ids)
             pending_ids = [list_id for list_id, status in statuses.items() if status == PENDING]
             confirmed = await queries.confirm_pending_lists(
                 session, subscriber.id, pending_ids, now
@@ -365,7 +373,27 @@ async def confirm(
     log.info("signup.confirmed", subscriber=key, lists=list_ids, changed=changed)
     if jobs is not None and welcomes:
         await _send_welcomes_after_confirm(jobs, welcomes)
-    return LinkTarget(subscriber.language if subscriber else None, tuple(lists), changed)
+    return _link_target(subscriber, lists, statuses, changed)
+
+
+async def _statuses(
+    session: AsyncSession, subscriber: queries.SubscriberRow | None, list_ids: list[int]
+) -> dict[int, str]:
+    # A blocked or bounced subscriber's rows count as gone: nothing may be confirmed for them.
+    if subscriber is None or subscriber.status != ACTIVE:
+        return {}
+    return await queries.get_subscription_statuses(session, subscriber.id, list_ids)
+
+
+def _link_target(
+    subscriber: queries.SubscriberRow | None,
+    lists: list[ListRow],
+    statuses: dict[int, str],
+    changed: int = 0,
+) -> LinkTarget:
+    # The statuses are those read before confirming: pending lists are confirmed by now.
+    live = tuple(row for row in lists if statuses.get(row.id) in (PENDING, CONFIRMED))
+    return LinkTarget(subscriber.language if subscriber else None, live, changed)
 
 
 async def _send_welcomes_after_confirm(jobs: JobQueue, mails: list[OutboundMail]) -> None:
