@@ -15,6 +15,7 @@ from services.subscriptions.abuse import SignupGuard, is_honeypot_filled, minimu
 from services.subscriptions.audit import address_hash
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem, InvalidInput, ListChoice
+from services.subscriptions.greeting import greeting_name
 from services.subscriptions.links import (
     preferences_url,
     read_confirm_token,
@@ -246,6 +247,8 @@ async def _subscribe(
         log.info("signup.already_confirmed", subscriber=subscriber.key)
         return SignupResult(subscriber.key, (), None)
     await queries.touch_subscriber(session, subscriber.id, now)
+    # Read before anything is confirmed below: a list confirmed at once vouches for nothing.
+    greeted = subscriber._replace(name=await greeting_name(session, subscriber))
     await consent.record(
         session,
         subscriber.id,
@@ -259,7 +262,7 @@ async def _subscribe(
     # Lists whose staff turned double opt-in off are confirmed at once, with their welcome.
     await _confirm_at_once(
         session,
-        subscriber,
+        greeted,
         [row.id for row in requested if not row.double_optin],
         jobs=jobs,
         source=source,
@@ -279,8 +282,8 @@ async def _subscribe(
         settings,
         to=subscriber.email,
         subscriber_key=subscriber.key,
-        # An existing subscriber is greeted by the name they gave, not by what was typed now.
-        name=subscriber.name,
+        # Only a name the owner has confirmed, never one a stranger typed with the address.
+        name=greeted.name,
         language=request.language,
         token=sign_confirm(signer, subscriber.key, pending_ids),
         list_names=[list_name(row, request.language) for row in pending],
