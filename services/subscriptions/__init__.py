@@ -1,6 +1,8 @@
 """The public subscriptions service: sign-up with double opt-in, confirm and unsubscribe links.
 
-app.py (factory, dependencies, error mapping) → routes.py (thin handlers) → signup.py and
+app.py (factory, dependencies, error mapping; request_url.py refuses a request whose Host header
+or query string cannot be read, form_body.py a form part that cannot be decoded) → routes.py
+(thin handlers) → signup.py and
 unsubscribe.py (domain) → queries.py (all SQL). links.py reads and signs tokens, mail.py renders
 the confirmation mail (greeting.py: by name only once the address's owner has confirmed),
 pages.py renders pages, i18n.py loads the gettext catalogs in locales/, schemas.py holds

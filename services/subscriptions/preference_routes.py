@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.subscriptions import gdpr, openapi, preference_form, preferences
 from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.errors import RateLimited, UnsupportedContentType
+from services.subscriptions.form_body import read_form
 from services.subscriptions.origins import require_same_origin
 from services.subscriptions.pages import Renderer, request_language
 from services.subscriptions.preference_form import Preferences, PreferencesForm
@@ -57,7 +58,7 @@ async def _read_form(request: AnyRequest) -> PreferencesForm:
     media_type = request.content_type[0]
     if media_type not in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
         raise UnsupportedContentType(media_type or "(none)")
-    return preference_form.read_form(await request.form())
+    return preference_form.read_form(await read_form(request))
 
 
 def _preferences_page(

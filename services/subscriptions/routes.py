@@ -17,6 +17,7 @@ from services.subscriptions import openapi, public_fields, signup, unsubscribe
 from services.subscriptions.abuse import SignupGuard, client_address
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import UnsupportedContentType
+from services.subscriptions.form_body import read_form
 from services.subscriptions.health import readiness_problem
 from services.subscriptions.i18n import N_
 from services.subscriptions.pages import Renderer, request_language
@@ -55,7 +56,7 @@ async def read_subscribe_body(request: AnyRequest) -> tuple[SubscribeBody, bool]
     if media_type == "application/json" or media_type.endswith("+json"):
         return decode_json_body(await request.body()), True
     if media_type in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
-        return form_to_body(await request.form()), False
+        return form_to_body(await read_form(request)), False
     raise UnsupportedContentType(media_type or "(none)")
 
 
