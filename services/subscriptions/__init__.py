@@ -2,12 +2,11 @@
 
 app.py (factory, dependencies, error mapping; request_url.py refuses a request whose Host header
 or query string cannot be read, form_body.py a form part that cannot be decoded) → routes.py
-(thin handlers) → signup.py and
-unsubscribe.py (domain) → queries.py (all SQL). links.py reads and signs tokens, mail.py renders
-the confirmation mail (greeting.py: by name only once the address's owner has confirmed),
-pages.py renders pages, i18n.py loads the gettext catalogs in locales/, schemas.py holds
-request/response Structs and input checks (json_input.py refuses JSON nested too deeply before
-it is decoded), errors.py the service's errors.
+(thin handlers) → signup.py and unsubscribe.py (domain) → queries.py (all SQL). links.py reads
+and signs tokens, mail.py renders the confirmation mail (greeting.py: by name only once the
+address's owner has confirmed), pages.py renders pages, i18n.py loads the gettext catalogs in
+locales/, schemas.py holds request/response Structs and input checks (json_input.py refuses JSON
+nested too deeply before it is decoded), errors.py the service's errors.
 
 Member sites: widget_routes.py (handlers) → widget.py (site form description, embed page,
 SignupGate: known site, allowed origin, proof of work) with sites.py (sites by key, cached
