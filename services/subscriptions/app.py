@@ -184,13 +184,13 @@ def _unknown_site(request: Request[Any, Any, Any], exc: UnknownSite) -> Response
 def _cross_origin_refused(
     request: Request[Any, Any, Any], exc: CrossOriginRefused
 ) -> Response[Any]:
-    return _status_page(request, 403)
+    return _status_page(request, 403, "Requests from this origin are not accepted here.")
 
 
 def _unsupported_content_type(
     request: Request[Any, Any, Any], exc: UnsupportedContentType
 ) -> Response[Any]:
-    return _status_page(request, 415)
+    return _status_page(request, 415, "Send a form (urlencoded or multipart) or JSON.")
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

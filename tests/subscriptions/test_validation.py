@@ -197,8 +197,13 @@ async def test_wrong_content_type_is_415(
     response = await client.post(
         "/subscribe", content=b"email=maja@example.org&consent=on", headers=headers
     )
+    as_json = await client.post(
+        "/subscribe", content=b"email=maja", headers={**headers, "accept": "application/json"}
+    )
 
-    assert response.status_code == 415
+    assert response.status_code == as_json.status_code == 415
+    assert "<h1>Formatet understøttes ikke</h1>" in response.text
+    assert as_json.json()["detail"] == "Send a form (urlencoded or multipart) or JSON."
     await _nothing_stored(engine, redis)
 
 
