@@ -48,11 +48,11 @@ def run_schema(
     headers: Mapping[str, str] | None = None,
     max_examples: int = 25,
     skip: Callable[[str], bool] = lambda label: False,
-    hostile: bool = False,
+    hostile: bool = True,
     known: Mapping[str, str] | None = None,
 ) -> SchemaRun:
     """Send generated requests (valid and invalid) to every operation of the schema served at
-    ``base_url``, then the hostile inputs above (with ``hostile``, path parameters named in
+    ``base_url``, then the hostile inputs above (unless ``hostile`` is off; path parameters named in
     ``known`` set to those values, so they reach past "not found"); the run names each
     operation that answered with a server error.
 
