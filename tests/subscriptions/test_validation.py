@@ -290,3 +290,24 @@ async def test_brackets_inside_strings_do_not_count_as_nesting(
     assert response.status_code == 202
     [subscriber] = await all_subscribers(engine)
     assert subscriber["name"] == "[{" * 100
+
+
+@pytest.mark.parametrize(
+    ("lang", "reason"),
+    [
+        ("da", "Forespørgslens indhold er for dybt indlejret til at være en tilmelding."),
+        ("sv", "Förfrågans innehåll är för djupt nästlat för att vara en anmälan."),
+        ("en", "The request body is nested too deeply to be a sign-up."),
+    ],
+)
+async def test_the_nesting_reason_is_given_in_the_residents_language(
+    client: httpx.AsyncClient, lists: dict[str, int], lang: str, reason: str
+) -> None:
+    response = await client.post(
+        f"/subscribe?lang={lang}",
+        content=_nested(100),
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {"errors": {"body": reason}}
