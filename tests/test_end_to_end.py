@@ -192,6 +192,7 @@ async def test_sign_up_confirm_campaign_unsubscribe(
         await _drain_mailer(settings)
         assert smtp_server.messages == []
 
+
 async def test_one_mailbox_in_two_spellings_is_one_subscriber_until_erased(
     settings: Settings, smtp_server: RecordingSMTPServer, redis: object
 ) -> None:

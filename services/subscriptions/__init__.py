@@ -1,13 +1,16 @@
 """The public subscriptions service: sign-up with double opt-in, confirm and unsubscribe links.
 
-app.py (factory, dependencies, error mapping) → routes.py (thin handlers; dependencies.py names
-what they receive, http_input.py reads bodies and the client address) → admission.py (the one
-step in front of every sign-up: site, origin, proof of work, rate limit, site defaults) →
-signup.py and unsubscribe.py (domain) → enrolment.py (the one way to join, confirm or leave
-lists, with consent records) → queries.py (all SQL). links.py gives the link tokens of
-shared/links.py this service's URLs, mail.py renders the confirmation mail and enqueues mail
-(its Outbox groups what that takes), pages.py renders pages, i18n.py loads the gettext catalogs
-in locales/, schemas.py holds request/response Structs and input checks, errors.py the
+app.py (factory, dependencies, error mapping; request_url.py refuses a request whose Host header
+or query string cannot be read, form_body.py a form part that cannot be decoded) → routes.py
+(thin handlers; dependencies.py names what they receive, http_input.py reads bodies and the
+client address, json_input.py refuses JSON nested too deeply before it is decoded, origins.py
+refuses cross-site posts) → admission.py (the one step in front of every sign-up: site, origin,
+proof of work, rate limit, site defaults) → signup.py and unsubscribe.py (domain) → enrolment.py
+(the one way to join, confirm or leave lists, with consent records) → queries.py (all SQL).
+links.py gives the link tokens of shared/links.py this service's URLs, mail.py renders the
+confirmation mail and enqueues mail (its Outbox groups what that takes; greeting.py: by name
+only once the address's owner has confirmed), pages.py renders pages, i18n.py loads the gettext
+catalogs in locales/, schemas.py holds request/response Structs and input checks, errors.py the
 service's errors.
 
 Member sites: widget_routes.py (handlers) → widget.py (site form description, embed page)
@@ -19,8 +22,9 @@ BREVDUE_PROOF_OF_WORK_WITHOUT_SITE (our own form loads the same script).
 
 Residents' control: preference_routes.py (handlers) → preferences.py (load and store choices,
 with preference_form.py for the page model and checks) and gdpr.py (export, erasure,
-suppression); gdpr_jobs.py runs staff requests in worker.py; consent.py keeps the consent
-record, audit.py the audit log and the address digest.
+suppression); origins.py refuses their POSTs from other sites (Origin/Referer); gdpr_jobs.py
+runs staff requests in worker.py; consent.py keeps the consent record, audit.py the audit log
+and the address digest.
 
 Catalogs: ``pybabel extract -F babel.cfg -k N_ --no-location --sort-output
 -o locales/messages.pot .`` then ``pybabel update -i locales/messages.pot -d locales`` and

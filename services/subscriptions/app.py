@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -35,6 +36,7 @@ from services.subscriptions.proof_of_work import (
     derive_hmac_key,
     form_solves_proof_of_work,
 )
+from services.subscriptions.request_url import refuse_unreadable_url
 from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
 from services.subscriptions.sites import SiteDirectory
@@ -51,6 +53,9 @@ from shared.tokens import Purpose, TokenSigner
 log = structlog.get_logger(__name__)
 
 TOO_MANY_ATTEMPTS = N_("Too many attempts. Please wait a while and try again.")
+_STATUS_PHRASES = frozenset(status.phrase for status in HTTPStatus)
+# Litestar's detail when the client went away before sending the whole body.
+CLIENT_DISCONNECTED = "client disconnected prematurely"
 
 
 @asynccontextmanager
@@ -101,6 +106,12 @@ def _from_state(name: str) -> Provide:
 # --- the one place where errors become HTTP answers --------------------------------------
 
 
+def _path(request: Request[Any, Any, Any]) -> str:
+    # Not request.url: building it parses the Host header, and a malformed one (the reason
+    # for some of these answers) would fail again here.
+    return str(request.scope.get("path") or "/")
+
+
 def _renderer(request: Request[Any, Any, Any]) -> Renderer:
     renderer: Renderer = request.app.state.renderer
     return renderer
@@ -116,7 +127,7 @@ def _invalid_input(request: Request[Any, Any, Any], exc: InvalidInput) -> Respon
         return Response(ErrorsResponse(errors=errors), status_code=422)
     return renderer.subscribe_form(
         lang,
-        path=request.url.path,
+        path=_path(request),
         choices=exc.choices,
         values=exc.values,
         problems=exc.problems,
@@ -133,20 +144,25 @@ def _invalid_link(request: Request[Any, Any, Any], exc: InvalidLink) -> Response
     return _renderer(request).page(
         "link_error.html",
         lang,
-        path=request.url.path,
+        path=_path(request),
         status_code=400,
         purpose=exc.purpose.value,
         reason=exc.reason,
     )
 
 
-def _status_page(request: Request[Any, Any, Any], status_code: int) -> Response[Any]:
+def _status_page(
+    request: Request[Any, Any, Any], status_code: int, detail: str | None = None
+) -> Response[Any]:
     if wants_json(request):
-        return Response({"error": status_code}, status_code=status_code)
+        body: dict[str, Any] = {"error": status_code}
+        if detail and detail not in _STATUS_PHRASES:  # a reason beyond the code's name
+            body["detail"] = detail
+        return Response(body, status_code=status_code)
     return _renderer(request).page(
         "error.html",
         request_language(request),
-        path=request.url.path,
+        path=_path(request),
         status_code=status_code,
         status=status_code,
     )
@@ -164,7 +180,7 @@ def _rate_limited(request: Request[Any, Any, Any], exc: RateLimited) -> Response
     response = renderer.page(
         "rate_limited.html",
         lang,
-        path=request.url.path,
+        path=_path(request),
         status_code=429,
         minutes=max(1, -(-exc.retry_after // 60)),
     )
@@ -179,19 +195,24 @@ def _unknown_site(request: Request[Any, Any, Any], exc: UnknownSite) -> Response
 def _cross_origin_refused(
     request: Request[Any, Any, Any], exc: CrossOriginRefused
 ) -> Response[Any]:
-    return _status_page(request, 403)
+    return _status_page(request, 403, "Requests from this origin are not accepted here.")
 
 
 def _unsupported_content_type(
     request: Request[Any, Any, Any], exc: UnsupportedContentType
 ) -> Response[Any]:
-    return _status_page(request, 415)
+    return _status_page(request, 415, "Send a form (urlencoded or multipart) or JSON.")
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.detail == CLIENT_DISCONNECTED:
+        # The framework calls a body cut short a server error; it is the client's doing, and
+        # nobody is left to read the answer. Not worth an error with a traceback in the log.
+        log.info("request.client_disconnected", method=request.method, path=_path(request))
+        return Response({"error": 400, "detail": exc.detail}, status_code=400)
     if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
         return _unexpected(request, exc)
-    response = _status_page(request, exc.status_code)
+    response = _status_page(request, exc.status_code, exc.detail)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -210,7 +231,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     log.error(
         "request.failed",
         method=request.method,
-        path=request.url.path,
+        path=_path(request),
         error=type(exc).__name__,
         exc_info=exc,
     )
@@ -252,6 +273,7 @@ def create_app(settings: Settings) -> Litestar:
             Exception: _unexpected,
         },
         lifespan=[_resources],
+        middleware=[refuse_unreadable_url],
         before_send=[add_cors_headers],
         state=State({"settings": settings, "renderer": renderer}),
         logging_config=None,

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, consent, queries
 from services.subscriptions.consent import ConsentSource
+from services.subscriptions.greeting import greeting_name
 from services.subscriptions.queries import PENDING, UNSUBSCRIBED, SubscriberRow
 from services.subscriptions.welcome import welcome_mails
 from shared.contracts import OutboundMail
@@ -58,6 +59,8 @@ class Enrolment:
     pending: tuple[int, ...] = ()
     confirmed: tuple[int, ...] = ()
     welcomes: list[OutboundMail] = field(default_factory=list)
+    # The name mail to this address may greet by, read before anything was confirmed here.
+    greeting: str | None = None
 
 
 async def enrol(
@@ -97,14 +100,18 @@ async def enrol(
         now=now,
         record_ip=record_ip,
     )
+    # Read before anything is confirmed below: a list confirmed at once vouches for nothing.
+    greeted = _as_subscriber(member)
+    greeted = greeted._replace(name=await greeting_name(session, greeted))
     direct = [row.id for row in requested if not row.double_optin]
     confirmed = await confirm(session, member, direct, now=now, ip=source.ip, record_ip=record_ip)
-    welcomes = await welcome_mails(session, _as_subscriber(member), confirmed)
+    welcomes = await welcome_mails(session, greeted, confirmed)
     return Enrolment(
         requested=tuple(sorted(row.id for row in requested)),
         pending=tuple(sorted(row.id for row in requested if row.double_optin)),
         confirmed=tuple(confirmed),
         welcomes=welcomes,
+        greeting=greeted.name,
     )
 
 

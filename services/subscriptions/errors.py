@@ -67,7 +67,8 @@ class UnsupportedContentType(SubscriptionsError):
 
 
 class CrossOriginRefused(SubscriptionsError):
-    """A browser on an origin the member site does not allow made a JSON call."""
+    """A browser on another site made a call refused from there: a widget JSON call from an
+    origin the member site does not allow, or a preference form posted from elsewhere."""
 
     def __init__(self, origin: str) -> None:
         self.origin = origin

@@ -12,6 +12,7 @@ from litestar.enums import RequestEncodingType
 
 from services.subscriptions.abuse import client_address, trusted_networks
 from services.subscriptions.errors import UnsupportedContentType
+from services.subscriptions.form_body import read_form
 from services.subscriptions.schemas import SubscribeBody, decode_json_body, form_to_body
 from shared.settings import Settings
 
@@ -24,7 +25,7 @@ async def read_subscribe_body(request: AnyRequest) -> tuple[SubscribeBody, bool]
     if media_type == "application/json" or media_type.endswith("+json"):
         return decode_json_body(await request.body()), True
     if media_type in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
-        return form_to_body(await request.form()), False
+        return form_to_body(await read_form(request)), False
     raise UnsupportedContentType(media_type or "(none)")
 
 

@@ -89,6 +89,7 @@ _MESSAGES: Final[Mapping[tuple[str, str], str]] = {
     ),
     ("body", "invalid_json"): N_("The request body is not valid JSON."),
     ("body", "not_object"): N_("The request body must be a JSON object."),
+    ("body", "too_deep"): N_("The request body is nested too deeply to be a sign-up."),
 }
 _MESSAGES_BY_CODE: Final[Mapping[str, str]] = {
     "required": N_("This field is required."),

@@ -8,18 +8,18 @@ page elsewhere cannot submit these forms on a resident's behalf.
 from __future__ import annotations
 
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from litestar import Response, get, post
 from litestar.enums import MediaType, RequestEncodingType
-from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect
 
 from services.subscriptions import gdpr, openapi, preference_form, preferences
 from services.subscriptions.dependencies import Config, Guard, Jobs, Mail, Pages, Session, Signer
 from services.subscriptions.errors import RateLimited, UnsupportedContentType
+from services.subscriptions.form_body import read_form
 from services.subscriptions.http_input import AnyRequest, client_ip
+from services.subscriptions.origins import require_same_origin
 from services.subscriptions.pages import Renderer, request_language
 from services.subscriptions.preference_form import Preferences, PreferencesForm
 from services.subscriptions.preferences import SaveOutcome
@@ -41,27 +41,11 @@ def _page(
     return response
 
 
-def _require_same_origin(request: AnyRequest, settings: Settings) -> None:
-    """Refuse a POST that a browser sent from another site (no header at all is allowed)."""
-    sent = request.headers.get("origin") or request.headers.get("referer")
-    if sent is None:
-        return
-    parts = urlsplit(sent)
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
-    public = urlsplit(settings.subscriptions_public_url)
-    own = {
-        f"{public.scheme}://{public.netloc}".lower(),
-        f"{request.base_url.scheme}://{request.base_url.netloc}".lower(),
-    }
-    if origin not in own:
-        raise PermissionDeniedException("cross-site request refused")
-
-
 async def _read_form(request: AnyRequest) -> PreferencesForm:
     media_type = request.content_type[0]
     if media_type not in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
         raise UnsupportedContentType(media_type or "(none)")
-    return preference_form.read_form(await request.form())
+    return preference_form.read_form(await read_form(request))
 
 
 def _preferences_page(
@@ -163,7 +147,7 @@ async def preferences_save(
 ) -> Response[Any]:
     """Save the form: 303 back to the page, the page with reasons (422), or 429 when the
     address has had its confirmation mails for today."""
-    _require_same_origin(request, settings)
+    require_same_origin(request, settings)
     form = await _read_form(request)
     try:
         prefs, outcome = await preferences.save(
@@ -198,7 +182,7 @@ async def preferences_unsubscribe(
     settings: Config,
 ) -> Response[str]:
     """Unsubscribe from every list at once."""
-    _require_same_origin(request, settings)
+    require_same_origin(request, settings)
     prefs = await preferences.unsubscribe_everything(session, signer, token)
     if prefs is None:
         return _no_data(renderer, request)
@@ -225,7 +209,7 @@ async def preferences_export(
 ) -> Response[str]:
     """Mail the resident an expiring link to a copy of their data (429 past the daily
     allowance of such mails)."""
-    _require_same_origin(request, settings)
+    require_same_origin(request, settings)
     prefs = await preferences.load(session, signer, token)
     if prefs is None:
         return _no_data(renderer, request)
@@ -280,7 +264,7 @@ async def erase_now(
     settings: Config,
 ) -> Response[str]:
     """Erase the resident's data and say goodbye (by page and by mail)."""
-    _require_same_origin(request, settings)
+    require_same_origin(request, settings)
     language = await gdpr.erase_with_token(session, signer, token, jobs=jobs, renderer=renderer)
     if language is None:
         return _no_data(renderer, request)
@@ -315,7 +299,7 @@ async def export_download(
     settings: Config,
 ) -> Response[Any]:
     """The data as a JSON file download."""
-    _require_same_origin(request, settings)
+    require_same_origin(request, settings)
     data = await gdpr.download_export(session, signer, token, renderer)
     if data is None:
         return _no_data(renderer, request)

@@ -775,3 +775,14 @@ async def delete_subscribers_without_subscriptions(
     )
     result = await session.execute(sa.delete(subscribers).where(orphan))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def has_confirmed_subscription(session: AsyncSession, subscriber_id: int) -> bool:
+    """Whether the subscriber is confirmed on any list (the address's owner has acted)."""
+    query = sa.select(
+        sa.exists().where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.status == CONFIRMED,
+        )
+    )
+    return bool(await session.scalar(query))

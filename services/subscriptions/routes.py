@@ -84,6 +84,8 @@ async def confirm_form(
     """A page with one button that confirms; following the link changes nothing."""
     target = await signup.inspect_confirm(session, signer, token)
     lang = request_language(request, target.language)
+    if not target.applies:
+        return _link_gone(renderer, request, lang)
     names = [signup.list_name(row, lang) for row in target.lists]
     return renderer.page("confirm.html", lang, path=request.url.path, token=token, lists=names)
 
@@ -114,8 +116,16 @@ async def confirm(
         jobs=jobs,
     )
     lang = request_language(request, target.language)
+    if not target.applies:
+        return _link_gone(renderer, request, lang)
     names = [signup.list_name(row, lang) for row in target.lists]
     return renderer.page("confirmed.html", lang, path=request.url.path, lists=names)
+
+
+def _link_gone(renderer: Renderer, request: AnyRequest, lang: str) -> Response[str]:
+    """410: the resident unsubscribed or was erased since the link was sent; say so, and how
+    to sign up again, rather than claim a confirmation that changed nothing."""
+    return renderer.page("confirm_gone.html", lang, path=request.url.path, status_code=410)
 
 
 @get("/unsubscribe/{token:str}", media_type=MediaType.HTML)

@@ -14,6 +14,7 @@ from litestar.datastructures import FormMultiDict
 from services.subscriptions import public_fields
 from services.subscriptions.errors import FieldProblem, InvalidInput
 from services.subscriptions.i18n import LANGUAGES
+from services.subscriptions.json_input import is_too_deep
 from services.subscriptions.public_fields import Definition
 
 MAX_BODY_BYTES = 16 * 1024
@@ -75,6 +76,8 @@ class ErrorsResponse(msgspec.Struct, frozen=True, kw_only=True):
 
 def decode_json_body(raw: bytes) -> SubscribeBody:
     """Decode a JSON sign-up; raise InvalidInput naming the field (or ``body``) at fault."""
+    if is_too_deep(raw):
+        raise InvalidInput({"body": FieldProblem("too_deep")})
     try:
         value = msgspec.json.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError):

@@ -29,7 +29,7 @@ from services.subscriptions.mail import (
     enqueue_mails,
     render_confirmation,
 )
-from services.subscriptions.queries import ACTIVE, ListRow
+from services.subscriptions.queries import ACTIVE, CONFIRMED, PENDING, ListRow
 from services.subscriptions.schemas import (
     SignupRequest,
     SubscribeBody,
@@ -59,11 +59,18 @@ class SignupResult:
 
 @dataclass(frozen=True)
 class LinkTarget:
-    """What a confirm link points at, for its pages."""
+    """What a confirm link points at, for its pages: the lists it names that are still pending
+    or confirmed. None are when the resident has since unsubscribed from them or been erased:
+    the link no longer applies."""
 
     language: str | None
     lists: tuple[ListRow, ...]
     changed: int = 0
+
+    @property
+    def applies(self) -> bool:
+        """Whether confirming means anything: some list of the link is pending or confirmed."""
+        return bool(self.lists)
 
 
 def list_choice(row: ListRow) -> ListChoice:
@@ -217,8 +224,8 @@ async def _subscribe(
         settings,
         to=subscriber.email,
         subscriber_key=subscriber.key,
-        # An existing subscriber is greeted by the name they gave, not by what was typed now.
-        name=subscriber.name,
+        # Only a name the owner has confirmed, never one a stranger typed with the address.
+        name=enrolled.greeting,
         language=request.language,
         token=sign_confirm(signer, subscriber.key, pending_ids),
         list_names=[list_name(row, request.language) for row in pending],
@@ -237,7 +244,8 @@ async def inspect_confirm(session: AsyncSession, signer: TokenSigner, token: str
     async with session.begin():
         subscriber = await queries.get_subscriber_by_key(session, key)
         lists = await queries.get_lists_by_id(session, list_ids)
-    return LinkTarget(subscriber.language if subscriber else None, tuple(lists))
+        statuses = await _statuses(session, subscriber, list_ids)
+    return _link_target(subscriber, lists, statuses)
 
 
 async def confirm(
@@ -258,8 +266,9 @@ async def confirm(
     async with session.begin():
         subscriber = await queries.get_subscriber_by_key(session, key)
         lists = await queries.get_lists_by_id(session, list_ids)
+        statuses = await _statuses(session, subscriber, list_ids)
         confirmed: list[int] = []
-        if subscriber is not None and subscriber.status == ACTIVE:
+        if subscriber is not None and statuses:
             confirmed = await enrolment.confirm(
                 session,
                 subscriber,
@@ -270,4 +279,24 @@ async def confirm(
             )
             await enqueue_mails(jobs, await welcome_mails(session, subscriber, confirmed))
     log.info("signup.confirmed", subscriber=key, lists=list_ids, changed=len(confirmed))
-    return LinkTarget(subscriber.language if subscriber else None, tuple(lists), len(confirmed))
+    return _link_target(subscriber, lists, statuses, len(confirmed))
+
+
+async def _statuses(
+    session: AsyncSession, subscriber: queries.SubscriberRow | None, list_ids: list[int]
+) -> dict[int, str]:
+    # A blocked or bounced subscriber's rows count as gone: nothing may be confirmed for them.
+    if subscriber is None or subscriber.status != ACTIVE:
+        return {}
+    return await queries.get_subscription_statuses(session, subscriber.id, list_ids)
+
+
+def _link_target(
+    subscriber: queries.SubscriberRow | None,
+    lists: list[ListRow],
+    statuses: dict[int, str],
+    changed: int = 0,
+) -> LinkTarget:
+    # The statuses are those read before confirming: pending lists are confirmed by now.
+    live = tuple(row for row in lists if statuses.get(row.id) in (PENDING, CONFIRMED))
+    return LinkTarget(subscriber.language if subscriber else None, live, changed)

@@ -19,6 +19,7 @@ from tests.subscriptions.conftest import (
     queued_mails,
     subscribe_json,
 )
+from tests.subscriptions.residents import sign_up
 
 
 async def _signed_up(client: httpx.AsyncClient, redis: Redis, **fields: object) -> str:
@@ -96,8 +97,98 @@ async def test_an_old_confirm_link_does_not_undo_an_unsubscribe(
 
     response = await client.post(f"/confirm/{token}")
 
-    assert response.status_code == 200
+    assert response.status_code == 410
+    assert "Din tilmelding er bekræftet" not in response.text
+    assert "Dette bekræftelseslink gælder ikke længere" in response.text
     assert (await all_subscriptions(engine))[lists["kultur"]]["status"] == "unsubscribed"
+
+
+GONE = {
+    "da": (
+        "Dette bekræftelseslink gælder ikke længere",
+        "Vil du have nyhedsbrevene igen, så tilmeld dig på ny",
+    ),
+    "sv": (
+        "Den här bekräftelselänken gäller inte längre",
+        "Vill du ha nyhetsbreven igen kan du anmäla dig på nytt",
+    ),
+    "en": (
+        "This confirmation link no longer applies",
+        "If you want the newsletters again, sign up once more",
+    ),
+}
+
+
+def _says_the_link_is_gone(response: httpx.Response, lang: str) -> None:
+    heading, advice = GONE[lang]
+    assert response.status_code == 410
+    assert f'<html lang="{lang}">' in response.text
+    assert f"<h1>{heading}</h1>" in response.text
+    assert advice in response.text
+    assert f'<a href="/subscribe?lang={lang}">' in response.text  # how to sign up again
+    assert "<form" not in response.text  # nothing left to confirm
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("lang", ["da", "sv", "en"])
+async def test_a_confirm_link_used_after_unsubscribing_says_it_no_longer_applies(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    redis: Redis,
+    lists: dict[str, int],
+    signer: TokenSigner,
+    lang: str,
+) -> None:
+    token = await _signed_up(client, redis, language=lang, lists=["kultur", "musik"])
+    await client.post(f"/confirm/{token}")
+    [subscriber] = await all_subscribers(engine)
+    await client.post(f"/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, [subscriber['key'], 1])}")
+
+    for method in ("GET", "POST"):
+        _says_the_link_is_gone(await client.request(method, f"/confirm/{token}"), lang)
+
+    rows = await all_subscriptions(engine)
+    assert {row["status"] for row in rows.values()} == {"unsubscribed"}
+
+
+@pytest.mark.parametrize("lang", ["da", "sv", "en"])
+async def test_a_confirm_link_used_after_erasure_says_it_no_longer_applies(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    redis: Redis,
+    lists: dict[str, int],
+    lang: str,
+) -> None:
+    resident = await sign_up(client, redis, confirm=False)
+    erased = await client.post(f"/preferences/{resident.preferences}/erase")
+    assert erased.status_code == 200
+    assert await all_subscribers(engine) == []
+
+    for method in ("GET", "POST"):
+        response = await client.request(
+            method, f"/confirm/{resident.confirm}", headers={"accept-language": lang}
+        )
+        _says_the_link_is_gone(response, lang)
+    assert await all_subscribers(engine) == []
+
+
+async def test_the_confirmed_page_names_only_the_lists_still_subscribed(
+    client: httpx.AsyncClient, engine: AsyncEngine, redis: Redis, lists: dict[str, int]
+) -> None:
+    resident = await sign_up(client, redis, lists=["kultur", "musik"])
+    saved = await client.post(
+        f"/preferences/{resident.preferences}",
+        data={"lists": ["kultur"], "language": "da", "name": "", "municipality": ""},
+    )
+    assert saved.status_code == 303
+
+    for method in ("GET", "POST"):
+        response = await client.request(method, f"/confirm/{resident.confirm}")
+        assert response.status_code == 200
+        assert "Kultur i Øresund" in response.text
+        assert "Musik og koncerter" not in response.text
+    rows = await all_subscriptions(engine)
+    assert rows[lists["musik"]]["status"] == "unsubscribed"
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,10 @@ async def test_json_sign_up_from_a_stranger_or_another_sites_origin_is_refused(
     for origin in (STRANGER, OTHER_SITE_ORIGIN, "null"):
         response = await client.post("/subscribe", json=body, headers={"Origin": origin})
         assert response.status_code == 403, origin
+        assert response.json() == {
+            "error": 403,
+            "detail": "Requests from this origin are not accepted here.",
+        }
         assert "access-control-allow-origin" not in response.headers
     without_site = await client.post(
         "/subscribe", json={**body, "site": None}, headers={"Origin": SITE_ORIGIN}

@@ -104,6 +104,7 @@ def test_every_page_renders_in_every_language(lang: str) -> None:
         "thanks.html": {},
         "confirm.html": {"token": "t", "lists": ["A"]},
         "confirmed.html": {"lists": []},
+        "confirm_gone.html": {},
         "unsubscribe.html": {"token": "t", "lists": ["A"], "preferences_token": "p"},
         "unsubscribed.html": {"token": "t", "lists": ["A"], "preferences_token": "p"},
         "link_error.html": {"purpose": "confirm", "reason": "expired"},

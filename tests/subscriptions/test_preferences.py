@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.mailer.content import Links, Recipient
+from services.subscriptions.links import sign_export
 from shared.schema import custom_fields, mailing_lists, subscriptions
 from shared.settings import Settings
 from shared.tokens import Purpose, TokenSigner
@@ -371,3 +372,76 @@ async def test_preference_tokens_never_expire(
     assert response.status_code == 200
     signer = TokenSigner(settings.secret_keys)
     assert signer.verify(Purpose.PREFERENCES, resident.preferences)[0]
+
+
+MALFORMED_ORIGINS = [
+    {"Origin": "http://[::1"},
+    {"Referer": "http://["},
+    {"Origin": "http://subscriptions.test:99999"},
+    {"Referer": "http://subscriptions.test:port/preferences"},
+    {"Origin": "subscriptions.test"},
+]
+
+
+@pytest.mark.parametrize("headers", MALFORMED_ORIGINS, ids=repr)
+async def test_malformed_origins_are_refused_with_a_reason_before_the_token(
+    client: httpx.AsyncClient,
+    redis: Redis,
+    engine: AsyncEngine,
+    lists: dict[str, int],
+    signer: TokenSigner,
+    headers: dict[str, str],
+) -> None:
+    resident = await sign_up(client, redis)
+    [subscriber] = await subscriber_rows(engine)
+    export = sign_export(signer, subscriber["key"])
+    paths = [
+        f"/preferences/{resident.preferences}",
+        f"/preferences/{resident.preferences}/unsubscribe",
+        f"/preferences/{resident.preferences}/export",
+        f"/preferences/{resident.preferences}/erase",
+        f"/export/{export}",
+        "/preferences/not-a-token/erase",  # refused before the token is even read
+    ]
+
+    for path in paths:
+        response = await client.post(path, data=form(name="X"), headers=headers)
+        assert response.status_code == 403, (path, response.status_code)
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Formularen blev sendt fra et andet websted" in response.text
+        assert "kun foretages på vores egne sider" in response.text
+
+    [after] = await subscriber_rows(engine)
+    assert after["name"] is None
+    rows = await all_subscriptions(engine)
+    assert rows[lists["kultur"]]["status"] == "confirmed"
+    assert await queued_mails(redis) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "reason"),
+    [
+        ("da", "Formularen blev sendt fra et andet websted", "Åbn linket i vores mail igen"),
+        ("sv", "Formuläret skickades från en annan webbplats", "Öppna länken i vårt mejl igen"),
+        ("en", "This form was sent from another website", "Open the link in our email again"),
+    ],
+)
+async def test_a_refused_cross_site_post_explains_itself_in_the_residents_language(
+    client: httpx.AsyncClient,
+    redis: Redis,
+    lists: dict[str, int],
+    language: str,
+    heading: str,
+    reason: str,
+) -> None:
+    resident = await sign_up(client, redis)
+
+    response = await client.post(
+        f"/preferences/{resident.preferences}/unsubscribe",
+        headers={"Origin": "https://evil.example", "Accept-Language": language},
+    )
+
+    assert response.status_code == 403
+    assert f'<html lang="{language}">' in response.text
+    assert f"<h1>{heading}</h1>" in response.text
+    assert reason in response.text

@@ -44,11 +44,25 @@ async def test_no_generated_request_gets_a_server_error(
     async with live_server(app) as server:
         async with httpx.AsyncClient(base_url=server.url) as client:
             schema = (await client.get(SCHEMA_PATH)).json()
-        run = await asyncio.to_thread(run_schema, server.url, max_examples=25)
+        run = await asyncio.to_thread(
+            run_schema,
+            server.url,
+            max_examples=25,
+            hostile=True,
+            known={"key": "malmo-bibliotek"},
+        )
 
     assert {"/subscribe", "/embed/{key}", "/preferences/{token}"} <= set(schema["paths"])
     body = schema["paths"]["/subscribe"]["post"]["requestBody"]["content"]
     assert {"application/json", "application/x-www-form-urlencoded"} <= set(body)
     assert run.errors == [], "\n\n".join(run.errors)
+    # Every operation also got the malformed Origin/Referer headers, and the sign-ups the deeply
+    # nested JSON bodies (each was once answered with a server error).
+    operations = {label for label, _ in run.hostile}
+    assert len(operations) == run.operations
+    assert all((label, "header") in run.hostile for label in operations)
+    assert {("POST /subscribe", "deep-json"), ("POST /embed/{key}", "deep-json")} <= run.hostile
+    posts = {f"POST /preferences/{{token}}{path}" for path in ("", "/unsubscribe", "/export")}
+    assert posts | {"POST /preferences/{token}/erase", "POST /export/{token}"} <= operations
     # Proof that requests went out, most of them answered (any status below 500).
     assert sum(run.statuses.values()) >= 10 * run.operations, run.statuses

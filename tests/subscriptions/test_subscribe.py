@@ -62,7 +62,8 @@ async def test_form_sign_up_redirects_to_thanks_and_queues_one_mail(
     assert mail.to == "Maja.Jensen@example.org"
     assert mail.message_key.startswith(f"confirm:{subscriber['key']}:")
     assert "Bekräfta" in mail.subject
-    assert "Hej Maja Jensen!" in mail.text
+    # Nobody has confirmed the address yet: the name typed with it is not repeated to it.
+    assert "Hej!" in mail.text and "Maja Jensen" not in mail.text
     assert "Kultur i Öresund" in mail.text and "Musik och konserter" in mail.text
     assert mail.html is not None and '<html lang="sv">' in mail.html
     payload = signer.verify(Purpose.CONFIRM, confirm_token(mail))
@@ -201,6 +202,11 @@ async def test_idn_domain_is_accepted_and_nordic_names_are_kept(
     assert subscriber["name"] == "Søren Ærø Åkesson-Öberg"
     [mail] = await queued_mails(redis)
     assert mail.to == "Soren@københavn.dk"
+    await client.post(f"/confirm/{confirm_token(mail)}")
+    await redis.flushdb()
+
+    await subscribe_json(client, email="Soren@KØBENHAVN.dk", lists=["musik"], language="da")
+    [mail] = await queued_mails(redis)  # the owner confirmed: now the name greets them
     assert "Hej Søren Ærø Åkesson-Öberg" in mail.text
 
 
@@ -267,3 +273,27 @@ async def test_concurrent_sign_ups_of_one_address_make_one_subscriber(
     assert [response.status_code for response in responses] == [202] * 5
     assert len(await all_subscribers(engine)) == 1
     assert len(await all_subscriptions(engine)) == 2
+
+
+PHISHING_NAME = "Your account will be deleted. Keep it at https://evil.example/login"
+
+
+async def test_a_name_typed_with_an_unconfirmed_address_is_not_mailed_to_it(
+    client: httpx.AsyncClient, engine: AsyncEngine, redis: Redis, lists: dict[str, int]
+) -> None:
+    first = await subscribe_json(client, email="victim@example.org", name=PHISHING_NAME)
+    # A second sign-up before any confirmation: still nobody has vouched for the name.
+    second = await subscribe_json(client, email="victim@example.org", lists=["musik"])
+
+    assert first.status_code == second.status_code == 202
+    mails = await queued_mails(redis)
+    assert len(mails) == 2
+    for mail in mails:
+        assert mail.category == "confirm"
+        assert mail.html is not None
+        for body in (mail.text, mail.html, mail.subject):
+            assert "evil.example" not in body
+            assert "account will be deleted" not in body
+        assert mail.text.startswith("Hej\n")  # the greeting without a name
+    [subscriber] = await all_subscribers(engine)
+    assert subscriber["name"] == PHISHING_NAME  # kept for the owner to see and change

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.subscriptions.conftest import all_subscribers, all_subscriptions, queued_mails
+from tests.subscriptions.member_sites import seed_member_site
 
 GOOD = {"email": "maja@example.org", "lists": ["kultur"], "language": "da", "consent": True}
 
@@ -196,8 +197,13 @@ async def test_wrong_content_type_is_415(
     response = await client.post(
         "/subscribe", content=b"email=maja@example.org&consent=on", headers=headers
     )
+    as_json = await client.post(
+        "/subscribe", content=b"email=maja", headers={**headers, "accept": "application/json"}
+    )
 
-    assert response.status_code == 415
+    assert response.status_code == as_json.status_code == 415
+    assert "<h1>Formatet understøttes ikke</h1>" in response.text
+    assert as_json.json()["detail"] == "Send a form (urlencoded or multipart) or JSON."
     await _nothing_stored(engine, redis)
 
 
@@ -225,3 +231,83 @@ async def test_invalid_utf8_in_a_form_is_no_server_error(
     assert response.status_code == 303
     [subscriber] = await all_subscribers(engine)
     assert subscriber["name"] == "\ufffd\ufffd"
+
+
+def _nested(depth: int, *, opener: bytes = b"[", closer: bytes = b"]") -> bytes:
+    return opener * depth + closer * depth
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a":' * 1000 + b"1" + b"}" * 1000,  # 2 KB that used to exhaust the decoder
+        b'{"a":' * 900 + b"1" + b"}" * 900,
+        _nested(1000),
+        b'{"email": "maja@example.org", "custom": ' + _nested(5000) + b"}",
+        b'{"website": ' + _nested(17) + b"}",  # just past the limit
+    ],
+    ids=["objects-1000", "objects-900", "arrays-1000", "custom-5000", "website-17"],
+)
+@pytest.mark.parametrize("path", ["/subscribe", "/embed/malmo-bibliotek"])
+async def test_deeply_nested_json_is_refused_with_a_reason(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    redis: Redis,
+    lists: dict[str, int],
+    raw: bytes,
+    path: str,
+) -> None:
+    await seed_member_site(engine, "malmo-bibliotek", origins=["https://malmo.example"])
+
+    response = await client.post(
+        path, content=raw, headers={"content-type": "application/json", "accept-language": "en"}
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "errors": {"body": "The request body is nested too deeply to be a sign-up."}
+    }
+    await _nothing_stored(engine, redis)
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting(
+    client: httpx.AsyncClient, engine: AsyncEngine, redis: Redis, lists: dict[str, int]
+) -> None:
+    name = "[{" * 100 + '\\"' + "[" * 50
+    response = await client.post(
+        "/subscribe",
+        content=(
+            b'{"email": "maja@example.org", "lists": [["kultur"]][0], "name": "'
+            + name.encode()
+            + b'"}'
+        ),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422  # invalid JSON, but not for its depth
+    assert response.json()["errors"]["body"] == "Forespørgslens indhold er ikke gyldig JSON."
+
+    response = await client.post("/subscribe", json={**GOOD, "name": "[{" * 100})
+    assert response.status_code == 202
+    [subscriber] = await all_subscribers(engine)
+    assert subscriber["name"] == "[{" * 100
+
+
+@pytest.mark.parametrize(
+    ("lang", "reason"),
+    [
+        ("da", "Forespørgslens indhold er for dybt indlejret til at være en tilmelding."),
+        ("sv", "Förfrågans innehåll är för djupt nästlat för att vara en anmälan."),
+        ("en", "The request body is nested too deeply to be a sign-up."),
+    ],
+)
+async def test_the_nesting_reason_is_given_in_the_residents_language(
+    client: httpx.AsyncClient, lists: dict[str, int], lang: str, reason: str
+) -> None:
+    response = await client.post(
+        f"/subscribe?lang={lang}",
+        content=_nested(100),
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {"errors": {"body": reason}}

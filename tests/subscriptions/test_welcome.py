@@ -113,10 +113,18 @@ async def test_lists_without_double_opt_in_are_confirmed_at_once(
 ) -> None:
     await _set_list(engine, lists["born"], double_optin=False, **WELCOME_SV)
 
-    only_single = await subscribe_json(client, email="a@example.org", lists=["born"], language="sv")
+    only_single = await subscribe_json(
+        client,
+        email="a@example.org",
+        lists=["born"],
+        language="sv",
+        name="Your account will be deleted. Keep it at https://evil.example/login",
+    )
     [welcome] = await queued_mails(redis)
     assert welcome.category == "welcome" and welcome.to == "a@example.org"
     assert welcome.subject == "Välkommen till Barn och unga"
+    # Nobody has confirmed the address: a stranger's name is not put in mail to it.
+    assert welcome.text == "Hej du!\n\nNu får du Barn och unga."
     await redis.flushdb()
 
     mixed = await subscribe_json(
