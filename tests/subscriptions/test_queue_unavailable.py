@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import httpx
@@ -28,17 +29,19 @@ async def test_sign_up_with_redis_down_is_503_and_stores_nothing(
         live_server(app) as server,
         httpx.AsyncClient(base_url=server.url, timeout=10) as client,
     ):
-        working = app.state.jobs
+        working = app.state.outbox
         # A client for a port nobody listens on: the confirmation mail cannot be enqueued.
-        app.state.jobs = ArqRedis(host="127.0.0.1", port=free_port())
+        app.state.outbox = dataclasses.replace(
+            working, jobs=ArqRedis(host="127.0.0.1", port=free_port())
+        )
         try:
             response = await subscribe_json(client)
             assert response.status_code == 503, response.text
             assert response.headers["Retry-After"] == "5"
             assert response.json() == {"error": 503}
         finally:
-            await app.state.jobs.aclose()
-            app.state.jobs = working
+            await app.state.outbox.jobs.aclose()
+            app.state.outbox = working
         assert await subscriber_rows(engine) == []
         assert (await subscribe_json(client)).status_code < 300
     assert len(await subscriber_rows(engine)) == 1
