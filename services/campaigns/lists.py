@@ -25,6 +25,7 @@ from services.campaigns.schemas import (
     WelcomeText,
 )
 from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
+from shared.custom_fields import is_clean_text
 
 SLUG = re.compile(r"[a-z0-9-]{1,64}")
 _NAME_MAX = 200
@@ -146,8 +147,10 @@ def _welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
                 errors[field] = "must not be empty"
             elif len(value) > limit:
                 errors[field] = f"must be at most {limit} characters"
-            elif part == "subject" and ("\r" in value or "\n" in value):
-                errors[field] = "must be one line"
+            elif part == "subject" and not _one_line(value):
+                errors[field] = "must be one line without control characters"
+            elif not is_clean_text(value):
+                errors[field] = "must not contain control characters (other than line breaks)"
             else:
                 try:
                     template = compile_template(value, field=field, html=False)
@@ -187,9 +190,20 @@ def _text_errors(names: dict[str, str], descriptions: dict[str, str]) -> dict[st
             errors[f"names.{lang}"] = "must not be empty"
         elif len(name) > _NAME_MAX:
             errors[f"names.{lang}"] = f"must be at most {_NAME_MAX} characters"
+        elif not _one_line(name):
+            errors[f"names.{lang}"] = "must be one line without control characters"
         if len(descriptions[lang]) > _DESCRIPTION_MAX:
             errors[f"descriptions.{lang}"] = f"must be at most {_DESCRIPTION_MAX} characters"
+        elif not is_clean_text(descriptions[lang]):
+            errors[f"descriptions.{lang}"] = (
+                "must not contain control characters (other than line breaks)"
+            )
     return errors
+
+
+def _one_line(text: str) -> bool:
+    # Names and subjects end up in headers and one-line UI: no CR, LF, NUL or the like.
+    return is_clean_text(text) and not any(char in text for char in "\r\n\t")
 
 
 def _list_out(row: Any) -> ListOut:
