@@ -124,6 +124,7 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         updated_at=queries.aware(row["updated_at"]),
         send_requested_at=_maybe_aware(row["send_requested_at"]),
         counts=_counts(counts[campaign_id], run),
+        failure=run["failure"] if run is not None else None,
     )
 
 
@@ -221,6 +222,8 @@ def effective_status(row: RowMapping, run: RowMapping | None) -> CampaignStatus:
     """The status staff see: the campaign's own, completed by the mailer's run."""
     status: CampaignStatus = row["status"]
     if status == "sending" and run is not None:
+        if run["state"] == "failed":
+            return "failed"  # the mailer could not start it; CampaignOut.failure says why
         if run["finished_at"] is not None:
             return "sent"
         if run["state"] == "paused":

@@ -28,6 +28,18 @@ from shared.contracts import DeliverBatch
 
 log = structlog.get_logger(__name__)
 
+# What making one recipient's message may raise; none of it gets better on a retry.
+_RENDER_FAILURES = (
+    MailerError,
+    CampaignTemplateError,
+    ValueError,
+    TypeError,
+    LookupError,
+    ArithmeticError,
+    RecursionError,
+    MemoryError,
+)
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
@@ -212,6 +224,11 @@ async def _send_one(
     try:
         message = runtime.signed(render_message(campaign, recipient, runtime.links))
         address = mime.ascii_address(recipient.email)
+    except _RENDER_FAILURES as exc:
+        # This recipient's message cannot be made (a template failing or over its limits for
+        # them, a bad address): a failed row with the reason, and the batch goes on.
+        return Outcome(recipient.delivery_id, FAILED, None, str(exc)[:1000])
+    try:
         sender = runtime.return_path(campaign.id, recipient.subscriber_id, campaign.envelope_from)
         result = await runtime.bulk_smtp.send(sender, [address], message)
     except SmtpError as exc:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.campaigns.drafts import TEMPLATE_MAX
-from shared.schema import campaigns
+from shared.schema import campaign_runs, campaigns
 from shared.template_limits import TIME_LIMIT
 from tests.campaigns.conftest import CAMPAIGN, Api, new_campaign
 
@@ -284,3 +284,28 @@ async def test_options_is_4xx_or_204_never_500(api: Api, path: str) -> None:
     allowed = await api.client.options(path, headers=api.headers("viewer"))
     assert allowed.status_code == 204, allowed.text
     assert "OPTIONS" in allowed.headers["allow"]
+
+
+async def test_a_campaign_the_mailer_could_not_start_is_failed_with_its_reason(
+    api: Api, db: AsyncEngine
+) -> None:
+    created = await new_campaign(api)
+    assert (await api.post(f"/api/campaigns/{created['id']}/send")).status_code == 202
+    reason = "the From address 'ø@example.org' cannot be sent"
+    async with db.begin() as conn:  # as the mailer's start job records it
+        await conn.execute(
+            sa.insert(campaign_runs).values(
+                campaign_id=created["id"],
+                state="failed",
+                recipients=0,
+                started_at=sa.func.now(),
+                finished_at=sa.func.now(),
+                failure=reason,
+            )
+        )
+    body = (await api.get(f"/api/campaigns/{created['id']}")).json()
+    assert (body["status"], body["failure"]) == ("failed", reason)
+    listed = (await api.get("/api/campaigns")).json()["items"][0]
+    assert listed["status"] == "failed"
+    paused = await api.post(f"/api/campaigns/{created['id']}/pause")
+    assert paused.status_code == 409, paused.text
