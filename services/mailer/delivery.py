@@ -211,6 +211,14 @@ async def _send_all(
     await asyncio.gather(*(sender() for _ in range(workers)))
 
 
+def _message_for(
+    runtime: MailerRuntime, campaign: CompiledCampaign, recipient: Recipient
+) -> tuple[bytes, str]:
+    """The signed message bytes and ASCII envelope address for one recipient (in a thread)."""
+    message = runtime.signed(render_message(campaign, recipient, runtime.links))
+    return message, mime.ascii_address(recipient.email)
+
+
 async def _send_one(
     runtime: MailerRuntime, campaign: CompiledCampaign | None, recipient: Recipient
 ) -> Outcome:
@@ -222,8 +230,10 @@ async def _send_one(
             "campaign does not compile (template or From address)",
         )
     try:
-        message = runtime.signed(render_message(campaign, recipient, runtime.links))
-        address = mime.ascii_address(recipient.email)
+        loop = asyncio.get_running_loop()
+        message, address = await loop.run_in_executor(
+            runtime.renderer, _message_for, runtime, campaign, recipient
+        )
     except _RENDER_FAILURES as exc:
         # This recipient's message cannot be made (a template failing or over its limits for
         # them, a bad address): a failed row with the reason, and the batch goes on.
