@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
 from services.campaigns.errors import Conflict, InvalidInput, NotFound
+from services.campaigns.render_pool import RenderPool
 from services.campaigns.schemas import (
     Descriptions,
     ListCreate,
@@ -73,7 +74,9 @@ async def get_list(session: AsyncSession, slug: str) -> ListOut:
     return _list_out(await _list_row(session, slug))
 
 
-async def update_list(session: AsyncSession, slug: str, patch: ListPatch) -> ListOut:
+async def update_list(
+    session: AsyncSession, renderer: RenderPool, slug: str, patch: ListPatch
+) -> ListOut:
     """Change names, descriptions or flags of a list; the slug stays (campaigns refer to it)."""
     row = await _list_row(session, slug)
     values: dict[str, Any] = {
@@ -89,7 +92,9 @@ async def update_list(session: AsyncSession, slug: str, patch: ListPatch) -> Lis
         {lang: merged[f"name_{lang}"] for lang in _LANGUAGES},
         {lang: merged[f"description_{lang}"] for lang in _LANGUAGES},
     )
-    errors.update(_welcome_errors(patch.welcome))
+    if patch.welcome is not UNSET:
+        # Tried in a worker process: a costly welcome template cannot stall this service.
+        errors.update(await renderer.run("welcome", welcome_errors, patch.welcome))
     if errors:
         raise InvalidInput("the list is not valid", errors)
     if values and not await queries.update_list(session, slug, values):
@@ -130,7 +135,7 @@ def _welcome_changes(welcome: WelcomePatch | UnsetType) -> dict[str, str | None]
     return changes
 
 
-def _welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
+def welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
     """Welcome texts must be non-empty, fit, and render in the sandbox with sample values."""
     errors: dict[str, str] = {}
     if welcome is UNSET:
