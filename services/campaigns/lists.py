@@ -159,9 +159,12 @@ def welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
             else:
                 try:
                     template = compile_template(value, field=field, html=False)
-                    render_template(template, dict(_WELCOME_SAMPLE), field=field)
+                    rendered = render_template(template, dict(_WELCOME_SAMPLE), field=field)
                 except CampaignTemplateError as exc:
                     errors[field] = str(exc)
+                else:
+                    if part == "subject" and not _one_line(rendered):
+                        errors[field] = "must render to one line without control characters"
     return errors
 
 

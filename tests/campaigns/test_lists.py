@@ -140,6 +140,13 @@ async def test_control_characters_in_names_and_texts_are_422(api: Api) -> None:
     )
     assert welcome.status_code == 422, welcome.text
     assert "control characters" in welcome.json()["errors"]["welcome.da.subject"]
+    rendered = await api.patch(
+        "/api/lists/kultur",
+        role="admin",
+        json={"welcome": {"sv": {"subject": "Välkommen{{ '\\r\\n' }}Bcc: x", "body": "Hej"}}},
+    )
+    assert rendered.status_code == 422, rendered.text
+    assert "render to one line" in rendered.json()["errors"]["welcome.sv.subject"]
     # Line breaks stay allowed where text has lines.
     described = await api.post(
         "/api/lists", role="admin", json={**MUSIK, "descriptions": {"en": "Concerts\nand more"}}
