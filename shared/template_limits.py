@@ -19,6 +19,7 @@ from itertools import islice
 from typing import Any, Final
 
 from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
@@ -216,10 +217,54 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
     return guarded
 
 
+def _sized_parts(parts: tuple[Any, ...]) -> tuple[Any, ...]:
+    size = 0
+    for part in parts:
+        size += len(part) if isinstance(part, str) else len(str(part))
+        if size > MAX_SIZE:
+            raise TemplateLimitError(f"a concatenation longer than {MAX_SIZE} characters")
+    _spend(size)
+    return parts
+
+
+def _bounded_concat(parts: Iterable[str]) -> str:
+    pieces: list[str] = []
+    size = 0
+    for part in parts:
+        size += len(part)
+        if size > MAX_SIZE:
+            raise TemplateLimitError(f"a block renders to more than {MAX_SIZE} characters")
+        pieces.append(part)
+    _spend(size)
+    return "".join(pieces)
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """Jinja's code generator, with ``a ~ b ~ ...`` sized before the parts are joined."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        """As Jinja's own, but the parts pass through environment.sized_parts first."""
+        if frame.eval_ctx.volatile:
+            function = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            function = "markup_join"
+        else:
+            function = "str_join"
+        self.write(f"{function}(environment.sized_parts((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(")))")
+
+
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox with cost limits; render through ``render_bounded``."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _BoundedCodeGenerator
+    # Captured blocks ({% set x %}…{% endset %}), macro and call bodies are joined with this.
+    concat = staticmethod(_bounded_concat)
+    sized_parts = staticmethod(_sized_parts)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -68,6 +68,18 @@ HOSTILE: list[tuple[str, str, str]] = [
         "{{ ('a' * 1000)|replace('a', 'a' * 1000)|replace('a', 'a' * 1000) }}",
         "replacement",
     ),
+    ("tilde chain", "{% set s = 'a' * 1000000 %}{{ s ~ s ~ s ~ s ~ s }}", "concatenation"),
+    (
+        "captured block",
+        "{% set s = 'a' * 1000000 %}{% set x %}{% for i in range(100000) %}{{ s }}"
+        "{% endfor %}{% endset %}{{ x|length }}",
+        "exceeds a limit",
+    ),
+    (
+        "macro body",
+        "{% set s = 'a' * 1000000 %}{% macro m() %}{{ s }}{{ s }}{% endmacro %}{{ m()|length }}",
+        "block renders to more",
+    ),
     ("output", "{% for i in range(100000) %}{{ 'a' * 100000 }}{% endfor %}", "renders to more"),
 ]
 
@@ -97,11 +109,12 @@ def test_ordinary_template_still_renders() -> None:
         "{% endfor %}{{ ns.n }} {{ 2 ** 10 }} {{ ['x'] * 3 }}"
         "{% for x in [[1, [2]]] recursive %}{% if x is iterable %}{{ loop(x) }}"
         "{% else %}{{ x }}{% endif %}{% endfor %}"
+        " {{ 'a' ~ 1 ~ subscriber.name }}{% set x %}blk{% endset %}{{ x }}"
     )
     rendered = render_template(
         compile_template(source, field="body", html=False), sample_context(), field="body"
     )
-    assert rendered == "Hej Maja! 012 00007 a-b    1 45 1024 ['x', 'x', 'x']12"
+    assert rendered == "Hej Maja! 012 00007 a-b    1 45 1024 ['x', 'x', 'x']12 a1Majablk"
 
 
 def test_rendering_costs_microseconds() -> None:
