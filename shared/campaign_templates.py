@@ -8,9 +8,9 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, select_autoescape
 from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from shared.errors import BrevdueError
+from shared.template_limits import BoundedSandbox, Budget, TemplateLimitError, render_bounded
 
 # Variables a campaign template may use; documented for staff in docs/templates.md.
 TEMPLATE_VARIABLES = ("subscriber", "campaign", "unsubscribe_url", "preferences_url")
@@ -27,8 +27,8 @@ class CampaignTemplateError(BrevdueError):
         super().__init__(f"{field}: {message}{where}")
 
 
-def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+def _environment(autoescape: bool) -> BoundedSandbox:
+    return BoundedSandbox(
         autoescape=select_autoescape(default=autoescape, default_for_string=autoescape),
         undefined=StrictUndefined,
         auto_reload=False,
@@ -46,12 +46,23 @@ def compile_template(source: str, *, field: str, html: bool = True) -> Template:
         return (HTML_ENV if html else TEXT_ENV).from_string(source)
     except TemplateSyntaxError as exc:
         raise CampaignTemplateError(field, exc.message or "syntax error", exc.lineno) from exc
+    except RecursionError as exc:  # expressions nested thousands deep
+        raise CampaignTemplateError(field, "nested too deeply") from exc
 
 
-def render_template(template: Template, context: dict[str, Any], *, field: str) -> str:
-    """Render a compiled staff template; sandbox violations and undefined names are errors."""
+def render_template(
+    template: Template, context: dict[str, Any], *, field: str, budget: Budget | None = None
+) -> str:
+    """Render a compiled staff template within its limits; sandbox violations, undefined names
+    and exceeded limits are CampaignTemplateError."""
     try:
-        return template.render(context)
+        return render_bounded(lambda: template.generate(context), budget)
+    except TemplateLimitError as exc:
+        raise CampaignTemplateError(field, f"exceeds a limit: {exc}") from exc
+    except RecursionError as exc:
+        raise CampaignTemplateError(field, "recursion too deep") from exc
+    except MemoryError as exc:
+        raise CampaignTemplateError(field, "needs too much memory") from exc
     except SecurityError as exc:
         raise CampaignTemplateError(field, f"not allowed in a template: {exc}") from exc
     except JinjaTemplateError as exc:

@@ -86,9 +86,7 @@ member_sites = Table(
     Column("thank_you_url", String(2000), nullable=True),
     _ts("created_at", nullable=False),
     # The public side asks for an ALTCHA proof of work before accepting this site's sign-ups.
-    Column(
-        "require_proof_of_work", Boolean, nullable=False, default=False, server_default=false()
-    ),
+    Column("require_proof_of_work", Boolean, nullable=False, default=False, server_default=false()),
     comment="owner: campaigns",
 )
 
@@ -195,9 +193,7 @@ subscribers = Table(
 subscriptions = Table(
     "subscriptions",
     metadata,
-    Column(
-        "subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
     Column("list_id", Id, ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True),
     Column("status", String(16), nullable=False),
     Column("source_site_id", Id, ForeignKey("member_sites.id", ondelete="SET NULL")),
@@ -214,9 +210,7 @@ consent_events = Table(
     "consent_events",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column(
-        "subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
     Column("list_id", Id, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
     Column("event", String(16), nullable=False),
     _ts("at", nullable=False),
@@ -289,5 +283,7 @@ campaign_runs = Table(
     _ts("started_at", nullable=False),
     _ts("fanned_out_at"),
     _ts("finished_at"),
+    # Why the mailer could not send the campaign at all (state 'failed'), for staff to read.
+    Column("failure", Text, nullable=True),
     comment="owner: mailer",
 )

@@ -169,9 +169,7 @@ def smtp_server(_running_smtp_server: RecordingSMTPServer) -> RecordingSMTPServe
 
 
 @pytest.fixture
-def settings(
-    database_url: str, redis_url: str, smtp_server: RecordingSMTPServer
-) -> Settings:
+def settings(database_url: str, redis_url: str, smtp_server: RecordingSMTPServer) -> Settings:
     """Settings wired to this test's database, Redis and SMTP server."""
     return Settings(
         database_url=database_url,

@@ -28,6 +28,7 @@ from services.campaigns.errors import (
     PermissionDenied,
     Unavailable,
 )
+from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         configure_logging(settings)
         engine = create_engine(settings.database_url)
+        renderer = RenderPool()
         try:
             jobs = await create_job_pool(settings.redis_url, BULK_QUEUE)
             try:
@@ -67,10 +69,12 @@ def create_app(settings: Settings) -> Litestar:
                 app.state.engine = engine
                 app.state.sessionmaker = create_sessionmaker(engine)
                 app.state.jobs = jobs
+                app.state.renderer = renderer
                 yield
             finally:
                 await jobs.aclose()
         finally:
+            renderer.close()
             await engine.dispose()
 
     return Litestar(
@@ -79,6 +83,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "db": Provide(_provide_db),
             "jobs": Provide(_provide_jobs, sync_to_thread=False),
+            "renderer": Provide(_provide_renderer, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
         },
         exception_handlers={
@@ -127,6 +132,11 @@ def _provide_jobs(state: State) -> ArqRedis:
     return jobs
 
 
+def _provide_renderer(state: State) -> RenderPool:
+    renderer: RenderPool = state.renderer
+    return renderer
+
+
 def _provide_settings(state: State) -> Settings:
     settings: Settings = state.settings
     return settings
@@ -159,7 +169,10 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
     )
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code >= 500:
+        # The framework's own faults (configuration, say): logged, and not shown to the client.
+        return _unexpected_error(request, exc)
     return Response({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers or None)
 
 

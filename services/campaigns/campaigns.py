@@ -11,8 +11,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
-from services.campaigns.drafts import Draft, check_draft, must_be_valid, render_draft
-from services.campaigns.errors import Conflict, NotFound, Unavailable
+from services.campaigns.drafts import Draft, Rendered, check_draft, must_be_valid, render_draft
+from services.campaigns.errors import Conflict, InvalidInput, NotFound, Unavailable
+from services.campaigns.render_pool import RenderPool
 from services.campaigns.schemas import (
     CampaignCreate,
     CampaignOut,
@@ -33,7 +34,9 @@ from shared.queues import START_CAMPAIGN
 log = structlog.get_logger(__name__)
 
 
-async def create_campaign(session: AsyncSession, data: CampaignCreate) -> CampaignOut:
+async def create_campaign(
+    session: AsyncSession, renderer: RenderPool, data: CampaignCreate
+) -> CampaignOut:
     """Store a new draft after its templates compile and render with sample data."""
     draft = Draft(
         subject=data.subject,
@@ -42,14 +45,14 @@ async def create_campaign(session: AsyncSession, data: CampaignCreate) -> Campai
         from_address=data.from_address,
         lists=_unique(data.lists),
     )
-    list_ids = await _validated_list_ids(session, draft)
+    list_ids = await _validated_list_ids(session, renderer, draft)
     campaign_id = await queries.insert_campaign(session, _values(draft), list_ids)
     await session.commit()
     return await get_campaign(session, campaign_id)
 
 
 async def update_campaign(
-    session: AsyncSession, campaign_id: int, patch: CampaignPatch
+    session: AsyncSession, renderer: RenderPool, campaign_id: int, patch: CampaignPatch
 ) -> CampaignOut:
     """Change the given fields of a draft; a campaign that is no longer a draft is 409."""
     row = await campaign_row(session, campaign_id)
@@ -62,7 +65,7 @@ async def update_campaign(
         from_address=row["from_address"] if patch.from_address is UNSET else patch.from_address,
         lists=slugs if patch.lists is UNSET else _unique(patch.lists),
     )
-    list_ids = await _validated_list_ids(session, draft)
+    list_ids = await _validated_list_ids(session, renderer, draft)
     new_lists = None if patch.lists is UNSET else list_ids
     if not await queries.update_draft(session, campaign_id, _values(draft), new_lists):
         # It left the draft state (was sent) while we were validating.
@@ -110,6 +113,7 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         updated_at=queries.aware(row["updated_at"]),
         send_requested_at=_maybe_aware(row["send_requested_at"]),
         counts=_counts(counts[campaign_id], run),
+        failure=run["failure"] if run is not None else None,
     )
 
 
@@ -135,7 +139,7 @@ async def list_campaigns(session: AsyncSession, page: int, per_page: int) -> Cam
 
 
 async def preview_campaign(
-    session: AsyncSession, campaign_id: int, reader: PreviewRequest
+    session: AsyncSession, renderer: RenderPool, campaign_id: int, reader: PreviewRequest
 ) -> PreviewOut:
     """Render a campaign for a sample reader in the given language."""
     row = await campaign_row(session, campaign_id)
@@ -148,12 +152,17 @@ async def preview_campaign(
         from_address=row["from_address"],
         lists=[],
     )
-    rendered = render_draft(draft, context)
+    rendered = await renderer.run("body", render_draft, draft, context)
+    if not isinstance(rendered, Rendered):
+        raise InvalidInput("a template does not render", rendered)
     return PreviewOut(subject=rendered.subject, html=rendered.html, text=rendered.text)
 
 
-async def _validated_list_ids(session: AsyncSession, draft: Draft) -> list[int]:
-    problems = check_draft(draft)
+async def _validated_list_ids(
+    session: AsyncSession, renderer: RenderPool, draft: Draft
+) -> list[int]:
+    # Templates are tried in a worker process: a costly one cannot stall this service.
+    problems = await renderer.run("body", check_draft, draft)
     ids: dict[str, int] = {}
     if "lists" not in problems:
         ids = await queries.list_ids_by_slug(session, draft.lists)
@@ -202,6 +211,8 @@ def effective_status(row: RowMapping, run: RowMapping | None) -> CampaignStatus:
     """The status staff see: the campaign's own, completed by the mailer's run."""
     status: CampaignStatus = row["status"]
     if status == "sending" and run is not None:
+        if run["state"] == "failed":
+            return "failed"  # the mailer could not start it; CampaignOut.failure says why
         if run["finished_at"] is not None:
             return "sent"
         if run["state"] == "paused":

@@ -18,6 +18,7 @@ from shared.campaign_templates import (
     render_template,
     sample_context,
 )
+from shared.custom_fields import is_clean_text
 
 SUBJECT_MAX: Final = 998  # RFC 5322 line limit
 TEMPLATE_MAX: Final = 256_000  # characters; far beyond any real newsletter
@@ -62,8 +63,10 @@ def check_draft(draft: Draft) -> dict[str, str]:
     return {field: problem for field, problem in problems.items() if problem is not None}
 
 
-def render_draft(draft: Draft, context: dict[str, Any]) -> Rendered:
-    """Render subject, HTML and text with ``context``; raise InvalidInput if a template fails."""
+def render_draft(draft: Draft, context: dict[str, Any]) -> Rendered | dict[str, str]:
+    """Render subject, HTML and text with ``context``; the failing field and why otherwise.
+
+    Returns rather than raises, as it runs in a worker process (see render_pool)."""
     try:
         return Rendered(
             subject=_render(draft.subject, "subject", context, html=False),
@@ -75,7 +78,7 @@ def render_draft(draft: Draft, context: dict[str, Any]) -> Rendered:
             ),
         )
     except CampaignTemplateError as exc:
-        raise InvalidInput("a template does not render", {exc.field: _describe(exc)}) from exc
+        return {exc.field: _describe(exc)}
 
 
 def _render(source: str, field: str, context: dict[str, Any], *, html: bool) -> str:
@@ -87,15 +90,19 @@ def _subject_problem(subject: str) -> str | None:
         return "must not be empty"
     if len(subject) > SUBJECT_MAX:
         return f"must be at most {SUBJECT_MAX} characters"
-    if "\r" in subject or "\n" in subject:
-        return "must be one line (no CR or LF)"
+    if not _one_line(subject):
+        return "must be one line (no CR, LF or other control characters)"
     problem = _template_problem(subject, "subject", html=False)
     if problem is not None:
         return problem
     rendered = _render(subject, "subject", sample_context(), html=False)
-    if "\r" in rendered or "\n" in rendered:
-        return "must render to one line (no CR or LF)"
+    if not _one_line(rendered):
+        return "must render to one line (no CR, LF or other control characters)"
     return None
+
+
+def _one_line(text: str) -> bool:
+    return is_clean_text(text) and not any(char in text for char in "\r\n\t")
 
 
 def _template_problem(source: str, field: str, *, html: bool) -> str | None:
@@ -103,6 +110,8 @@ def _template_problem(source: str, field: str, *, html: bool) -> str | None:
         return "must not be empty"
     if len(source) > TEMPLATE_MAX:
         return f"must be at most {TEMPLATE_MAX} characters"
+    if not is_clean_text(source):
+        return "must not contain control characters (other than tab and line breaks)"
     try:
         _render(source, field, sample_context(), html=html)
     except CampaignTemplateError as exc:
@@ -127,13 +136,18 @@ def _template_line(tb: TracebackType | None) -> int | None:
 
 
 def _address_problem(value: str) -> str | None:
-    if "\r" in value or "\n" in value or len(value) > 320:
+    if not _one_line(value) or len(value) > 320:
         return "must be one address such as 'Name <news@example.org>'"
     _name, address = parseaddr(value)
     try:
         # Not globally deliverable and .test are accepted: local and test relays use them.
+        # SMTPUTF8 is not assumed: the mailer sends only ASCII local parts (IDNA domains).
         validate_email(
-            address, check_deliverability=False, globally_deliverable=False, test_environment=True
+            address,
+            check_deliverability=False,
+            globally_deliverable=False,
+            test_environment=True,
+            allow_smtputf8=False,
         )
     except EmailNotValidError as exc:
         return f"is not a valid address: {exc}"

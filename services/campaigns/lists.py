@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
 from services.campaigns.errors import Conflict, InvalidInput, NotFound
+from services.campaigns.render_pool import RenderPool
 from services.campaigns.schemas import (
     Descriptions,
     ListCreate,
@@ -25,6 +26,7 @@ from services.campaigns.schemas import (
     WelcomeText,
 )
 from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
+from shared.custom_fields import is_clean_text
 
 SLUG = re.compile(r"[a-z0-9-]{1,64}")
 _NAME_MAX = 200
@@ -72,7 +74,9 @@ async def get_list(session: AsyncSession, slug: str) -> ListOut:
     return _list_out(await _list_row(session, slug))
 
 
-async def update_list(session: AsyncSession, slug: str, patch: ListPatch) -> ListOut:
+async def update_list(
+    session: AsyncSession, renderer: RenderPool, slug: str, patch: ListPatch
+) -> ListOut:
     """Change names, descriptions or flags of a list; the slug stays (campaigns refer to it)."""
     row = await _list_row(session, slug)
     values: dict[str, Any] = {
@@ -88,7 +92,9 @@ async def update_list(session: AsyncSession, slug: str, patch: ListPatch) -> Lis
         {lang: merged[f"name_{lang}"] for lang in _LANGUAGES},
         {lang: merged[f"description_{lang}"] for lang in _LANGUAGES},
     )
-    errors.update(_welcome_errors(patch.welcome))
+    if patch.welcome is not UNSET:
+        # Tried in a worker process: a costly welcome template cannot stall this service.
+        errors.update(await renderer.run("welcome", welcome_errors, patch.welcome))
     if errors:
         raise InvalidInput("the list is not valid", errors)
     if values and not await queries.update_list(session, slug, values):
@@ -129,7 +135,7 @@ def _welcome_changes(welcome: WelcomePatch | UnsetType) -> dict[str, str | None]
     return changes
 
 
-def _welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
+def welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
     """Welcome texts must be non-empty, fit, and render in the sandbox with sample values."""
     errors: dict[str, str] = {}
     if welcome is UNSET:
@@ -146,14 +152,19 @@ def _welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
                 errors[field] = "must not be empty"
             elif len(value) > limit:
                 errors[field] = f"must be at most {limit} characters"
-            elif part == "subject" and ("\r" in value or "\n" in value):
-                errors[field] = "must be one line"
+            elif part == "subject" and not _one_line(value):
+                errors[field] = "must be one line without control characters"
+            elif not is_clean_text(value):
+                errors[field] = "must not contain control characters (other than line breaks)"
             else:
                 try:
                     template = compile_template(value, field=field, html=False)
-                    render_template(template, dict(_WELCOME_SAMPLE), field=field)
+                    rendered = render_template(template, dict(_WELCOME_SAMPLE), field=field)
                 except CampaignTemplateError as exc:
                     errors[field] = str(exc)
+                else:
+                    if part == "subject" and not _one_line(rendered):
+                        errors[field] = "must render to one line without control characters"
     return errors
 
 
@@ -187,9 +198,20 @@ def _text_errors(names: dict[str, str], descriptions: dict[str, str]) -> dict[st
             errors[f"names.{lang}"] = "must not be empty"
         elif len(name) > _NAME_MAX:
             errors[f"names.{lang}"] = f"must be at most {_NAME_MAX} characters"
+        elif not _one_line(name):
+            errors[f"names.{lang}"] = "must be one line without control characters"
         if len(descriptions[lang]) > _DESCRIPTION_MAX:
             errors[f"descriptions.{lang}"] = f"must be at most {_DESCRIPTION_MAX} characters"
+        elif not is_clean_text(descriptions[lang]):
+            errors[f"descriptions.{lang}"] = (
+                "must not contain control characters (other than line breaks)"
+            )
     return errors
+
+
+def _one_line(text: str) -> bool:
+    # Names and subjects end up in headers and one-line UI: no CR, LF, NUL or the like.
+    return is_clean_text(text) and not any(char in text for char in "\r\n\t")
 
 
 def _list_out(row: Any) -> ListOut:

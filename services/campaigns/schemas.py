@@ -12,7 +12,7 @@ from msgspec import UNSET, Struct, UnsetType
 from services.campaigns.errors import InvalidInput, MalformedRequest
 
 Language = Literal["da", "sv", "en"]
-CampaignStatus = Literal["draft", "sending", "sent", "paused", "cancelled"]
+CampaignStatus = Literal["draft", "sending", "sent", "paused", "cancelled", "failed"]
 
 T = TypeVar("T")
 
@@ -295,6 +295,8 @@ class CampaignOut(Struct, kw_only=True):
     updated_at: datetime
     send_requested_at: datetime | None
     counts: Counts
+    # Status "failed": why the mailer could not send it at all.
+    failure: str | None = None
 
 
 class CampaignPage(Struct, kw_only=True):

@@ -14,7 +14,7 @@ from jinja2 import Template
 
 from services.mailer import mime
 from shared import links as link_tokens
-from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
+from shared.campaign_templates import compile_template, render_template
 from shared.tokens import TokenSigner
 
 # Minimal footer strings; the resident's language picks one, unknown languages get Danish.
@@ -99,13 +99,10 @@ def list_id_for(slugs: tuple[str, ...], domain: str) -> str:
 def _text_template(source: CampaignSource) -> Template | None:
     if source.body_text:
         return compile_template(source.body_text, field="body_text", html=False)
-    # No text version written: derive one from the HTML *template* once per campaign, so each
-    # recipient costs a template render instead of an HTML parse. Jinja tags are plain text to
-    # the HTML parser; if the result does not compile, render_message converts per recipient.
-    try:
-        return compile_template(html_to_text(source.body), field="body_text", html=False)
-    except CampaignTemplateError:
-        return None
+    # No text version written: render_message converts each recipient's rendered HTML. The
+    # text derived from the HTML *template* is no template staff wrote or anyone validated:
+    # entities decode into tags there (&#123;&#123; x &#125;&#125; becomes {{ x }}).
+    return None
 
 
 def compile_campaign(source: CampaignSource, mail_from: str) -> CompiledCampaign:

@@ -28,6 +28,18 @@ from shared.contracts import DeliverBatch
 
 log = structlog.get_logger(__name__)
 
+# What making one recipient's message may raise; none of it gets better on a retry.
+_RENDER_FAILURES = (
+    MailerError,
+    CampaignTemplateError,
+    ValueError,
+    TypeError,
+    LookupError,
+    ArithmeticError,
+    RecursionError,
+    MemoryError,
+)
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
@@ -199,6 +211,14 @@ async def _send_all(
     await asyncio.gather(*(sender() for _ in range(workers)))
 
 
+def _message_for(
+    runtime: MailerRuntime, campaign: CompiledCampaign, recipient: Recipient
+) -> tuple[bytes, str]:
+    """The signed message bytes and ASCII envelope address for one recipient (in a thread)."""
+    message = runtime.signed(render_message(campaign, recipient, runtime.links))
+    return message, mime.ascii_address(recipient.email)
+
+
 async def _send_one(
     runtime: MailerRuntime, campaign: CompiledCampaign | None, recipient: Recipient
 ) -> Outcome:
@@ -210,8 +230,15 @@ async def _send_one(
             "campaign does not compile (template or From address)",
         )
     try:
-        message = runtime.signed(render_message(campaign, recipient, runtime.links))
-        address = mime.ascii_address(recipient.email)
+        loop = asyncio.get_running_loop()
+        message, address = await loop.run_in_executor(
+            runtime.renderer, _message_for, runtime, campaign, recipient
+        )
+    except _RENDER_FAILURES as exc:
+        # This recipient's message cannot be made (a template failing or over its limits for
+        # them, a bad address): a failed row with the reason, and the batch goes on.
+        return Outcome(recipient.delivery_id, FAILED, None, str(exc)[:1000])
+    try:
         sender = runtime.return_path(campaign.id, recipient.subscriber_id, campaign.envelope_from)
         result = await runtime.bulk_smtp.send(sender, [address], message)
     except SmtpError as exc:

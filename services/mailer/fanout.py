@@ -15,8 +15,9 @@ from arq.worker import Retry
 
 from services.mailer import mime, queries
 from services.mailer.delivery import utcnow
-from services.mailer.errors import CampaignNotFoundError
+from services.mailer.errors import CampaignNotFoundError, MailerError, UnsupportedAddressError
 from services.mailer.runtime import MailerRuntime
+from shared.campaign_templates import CampaignTemplateError
 from shared.contracts import DeliverBatch
 from shared.jobs import JobQueue, enqueue
 from shared.queues import DELIVER_BATCH
@@ -41,11 +42,19 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
         await queries.ensure_run(conn, campaign_id, utcnow())
         run = await queries.get_run(conn, campaign_id)
         list_ids = await queries.campaign_list_ids(conn, campaign_id)
-    if run is not None and run.fanned_out_at is not None:
-        # Fan-out completed before: a late re-run must not add people who joined since.
+    if run is not None and (run.fanned_out_at is not None or run.finished_at is not None):
+        # Fan-out completed before (or the campaign failed): a late re-run must not add people
+        # who joined since.
         return run.recipients
-    sender = mime.parse_mailbox(source.from_address or runtime.settings.mail_from)[1]
-    domain = mime.domain_of(sender)
+    try:
+        # What every message needs: a sendable From address and templates that compile.
+        domain = mime.domain_of(runtime.campaigns.get(source).envelope_from)
+    except (MailerError, CampaignTemplateError) as exc:
+        # Retrying cannot help: the campaign fails with a reason staff can read.
+        async with runtime.engine.begin() as conn:
+            await queries.fail_run(conn, campaign_id, utcnow(), _reason(exc))
+        log.error("campaign.cannot_start", campaign_id=campaign_id, error=str(exc))
+        return 0
     after, batches = await _resume_point(runtime, jobs, campaign_id), 0
     # A big audience takes longer than a job may live: stop at half the job timeout and let
     # arq run the job again, which resumes after the last subscriber written.
@@ -89,6 +98,17 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
         await queries.finish_if_done(conn, campaign_id, utcnow())
     log.info("campaign.fanned_out", campaign_id=campaign_id, recipients=recipients, batches=batches)
     return recipients
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, CampaignTemplateError):
+        return f"a template does not compile: {exc}"
+    if isinstance(exc, UnsupportedAddressError):
+        return (
+            f"the From address {exc.address!r} cannot be sent"
+            " (a non-ASCII local part needs SMTPUTF8, which is not assumed)"
+        )
+    return f"the campaign cannot be sent: {exc}"
 
 
 async def _resume_point(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from wsgiref.simple_server import WSGIServer
 
 from redis.asyncio import Redis
@@ -23,6 +24,8 @@ from shared.db import create_engine, create_sessionmaker
 from shared.queues import BULK_QUEUE, TRANSACTIONAL_QUEUE
 from shared.settings import Settings, SmtpSettings
 from shared.tokens import TokenSigner
+
+RENDER_THREADS = 2
 
 
 @dataclass
@@ -48,6 +51,11 @@ class MailerRuntime:
     metrics_server: WSGIServer | None = None
     dkim: DkimSigner | None = None
     depth_watch: asyncio.Task[None] | None = None
+    # Campaign messages are rendered and signed off the event loop: a costly template (up to
+    # its time limit per recipient) must not hold up transactional mail sharing the loop.
+    renderer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(RENDER_THREADS, "campaign-render")
+    )
 
     @classmethod
     def start(cls, settings: Settings, options: MailerOptions) -> MailerRuntime:
@@ -131,6 +139,7 @@ class MailerRuntime:
             self.depth_watch = None
         await self.bulk_smtp.close()
         await self.transactional_smtp.close()
+        self.renderer.shutdown(wait=False, cancel_futures=True)
         self.campaigns.clear()
         await self.engine.dispose()
         if self.redis is not None:

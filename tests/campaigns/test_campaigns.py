@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.campaigns.drafts import TEMPLATE_MAX
+from shared.schema import campaign_runs, campaigns
+from shared.template_limits import TIME_LIMIT
 from tests.campaigns.conftest import CAMPAIGN, Api, new_campaign
 
 
@@ -58,6 +64,32 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("bad from", {"from_address": "not an address"}, "from_address", "not a valid address"),
     ("from CR/LF", {"from_address": "a@b.dk\r\nBcc: c@d.dk"}, "from_address", "one address"),
     ("unknown field", {"status": "sent"}, "status", "not a known field"),
+    (
+        "recursive macro",
+        {"body": "{% macro f(n) %}{% if n > 0 %}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(1) }}"},
+        "body",
+        "nested deeper",
+    ),
+    (
+        "recursive loop",
+        {"body": "{% for x in [[1]] recursive %}{{ loop([x]) }}{% endfor %}"},
+        "body",
+        "nested deeper",
+    ),
+    ("huge power", {"body": "{{ (9 ** (9 ** 8)) > 0 }}"}, "body", "power too large"),
+    ("huge string", {"body": "{{ 'a' * 10**9 }}"}, "body", "repetition"),
+    ("text huge string", {"body_text": "{{ 'a' * 10**9 }}"}, "body_text", "repetition"),
+    ("subject NUL", {"subject": "Hej\x00 med dig"}, "subject", "control characters"),
+    ("subject tab", {"subject": "Hej\tmed dig"}, "subject", "control characters"),
+    ("subject renders NUL", {"subject": "Hej {{ '\\x00' }}"}, "subject", "render to one line"),
+    ("body NUL", {"body": "<p>Hej\x00</p>"}, "body", "control characters"),
+    (
+        "from non-ASCII local part",
+        {"from_address": "ø@example.org"},
+        "from_address",
+        "Internationalized",
+    ),
+    ("from NUL", {"from_address": "nyt\x00@example.org"}, "from_address", "one address"),
 ]
 
 
@@ -183,3 +215,97 @@ async def test_preview(api: Api) -> None:
     bad = await api.post(url, role="viewer", json={"language": "de"})
     assert bad.status_code == 422
     assert "language" in bad.json()["errors"]
+
+
+# Runs into the sandbox's time limit rather than any size limit.
+COSTLY = (
+    "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(30) }}"
+)
+
+
+async def _longest_stall(work: Any) -> tuple[Any, float]:
+    """Await ``work`` while measuring the longest time the event loop did not run a tick."""
+    longest = 0.0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = time.monotonic()
+        while not done:
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            longest = max(longest, now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        result = await work
+    finally:
+        done = True
+        await ticking
+    return result, longest
+
+
+async def test_costly_template_is_refused_without_stalling_the_api(api: Api) -> None:
+    await new_campaign(api)  # the render workers are up
+    hostile = {**CAMPAIGN, "subject": "x" + COSTLY, "body": COSTLY, "body_text": COSTLY}
+    response, stall = await _longest_stall(api.post("/api/campaigns", json=hostile))
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert "exceeds a limit" in errors["body"], errors
+    assert "exceeds a limit" in errors["body_text"], errors
+    assert "exceeds a limit" in errors["subject"], errors
+    # Rendered in this process, the three templates would hold the loop for 3 x TIME_LIMIT.
+    assert stall < TIME_LIMIT * 1.5, stall
+    assert (await api.client.get("/health/live")).status_code == 200
+
+
+async def test_viewer_preview_of_a_costly_campaign_is_422_without_stalling(
+    api: Api, db: AsyncEngine
+) -> None:
+    created = await new_campaign(api)
+    async with db.begin() as conn:  # stored before templates had limits
+        await conn.execute(
+            sa.update(campaigns).where(campaigns.c.id == created["id"]).values(body=COSTLY)
+        )
+    url = f"/api/campaigns/{created['id']}/preview"
+    response, stall = await _longest_stall(api.post(url, role="viewer"))
+    assert response.status_code == 422, response.text
+    assert "exceeds a limit" in response.json()["errors"]["body"]
+    # In this process the body alone would hold the loop for about TIME_LIMIT.
+    assert stall < TIME_LIMIT / 2, stall
+
+
+@pytest.mark.parametrize("path", ["/api/campaigns", "/api/campaigns/1", "/api/lists"])
+async def test_options_is_4xx_or_204_never_500(api: Api, path: str) -> None:
+    anonymous = await api.client.options(path)
+    assert anonymous.status_code == 401, anonymous.text
+    assert "AuthMiddleware" not in anonymous.text
+    allowed = await api.client.options(path, headers=api.headers("viewer"))
+    assert allowed.status_code == 204, allowed.text
+    assert "OPTIONS" in allowed.headers["allow"]
+
+
+async def test_a_campaign_the_mailer_could_not_start_is_failed_with_its_reason(
+    api: Api, db: AsyncEngine
+) -> None:
+    created = await new_campaign(api)
+    assert (await api.post(f"/api/campaigns/{created['id']}/send")).status_code == 202
+    reason = "the From address 'ø@example.org' cannot be sent"
+    async with db.begin() as conn:  # as the mailer's start job records it
+        await conn.execute(
+            sa.insert(campaign_runs).values(
+                campaign_id=created["id"],
+                state="failed",
+                recipients=0,
+                started_at=sa.func.now(),
+                finished_at=sa.func.now(),
+                failure=reason,
+            )
+        )
+    body = (await api.get(f"/api/campaigns/{created['id']}")).json()
+    assert (body["status"], body["failure"]) == ("failed", reason)
+    listed = (await api.get("/api/campaigns")).json()["items"][0]
+    assert listed["status"] == "failed"
+    paused = await api.post(f"/api/campaigns/{created['id']}/pause")
+    assert paused.status_code == 409, paused.text

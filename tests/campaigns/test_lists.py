@@ -115,3 +115,40 @@ async def test_patch_list_refusals(api: Api) -> None:
     for role in ("viewer", "editor"):
         refused = await api.patch("/api/lists/kultur", role=role, json={"is_public": False})
         assert refused.status_code == 403
+
+
+async def test_control_characters_in_names_and_texts_are_422(api: Api) -> None:
+    names = {"da": "Musik", "sv": "Musik", "en": "Music"}
+    cases = [
+        ({**MUSIK, "names": {**names, "da": "Musik\r\nBcc: x@example.org"}}, "names.da"),
+        ({**MUSIK, "names": {**names, "en": "Mu\x00sic"}}, "names.en"),
+        ({**MUSIK, "descriptions": {"en": "Concerts\x1b[31m"}}, "descriptions.en"),
+    ]
+    for data, field in cases:
+        response = await api.post("/api/lists", role="admin", json=data)
+        assert response.status_code == 422, (data, response.text)
+        assert "control characters" in response.json()["errors"][field], response.text
+    patched = await api.patch(
+        "/api/lists/kultur", role="admin", json={"names": {"sv": "Kultur\nBcc: x@example.org"}}
+    )
+    assert patched.status_code == 422, patched.text
+    assert "names.sv" in patched.json()["errors"]
+    welcome = await api.patch(
+        "/api/lists/kultur",
+        role="admin",
+        json={"welcome": {"da": {"subject": "Velkommen\x00", "body": "Hej"}}},
+    )
+    assert welcome.status_code == 422, welcome.text
+    assert "control characters" in welcome.json()["errors"]["welcome.da.subject"]
+    rendered = await api.patch(
+        "/api/lists/kultur",
+        role="admin",
+        json={"welcome": {"sv": {"subject": "Välkommen{{ '\\r\\n' }}Bcc: x", "body": "Hej"}}},
+    )
+    assert rendered.status_code == 422, rendered.text
+    assert "render to one line" in rendered.json()["errors"]["welcome.sv.subject"]
+    # Line breaks stay allowed where text has lines.
+    described = await api.post(
+        "/api/lists", role="admin", json={**MUSIK, "descriptions": {"en": "Concerts\nand more"}}
+    )
+    assert described.status_code == 201, described.text

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from brevdue_cli.redis_server import free_port
 from services.mailer.worker import run_worker
@@ -17,11 +18,11 @@ from shared.contracts import OutboundMail
 from shared.db import create_engine
 from shared.jobs import create_job_pool, enqueue
 from shared.queues import SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE
-from shared.schema import mailing_lists, subscribers, subscriptions
+from shared.schema import campaigns, deliveries, mailing_lists, subscribers, subscriptions
 from shared.settings import Settings, SmtpSettings
 from tests.mailer.seed import NOW, seed
 from tests.mailer.support import FAST, enqueue_start
-from tests.support.smtp import SlowSMTPServer
+from tests.support.smtp import RecordingSMTPServer, SlowSMTPServer
 
 RECIPIENTS = 3000
 CONFIRMATION = "new.reader@example.dk"
@@ -127,3 +128,72 @@ async def test_confirmation_arrives_within_seconds_during_a_campaign(
     # Well before the campaign's end: most of it was still to go.
     assert campaign_sent < RECIPIENTS / 2, campaign_sent
     assert len(slow_smtp.to(CONFIRMATION)) == 1
+
+
+# As heavy as the template limits allow, for everyone but the sample reader staff preview.
+HOSTILE = (
+    "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+    "<p>Hej {{ subscriber.name }}</p>"
+    "{% if subscriber.email != 'maja@example.org' %}{{ f(30) }}{% endif %}"
+)
+HOSTILE_RECIPIENTS = 60
+
+
+async def test_confirmation_is_not_held_up_by_a_campaign_with_costly_templates(
+    settings: Settings, smtp_server: RecordingSMTPServer, redis: Redis
+) -> None:
+    campaign_id = await _seed_audience(settings.database_url, HOSTILE_RECIPIENTS)
+    engine = create_engine(settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(campaigns).where(campaigns.c.id == campaign_id).values(body=HOSTILE)
+        )
+    options = dataclasses.replace(
+        FAST, batch_size=20, chunk_size=10, smtp_connections=4, bulk_max_jobs=4, poll_delay=0.05
+    )
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(settings, options=options, stop=stop))
+    latencies: list[float] = []
+    try:
+        await enqueue_start(settings, campaign_id)
+        deadline = time.monotonic() + 30
+        while await _failed(engine, campaign_id) < 2:  # costly renders are under way
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        pool = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
+        for n in range(3):
+            address = f"new.reader{n}@example.dk"
+            mail = OutboundMail(
+                message_key=f"confirm:hostile:{n}",
+                category="confirm",
+                to=address,
+                subject="Bekræft din tilmelding",
+                text="Bekræft her: http://subscriptions.test/confirm/abc",
+            )
+            enqueued = time.monotonic()
+            await enqueue(pool, SEND_TRANSACTIONAL, mail)
+            while not smtp_server.to(address):
+                assert time.monotonic() - enqueued < 20, "the confirmation never came"
+                await asyncio.sleep(0.01)
+            latencies.append(time.monotonic() - enqueued)
+        await pool.aclose()
+        still_to_go = HOSTILE_RECIPIENTS - await _failed(engine, campaign_id)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 60)
+        await engine.dispose()
+
+    # Unhindered a confirmation takes well under a second; each costly render holds a
+    # recipient for up to the template time limit.
+    assert max(latencies) < 1.5, latencies
+    assert still_to_go > 0  # measured while the campaign was still being sent
+
+
+async def _failed(engine: AsyncEngine, campaign_id: int) -> int:
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            sa.select(sa.func.count())
+            .where(deliveries.c.campaign_id == campaign_id)
+            .where(deliveries.c.status == "failed")
+        )
+        return int(result.scalar_one())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Router
+from litestar.middleware import DefineMiddleware
 
 from services.campaigns.routes.campaigns import CampaignsController
 from services.campaigns.routes.fields import FieldsController
@@ -28,7 +29,8 @@ def api_router() -> Router:
             FieldsController,
             SubscribersController,
         ],
-        middleware=[BearerTokenMiddleware],
+        # OPTIONS too: Litestar skips it by default, and the role guard then finds no user.
+        middleware=[DefineMiddleware(BearerTokenMiddleware, exclude_http_methods=())],
         guards=[requires("viewer")],
         security=[{BEARER_SCHEME: []}],
     )

@@ -11,6 +11,7 @@ from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import campaigns, controls
+from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import (
     CampaignCreate,
@@ -33,11 +34,14 @@ class CampaignsController(Controller):
 
     @post("/", guards=[requires("editor")], status_code=201)
     async def create_campaign(
-        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        renderer: NamedDependency[RenderPool],
     ) -> CampaignOut:
         """Create a draft; templates must compile and render with sample data (editor)."""
         data = decode_json(await request.body(), CampaignCreate)
-        return await campaigns.create_campaign(db, data)
+        return await campaigns.create_campaign(db, renderer, data)
 
     @get("/")
     async def list_campaigns(
@@ -61,11 +65,12 @@ class CampaignsController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: NamedDependency[AsyncSession],
+        renderer: NamedDependency[RenderPool],
         campaign_id: FromPath[int],
     ) -> CampaignOut:
         """Change a draft (editor); 409 once it is no longer a draft."""
         data = decode_json(await request.body(), CampaignPatch)
-        return await campaigns.update_campaign(db, campaign_id, data)
+        return await campaigns.update_campaign(db, renderer, campaign_id, data)
 
     @post("/{campaign_id:int}/send", guards=[requires("editor")], status_code=202)
     async def send_campaign(
@@ -82,11 +87,12 @@ class CampaignsController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: NamedDependency[AsyncSession],
+        renderer: NamedDependency[RenderPool],
         campaign_id: FromPath[int],
     ) -> PreviewOut:
         """Render a campaign with sample data; the body may set language and name."""
         reader = decode_json(await request.body(), PreviewRequest, empty_ok=True)
-        return await campaigns.preview_campaign(db, campaign_id, reader)
+        return await campaigns.preview_campaign(db, renderer, campaign_id, reader)
 
     @post("/{campaign_id:int}/pause", guards=[requires("editor")], status_code=200)
     async def pause_campaign(

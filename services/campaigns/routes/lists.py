@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import lists
+from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import ListCreate, ListOut, ListPatch, ListsOut, decode_json
 
@@ -43,8 +44,9 @@ class ListsController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: NamedDependency[AsyncSession],
+        renderer: NamedDependency[RenderPool],
         slug: FromPath[str],
     ) -> ListOut:
         """Change names, descriptions, is_public or double_optin of a list (admin)."""
         data = decode_json(await request.body(), ListPatch)
-        return await lists.update_list(db, slug, data)
+        return await lists.update_list(db, renderer, slug, data)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
 BOUNCED = "bounced"
 RUN_FANNING_OUT, RUN_SENDING, RUN_PAUSED, RUN_DONE = "fanning_out", "sending", "paused", "done"
+RUN_FAILED = "failed"  # could not start at all; campaign_runs.failure says why
 # campaigns.status values staff set through the campaigns service: nothing is claimed (sent)
 # while a campaign is paused; a cancelled campaign's remaining rows are skipped.
 CAMPAIGN_PAUSED, CAMPAIGN_CANCELLED = "paused", "cancelled"

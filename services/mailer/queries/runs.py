@@ -12,6 +12,7 @@ from services.mailer.queries.common import (
     CAMPAIGN_PAUSED,
     QUEUED,
     RUN_DONE,
+    RUN_FAILED,
     RUN_FANNING_OUT,
     RUN_PAUSED,
     RUN_SENDING,
@@ -27,6 +28,17 @@ async def ensure_run(conn: AsyncConnection, campaign_id: int, now: datetime) -> 
         campaign_id=campaign_id, state=RUN_FANNING_OUT, recipients=0, started_at=now
     )
     await conn.execute(statement.on_conflict_do_nothing(index_elements=["campaign_id"]))
+
+
+async def fail_run(conn: AsyncConnection, campaign_id: int, now: datetime, reason: str) -> None:
+    """Record that the campaign cannot be sent, and why; a finished run is never restarted."""
+    await ensure_run(conn, campaign_id, now)
+    await conn.execute(
+        sa.update(campaign_runs)
+        .where(campaign_runs.c.campaign_id == campaign_id)
+        .where(campaign_runs.c.finished_at.is_(None))
+        .values(state=RUN_FAILED, finished_at=now, failure=reason[:2000])
+    )
 
 
 async def mark_fanned_out(conn: AsyncConnection, campaign_id: int, now: datetime) -> int:
