@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 
-from services.mailer import control, delivery, fanout, reconcile, transactional
+from services.mailer import campaign_commands, delivery, fanout, reconcile, transactional
 from services.mailer.errors import CampaignNotFoundError
 from services.mailer.runtime import MailerRuntime
 from shared.contracts import (
@@ -57,14 +57,14 @@ async def reconcile_ledger(ctx: dict[str, Any]) -> dict[str, int]:
 
 async def resume_campaign(ctx: dict[str, Any], payload: StartCampaign) -> int:
     """Resume a campaign staff paused, or the mailer paused for its failure rate."""
-    return await control.resume_campaign(_runtime(ctx), ctx["redis"], payload.campaign_id)
+    return await campaign_commands.resume_campaign(_runtime(ctx), ctx["redis"], payload.campaign_id)
 
 
 async def cancel_campaign(ctx: dict[str, Any], payload: CancelCampaign) -> int:
     """Skip what a cancelled campaign had left to send."""
-    return await control.cancel_campaign(_runtime(ctx), payload.campaign_id)
+    return await campaign_commands.cancel_campaign(_runtime(ctx), payload.campaign_id)
 
 
 async def retry_failed(ctx: dict[str, Any], payload: RetryFailed) -> int:
     """Send a campaign's failed rows again."""
-    return await control.retry_failed(_runtime(ctx), ctx["redis"], payload.campaign_id)
+    return await campaign_commands.retry_failed(_runtime(ctx), ctx["redis"], payload.campaign_id)

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import campaigns, controls
+from services.campaigns import campaign_actions, campaigns
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import (
@@ -99,7 +99,7 @@ class CampaignsController(Controller):
         self, db: NamedDependency[AsyncSession], campaign_id: FromPath[int]
     ) -> CampaignOut:
         """Stop sending until resumed (editor); 409 unless it is being sent."""
-        return await controls.pause_campaign(db, campaign_id)
+        return await campaign_actions.pause_campaign(db, campaign_id)
 
     @post("/{campaign_id:int}/resume", guards=[requires("editor")], status_code=202)
     async def resume_campaign(
@@ -109,7 +109,7 @@ class CampaignsController(Controller):
         campaign_id: FromPath[int],
     ) -> CampaignOut:
         """Go on sending a paused campaign (editor); 409 unless it is paused."""
-        return await controls.resume_campaign(db, jobs, campaign_id)
+        return await campaign_actions.resume_campaign(db, jobs, campaign_id)
 
     @post("/{campaign_id:int}/cancel", guards=[requires("editor")], status_code=202)
     async def cancel_campaign(
@@ -119,7 +119,7 @@ class CampaignsController(Controller):
         campaign_id: FromPath[int],
     ) -> CampaignOut:
         """Send nothing more; the rest is skipped (editor). 409 once it is over."""
-        return await controls.cancel_campaign(db, jobs, campaign_id)
+        return await campaign_actions.cancel_campaign(db, jobs, campaign_id)
 
     @get("/{campaign_id:int}/failures", guards=[requires("editor")])
     async def list_failures(
@@ -130,7 +130,7 @@ class CampaignsController(Controller):
         per_page: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     ) -> FailurePage:
         """Failed sends with address, attempts and the relay's last reply (editor)."""
-        return await controls.list_failures(db, campaign_id, page, per_page)
+        return await campaign_actions.list_failures(db, campaign_id, page, per_page)
 
     @post("/{campaign_id:int}/retry-failed", guards=[requires("editor")], status_code=202)
     async def retry_failed(
@@ -140,4 +140,4 @@ class CampaignsController(Controller):
         campaign_id: FromPath[int],
     ) -> RetryFailedOut:
         """Have the mailer send the failed rows again (editor); 409 when none failed."""
-        return await controls.retry_failed(db, jobs, campaign_id)
+        return await campaign_actions.retry_failed(db, jobs, campaign_id)

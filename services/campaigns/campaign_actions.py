@@ -1,4 +1,4 @@
-"""Staff control of a campaign being sent: pause, resume, cancel, and its failed sends.
+"""Staff actions on a campaign being sent: pause, resume, cancel, and its failed sends.
 
 The campaign's status is this service's to set; the ledger rows are the mailer's, so whatever
 must happen to them (skip the rest, queue failures again, enqueue batches) is a mailer job.

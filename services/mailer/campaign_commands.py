@@ -1,4 +1,4 @@
-"""Staff commands about a running campaign: resume, cancel, retry its failed sends.
+"""Handlers of the staff commands about a running campaign: resume, cancel, retry failed sends.
 
 Pausing needs no command: the campaigns service sets ``campaigns.status = 'paused'`` and every
 claim of a chunk checks that status in the same UPDATE, so running batches stop at their next
