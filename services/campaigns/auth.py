@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
 from services.campaigns.errors import InvalidInput, NotAuthenticated
+from shared.clock import aware
 
 Role = Literal["viewer", "editor", "admin"]
 
@@ -107,8 +108,8 @@ async def list_tokens(session: AsyncSession) -> list[TokenInfo]:
             id=int(row["id"]),
             role=str(row["role"]),
             label=str(row["label"]),
-            created_at=queries.aware(row["created_at"]),
-            revoked_at=queries.aware(row["revoked_at"]) if row["revoked_at"] else None,
+            created_at=aware(row["created_at"]),
+            revoked_at=aware(row["revoked_at"]) if row["revoked_at"] else None,
         )
         for row in await queries.all_tokens(session)
     ]

@@ -16,25 +16,27 @@ from services.campaigns.campaigns import campaign_row, effective_status, get_cam
 from services.campaigns.errors import Conflict
 from services.campaigns.schemas import (
     CampaignOut,
-    CampaignStatus,
     FailureOut,
     FailurePage,
     RetryFailedOut,
 )
+from shared.clock import aware, utcnow
 from shared.contracts import CancelCampaign, RetryFailed, StartCampaign
 from shared.errors import QueueUnavailable
 from shared.jobs import JobQueue, enqueue
 from shared.queues import CANCEL_CAMPAIGN, RESUME_CAMPAIGN, RETRY_FAILED
+from shared.statuses import CampaignStatus
+
+SENDING, SENT, PAUSED = CampaignStatus.SENDING, CampaignStatus.SENT, CampaignStatus.PAUSED
+CANCELLED = CampaignStatus.CANCELLED
 
 log = structlog.get_logger(__name__)
 
 
 async def pause_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
     """Stop sending a campaign until it is resumed; 409 unless it is being sent."""
-    await _require(session, campaign_id, "paused", ("sending",))
-    if not await queries.change_status(
-        session, campaign_id, ["sending"], "paused", queries.utcnow()
-    ):
+    await _require(session, campaign_id, "paused", (SENDING,))
+    if not await queries.change_status(session, campaign_id, [SENDING], PAUSED, utcnow()):
         await session.rollback()
         await _require(session, campaign_id, "paused", ())  # lost a race: say to what
     await session.commit()
@@ -44,11 +46,11 @@ async def pause_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut
 
 async def resume_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> CampaignOut:
     """Go on sending a paused campaign (by staff or by the mailer); 409 unless it is paused."""
-    row = await _require(session, campaign_id, "resumed", ("paused",))
-    when = queries.utcnow()
-    staff_paused = row["status"] == "paused"
+    row = await _require(session, campaign_id, "resumed", (PAUSED,))
+    when = utcnow()
+    staff_paused = row["status"] == PAUSED
     if staff_paused:
-        if not await queries.change_status(session, campaign_id, ["paused"], "sending", when):
+        if not await queries.change_status(session, campaign_id, [PAUSED], SENDING, when):
             await session.rollback()
             await _require(session, campaign_id, "resumed", ())
         await session.commit()
@@ -57,7 +59,7 @@ async def resume_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: in
         await enqueue(jobs, RESUME_CAMPAIGN, payload, tag=str(int(when.timestamp() * 1000)))
     except QueueUnavailable:
         if staff_paused:  # without its job the paused rows would wait for the reconciler
-            await queries.change_status(session, campaign_id, ["sending"], "paused", when)
+            await queries.change_status(session, campaign_id, [SENDING], PAUSED, when)
             await session.commit()
         raise
     log.info("campaign.resumed_by_staff", campaign_id=campaign_id)
@@ -66,9 +68,9 @@ async def resume_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: in
 
 async def cancel_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> CampaignOut:
     """Send nothing more of a campaign; its remaining recipients are skipped. 409 when over."""
-    await _require(session, campaign_id, "cancelled", ("sending", "paused"))
+    await _require(session, campaign_id, "cancelled", (SENDING, PAUSED))
     if not await queries.change_status(
-        session, campaign_id, ["sending", "paused"], "cancelled", queries.utcnow()
+        session, campaign_id, [SENDING, PAUSED], CANCELLED, utcnow()
     ):
         await session.rollback()
         await _require(session, campaign_id, "cancelled", ())
@@ -97,7 +99,7 @@ async def list_failures(
             attempts=int(row["attempts"]),
             last_code=row["last_code"],
             last_response=row["last_response"],
-            updated_at=queries.aware(row["updated_at"]),
+            updated_at=aware(row["updated_at"]),
         )
         for row in rows
     ]
@@ -106,12 +108,12 @@ async def list_failures(
 
 async def retry_failed(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> RetryFailedOut:
     """Have the mailer send the campaign's failed rows again; 409 when none failed."""
-    await _require(session, campaign_id, "retried", ("sending", "sent", "paused"))
+    await _require(session, campaign_id, "retried", (SENDING, SENT, PAUSED))
     failed, latest = await queries.failed_summary(session, campaign_id)
     if not failed:
         raise Conflict(f"campaign {campaign_id} has no failed sends to retry", {"failed": "0"})
     # The same failures give the same job id (a double click is one job); new ones a new id.
-    stamp = int(queries.aware(latest).timestamp() * 1000) if latest is not None else 0
+    stamp = int(aware(latest).timestamp() * 1000) if latest is not None else 0
     await enqueue(jobs, RETRY_FAILED, RetryFailed(campaign_id=campaign_id), tag=f"{failed}.{stamp}")
     log.info("campaign.retry_failed_requested", campaign_id=campaign_id, failed=failed)
     return RetryFailedOut(campaign_id=campaign_id, failed=failed)

@@ -19,17 +19,18 @@ from services.campaigns.schemas import (
     CampaignOut,
     CampaignPage,
     CampaignPatch,
-    CampaignStatus,
     CampaignSummary,
     Counts,
     PreviewOut,
     PreviewRequest,
 )
 from shared.campaign_templates import sample_context
+from shared.clock import aware, utcnow
 from shared.contracts import StartCampaign
 from shared.errors import QueueUnavailable
 from shared.jobs import JobQueue, enqueue
 from shared.queues import START_CAMPAIGN
+from shared.statuses import CampaignStatus, DeliveryStatus, RunState
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +79,7 @@ async def update_campaign(
 async def send_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> CampaignOut:
     """Mark a draft as sending and enqueue its fan-out job, exactly once."""
     _check_id(campaign_id)
-    when = queries.utcnow()
+    when = utcnow()
     # The conditional UPDATE is the single gate: of two concurrent sends only one flips the row.
     if not await queries.mark_sending(session, campaign_id, when):
         await session.rollback()
@@ -109,8 +110,8 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         from_address=row["from_address"],
         lists=slugs[campaign_id],
         status=effective_status(row, run),
-        created_at=queries.aware(row["created_at"]),
-        updated_at=queries.aware(row["updated_at"]),
+        created_at=aware(row["created_at"]),
+        updated_at=aware(row["updated_at"]),
         send_requested_at=_maybe_aware(row["send_requested_at"]),
         counts=_counts(counts[campaign_id], run),
         failure=run["failure"] if run is not None else None,
@@ -128,7 +129,7 @@ async def list_campaigns(session: AsyncSession, page: int, per_page: int) -> Cam
             subject=row["subject"],
             lists=slugs[int(row["id"])],
             status=effective_status(row, runs.get(int(row["id"]))),
-            created_at=queries.aware(row["created_at"]),
+            created_at=aware(row["created_at"]),
             send_requested_at=_maybe_aware(row["send_requested_at"]),
             counts=_counts(counts[int(row["id"])], runs.get(int(row["id"]))),
         )
@@ -200,7 +201,7 @@ def _check_id(campaign_id: int) -> None:
 
 
 def _require_draft(row: RowMapping, action: str) -> None:
-    if row["status"] != "draft":
+    if row["status"] != CampaignStatus.DRAFT:
         status = row["status"]
         raise Conflict(
             f"campaign {row['id']} is {status}; only a draft can be {action}", {"status": status}
@@ -209,23 +210,24 @@ def _require_draft(row: RowMapping, action: str) -> None:
 
 def effective_status(row: RowMapping, run: RowMapping | None) -> CampaignStatus:
     """The status staff see: the campaign's own, completed by the mailer's run."""
-    status: CampaignStatus = row["status"]
-    if status == "sending" and run is not None:
-        if run["state"] == "failed":
-            return "failed"  # the mailer could not start it; CampaignOut.failure says why
+    status = CampaignStatus(row["status"])
+    if status == CampaignStatus.SENDING and run is not None:
+        if run["state"] == RunState.FAILED:
+            # The mailer could not start it; CampaignOut.failure says why.
+            return CampaignStatus.FAILED
         if run["finished_at"] is not None:
-            return "sent"
-        if run["state"] == "paused":
-            return "paused"  # the mailer paused it: too much of its mail failed
+            return CampaignStatus.SENT
+        if run["state"] == RunState.PAUSED:
+            return CampaignStatus.PAUSED  # the mailer paused it: too much of its mail failed
     return status
 
 
 def _counts(by_status: Mapping[str, int], run: RowMapping | None) -> Counts:
     return Counts(
         recipients=int(run["recipients"]) if run is not None else 0,
-        sent=by_status.get("sent", 0),
-        failed=by_status.get("failed", 0),
-        queued=by_status.get("queued", 0),
+        sent=by_status.get(DeliveryStatus.SENT, 0),
+        failed=by_status.get(DeliveryStatus.FAILED, 0),
+        queued=by_status.get(DeliveryStatus.QUEUED, 0),
     )
 
 
@@ -243,4 +245,4 @@ def _unique(slugs: list[str]) -> list[str]:
 
 
 def _maybe_aware(value: Any) -> Any:
-    return queries.aware(value) if value is not None else None
+    return aware(value) if value is not None else None

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.campaigns import queries
 from services.campaigns.errors import Conflict, InvalidInput, NotFound
 from services.campaigns.schemas import FieldCreate, FieldOut, FieldPatch, FieldsOut, Names
+from shared.clock import aware
 from shared.custom_fields import LABEL_LANGUAGES, definition_problems
 
 _DEFINITION: Final = (
@@ -119,6 +120,6 @@ def _field_out(row: RowMapping) -> FieldOut:
         required=bool(row["required"]),
         public=bool(row["public"]),
         max_length=row["max_length"],
-        created_at=queries.aware(row["created_at"]),
-        updated_at=queries.aware(row["updated_at"]),
+        created_at=aware(row["created_at"]),
+        updated_at=aware(row["updated_at"]),
     )

@@ -26,7 +26,9 @@ from services.campaigns.schemas import (
     WelcomeText,
 )
 from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
+from shared.clock import aware
 from shared.custom_fields import is_clean_text
+from shared.languages import LANGUAGES
 
 SLUG = re.compile(r"[a-z0-9-]{1,64}")
 _NAME_MAX = 200
@@ -35,7 +37,6 @@ _WELCOME_SUBJECT_MAX = 998
 _WELCOME_BODY_MAX = 20_000
 # What a welcome template is tried with before it is stored (the same names as when sent).
 _WELCOME_SAMPLE = {"subscriber": {"name": "Maja"}, "list": {"name": "Kultur"}}
-_LANGUAGES = ("da", "sv", "en")
 
 
 async def get_lists(session: AsyncSession) -> ListsOut:
@@ -50,8 +51,8 @@ async def create_list(session: AsyncSession, data: ListCreate) -> ListOut:
         raise Conflict(f"a list with slug {data.slug!r} exists", {"slug": "is already taken"})
     values = {
         "slug": data.slug,
-        **{f"name_{lang}": getattr(data.names, lang).strip() for lang in ("da", "sv", "en")},
-        **{f"description_{lang}": getattr(data.descriptions, lang) for lang in ("da", "sv", "en")},
+        **{f"name_{lang}": getattr(data.names, lang).strip() for lang in LANGUAGES},
+        **{f"description_{lang}": getattr(data.descriptions, lang) for lang in LANGUAGES},
         "is_public": data.is_public,
         "double_optin": data.double_optin,
     }
@@ -89,8 +90,8 @@ async def update_list(
     values.update(_welcome_changes(patch.welcome))
     merged = {**row, **values}
     errors = _text_errors(
-        {lang: merged[f"name_{lang}"] for lang in _LANGUAGES},
-        {lang: merged[f"description_{lang}"] for lang in _LANGUAGES},
+        {lang: merged[f"name_{lang}"] for lang in LANGUAGES},
+        {lang: merged[f"description_{lang}"] for lang in LANGUAGES},
     )
     if patch.welcome is not UNSET:
         # Tried in a worker process: a costly welcome template cannot stall this service.
@@ -113,7 +114,7 @@ async def _list_row(session: AsyncSession, slug: str) -> RowMapping:
 def _text_changes(column: str, texts: TextsPatch | UnsetType) -> dict[str, str]:
     if texts is UNSET:
         return {}
-    changes = {f"{column}_{lang}": getattr(texts, lang) for lang in _LANGUAGES}
+    changes = {f"{column}_{lang}": getattr(texts, lang) for lang in LANGUAGES}
     # Names are shown in headings and mail subjects: no stray spaces around them.
     return {
         key: value.strip() if column == "name" else value
@@ -126,7 +127,7 @@ def _welcome_changes(welcome: WelcomePatch | UnsetType) -> dict[str, str | None]
     if welcome is UNSET:
         return {}
     changes: dict[str, str | None] = {}
-    for lang in _LANGUAGES:
+    for lang in LANGUAGES:
         text = getattr(welcome, lang)
         if text is UNSET:
             continue
@@ -140,7 +141,7 @@ def welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
     errors: dict[str, str] = {}
     if welcome is UNSET:
         return errors
-    for lang in _LANGUAGES:
+    for lang in LANGUAGES:
         text = getattr(welcome, lang)
         if not isinstance(text, WelcomeText):
             continue
@@ -170,7 +171,7 @@ def welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
 
 def _welcome_out(row: Any) -> Welcome:
     texts = {}
-    for lang in _LANGUAGES:
+    for lang in LANGUAGES:
         subject, body = row.get(f"welcome_subject_{lang}"), row.get(f"welcome_body_{lang}")
         texts[lang] = WelcomeText(subject=subject, body=body) if subject and body else None
     return Welcome(**texts)
@@ -182,8 +183,8 @@ def _check(data: ListCreate) -> None:
         errors["slug"] = "must be 1 to 64 characters of a-z, 0-9 and -"
     errors.update(
         _text_errors(
-            {lang: getattr(data.names, lang) for lang in _LANGUAGES},
-            {lang: getattr(data.descriptions, lang) for lang in _LANGUAGES},
+            {lang: getattr(data.names, lang) for lang in LANGUAGES},
+            {lang: getattr(data.descriptions, lang) for lang in LANGUAGES},
         )
     )
     if errors:
@@ -192,7 +193,7 @@ def _check(data: ListCreate) -> None:
 
 def _text_errors(names: dict[str, str], descriptions: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    for lang in _LANGUAGES:
+    for lang in LANGUAGES:
         name = names[lang].strip()
         if not name:
             errors[f"names.{lang}"] = "must not be empty"
@@ -224,6 +225,6 @@ def _list_out(row: Any) -> ListOut:
         ),
         is_public=bool(row["is_public"]),
         double_optin=bool(row["double_optin"]),
-        created_at=queries.aware(row["created_at"]),
+        created_at=aware(row["created_at"]),
         welcome=_welcome_out(row),
     )

@@ -8,13 +8,14 @@ transaction. The mailer's tables (deliveries, campaign_runs) and the subscriptio
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.clock import utcnow
 from shared.schema import (
     api_tokens,
     campaign_lists,
@@ -31,16 +32,6 @@ from shared.schema import (
 
 # The largest id a BIGINT holds; larger numbers can only name rows that do not exist.
 MAX_ID = 2**63 - 1
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def ping(session: AsyncSession) -> None:

@@ -10,9 +10,8 @@ import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
 from services.campaigns.errors import InvalidInput, MalformedRequest
-
-Language = Literal["da", "sv", "en"]
-CampaignStatus = Literal["draft", "sending", "sent", "paused", "cancelled", "failed"]
+from shared.languages import Language
+from shared.statuses import CampaignStatus
 
 T = TypeVar("T")
 

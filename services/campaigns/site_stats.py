@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.campaigns import queries
 from services.campaigns.schemas import DayCount, SiteStatsOut, StatusCounts
 from services.campaigns.sites import site_row
+from shared.clock import utcnow
 
 STATS_DAYS: Final = 30
 
@@ -17,7 +18,7 @@ STATS_DAYS: Final = 30
 async def get_site_stats(session: AsyncSession, key: str) -> SiteStatsOut:
     """Subscriptions by status, and residents signing up per UTC day over the last 30 days."""
     site = await site_row(session, key)
-    first = queries.utcnow().date() - timedelta(days=STATS_DAYS - 1)
+    first = utcnow().date() - timedelta(days=STATS_DAYS - 1)
     since = datetime.combine(first, time(), tzinfo=UTC)
     counts = await queries.site_subscription_counts(session, int(site["id"]))
     per_day = await queries.site_signups_per_day(session, int(site["id"]), since)

@@ -14,13 +14,14 @@ from services.campaigns import queries
 from services.campaigns.errors import Conflict, InvalidInput, NotFound
 from services.campaigns.origins import check_http_url, normalise_origins
 from services.campaigns.schemas import SiteCreate, SiteOut, SitePatch, SitesOut
+from shared.clock import aware
 from shared.custom_fields import is_clean_text
+from shared.languages import LANGUAGES
 from shared.municipalities import find_municipality
 
 SITE_KEY: Final = re.compile(r"[a-z0-9-]{2,64}")
 # A site's default language when staff do not name one.
 COUNTRY_LANGUAGE: Final = {"DK": "da", "SE": "sv"}
-LANGUAGES: Final = ("da", "sv", "en")
 NAME_MAX: Final = 200
 ORIGINS_MAX: Final = 50
 DEFAULT_LISTS_MAX: Final = 50
@@ -110,7 +111,7 @@ def site_out(row: RowMapping) -> SiteOut:
         default_language=row["default_language"],
         thank_you_url=row["thank_you_url"],
         require_proof_of_work=bool(row["require_proof_of_work"]),
-        created_at=queries.aware(row["created_at"]),
+        created_at=aware(row["created_at"]),
     )
 
 

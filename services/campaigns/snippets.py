@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
 from services.campaigns.schemas import SnippetsOut
-from services.campaigns.sites import LANGUAGES, site_row
+from services.campaigns.sites import site_row
+from shared.languages import LANGUAGES, localised
 from shared.settings import Settings
 
 # The version the subscriptions service records for this form's consent wording (its consent
@@ -123,7 +124,7 @@ async def _form_lists(
     """
     public = {row["slug"]: row for row in await queries.all_lists(session) if row["is_public"]}
     slugs = [slug for slug in default_slugs if slug in public] if default_slugs else list(public)
-    return [{"slug": slug, "name": str(public[slug][f"name_{language}"])} for slug in slugs]
+    return [{"slug": slug, "name": localised(public[slug], "name", language)} for slug in slugs]
 
 
 async def _public_fields(session: AsyncSession, language: str) -> list[dict[str, Any]]:
