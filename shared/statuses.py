@@ -17,6 +17,7 @@ class CampaignStatus(StrEnum):
     SENT = "sent"
     PAUSED = "paused"
     CANCELLED = "cancelled"
+    FAILED = "failed"
 
 
 class RunState(StrEnum):
@@ -26,6 +27,7 @@ class RunState(StrEnum):
     SENDING = "sending"
     PAUSED = "paused"
     DONE = "done"
+    FAILED = "failed"
 
 
 class DeliveryStatus(StrEnum):
