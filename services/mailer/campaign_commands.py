@@ -11,9 +11,9 @@ from __future__ import annotations
 import structlog
 
 from services.mailer import queries
-from services.mailer.delivery import utcnow
 from services.mailer.reconcile import requeue_campaign
 from services.mailer.runtime import MailerRuntime
+from shared.clock import utcnow
 from shared.jobs import JobQueue
 
 log = structlog.get_logger(__name__)

@@ -14,13 +14,14 @@ import structlog
 from arq.worker import Retry
 
 from services.mailer import mime, queries
-from services.mailer.delivery import utcnow
 from services.mailer.errors import CampaignNotFoundError, MailerError, UnsupportedAddressError
 from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
+from shared.clock import utcnow
 from shared.contracts import DeliverBatch
 from shared.jobs import JobQueue, enqueue
 from shared.queues import DELIVER_BATCH
+from shared.statuses import CampaignStatus
 
 log = structlog.get_logger(__name__)
 
@@ -60,12 +61,12 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
     # arq run the job again, which resumes after the last subscriber written.
     options = runtime.options
     deadline = time.monotonic() + min(options.fanout_budget, options.job_timeout / 2)
-    cancelled = source.status == queries.CAMPAIGN_CANCELLED
+    cancelled = source.status == CampaignStatus.CANCELLED
     while not cancelled:
         async with runtime.engine.begin() as conn:
             # Staff may cancel while a big audience is being written: stop at the next page.
             status = await queries.campaign_status(conn, campaign_id)
-            if status in (None, queries.CAMPAIGN_CANCELLED):
+            if status in (None, CampaignStatus.CANCELLED):
                 cancelled = True
                 break
             page, last = await queries.audience_page(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -29,12 +28,14 @@ from services.mailer import mime, queries
 from services.mailer.bounces import EventKind, classify, parse_campaign_message_id, parse_verp
 from services.mailer.metrics import MailerMetrics
 from services.mailer.providers import ProviderEvent
+from shared.clock import utcnow
 from shared.contracts import DeliveryProblem
 from shared.db import create_engine
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool, enqueue
 from shared.queues import RECORD_DELIVERY_PROBLEM, SUBSCRIPTIONS_QUEUE
 from shared.settings import Settings
+from shared.statuses import DeliveryStatus
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +101,7 @@ async def record_delivery_event(
     """
     if kind == "soft":
         return False
-    now = datetime.now(UTC)
+    now = utcnow()
     async with runtime.engine.begin() as conn:
         found = await queries.record_bounce(
             conn,
@@ -113,7 +114,7 @@ async def record_delivery_event(
     if not found:
         log.info("bounce.no_delivery", kind=kind, campaign=campaign_id)
         return False
-    runtime.metrics.ledger.labels(queries.BOUNCED).inc()
+    runtime.metrics.ledger.labels(DeliveryStatus.BOUNCED).inc()
     problem = DeliveryProblem(
         subscriber_id=subscriber_id,
         campaign_id=campaign_id,

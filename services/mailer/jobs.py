@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 
-from services.mailer import campaign_commands, delivery, fanout, reconcile, transactional
+from services.mailer import campaign_commands, campaign_delivery, fanout, reconcile, transactional
 from services.mailer.errors import CampaignNotFoundError
 from services.mailer.runtime import MailerRuntime
 from shared.contracts import (
@@ -45,7 +45,7 @@ async def start_campaign(ctx: dict[str, Any], payload: StartCampaign) -> int:
 
 async def deliver_batch(ctx: dict[str, Any], batch: DeliverBatch) -> BatchResult:
     """Deliver one batch of a campaign's ledger rows."""
-    report = await delivery.deliver_batch(_runtime(ctx), batch)
+    report = await campaign_delivery.deliver_batch(_runtime(ctx), batch)
     return BatchResult(sent=report.sent, failed=report.failed, skipped=report.skipped)
 
 

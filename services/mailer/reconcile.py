@@ -25,9 +25,9 @@ from typing import Protocol
 import structlog
 
 from services.mailer import queries
-from services.mailer.delivery import utcnow
 from services.mailer.fanout import enqueue_batch
 from services.mailer.runtime import MailerRuntime
+from shared.clock import utcnow
 from shared.contracts import StartCampaign
 from shared.job_spec import parse_job_id
 from shared.jobs import JobQueue, enqueue

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.mailer import mime
 from services.mailer.bounces import verp_address
+from services.mailer.campaign_cache import CampaignCache
 from services.mailer.config import MailerOptions, load_signer
-from services.mailer.content import CampaignCache, Links
 from services.mailer.metrics import MailerMetrics, watch_queue_depth
+from services.mailer.recipient_links import Links
 from services.mailer.relays import Relay, RelayRouter, parse_relays
 from services.mailer.send_rate import RateLimiter, parse_domain_limits
 from services.mailer.signing import DkimSigner

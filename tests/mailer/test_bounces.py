@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from brevdue_cli.redis_server import free_port
-from services.mailer import delivery, fanout
+from services.mailer import campaign_delivery, fanout
 from services.mailer.bounces import classify, parse_verp, verp_address
 from services.mailer.inbound import InboundRuntime, start_listener
 from services.mailer.runtime import MailerRuntime
@@ -209,7 +209,7 @@ async def _send(runtime: MailerRuntime, campaign_id: int) -> None:
     jobs = BatchCollector()
     await fanout.start_campaign(runtime, jobs, campaign_id)
     for _name, args, _job_id in jobs.jobs:
-        await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
+        await campaign_delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
 
 
 async def _another_campaign(database_url: str, like: int) -> int:

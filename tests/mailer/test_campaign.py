@@ -9,7 +9,7 @@ import re
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
-from services.mailer import delivery, fanout
+from services.mailer import campaign_delivery, fanout
 from services.mailer.runtime import MailerRuntime
 from services.mailer.worker import run_worker
 from shared.errors import QueueUnavailable
@@ -121,7 +121,7 @@ async def test_unsubscribed_mid_campaign_gets_nothing(
         assert await fanout.start_campaign(runtime, jobs, campaign_id) == len(CONFIRMED)
         await set_subscription(settings.database_url, ids["eva@example.se"], "unsubscribed")
         for _name, args, _job_id in jobs.jobs:
-            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
+            await campaign_delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
     finally:
         await runtime.close()
     assert smtp_server.to("eva@example.se") == []
@@ -145,7 +145,7 @@ async def test_an_address_suppressed_mid_campaign_gets_nothing(
         assert await fanout.start_campaign(runtime, jobs, campaign_id) == len(CONFIRMED)
         await suppress(settings.database_url, "Eva@EXAMPLE.se")
         for _name, args, _job_id in jobs.jobs:
-            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
+            await campaign_delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
     finally:
         await runtime.close()
     assert smtp_server.to("eva@example.se") == []
@@ -167,12 +167,12 @@ async def test_fan_out_crash_and_rerun_sends_each_once(
             await fanout.start_campaign(runtime, crashing, campaign_id)
         # The one batch that got out runs before the re-run of the fan-out.
         for _name, args, _job_id in crashing.jobs:
-            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
+            await campaign_delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
         rerun = BatchCollector()
         assert await fanout.start_campaign(runtime, rerun, campaign_id) == len(CONFIRMED)
         # Overlapping jobs (same ids twice) still send each row once: the claim decides.
         for _name, args, _job_id in crashing.jobs + rerun.jobs + rerun.jobs:
-            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
+            await campaign_delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
     finally:
         await runtime.close()
     received = sorted(r for m in smtp_server.messages for r in m.rcpt_tos)
@@ -200,7 +200,7 @@ async def test_inactive_first_page_idn_and_bad_addresses(
     try:
         assert await fanout.start_campaign(runtime, jobs, campaign_id) == 2
         for _name, args, _job_id in jobs.jobs:
-            await delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
+            await campaign_delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
     finally:
         await runtime.close()
     assert [m.rcpt_tos for m in smtp_server.messages] == [["ole@xn--resund-9xa.dk"]]

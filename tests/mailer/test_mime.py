@@ -9,15 +9,11 @@ from email.message import EmailMessage
 import pytest
 
 from services.mailer import mime
-from services.mailer.content import (
-    CampaignSource,
-    Links,
-    Recipient,
-    compile_campaign,
-    html_to_text,
-    render_message,
-)
+from services.mailer.campaign_cache import compile_campaign
+from services.mailer.campaign_render import render_message
+from services.mailer.campaign_types import CampaignSource, Recipient
 from services.mailer.errors import HeaderInjectionError, UnsupportedAddressError
+from services.mailer.recipient_links import Links
 from shared.settings import Secret
 from shared.tokens import TokenSigner
 
@@ -134,10 +130,3 @@ def test_quoted_printable_body_handles_dots_and_long_lines() -> None:
     assert all(len(line) <= 78 for line in data.split(b"\r\n\r\n", 1)[1].split(b"\r\n"))
     part = _parse(data)
     assert part.get_content().replace("\r\n", "\n") == body + "\n"
-
-
-def test_html_to_text() -> None:
-    text = html_to_text(
-        '<h1>Nyt</h1><p>Læs <a href="https://x.dk/a">mere</a></p><style>p{}</style>'
-    )
-    assert text == "Nyt\n\nLæs mere (https://x.dk/a)"

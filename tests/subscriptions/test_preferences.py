@@ -13,7 +13,8 @@ import time_machine
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.mailer.content import Links, Recipient
+from services.mailer.campaign_types import Recipient
+from services.mailer.recipient_links import Links
 from services.subscriptions.links import sign_export
 from shared.schema import custom_fields, mailing_lists, subscriptions
 from shared.settings import Settings

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.mailer.content import CampaignSource
+from services.mailer.campaign_types import CampaignSource
 from shared.addresses import address_digest
 from shared.schema import (
     campaign_lists,

@@ -1,4 +1,4 @@
-"""What the query modules share: row statuses and the dialect's INSERT … ON CONFLICT."""
+"""What the query modules share: short status names and the dialect's INSERT … ON CONFLICT."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
-BOUNCED = "bounced"
-RUN_FANNING_OUT, RUN_SENDING, RUN_PAUSED, RUN_DONE = "fanning_out", "sending", "paused", "done"
-RUN_FAILED = "failed"  # could not start at all; campaign_runs.failure says why
-# campaigns.status values staff set through the campaigns service: nothing is claimed (sent)
-# while a campaign is paused; a cancelled campaign's remaining rows are skipped.
-CAMPAIGN_PAUSED, CAMPAIGN_CANCELLED = "paused", "cancelled"
-HALTED = (CAMPAIGN_PAUSED, CAMPAIGN_CANCELLED)
+from shared.statuses import CampaignStatus, DeliveryStatus, RunState
+
+# Short names for the shared statuses, kept for the run and staff-command code that still uses
+# them; new code uses the enums of shared.statuses directly.
+QUEUED, SENDING, SENT = DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT
+FAILED, SKIPPED, BOUNCED = DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.BOUNCED
+RUN_FANNING_OUT, RUN_SENDING = RunState.FANNING_OUT, RunState.SENDING
+RUN_PAUSED, RUN_DONE = RunState.PAUSED, RunState.DONE
+RUN_FAILED = RunState.FAILED  # could not start at all; campaign_runs.failure says why
+# Nothing is claimed (sent) while a campaign is paused; a cancelled campaign's remaining rows
+# are skipped.
+CAMPAIGN_PAUSED, CAMPAIGN_CANCELLED = CampaignStatus.PAUSED, CampaignStatus.CANCELLED
+HALTED = (CampaignStatus.PAUSED, CampaignStatus.CANCELLED)
 
 
 def insert_ignoring(conn: AsyncConnection, table: sa.Table) -> Any:

@@ -9,20 +9,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.mailer.content import Recipient
+from services.mailer.campaign_types import Recipient
 from services.mailer.queries.audience import member_of, suppressed_addresses
-from services.mailer.queries.common import (
-    BOUNCED,
-    FAILED,
-    HALTED,
-    QUEUED,
-    SENDING,
-    SENT,
-    SKIPPED,
-    insert_ignoring,
-)
+from services.mailer.queries.common import insert_ignoring
 from shared.addresses import address_identity
 from shared.schema import campaigns, deliveries, subscribers
+from shared.statuses import CampaignStatus, DeliveryStatus
 
 
 def _hard_bounced() -> sa.Exists:
@@ -33,9 +25,11 @@ def _hard_bounced() -> sa.Exists:
         .where(earlier.c.subscriber_id == subscribers.c.id)
         .where(
             sa.or_(
-                earlier.c.status == BOUNCED,
+                earlier.c.status == DeliveryStatus.BOUNCED,
                 # Refused at RCPT as an unknown address: as good as a bounce.
-                sa.and_(earlier.c.status == FAILED, earlier.c.last_response.like("5.1.%")),
+                sa.and_(
+                    earlier.c.status == DeliveryStatus.FAILED, earlier.c.last_response.like("5.1.%")
+                ),
             )
         )
     )
@@ -62,7 +56,7 @@ async def insert_deliveries(
         {
             "campaign_id": campaign_id,
             "subscriber_id": subscriber_id,
-            "status": QUEUED,
+            "status": DeliveryStatus.QUEUED,
             "attempts": 0,
             "message_id": message_id,
             "queued_at": now,
@@ -86,7 +80,7 @@ async def queued_ids_between(
         sa.select(deliveries.c.id)
         .where(deliveries.c.campaign_id == campaign_id)
         .where(deliveries.c.subscriber_id.between(first_subscriber, last_subscriber))
-        .where(deliveries.c.status == QUEUED)
+        .where(deliveries.c.status == DeliveryStatus.QUEUED)
         .order_by(deliveries.c.id)
     )
     return [int(value) for value in result.scalars().all()]
@@ -115,7 +109,7 @@ async def load_queued(
         )
         .where(deliveries.c.campaign_id == campaign_id)
         .where(deliveries.c.id.in_(delivery_ids))
-        .where(deliveries.c.status == QUEUED)
+        .where(deliveries.c.status == DeliveryStatus.QUEUED)
         .order_by(deliveries.c.id)
     )
     found = result.all()
@@ -145,8 +139,12 @@ async def mark_skipped(
         await conn.execute(
             sa.update(deliveries)
             .where(deliveries.c.id.in_(delivery_ids))
-            .where(deliveries.c.status == QUEUED)
-            .values(status=SKIPPED, updated_at=now, **({"last_response": reason} if reason else {}))
+            .where(deliveries.c.status == DeliveryStatus.QUEUED)
+            .values(
+                status=DeliveryStatus.SKIPPED,
+                updated_at=now,
+                **({"last_response": reason} if reason else {}),
+            )
         )
 
 
@@ -155,8 +153,8 @@ async def skip_queued(conn: AsyncConnection, campaign_id: int, now: datetime, re
     result = await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.campaign_id == campaign_id)
-        .where(deliveries.c.status == QUEUED)
-        .values(status=SKIPPED, last_response=reason, updated_at=now)
+        .where(deliveries.c.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.SKIPPED, last_response=reason, updated_at=now)
     )
     return int(result.rowcount)
 
@@ -168,8 +166,8 @@ async def requeue_failed(conn: AsyncConnection, campaign_id: int, now: datetime)
     result = await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.campaign_id == campaign_id)
-        .where(deliveries.c.status == FAILED)
-        .values(status=QUEUED, attempts=0, queued_at=now, updated_at=now)
+        .where(deliveries.c.status == DeliveryStatus.FAILED)
+        .values(status=DeliveryStatus.QUEUED, attempts=0, queued_at=now, updated_at=now)
     )
     return int(result.rowcount)
 
@@ -185,14 +183,14 @@ async def claim(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetim
     halted = (
         sa.exists()
         .where(campaigns.c.id == deliveries.c.campaign_id)
-        .where(campaigns.c.status.in_(HALTED))
+        .where(campaigns.c.status.in_((CampaignStatus.PAUSED, CampaignStatus.CANCELLED)))
     )
     result = await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.id.in_(delivery_ids))
-        .where(deliveries.c.status == QUEUED)
+        .where(deliveries.c.status == DeliveryStatus.QUEUED)
         .where(~halted)
-        .values(status=SENDING, attempts=deliveries.c.attempts + 1, updated_at=now)
+        .values(status=DeliveryStatus.SENDING, attempts=deliveries.c.attempts + 1, updated_at=now)
         .returning(deliveries.c.id)
     )
     return {int(value) for value in result.scalars().all()}
@@ -207,7 +205,7 @@ async def record_outcomes(
     await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.id == sa.bindparam("b_id"))
-        .where(deliveries.c.status == SENDING)
+        .where(deliveries.c.status == DeliveryStatus.SENDING)
         .values(
             status=sa.bindparam("b_status"),
             last_code=sa.bindparam("b_code"),
@@ -234,8 +232,10 @@ async def release(conn: AsyncConnection, delivery_ids: Sequence[int], now: datet
         await conn.execute(
             sa.update(deliveries)
             .where(deliveries.c.id.in_(delivery_ids))
-            .where(deliveries.c.status == SENDING)
-            .values(status=QUEUED, attempts=deliveries.c.attempts - 1, updated_at=now)
+            .where(deliveries.c.status == DeliveryStatus.SENDING)
+            .values(
+                status=DeliveryStatus.QUEUED, attempts=deliveries.c.attempts - 1, updated_at=now
+            )
         )
 
 
@@ -243,9 +243,13 @@ async def requeue_stuck_sending(conn: AsyncConnection, before: datetime, now: da
     """Rows left in 'sending' by a job that died go back to the queue; return how many."""
     result = await conn.execute(
         sa.update(deliveries)
-        .where(deliveries.c.status == SENDING)
+        .where(deliveries.c.status == DeliveryStatus.SENDING)
         .where(deliveries.c.updated_at < before)
-        .values(status=QUEUED, updated_at=now, last_response="re-queued: sender stopped mid-send")
+        .values(
+            status=DeliveryStatus.QUEUED,
+            updated_at=now,
+            last_response="re-queued: sender stopped mid-send",
+        )
     )
     return int(result.rowcount)
 
@@ -257,7 +261,7 @@ async def queued_page(
     result = await conn.execute(
         sa.select(deliveries.c.id)
         .where(deliveries.c.campaign_id == campaign_id)
-        .where(deliveries.c.status == QUEUED)
+        .where(deliveries.c.status == DeliveryStatus.QUEUED)
         .where(deliveries.c.id > after_id)
         .order_by(deliveries.c.id)
         .limit(limit)
@@ -270,11 +274,11 @@ async def outcome_counts(conn: AsyncConnection, campaign_id: int) -> tuple[int, 
     result = await conn.execute(
         sa.select(deliveries.c.status, sa.func.count())
         .where(deliveries.c.campaign_id == campaign_id)
-        .where(deliveries.c.status.in_([SENT, FAILED]))
+        .where(deliveries.c.status.in_([DeliveryStatus.SENT, DeliveryStatus.FAILED]))
         .group_by(deliveries.c.status)
     )
     counts = {status: int(number) for status, number in result.all()}
-    return counts.get(SENT, 0), counts.get(FAILED, 0)
+    return counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0)
 
 
 async def record_bounce(
@@ -291,8 +295,17 @@ async def record_bounce(
         sa.update(deliveries)
         .where(deliveries.c.campaign_id == campaign_id)
         .where(deliveries.c.subscriber_id == subscriber_id)
-        .where(deliveries.c.status.in_([SENT, FAILED, BOUNCED]))
-        .values(status=BOUNCED, last_code=code, last_response=response[:500], updated_at=now)
+        .where(
+            deliveries.c.status.in_(
+                [DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BOUNCED]
+            )
+        )
+        .values(
+            status=DeliveryStatus.BOUNCED,
+            last_code=code,
+            last_response=response[:500],
+            updated_at=now,
+        )
     )
     return bool(result.rowcount)
 
@@ -312,7 +325,7 @@ async def last_queued_ids(conn: AsyncConnection, campaign_id: int, limit: int) -
     result = await conn.execute(
         sa.select(deliveries.c.id)
         .where(deliveries.c.campaign_id == campaign_id)
-        .where(deliveries.c.status == QUEUED)
+        .where(deliveries.c.status == DeliveryStatus.QUEUED)
         .order_by(deliveries.c.id.desc())
         .limit(limit)
     )
@@ -329,7 +342,11 @@ async def latest_delivery_to(conn: AsyncConnection, address: str) -> tuple[int, 
         sa.select(deliveries.c.campaign_id, deliveries.c.subscriber_id)
         .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
         .where(subscribers.c.email_key == address_identity(address))
-        .where(deliveries.c.status.in_([SENT, FAILED, BOUNCED]))
+        .where(
+            deliveries.c.status.in_(
+                [DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BOUNCED]
+            )
+        )
         .order_by(sa.func.coalesce(deliveries.c.sent_at, deliveries.c.updated_at).desc())
         .order_by(deliveries.c.id.desc())
         .limit(1)

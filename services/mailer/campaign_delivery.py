@@ -12,19 +12,21 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import structlog
 from arq.worker import Retry
 
 from services.mailer import mime, queries
-from services.mailer.content import CompiledCampaign, Recipient, render_message
+from services.mailer.campaign_render import render_message
+from services.mailer.campaign_types import CompiledCampaign, Recipient
 from services.mailer.errors import MailerError, SmtpError
-from services.mailer.queries import FAILED, QUEUED, SENT, SKIPPED, Outcome
+from services.mailer.queries import Outcome
 from services.mailer.retry import backoff
 from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
+from shared.clock import utcnow
 from shared.contracts import DeliverBatch
+from shared.statuses import DeliveryStatus
 
 log = structlog.get_logger(__name__)
 
@@ -41,11 +43,6 @@ _RENDER_FAILURES = (
 )
 
 
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
 @dataclass
 class BatchReport:
     """Counts of what one run of a batch did."""
@@ -59,11 +56,11 @@ class BatchReport:
     def add(self, outcomes: Sequence[Outcome]) -> None:
         """Count a chunk's outcomes."""
         for outcome in outcomes:
-            if outcome.status == SENT:
+            if outcome.status == DeliveryStatus.SENT:
                 self.sent += 1
-            elif outcome.status == FAILED:
+            elif outcome.status == DeliveryStatus.FAILED:
                 self.failed += 1
-            elif outcome.status == QUEUED:
+            elif outcome.status == DeliveryStatus.QUEUED:
                 self.deferred += 1
 
 
@@ -108,7 +105,7 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchRep
         outcomes, released = await _deliver_chunk(runtime, campaign, chunk, deadline)
         report.add(outcomes)
         for outcome in outcomes:
-            if outcome.status == QUEUED:
+            if outcome.status == DeliveryStatus.QUEUED:
                 report.retry_attempt = max(report.retry_attempt, attempts[outcome.delivery_id])
         if released or time.monotonic() > deadline:
             out_of_time = start + size < len(eligible) or bool(released)
@@ -145,9 +142,9 @@ async def _pause_if_failing(runtime: MailerRuntime, campaign_id: int, report: Ba
 def _count(runtime: MailerRuntime, report: BatchReport) -> None:
     ledger = runtime.metrics.ledger
     for status, number in (
-        (SENT, report.sent),
-        (FAILED, report.failed),
-        (SKIPPED, report.skipped),
+        (DeliveryStatus.SENT, report.sent),
+        (DeliveryStatus.FAILED, report.failed),
+        (DeliveryStatus.SKIPPED, report.skipped),
         ("deferred", report.deferred),
     ):
         if number:
@@ -225,7 +222,7 @@ async def _send_one(
     if campaign is None:
         return Outcome(
             recipient.delivery_id,
-            FAILED,
+            DeliveryStatus.FAILED,
             None,
             "campaign does not compile (template or From address)",
         )
@@ -237,16 +234,18 @@ async def _send_one(
     except _RENDER_FAILURES as exc:
         # This recipient's message cannot be made (a template failing or over its limits for
         # them, a bad address): a failed row with the reason, and the batch goes on.
-        return Outcome(recipient.delivery_id, FAILED, None, str(exc)[:1000])
+        return Outcome(recipient.delivery_id, DeliveryStatus.FAILED, None, str(exc)[:1000])
     try:
         sender = runtime.return_path(campaign.id, recipient.subscriber_id, campaign.envelope_from)
         result = await runtime.bulk_smtp.send(sender, [address], message)
     except SmtpError as exc:
         # recipient.attempts was read before this claim added one.
         exhausted = recipient.attempts + 1 >= runtime.options.max_attempts
-        status = QUEUED if exc.temporary and not exhausted else FAILED
+        status = DeliveryStatus.QUEUED if exc.temporary and not exhausted else DeliveryStatus.FAILED
         return Outcome(recipient.delivery_id, status, exc.code, exc.message)
     except (MailerError, CampaignTemplateError, ValueError) as exc:
         # Refused before any SMTP (bad address, header, template): retrying will not help.
-        return Outcome(recipient.delivery_id, FAILED, None, str(exc))
-    return Outcome(recipient.delivery_id, SENT, result.code, result.message, sent_at=utcnow())
+        return Outcome(recipient.delivery_id, DeliveryStatus.FAILED, None, str(exc))
+    return Outcome(
+        recipient.delivery_id, DeliveryStatus.SENT, result.code, result.message, sent_at=utcnow()
+    )

@@ -1,0 +1,47 @@
+"""One recipient's campaign message: templates rendered, footer added, MIME bytes assembled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.mailer import footer, mime
+from services.mailer.campaign_types import CompiledCampaign, Recipient
+from services.mailer.html_text import html_to_text
+from services.mailer.recipient_links import Links
+from shared.campaign_templates import render_template
+
+
+def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Links) -> bytes:
+    """Render the templates for one recipient and assemble the message bytes."""
+    unsubscribe_url = links.unsubscribe(recipient, campaign.id, campaign.list_ids)
+    preferences_url = links.preferences(recipient)
+    context: dict[str, Any] = {
+        "subscriber": {
+            "name": recipient.name or "",
+            "email": recipient.email,
+            "language": recipient.language,
+        },
+        "campaign": {"id": campaign.id, "subject": campaign.subject_source},
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": preferences_url,
+    }
+    subject = render_template(campaign.subject, context, field="subject")
+    context["campaign"] = {"id": campaign.id, "subject": subject}
+    body_html = render_template(campaign.body, context, field="body")
+    if campaign.body_text is not None:
+        body_text = render_template(campaign.body_text, context, field="body_text")
+    else:
+        body_text = html_to_text(body_html)
+    body_text += footer.text_footer(recipient.language, unsubscribe_url, preferences_url)
+    body_html = footer.with_footer(
+        body_html, footer.html_footer(recipient.language, unsubscribe_url, preferences_url)
+    )
+    return mime.render_campaign_message(
+        campaign.skeleton,
+        to_header=mime.format_mailbox(recipient.name, recipient.email),
+        subject=subject,
+        message_id=recipient.message_id,
+        unsubscribe_url=unsubscribe_url,
+        text=body_text,
+        html=body_html,
+    )

@@ -1,0 +1,55 @@
+"""What the mailer reads and builds for a campaign: its source, a recipient, its compiled form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import Template
+
+from services.mailer import mime
+from shared.statuses import CampaignStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSource:
+    """What the mailer reads about a campaign (from the campaigns service's tables)."""
+
+    id: int
+    subject: str
+    body: str
+    body_text: str | None
+    from_address: str | None
+    list_slugs: tuple[str, ...]
+    updated_at: object  # part of the cache key: an edited campaign compiles again
+    # campaigns.status: staff may pause or cancel a running campaign.
+    status: str = CampaignStatus.SENDING
+    # The lists it goes to: what its one-click unsubscribe link leaves.
+    list_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One ledger row joined with its subscriber."""
+
+    delivery_id: int
+    subscriber_id: int
+    key: str
+    email: str
+    name: str | None
+    language: str
+    message_id: str
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCampaign:
+    """Templates and MIME skeleton of one campaign, shared by all its batches in a process."""
+
+    id: int
+    subject_source: str
+    subject: Template
+    body: Template
+    body_text: Template | None
+    skeleton: mime.CampaignSkeleton
+    envelope_from: str
+    list_ids: tuple[int, ...] = ()
