@@ -125,8 +125,6 @@ staff_users = Table(
     Column("active", Boolean, nullable=False, server_default=true()),
     # Set for one-time passwords (the demo admin, operator resets): change at next login.
     Column("must_change_password", Boolean, nullable=False, server_default=false()),
-    Column("failed_logins", Integer, nullable=False, server_default="0"),
-    _ts("locked_until"),
     _ts("last_login_at"),
     comment="owner: campaigns",
 )

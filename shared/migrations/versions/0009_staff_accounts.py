@@ -1,11 +1,11 @@
-"""staff accounts: passwords, active flag, lock-out; token last use; staff audit trail
+"""staff accounts: passwords, active flag; token last use; staff audit trail
 
 Revision ID: 0009_staff_accounts
 Revises: 0007_address_identity
 Create Date: 2026-11-29 11:30:00.000000
 
-Staff sign in to the staff app with a password (argon2id) and may be deactivated; repeated
-wrong passwords lock an account for a while. API tokens record when they were last used. Staff
+Staff sign in to the staff app with a password (argon2id) and may be deactivated (login
+throttling lives in Redis, so it treats unknown addresses exactly like known ones). API tokens record when they were last used. Staff
 actions are recorded in ``staff_audit``, owned by campaigns (``audit_log`` is the residents'
 GDPR trail, owned by subscriptions).
 """
@@ -37,10 +37,6 @@ def upgrade() -> None:
                 'must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()
             )
         )
-        batch.add_column(
-            sa.Column('failed_logins', sa.Integer(), nullable=False, server_default='0')
-        )
-        batch.add_column(sa.Column('locked_until', _TS, nullable=True))
         batch.add_column(sa.Column('last_login_at', _TS, nullable=True))
     with op.batch_alter_table('api_tokens') as batch:
         batch.add_column(sa.Column('last_used_at', _TS, nullable=True))
@@ -67,7 +63,7 @@ def downgrade() -> None:
         batch.drop_column('last_used_at')
     with op.batch_alter_table('staff_users') as batch:
         for column in (
-            'last_login_at', 'locked_until', 'failed_logins', 'must_change_password',
+            'last_login_at', 'must_change_password',
             'active', 'password_hash',
         ):
             batch.drop_column(column)
