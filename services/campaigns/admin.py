@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import accounts, auth, queries
+from services.campaigns import accounts, auth, queries, staff_audit
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.auth import TokenInfo
 from shared.db import create_engine, create_sessionmaker
@@ -108,6 +108,10 @@ async def create_user(
     """Create a staff user with a one-time password; return the account and that password."""
     async with _session(settings) as session:
         account, password = await accounts.create_user(session, email, role, name)
+        await staff_audit.record(
+            session, staff_audit.SYSTEM, "user.create", f"user:{account.id}", {"role": role}
+        )
+        await session.commit()
     assert password is not None
     return account, password
 
@@ -115,7 +119,13 @@ async def create_user(
 async def reset_password(settings: Settings, email: str) -> str:
     """Give a staff user a new one-time password, to be changed at next login; return it."""
     async with _session(settings) as session:
-        return await accounts.reset_password(session, email)
+        password = await accounts.reset_password(session, email)
+        account = await accounts.find_user(session, email)
+        await staff_audit.record(
+            session, staff_audit.SYSTEM, "user.reset_password", f"user:{account.id}"
+        )
+        await session.commit()
+    return password
 
 
 async def demo_admin_login(settings: Settings) -> str | None:

@@ -10,7 +10,7 @@ import time
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import accounts, sessions, throttle
+from services.campaigns import accounts, sessions, staff_audit, throttle
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.errors import InvalidInput, LoginRefused, NotAuthenticated
 
@@ -55,3 +55,5 @@ async def change_password(
     if password != repeat:
         raise InvalidInput("the two passwords differ", {"repeat": "the two passwords differ"})
     await accounts.set_password(db, account.id, password)
+    await staff_audit.record(db, f"user:{account.id}", "user.password_change", f"user:{account.id}")
+    await db.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Router
 
+from services.campaigns.routes.audit import AuditController
 from services.campaigns.routes.campaigns import CampaignsController
 from services.campaigns.routes.fields import FieldsController
 from services.campaigns.routes.health import live, ready
@@ -27,6 +28,7 @@ def api_router() -> Router:
             SitesController,
             FieldsController,
             SubscribersController,
+            AuditController,
         ],
         middleware=[BearerTokenMiddleware],
         guards=[requires("viewer")],
