@@ -21,7 +21,7 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import Outbox, enqueue_mail, enqueue_mails, render_confirmation
+from services.subscriptions.outbox import Outbox, enqueue_mail, enqueue_mails, render_confirmation
 from services.subscriptions.preference_form import (
     FormValues,
     Preferences,

@@ -23,7 +23,7 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import (
+from services.subscriptions.outbox import (
     Outbox,
     enqueue_mail,
     enqueue_mails,
