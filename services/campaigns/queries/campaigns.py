@@ -17,6 +17,7 @@ from shared.schema import (
     campaigns,
     mailing_lists,
 )
+from shared.statuses import CampaignStatus
 
 
 async def insert_campaign(
@@ -26,7 +27,7 @@ async def insert_campaign(
     now = utcnow()
     result = await session.execute(
         sa.insert(campaigns)
-        .values(**values, status="draft", created_at=now, updated_at=now)
+        .values(**values, status=CampaignStatus.DRAFT, created_at=now, updated_at=now)
         .returning(campaigns.c.id)
     )
     campaign_id = int(result.scalar_one())
@@ -43,7 +44,7 @@ async def update_draft(
     """Change a campaign only while it is a draft; False when it is not (or is gone)."""
     result = await session.execute(
         sa.update(campaigns)
-        .where(campaigns.c.id == campaign_id, campaigns.c.status == "draft")
+        .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.DRAFT)
         .values(**values, updated_at=utcnow())
     )
     if rowcount(result) == 0:
@@ -68,8 +69,8 @@ async def mark_sending(session: AsyncSession, campaign_id: int, when: datetime) 
     """Move a draft to sending; the WHERE clause makes this the one gate against double sends."""
     result = await session.execute(
         sa.update(campaigns)
-        .where(campaigns.c.id == campaign_id, campaigns.c.status == "draft")
-        .values(status="sending", send_requested_at=when, updated_at=when)
+        .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.DRAFT)
+        .values(status=CampaignStatus.SENDING, send_requested_at=when, updated_at=when)
     )
     return rowcount(result) == 1
 
@@ -80,10 +81,10 @@ async def unmark_sending(session: AsyncSession, campaign_id: int, when: datetime
         sa.update(campaigns)
         .where(
             campaigns.c.id == campaign_id,
-            campaigns.c.status == "sending",
+            campaigns.c.status == CampaignStatus.SENDING,
             campaigns.c.send_requested_at == when,
         )
-        .values(status="draft", send_requested_at=None, updated_at=utcnow())
+        .values(status=CampaignStatus.DRAFT, send_requested_at=None, updated_at=utcnow())
     )
 
 

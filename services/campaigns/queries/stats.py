@@ -16,6 +16,7 @@ from shared.schema import (
     subscribers,
     subscriptions,
 )
+from shared.statuses import DeliveryStatus
 
 
 async def site_subscription_counts(session: AsyncSession, site_id: int) -> dict[str, int]:
@@ -94,7 +95,9 @@ async def failed_deliveries(
         .select_from(
             deliveries.outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
         )
-        .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "failed")
+        .where(
+            deliveries.c.campaign_id == campaign_id, deliveries.c.status == DeliveryStatus.FAILED
+        )
         .order_by(deliveries.c.id)
         .limit(limit)
         .offset(offset)
@@ -106,7 +109,7 @@ async def failed_summary(session: AsyncSession, campaign_id: int) -> tuple[int, 
     """How many of the campaign's rows failed, and when the latest of them changed."""
     result = await session.execute(
         sa.select(sa.func.count(), sa.func.max(deliveries.c.updated_at)).where(
-            deliveries.c.campaign_id == campaign_id, deliveries.c.status == "failed"
+            deliveries.c.campaign_id == campaign_id, deliveries.c.status == DeliveryStatus.FAILED
         )
     )
     count, latest = result.one()
