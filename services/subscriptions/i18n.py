@@ -1,4 +1,5 @@
-"""Languages of residents' pages and mail: gettext catalogs and language negotiation."""
+"""Languages of residents' pages and mail: gettext catalogs, language negotiation and the one
+way a list's name or description is read in a language."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import gettext
 from collections.abc import Mapping
 from io import BytesIO
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from babel.core import negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-LANGUAGES: Final = ("da", "sv", "en")
-DEFAULT_LANGUAGE: Final = "da"
+from shared.languages import DEFAULT_LANGUAGE, LANGUAGES, localised
+
 LOCALES_DIR: Final = Path(__file__).parent / "locales"
 DOMAIN: Final = "messages"
 
@@ -98,3 +99,21 @@ def accepted_language(accept_language: str | None) -> str | None:
 def language_names() -> Mapping[str, str]:
     """Each language named in itself, for the language switcher."""
     return {"da": "Dansk", "sv": "Svenska", "en": "English"}
+
+
+class NamedList(Protocol):
+    """A list row with its slug and ``name_<language>`` (and maybe ``description_<language>``)
+    columns."""
+
+    @property
+    def slug(self) -> str: ...
+
+
+def list_name(row: NamedList, language: str) -> str:
+    """A list's name in ``language``, else its Danish name, else its slug."""
+    return localised(row, "name", language, fallback=row.slug)
+
+
+def list_description(row: NamedList, language: str) -> str:
+    """A list's description in ``language``, else its Danish one, else nothing."""
+    return localised(row, "description", language)

@@ -15,12 +15,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
+from shared.languages import LANGUAGES
+
 FORM: Final = "application/x-www-form-urlencoded"
 JSON: Final = "application/json"
 
 _TEXT: Final = Schema(type=OpenAPIType.STRING)
 _TEXTS: Final = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
-_LANGUAGE: Final = Schema(type=OpenAPIType.STRING, enum=["da", "sv", "en"])
+_LANGUAGE: Final = Schema(type=OpenAPIType.STRING, enum=list(LANGUAGES))
 _ANY: Final = Schema()
 
 SUBSCRIBE_JSON: Final = Schema(

@@ -15,8 +15,9 @@ from litestar.enums import MediaType
 from services.subscriptions import public_fields
 from services.subscriptions.consent import CONSENT_TEXT_VERSION
 from services.subscriptions.errors import FieldProblem, ListChoice
-from services.subscriptions.i18n import LANGUAGES, N_, language_names, negotiate_language
+from services.subscriptions.i18n import N_, language_names, negotiate_language
 from services.subscriptions.public_fields import Definition
+from shared.languages import LANGUAGES
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
 

@@ -13,10 +13,11 @@ from typing import Any, Final
 from litestar.datastructures import FormMultiDict
 
 from services.subscriptions.errors import FieldProblem
-from services.subscriptions.i18n import LANGUAGES, N_
+from services.subscriptions.i18n import N_, list_description, list_name
 from services.subscriptions.pages import Renderer
 from services.subscriptions.queries import PreferenceListRow, ProfileRow
 from shared.custom_fields import InvalidCustomValue, validate_custom_value
+from shared.languages import LANGUAGES
 from shared.municipalities import BY_ID, MUNICIPALITIES
 from shared.statuses import SubscriptionStatus
 
@@ -65,8 +66,8 @@ class Preferences:
             options.append(
                 ListOption(
                     slug=row.slug,
-                    name=localised(row, "name", lang) or row.slug,
-                    description=localised(row, "description", lang),
+                    name=list_name(row, lang),
+                    description=list_description(row, lang),
                     checked=row.slug in ticked if ticked is not None else on,
                     pending=row.status == SubscriptionStatus.PENDING,
                 )
@@ -228,9 +229,3 @@ def problem_messages(
         text = renderer.gettext(lang, message)
         messages[name] = text % {"detail": problem.detail} if "%(detail)s" in text else text
     return messages
-
-
-def localised(row: PreferenceListRow, what: str, lang: str) -> str:
-    """A list's name or description in ``lang`` (Danish when that one is empty)."""
-    value = getattr(row, f"{what}_{lang}", "") or getattr(row, f"{what}_da", "")
-    return str(value or "")

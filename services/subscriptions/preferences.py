@@ -15,6 +15,7 @@ from services.subscriptions import audit, enrolment, queries
 from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem
+from services.subscriptions.i18n import list_name
 from services.subscriptions.links import (
     preferences_url,
     read_preferences_token,
@@ -27,7 +28,6 @@ from services.subscriptions.preference_form import (
     Preferences,
     PreferencesForm,
     check,
-    localised,
 )
 from services.subscriptions.queries import PreferenceListRow, ProfileRow
 from shared.statuses import SubscriberStatus, SubscriptionStatus
@@ -250,7 +250,7 @@ async def _join(
         name=values.name,
         language=values.language,
         token=sign_confirm(signer, profile.key, [row.id for row in needs_mail]),
-        list_names=[localised(row, "name", values.language) or row.slug for row in needs_mail],
+        list_names=[list_name(row, values.language) for row in needs_mail],
         preferences_url=preferences_url(settings, sign_preferences(signer, profile.key)),
     )
     # Before the commit, as in sign-up: no pending rows whose mail was never queued.

@@ -15,7 +15,7 @@ from services.subscriptions.consent import entry_point
 from services.subscriptions.dependencies import Admit, Config, Jobs, Mail, Pages, Session, Signer
 from services.subscriptions.health import readiness_problem
 from services.subscriptions.http_input import AnyRequest, client_ip, read_subscribe_body
-from services.subscriptions.i18n import N_
+from services.subscriptions.i18n import N_, list_name
 from services.subscriptions.pages import Renderer, request_language
 from services.subscriptions.proof_of_work import form_solves_proof_of_work
 from services.subscriptions.schemas import MAX_BODY_BYTES, SubscribeAccepted, split_slugs
@@ -86,7 +86,7 @@ async def confirm_form(
     lang = request_language(request, target.language)
     if not target.applies:
         return _link_gone(renderer, request, lang)
-    names = [signup.list_name(row, lang) for row in target.lists]
+    names = [list_name(row, lang) for row in target.lists]
     return renderer.page("confirm.html", lang, path=request.url.path, token=token, lists=names)
 
 
@@ -118,7 +118,7 @@ async def confirm(
     lang = request_language(request, target.language)
     if not target.applies:
         return _link_gone(renderer, request, lang)
-    names = [signup.list_name(row, lang) for row in target.lists]
+    names = [list_name(row, lang) for row in target.lists]
     return renderer.page("confirmed.html", lang, path=request.url.path, lists=names)
 
 
@@ -192,7 +192,7 @@ def _unsubscribe_page(
         lang,
         path=request.url.path,
         token=token,
-        lists=[signup.list_name(row, lang) for row in result.lists],
+        lists=[list_name(row, lang) for row in result.lists],
         preferences_token=result.preferences_token,
     )
 

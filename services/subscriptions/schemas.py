@@ -13,9 +13,9 @@ from litestar.datastructures import FormMultiDict
 
 from services.subscriptions import public_fields
 from services.subscriptions.errors import FieldProblem, InvalidInput
-from services.subscriptions.i18n import LANGUAGES
 from services.subscriptions.json_input import is_too_deep
 from services.subscriptions.public_fields import Definition
+from shared.languages import LANGUAGES
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_EMAIL = 320

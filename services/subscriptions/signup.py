@@ -17,6 +17,7 @@ from services.subscriptions.abuse import SignupGuard, is_honeypot_filled, minimu
 from services.subscriptions.audit import address_hash
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem, InvalidInput, ListChoice
+from services.subscriptions.i18n import list_name
 from services.subscriptions.links import (
     preferences_url,
     read_confirm_token,
@@ -38,6 +39,7 @@ from services.subscriptions.schemas import (
 )
 from services.subscriptions.welcome import welcome_mails
 from shared.jobs import JobQueue
+from shared.languages import LANGUAGES
 from shared.statuses import SubscriberStatus, SubscriptionStatus
 from shared.tokens import TokenSigner
 
@@ -76,13 +78,7 @@ class LinkTarget:
 
 def list_choice(row: ListRow) -> ListChoice:
     """A list as a choice on the form."""
-    return ListChoice(row.slug, {"da": row.name_da, "sv": row.name_sv, "en": row.name_en})
-
-
-def list_name(row: ListRow, language: str) -> str:
-    """A list's name in ``language``."""
-    names = {"da": row.name_da, "sv": row.name_sv, "en": row.name_en}
-    return names.get(language) or row.slug
+    return ListChoice(row.slug, {language: list_name(row, language) for language in LANGUAGES})
 
 
 async def public_list_choices(session: AsyncSession) -> list[ListChoice]:

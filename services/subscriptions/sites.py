@@ -15,7 +15,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.subscriptions import queries
-from services.subscriptions.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from shared.languages import DEFAULT_LANGUAGE, LANGUAGES
 
 DEFAULT_TTL: Final = 30.0
 # Unknown keys are cached too (so a flood of made-up keys is cheap); the bound keeps that small.

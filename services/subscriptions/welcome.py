@@ -8,6 +8,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
+from services.subscriptions.i18n import list_name
 from services.subscriptions.queries import SubscriberRow, WelcomeRow
 from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
 from shared.contracts import OutboundMail
@@ -25,7 +26,10 @@ def render_welcome(subscriber: SubscriberRow, row: WelcomeRow) -> OutboundMail |
     in that language or their template does not render (logged, the confirmation stands)."""
     if not (row.subject and row.subject.strip() and row.body and row.body.strip()):
         return None
-    context = {"subscriber": {"name": subscriber.name or ""}, "list": {"name": row.list_name}}
+    context = {
+        "subscriber": {"name": subscriber.name or ""},
+        "list": {"name": list_name(row, subscriber.language)},
+    }
     try:
         subject = render_template(
             compile_template(row.subject, field="welcome_subject", html=False),

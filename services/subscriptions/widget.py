@@ -24,16 +24,17 @@ from services.subscriptions.consent import CONSENT_TEXT
 from services.subscriptions.consent import CONSENT_TEXT_VERSION as CONSENT_VERSION
 from services.subscriptions.errors import FieldProblem, UnknownSite
 from services.subscriptions.i18n import (
-    DEFAULT_LANGUAGE,
-    LANGUAGES,
     N_,
     accepted_language,
     language_names,
+    list_description,
+    list_name,
 )
 from services.subscriptions.pages import Renderer
 from services.subscriptions.public_fields import Definition, FormField
 from services.subscriptions.schemas import MAX_SITE_KEY, split_slugs
 from services.subscriptions.sites import Site, SiteDirectory
+from shared.languages import DEFAULT_LANGUAGE, LANGUAGES
 from shared.settings import Settings
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
@@ -125,8 +126,8 @@ async def form_lists(
     return [
         FormList(
             slug=slug,
-            name=getattr(rows[slug], f"name_{language}") or slug,
-            description=getattr(rows[slug], f"description_{language}") or "",
+            name=list_name(rows[slug], language),
+            description=list_description(rows[slug], language),
             checked=len(slugs) == 1,
         )
         for slug in slugs

@@ -12,13 +12,16 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from services.subscriptions.i18n import (
-    LANGUAGES,
     LOCALES_DIR,
+    list_description,
+    list_name,
     load_translations,
     negotiate_language,
     parse_accept_language,
 )
 from services.subscriptions.pages import Renderer
+from services.subscriptions.queries import ListTextRow
+from shared.languages import LANGUAGES
 
 
 @pytest.mark.parametrize("lang", ["da", "sv"])
@@ -91,6 +94,16 @@ def test_negotiation(
 
 def test_accept_language_order() -> None:
     assert parse_accept_language("da, en-gb;q=0.8, sv;q=0.9") == ["da", "sv", "en-gb"]
+
+
+def test_list_texts_fall_back_to_danish_then_to_the_slug() -> None:
+    row = ListTextRow("kultur", "Kultur", "Kultur (sv)", "", "Om kultur", "", "")
+    assert list_name(row, "sv") == "Kultur (sv)"
+    assert list_name(row, "en") == "Kultur"
+    assert list_description(row, "sv") == "Om kultur"
+    unnamed = ListTextRow("kultur", "", "", "", "", "", "")
+    assert list_name(unnamed, "en") == "kultur"
+    assert list_description(unnamed, "en") == ""
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -156,10 +156,13 @@ async def get_preference_lists(
 
 @dataclass(frozen=True, slots=True)
 class WelcomeRow:
-    """A list's welcome mail in one language, with the list's name in that language."""
+    """A list's welcome mail in one language, with the list's names."""
 
     list_id: int
-    list_name: str
+    slug: str
+    name_da: str
+    name_sv: str
+    name_en: str
     subject: str | None
     body: str | None
 
@@ -167,13 +170,17 @@ class WelcomeRow:
 async def get_welcome_texts(
     session: AsyncSession, list_ids: Collection[int], language: str
 ) -> list[WelcomeRow]:
-    """Each list's welcome subject and body in ``language`` (None where staff wrote none)."""
+    """Each list's welcome subject and body in ``language`` (None where staff wrote none: a
+    welcome is sent in the subscriber's language or not at all)."""
     if not list_ids:
         return []
     query = (
         sa.select(
             mailing_lists.c.id,
-            mailing_lists.c[f"name_{language}"],
+            mailing_lists.c.slug,
+            mailing_lists.c.name_da,
+            mailing_lists.c.name_sv,
+            mailing_lists.c.name_en,
             mailing_lists.c[f"welcome_subject_{language}"],
             mailing_lists.c[f"welcome_body_{language}"],
         )
