@@ -6,13 +6,14 @@ survives erasure; ``details`` hold list slugs, field names and counts, never per
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
 from shared.addresses import address_digest
+from shared.clock import utcnow
 
 RESIDENT: Final = "resident"
 SYSTEM: Final = "system"
@@ -52,7 +53,7 @@ async def record(
     """Append an audit entry about ``email`` (stored as its digest) in the caller's transaction."""
     await queries.insert_audit_entry(
         session,
-        at=now or datetime.now(UTC),
+        at=now or utcnow(),
         actor=actor,
         action=action,
         subscriber_ref=address_hash(email) if email else None,

@@ -16,7 +16,7 @@ that arrives twice (over SMTP and a webhook, or a re-run job) changes nothing th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import structlog
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.subscriptions import audit, queries
 from services.subscriptions.enrolment import withdraw
 from services.subscriptions.runtime import worker_runtime
+from shared.clock import utcnow
 from shared.contracts import DeliveryProblem
 from shared.jobs import job_function
 from shared.queues import RECORD_DELIVERY_PROBLEM
@@ -41,7 +42,7 @@ async def record_delivery_problem(session: AsyncSession, problem: DeliveryProble
         subscriber = await queries.get_subscriber_by_id(session, problem.subscriber_id)
         if subscriber is None:  # erased or purged since the mail left
             return 0
-        now = datetime.now(UTC)
+        now = utcnow()
         if problem.kind == "hard_bounce":
             changed = await _stop_bounced(session, subscriber, problem, now)
         else:

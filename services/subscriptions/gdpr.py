@@ -14,7 +14,6 @@ back to the person once the subscriber row is gone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 from uuid import uuid4
 
@@ -35,6 +34,7 @@ from services.subscriptions.links import (
 from services.subscriptions.outbox import enqueue_mail
 from services.subscriptions.pages import Renderer
 from services.subscriptions.queries import ProfileRow
+from shared.clock import utcnow
 from shared.contracts import ErasureReport, OutboundMail, SubscriberExport
 from shared.jobs import JobQueue
 from shared.municipalities import BY_ID
@@ -75,7 +75,7 @@ async def export_document(
         event["consent_text"] = renderer.gettext(event["language"], text) if text else None
     document = {
         "format": EXPORT_FORMAT,
-        "exported_at": datetime.now(UTC),
+        "exported_at": utcnow(),
         "subscriber": {
             "id": profile.id,
             "key": profile.key,
@@ -176,7 +176,7 @@ async def erase(
     enqueued before the commit: if Redis is down, nothing is erased and the caller may retry.
     """
     goodbye = _render_mail(renderer, "goodbye", profile, {"name": profile.name})
-    now = datetime.now(UTC)
+    now = utcnow()
     digest = audit.address_hash(profile.email)
     await queries.delete_subscriber(session, profile.id)
     await queries.insert_suppression(session, digest, ERASURE_REASON, now)
@@ -244,7 +244,7 @@ async def staff_erase(
             await erase(session, profile, actor=actor, jobs=jobs, renderer=renderer)
         else:
             digest = audit.address_hash(address)
-            await queries.insert_suppression(session, digest, ERASURE_REASON, datetime.now(UTC))
+            await queries.insert_suppression(session, digest, ERASURE_REASON, utcnow())
             await audit.record(
                 session, actor=actor, action=audit.ERASED, email=address, details={"found": False}
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from services.subscriptions.preference_form import (
     check,
 )
 from services.subscriptions.queries import PreferenceListRow, ProfileRow
+from shared.clock import utcnow
 from shared.statuses import SubscriberStatus, SubscriptionStatus
 from shared.tokens import TokenSigner
 
@@ -108,7 +109,7 @@ async def unsubscribe_everything(
             None,
             via="preferences",
             actor=audit.RESIDENT,
-            now=datetime.now(UTC),
+            now=utcnow(),
         )
     log.info("preferences.unsubscribed_all", subscriber=key, lists=len(left))
     return prefs
@@ -127,7 +128,7 @@ async def _apply(
     guard: SignupGuard | None,
 ) -> SaveOutcome:
     profile = prefs.profile
-    now = datetime.now(UTC)
+    now = utcnow()
     changed = [
         name
         for name, old, new in (

@@ -16,7 +16,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 import msgspec
@@ -25,6 +25,7 @@ from altcha.v1 import create_challenge, verify_solution
 from redis.asyncio import Redis
 
 from services.subscriptions.errors import FieldProblem, InvalidInput
+from shared.clock import utcnow
 from shared.queues import KEY_PREFIX
 from shared.settings import Settings
 
@@ -83,7 +84,7 @@ class ProofOfWork:
 
     def challenge(self, now: datetime | None = None) -> Challenge:
         """A new challenge that expires in CHALLENGE_TTL."""
-        expires = (now or datetime.now(UTC)) + CHALLENGE_TTL
+        expires = (now or utcnow()) + CHALLENGE_TTL
         issued: IssuedChallenge = create_challenge(
             algorithm=_ALGORITHM,
             max_number=self.max_number,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.subscriptions import queries
+from shared.clock import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +35,7 @@ async def purge_unconfirmed(
 ) -> PurgeResult:
     """Delete pending subscriptions requested more than ``older_than_days`` ago, then the
     subscribers this leaves with no subscription at all (they never confirmed anything)."""
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
     total = PurgeResult()
     while True:
         async with sessionmaker() as session, session.begin():

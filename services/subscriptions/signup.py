@@ -6,7 +6,6 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -38,6 +37,7 @@ from services.subscriptions.schemas import (
     validate_signup,
 )
 from services.subscriptions.welcome import welcome_mails
+from shared.clock import utcnow
 from shared.jobs import JobQueue
 from shared.languages import LANGUAGES
 from shared.statuses import SubscriberStatus, SubscriptionStatus
@@ -172,7 +172,7 @@ async def _subscribe(
         # Erased at the resident's request: same answer, nothing stored, nothing sent.
         log.info("signup.suppressed_address")
         return SignupResult("", (), None)
-    now = datetime.now(UTC)
+    now = utcnow()
     subscriber = await queries.get_subscriber_by_email(session, request.email)
     if subscriber is None:
         subscriber = await queries.insert_subscriber(
@@ -270,7 +270,7 @@ async def confirm(
                 session,
                 subscriber,
                 list_ids,
-                now=datetime.now(UTC),
+                now=utcnow(),
                 ip=ip,
                 record_ip=record_ip,
             )

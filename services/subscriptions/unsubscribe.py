@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, enrolment, queries
 from services.subscriptions.links import read_unsubscribe_token, sign_preferences
+from shared.clock import utcnow
 from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ async def unsubscribe(
             via="link",
             actor=audit.RESIDENT,
             campaign_id=link.campaign_id,
-            now=datetime.now(UTC),
+            now=utcnow(),
         )
         lists = await queries.get_lists_by_id(session, list_ids or ())
     log.info(
