@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
 from services.subscriptions.i18n import N_
-from services.subscriptions.queries import ConsentEvent
+from services.subscriptions.queries import ConsentRecord
+from shared.statuses import ConsentEvent
 
 CONSENT_TEXT_VERSION: Final = "2026-11-1"
 CONSENT_TEXT: Final = N_(
@@ -34,10 +35,6 @@ CONSENT_TEXTS: Final[Mapping[str, str]] = {
     CONSENT_TEXT_VERSION: CONSENT_TEXT,
     SNIPPET_CONSENT_TEXT_VERSION: SNIPPET_CONSENT_TEXT,
 }
-
-REQUESTED: Final = "requested"
-CONFIRMED: Final = "confirmed"
-WITHDRAWN: Final = "withdrawn"
 
 # Where an event came from (consent_events.form).
 FORMS: Final = (
@@ -77,7 +74,7 @@ def entry_point(*, is_json: bool, via: str | None) -> str:
 async def record(
     session: AsyncSession,
     subscriber_id: int,
-    event: str,
+    event: ConsentEvent,
     list_ids: Collection[int],
     *,
     source: ConsentSource,
@@ -87,9 +84,9 @@ async def record(
 ) -> None:
     """Append one event per list; the IP is kept only when the setting asks for it."""
     ip = _kept_ip(source.ip, record_ip)
-    version = shown_version(source.text_version) if event == REQUESTED else None
+    version = shown_version(source.text_version) if event == ConsentEvent.REQUESTED else None
     events = [
-        ConsentEvent(
+        ConsentRecord(
             list_id=list_id,
             event=event,
             at=now,
@@ -121,9 +118,9 @@ async def record_confirmed(
     for list_id in sorted(set(list_ids)):
         request = requests.get(list_id)
         events.append(
-            ConsentEvent(
+            ConsentRecord(
                 list_id=list_id,
-                event=CONFIRMED,
+                event=ConsentEvent.CONFIRMED,
                 at=now,
                 source_site_id=request.source_site_id if request else None,
                 form=request.form if request else "link",

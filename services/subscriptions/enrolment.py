@@ -23,7 +23,7 @@ from services.subscriptions.greeting import greeting_name
 from services.subscriptions.queries import SubscriberRow
 from services.subscriptions.welcome import welcome_mails
 from shared.contracts import OutboundMail
-from shared.statuses import SubscriptionStatus
+from shared.statuses import ConsentEvent, SubscriptionStatus
 
 
 class Member(Protocol):
@@ -99,7 +99,7 @@ async def enrol(
     await consent.record(
         session,
         member.id,
-        consent.REQUESTED,
+        ConsentEvent.REQUESTED,
         [row.id for row in requested],
         source=source,
         language=language,
@@ -172,7 +172,7 @@ async def withdraw(
     await consent.record(
         session,
         member.id,
-        consent.WITHDRAWN,
+        ConsentEvent.WITHDRAWN,
         changed,
         source=ConsentSource(via),
         language=language or member.language,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from services.subscriptions.queries import CustomFieldRow
 from shared.errors import BrevdueError
 from shared.tokens import Purpose
 
@@ -38,7 +39,7 @@ class InvalidInput(SubscriptionsError):
         values: Mapping[str, object] | None = None,
         choices: Sequence[ListChoice] = (),
         language: str | None = None,
-        fields: Sequence[Mapping[str, object]] = (),
+        fields: Sequence[CustomFieldRow] = (),
     ) -> None:
         self.problems = dict(problems)
         self.values = dict(values or {})

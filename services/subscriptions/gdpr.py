@@ -33,7 +33,13 @@ from services.subscriptions.links import (
 )
 from services.subscriptions.outbox import enqueue_mail
 from services.subscriptions.pages import Renderer
-from services.subscriptions.queries import ProfileRow
+from services.subscriptions.queries import (
+    AuditEntryRow,
+    ConsentHistoryRow,
+    DeliveryRow,
+    ProfileRow,
+    SubscriptionHistoryRow,
+)
 from shared.clock import utcnow
 from shared.contracts import ErasureReport, OutboundMail, SubscriberExport
 from shared.jobs import JobQueue
@@ -68,11 +74,10 @@ async def export_document(
         else None
     )
     municipality = BY_ID.get(profile.municipality or "")
+    subscriptions = await queries.get_subscriptions_of(session, profile.id)
     events = await queries.get_consent_events_of(session, profile.id)
-    for event in events:
-        # The words the resident agreed to, as shown in the language they saw.
-        text = CONSENT_TEXTS.get(event["consent_text_version"] or "")
-        event["consent_text"] = renderer.gettext(event["language"], text) if text else None
+    deliveries = await queries.get_deliveries_of(session, profile.id)
+    entries = await queries.get_audit_entries(session, audit.address_hash(profile.email))
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": utcnow(),
@@ -90,13 +95,53 @@ async def export_document(
             "created_at": profile.created_at,
             "updated_at": profile.updated_at,
         },
-        "subscriptions": await queries.get_subscriptions_of(session, profile.id),
-        "consent_events": events,
-        "deliveries": await queries.get_deliveries_of(session, profile.id),
-        "audit_log": await queries.get_audit_entries(session, audit.address_hash(profile.email)),
+        "subscriptions": [_exported_subscription(row) for row in subscriptions],
+        "consent_events": [_exported_consent(row, renderer) for row in events],
+        "deliveries": [_exported_delivery(row) for row in deliveries],
+        "audit_log": [_exported_audit_entry(row) for row in entries],
     }
     # Round-trip through JSON so datetimes become ISO strings and every value is a builtin.
     return msgspec.json.decode(msgspec.json.encode(document))  # type: ignore[no-any-return]
+
+
+def _exported_subscription(row: SubscriptionHistoryRow) -> dict[str, Any]:
+    return {
+        "list": row.list_slug,
+        "status": row.status,
+        "requested_at": row.requested_at,
+        "confirmed_at": row.confirmed_at,
+        "unsubscribed_at": row.unsubscribed_at,
+        "source_site": row.site_key,
+    }
+
+
+def _exported_consent(row: ConsentHistoryRow, renderer: Renderer) -> dict[str, Any]:
+    # The words the resident agreed to, as shown in the language they saw.
+    text = CONSENT_TEXTS.get(row.consent_text_version or "")
+    return {
+        "list": row.list_slug,
+        "event": row.event,
+        "at": row.at,
+        "source_site": row.site_key,
+        "form": row.form,
+        "consent_text_version": row.consent_text_version,
+        "language": row.language,
+        "ip": row.ip,
+        "consent_text": renderer.gettext(row.language, text) if text else None,
+    }
+
+
+def _exported_delivery(row: DeliveryRow) -> dict[str, Any]:
+    return {
+        "campaign_id": row.campaign_id,
+        "status": row.status,
+        "queued_at": row.queued_at,
+        "sent_at": row.sent_at,
+    }
+
+
+def _exported_audit_entry(row: AuditEntryRow) -> dict[str, Any]:
+    return {"at": row.at, "actor": row.actor, "action": row.action, "details": row.details}
 
 
 async def request_export(

@@ -16,7 +16,7 @@ from services.subscriptions import public_fields
 from services.subscriptions.consent import CONSENT_TEXT_VERSION
 from services.subscriptions.errors import FieldProblem, ListChoice
 from services.subscriptions.i18n import N_, language_names, negotiate_language
-from services.subscriptions.public_fields import Definition
+from services.subscriptions.queries import CustomFieldRow
 from shared.languages import LANGUAGES
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
@@ -170,7 +170,7 @@ class Renderer:
         values: Mapping[str, Any] | None = None,
         problems: Mapping[str, FieldProblem] | None = None,
         status_code: int = 200,
-        fields: Sequence[Definition] = (),
+        fields: Sequence[CustomFieldRow] = (),
         proof_of_work: bool = False,
     ) -> Response[str]:
         """The sign-up form with the public custom ``fields``, with reasons next to the fields

@@ -12,11 +12,12 @@ from typing import Any, Final
 
 from litestar.datastructures import FormMultiDict
 
+from services.subscriptions import public_fields
 from services.subscriptions.errors import FieldProblem
 from services.subscriptions.i18n import N_, list_description, list_name
 from services.subscriptions.pages import Renderer
-from services.subscriptions.queries import PreferenceListRow, ProfileRow
-from shared.custom_fields import InvalidCustomValue, validate_custom_value
+from services.subscriptions.queries import CustomFieldRow, PreferenceListRow, ProfileRow
+from shared.custom_fields import InvalidCustomValue
 from shared.languages import LANGUAGES
 from shared.municipalities import BY_ID, MUNICIPALITIES
 from shared.statuses import SubscriptionStatus
@@ -56,7 +57,7 @@ class Preferences:
     token: str
     profile: ProfileRow
     lists: tuple[PreferenceListRow, ...]
-    custom_fields: tuple[dict[str, Any], ...]
+    custom_fields: tuple[CustomFieldRow, ...]
 
     def list_options(self, lang: str, ticked: Sequence[str] | None = None) -> list[ListOption]:
         """The lists in ``lang``; ``ticked`` (after a refused save) overrides stored choices."""
@@ -156,9 +157,9 @@ def _check_custom(
     # Values of fields not shown here (staff-only fields) are kept as they are.
     stored = dict(prefs.profile.custom_values or {})
     for definition in prefs.custom_fields:
-        key = str(definition["key"])
+        key = definition.key
         try:
-            value = validate_custom_value(definition, form.custom.get(key))
+            value = public_fields.validate(definition, form.custom.get(key))
         except InvalidCustomValue as exc:
             code = {"is required": "required", "must be ticked": "must_be_ticked"}
             problems[CUSTOM_PREFIX + key] = FieldProblem(code.get(exc.reason, "invalid"))
@@ -195,18 +196,18 @@ def custom_field_options(
     stored = prefs.profile.custom_values or {}
     options = []
     for definition in prefs.custom_fields:
-        key = str(definition["key"])
+        key = definition.key
         value: Any = raw.get(key) if raw is not None else stored.get(key)
         options.append(
             {
                 "key": key,
                 "id": "field-" + key,
                 "name": CUSTOM_PREFIX + key,
-                "label": definition.get(f"label_{lang}") or key,
-                "type": definition["type"],
-                "choices": list(definition.get("choices") or []),
-                "required": bool(definition["required"]),
-                "max_length": definition.get("max_length"),
+                "label": public_fields.label(definition, lang),
+                "type": definition.type,
+                "choices": list(definition.choices),
+                "required": definition.required,
+                "max_length": definition.max_length,
                 "value": "" if value is None else value,
             }
         )

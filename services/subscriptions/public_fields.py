@@ -9,6 +9,7 @@ its field.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any, Final
 
 import msgspec
@@ -16,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
 from services.subscriptions.errors import FieldProblem
-from shared.custom_fields import InvalidCustomValue, validate_custom_value
+from services.subscriptions.queries import CustomFieldRow
+from shared.custom_fields import CustomValue, InvalidCustomValue, validate_custom_value
+from shared.languages import localised
 
 PREFIX: Final = "custom."
 MAX_VALUES: Final = 50  # more keys than any form has: refused before looking at them
 MAX_SHOWN: Final = 2000  # characters of a refused value put back into the form
 _CODES: Final = {"is required": "required", "must be ticked": "must_be_ticked"}
-
-Definition = Mapping[str, Any]
 
 
 class FormField(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,30 +39,40 @@ class FormField(msgspec.Struct, frozen=True, kw_only=True):
     max_length: int | None
 
 
-async def load(session: AsyncSession) -> tuple[Definition, ...]:
+async def load(session: AsyncSession) -> tuple[CustomFieldRow, ...]:
     """The definitions of the fields staff allow on public forms, in their order."""
     async with session.begin():
         return tuple(await queries.get_public_custom_fields(session))
 
 
-def form_fields(definitions: Sequence[Definition], language: str) -> list[FormField]:
+def label(definition: CustomFieldRow, language: str) -> str:
+    """A field's label in ``language``, else its Danish one, else its key."""
+    return localised(definition, "label", language, fallback=definition.key)
+
+
+def validate(definition: CustomFieldRow, raw: object) -> CustomValue | None:
+    """``raw`` as stored for this field; raise InvalidCustomValue when it does not fit."""
+    return validate_custom_value(asdict(definition), raw)
+
+
+def form_fields(definitions: Sequence[CustomFieldRow], language: str) -> list[FormField]:
     """The public fields labelled in ``language`` (the key when a label is missing)."""
     return [
         FormField(
-            key=str(definition["key"]),
-            name=PREFIX + str(definition["key"]),
-            label=str(definition.get(f"label_{language}") or definition["key"]),
-            type=str(definition["type"]),
-            required=bool(definition["required"]),
-            choices=[str(choice) for choice in definition.get("choices") or []],
-            max_length=definition.get("max_length"),
+            key=definition.key,
+            name=PREFIX + definition.key,
+            label=label(definition, language),
+            type=definition.type,
+            required=definition.required,
+            choices=list(definition.choices),
+            max_length=definition.max_length,
         )
         for definition in definitions
     ]
 
 
 def check(
-    definitions: Sequence[Definition],
+    definitions: Sequence[CustomFieldRow],
     raw: object,
     problems: dict[str, FieldProblem],
 ) -> dict[str, Any] | None:
@@ -77,20 +88,20 @@ def check(
     if len(sent) > MAX_VALUES:
         problems["custom"] = FieldProblem("too_many", str(MAX_VALUES))
         return None
-    known = {str(definition["key"]) for definition in definitions}
+    known = {definition.key for definition in definitions}
     for key in sent:
         if str(key) not in known:
             problems[PREFIX + str(key)[:64]] = FieldProblem("unknown_field")
     values: dict[str, Any] = {}
     for definition in definitions:
-        key = str(definition["key"])
+        key = definition.key
         try:
-            value = validate_custom_value(definition, sent.get(key))
+            value = validate(definition, sent.get(key))
         except InvalidCustomValue as exc:
             problems[PREFIX + key] = FieldProblem(_CODES.get(exc.reason, "invalid"))
             continue
         # An unticked optional box says nothing: store only what the resident gave.
-        if value is not None and not (value is False and not definition["required"]):
+        if value is not None and not (value is False and not definition.required):
             values[key] = value
     return values or None
 

@@ -14,7 +14,7 @@ from litestar.datastructures import FormMultiDict
 from services.subscriptions import public_fields
 from services.subscriptions.errors import FieldProblem, InvalidInput
 from services.subscriptions.json_input import is_too_deep
-from services.subscriptions.public_fields import Definition
+from services.subscriptions.queries import CustomFieldRow
 from shared.languages import LANGUAGES
 
 MAX_BODY_BYTES = 16 * 1024
@@ -133,7 +133,7 @@ def shown_values(body: SubscribeBody) -> dict[str, Any]:
     }
 
 
-def validate_signup(body: SubscribeBody, fields: Sequence[Definition] = ()) -> SignupRequest:
+def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) -> SignupRequest:
     """Check every field at once, custom ones against the public ``fields``; raise InvalidInput
     with all problems found."""
     problems: dict[str, FieldProblem] = {}

@@ -31,7 +31,8 @@ from services.subscriptions.i18n import (
     list_name,
 )
 from services.subscriptions.pages import Renderer
-from services.subscriptions.public_fields import Definition, FormField
+from services.subscriptions.public_fields import FormField
+from services.subscriptions.queries import CustomFieldRow
 from services.subscriptions.schemas import MAX_SITE_KEY, split_slugs
 from services.subscriptions.sites import Site, SiteDirectory
 from shared.languages import DEFAULT_LANGUAGE, LANGUAGES
@@ -244,7 +245,7 @@ def embed_page(
     values: Mapping[str, Any] | None = None,
     problems: Mapping[str, FieldProblem] | None = None,
     status_code: int = 200,
-    fields: Sequence[Definition] = (),
+    fields: Sequence[CustomFieldRow] = (),
 ) -> Response[str]:
     """A site's embeddable sign-up page with the public custom ``fields``, with reasons next
     to the fields after a refusal."""

@@ -140,6 +140,66 @@ async def test_a_resident_downloads_everything_stored_through_the_mailed_link(
     assert actions[-1] == "exported"
 
 
+async def test_the_export_format_names_the_same_fields_in_every_section(
+    client: httpx.AsyncClient,
+    redis: Redis,
+    engine: AsyncEngine,
+    lists: dict[str, int],
+    settings: Settings,
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    resident = await sign_up(client, redis, lists=["kultur"])
+    [subscriber] = await subscriber_rows(engine)
+    await seed_delivery(engine, subscriber["id"])
+    token = await delivered_export_token(
+        client, settings, smtp_server, resident.preferences, resident.email
+    )
+
+    data = (await client.post(f"/export/{token}")).json()
+
+    # "brevdue-export-1" is read by residents' tools: its fields stay as they were published.
+    assert set(data) == {
+        "format",
+        "exported_at",
+        "subscriber",
+        "subscriptions",
+        "consent_events",
+        "deliveries",
+        "audit_log",
+    }
+    [subscription] = data["subscriptions"]
+    assert set(subscription) == {
+        "list",
+        "status",
+        "requested_at",
+        "confirmed_at",
+        "unsubscribed_at",
+        "source_site",
+    }
+    assert {tuple(sorted(event)) for event in data["consent_events"]} == {
+        (
+            "at",
+            "consent_text",
+            "consent_text_version",
+            "event",
+            "form",
+            "ip",
+            "language",
+            "list",
+            "source_site",
+        )
+    }
+    [delivery] = data["deliveries"]
+    assert set(delivery) == {"campaign_id", "status", "queued_at", "sent_at"}
+    [entry] = data["audit_log"]
+    assert set(entry) == {"at", "actor", "action", "details"}
+    assert (entry["actor"], entry["action"], entry["details"]) == (
+        "resident",
+        "export_requested",
+        {},
+    )
+
+
 async def test_export_links_expire_after_24_hours(
     client: httpx.AsyncClient,
     redis: Redis,

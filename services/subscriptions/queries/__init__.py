@@ -6,16 +6,22 @@ function that calls them owns the transaction. Rows are frozen dataclasses. Call
 """
 
 from services.subscriptions.queries.audit import (
+    AuditEntryRow,
     get_audit_entries,
     insert_audit_entry,
     insert_suppression,
     is_suppressed,
 )
 from services.subscriptions.queries.consent import (
-    ConsentEvent,
+    ConsentHistoryRow,
+    ConsentRecord,
     get_consent_events_of,
     get_latest_requests,
     insert_consent_events,
+)
+from services.subscriptions.queries.custom_fields import (
+    CustomFieldRow,
+    get_public_custom_fields,
 )
 from services.subscriptions.queries.database import (
     ping_database,
@@ -27,7 +33,6 @@ from services.subscriptions.queries.lists import (
     WelcomeRow,
     get_lists_by_id,
     get_preference_lists,
-    get_public_custom_fields,
     get_public_list_texts,
     get_public_lists,
     get_public_lists_by_slug,
@@ -47,6 +52,7 @@ from services.subscriptions.queries.sites import (
     get_site_key,
 )
 from services.subscriptions.queries.subscribers import (
+    DeliveryRow,
     ProfileRow,
     SubscriberRow,
     change_subscriber_status,
@@ -62,6 +68,7 @@ from services.subscriptions.queries.subscribers import (
     update_profile,
 )
 from services.subscriptions.queries.subscriptions import (
+    SubscriptionHistoryRow,
     confirm_pending_lists,
     get_subscription_statuses,
     get_subscriptions_of,
@@ -72,13 +79,18 @@ from services.subscriptions.queries.subscriptions import (
 )
 
 __all__ = [
-    "ConsentEvent",
+    "AuditEntryRow",
+    "ConsentHistoryRow",
+    "ConsentRecord",
+    "CustomFieldRow",
+    "DeliveryRow",
     "ListRow",
     "ListTextRow",
     "PreferenceListRow",
     "ProfileRow",
     "SiteRow",
     "SubscriberRow",
+    "SubscriptionHistoryRow",
     "WelcomeRow",
     "any_site_requires_proof_of_work",
     "change_subscriber_status",

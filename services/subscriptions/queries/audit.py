@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,14 +32,24 @@ async def insert_audit_entry(
     )
 
 
-async def get_audit_entries(session: AsyncSession, subscriber_ref: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class AuditEntryRow:
+    """One audit log entry about an address: who did what, when, with which details."""
+
+    at: datetime
+    actor: str
+    action: str
+    details: dict[str, Any]
+
+
+async def get_audit_entries(session: AsyncSession, subscriber_ref: str) -> list[AuditEntryRow]:
     """Audit entries about one address digest, oldest first."""
     query = (
         sa.select(audit_log.c.at, audit_log.c.actor, audit_log.c.action, audit_log.c.details)
         .where(audit_log.c.subscriber_ref == subscriber_ref)
         .order_by(audit_log.c.at, audit_log.c.id)
     )
-    return [dict(row._mapping) for row in await session.execute(query)]
+    return [AuditEntryRow(*row) for row in await session.execute(query)]
 
 
 async def is_suppressed(session: AsyncSession, email_hash: str) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,15 +14,15 @@ from shared.schema import (
     mailing_lists,
     member_sites,
 )
-from shared.statuses import ConsentEvent as ConsentEventKind
+from shared.statuses import ConsentEvent
 
 
 @dataclass(frozen=True, slots=True)
-class ConsentEvent:
-    """One consent record, as written and as exported."""
+class ConsentRecord:
+    """One consent record as written: what happened on which list, when and where."""
 
     list_id: int
-    event: str
+    event: ConsentEvent
     at: datetime
     source_site_id: int | None
     form: str
@@ -33,23 +32,39 @@ class ConsentEvent:
 
 
 async def insert_consent_events(
-    session: AsyncSession, subscriber_id: int, events: Sequence[ConsentEvent]
+    session: AsyncSession, subscriber_id: int, records: Sequence[ConsentRecord]
 ) -> None:
     """Append consent records."""
-    if not events:
+    if not records:
         return
-    rows = [{"subscriber_id": subscriber_id, **asdict(event)} for event in events]
+    rows = [{"subscriber_id": subscriber_id, **asdict(record)} for record in records]
     await session.execute(sa.insert(consent_events), rows)
 
 
-async def get_consent_events_of(session: AsyncSession, subscriber_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ConsentHistoryRow:
+    """One consent record as an export shows it: by list slug and site key."""
+
+    list_slug: str
+    event: str
+    at: datetime
+    site_key: str | None
+    form: str
+    consent_text_version: str | None
+    language: str
+    ip: str | None
+
+
+async def get_consent_events_of(
+    session: AsyncSession, subscriber_id: int
+) -> list[ConsentHistoryRow]:
     """A subscriber's consent records, oldest first, with list slugs and site keys."""
     query = (
         sa.select(
-            mailing_lists.c.slug.label("list"),
+            mailing_lists.c.slug,
             consent_events.c.event,
             consent_events.c.at,
-            member_sites.c.key.label("source_site"),
+            member_sites.c.key,
             consent_events.c.form,
             consent_events.c.consent_text_version,
             consent_events.c.language,
@@ -63,12 +78,12 @@ async def get_consent_events_of(session: AsyncSession, subscriber_id: int) -> li
         .where(consent_events.c.subscriber_id == subscriber_id)
         .order_by(consent_events.c.at, consent_events.c.id)
     )
-    return [dict(row._mapping) for row in await session.execute(query)]
+    return [ConsentHistoryRow(*row) for row in await session.execute(query)]
 
 
 async def get_latest_requests(
     session: AsyncSession, subscriber_id: int, list_ids: Collection[int]
-) -> dict[int, ConsentEvent]:
+) -> dict[int, ConsentRecord]:
     """The most recent ``requested`` consent event per list among ``list_ids``."""
     query = (
         sa.select(
@@ -84,9 +99,21 @@ async def get_latest_requests(
         .where(
             consent_events.c.subscriber_id == subscriber_id,
             consent_events.c.list_id.in_(list(list_ids)),
-            consent_events.c.event == ConsentEventKind.REQUESTED,
+            consent_events.c.event == ConsentEvent.REQUESTED,
         )
         .order_by(consent_events.c.at, consent_events.c.id)
     )
     # Ordered oldest first, so later rows overwrite earlier ones.
-    return {int(row.list_id): ConsentEvent(*row) for row in await session.execute(query)}
+    return {
+        int(row.list_id): ConsentRecord(
+            list_id=int(row.list_id),
+            event=ConsentEvent(row.event),
+            at=row.at,
+            source_site_id=row.source_site_id,
+            form=row.form,
+            consent_text_version=row.consent_text_version,
+            language=row.language,
+            ip=row.ip,
+        )
+        for row in await session.execute(query)
+    }

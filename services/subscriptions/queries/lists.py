@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.schema import (
-    custom_fields,
     mailing_lists,
     subscriptions,
 )
@@ -188,13 +186,3 @@ async def get_welcome_texts(
         .order_by(mailing_lists.c.id)
     )
     return [WelcomeRow(*row) for row in await session.execute(query)]
-
-
-async def get_public_custom_fields(session: AsyncSession) -> list[dict[str, Any]]:
-    """Custom field definitions staff allow on public forms, oldest first."""
-    query = (
-        sa.select(custom_fields)
-        .where(custom_fields.c.public.is_(True))
-        .order_by(custom_fields.c.created_at, custom_fields.c.id)
-    )
-    return [dict(row._mapping) for row in await session.execute(query)]

@@ -199,7 +199,17 @@ async def delete_subscriber(session: AsyncSession, subscriber_id: int) -> None:
     await session.execute(sa.delete(subscribers).where(subscribers.c.id == subscriber_id))
 
 
-async def get_deliveries_of(session: AsyncSession, subscriber_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """One row of the mailer's ledger about a subscriber: which campaign, how it went, when."""
+
+    campaign_id: int
+    status: str
+    queued_at: datetime
+    sent_at: datetime | None
+
+
+async def get_deliveries_of(session: AsyncSession, subscriber_id: int) -> list[DeliveryRow]:
     """The mailer's ledger rows for a subscriber (read only), oldest first."""
     query = (
         sa.select(
@@ -211,4 +221,4 @@ async def get_deliveries_of(session: AsyncSession, subscriber_id: int) -> list[d
         .where(deliveries.c.subscriber_id == subscriber_id)
         .order_by(deliveries.c.queued_at, deliveries.c.id)
     )
-    return [dict(row._mapping) for row in await session.execute(query)]
+    return [DeliveryRow(*row) for row in await session.execute(query)]

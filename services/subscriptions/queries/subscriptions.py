@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,16 +137,30 @@ async def has_confirmed_subscription(session: AsyncSession, subscriber_id: int) 
     return bool(await session.scalar(query))
 
 
-async def get_subscriptions_of(session: AsyncSession, subscriber_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class SubscriptionHistoryRow:
+    """One subscription as an export shows it: by list slug and site key, with its times."""
+
+    list_slug: str
+    status: str
+    requested_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+    site_key: str | None
+
+
+async def get_subscriptions_of(
+    session: AsyncSession, subscriber_id: int
+) -> list[SubscriptionHistoryRow]:
     """A subscriber's subscriptions with list slugs and timestamps, for an export."""
     query = (
         sa.select(
-            mailing_lists.c.slug.label("list"),
+            mailing_lists.c.slug,
             subscriptions.c.status,
             subscriptions.c.requested_at,
             subscriptions.c.confirmed_at,
             subscriptions.c.unsubscribed_at,
-            member_sites.c.key.label("source_site"),
+            member_sites.c.key,
         )
         .select_from(
             subscriptions.join(
@@ -156,4 +170,4 @@ async def get_subscriptions_of(session: AsyncSession, subscriber_id: int) -> lis
         .where(subscriptions.c.subscriber_id == subscriber_id)
         .order_by(mailing_lists.c.slug)
     )
-    return [dict(row._mapping) for row in await session.execute(query)]
+    return [SubscriptionHistoryRow(*row) for row in await session.execute(query)]
