@@ -160,7 +160,7 @@ async def _subscribe(
     outbox: Outbox,
     guard: SignupGuard | None,
 ) -> SignupResult:
-    lists = await queries.get_public_lists_by_slug(session, request.list_slugs)
+    lists = await queries.get_public_lists(session, request.list_slugs)
     found = {row.slug for row in lists}
     missing = [slug for slug in request.list_slugs if slug not in found]
     if missing:

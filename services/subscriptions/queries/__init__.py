@@ -35,7 +35,6 @@ from services.subscriptions.queries.lists import (
     get_preference_lists,
     get_public_list_texts,
     get_public_lists,
-    get_public_lists_by_slug,
     get_welcome_texts,
 )
 from services.subscriptions.queries.purge import (
@@ -111,7 +110,6 @@ __all__ = [
     "get_public_custom_fields",
     "get_public_list_texts",
     "get_public_lists",
-    "get_public_lists_by_slug",
     "get_site_by_key",
     "get_site_id",
     "get_site_key",

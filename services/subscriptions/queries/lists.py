@@ -37,22 +37,15 @@ _LIST_COLUMNS = (
 )
 
 
-async def get_public_lists(session: AsyncSession) -> list[ListRow]:
-    """All lists residents may sign up for, in slug order."""
-    query = (
-        sa.select(*_LIST_COLUMNS)
-        .where(mailing_lists.c.is_public.is_(True))
-        .order_by(mailing_lists.c.slug)
-    )
-    return [ListRow(*row) for row in await session.execute(query)]
-
-
-async def get_public_lists_by_slug(session: AsyncSession, slugs: Collection[str]) -> list[ListRow]:
-    """The public lists among ``slugs``; unknown and private slugs are simply absent."""
-    query = sa.select(*_LIST_COLUMNS).where(
-        mailing_lists.c.slug.in_(list(slugs)), mailing_lists.c.is_public.is_(True)
-    )
-    return [ListRow(*row) for row in await session.execute(query)]
+async def get_public_lists(
+    session: AsyncSession, slugs: Collection[str] | None = None
+) -> list[ListRow]:
+    """The lists residents may sign up for, in slug order: all of them, or those among
+    ``slugs`` (unknown and private slugs are simply absent)."""
+    query = sa.select(*_LIST_COLUMNS).where(mailing_lists.c.is_public.is_(True))
+    if slugs is not None:
+        query = query.where(mailing_lists.c.slug.in_(list(slugs)))
+    return [ListRow(*row) for row in await session.execute(query.order_by(mailing_lists.c.slug))]
 
 
 async def get_lists_by_id(session: AsyncSession, list_ids: Collection[int]) -> list[ListRow]:
