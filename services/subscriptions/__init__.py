@@ -6,12 +6,18 @@ or query string cannot be read, form_body.py a form part that cannot be decoded)
 client address, json_input.py refuses JSON nested too deeply before it is decoded, origins.py
 refuses cross-site posts) → admission.py (the one step in front of every sign-up: site, origin,
 proof of work, rate limit, site defaults) → signup.py and unsubscribe.py (domain) → enrolment.py
-(the one way to join, confirm or leave lists, with consent records) → queries.py (all SQL).
-links.py gives the link tokens of shared/links.py this service's URLs, mail.py renders the
+(the one way to join, confirm or leave lists, with consent records) → queries/ (all SQL, one
+module per aggregate: subscribers, subscriptions, consent, lists, custom_fields, sites, audit,
+purge, database; functions take a session and never commit, rows are frozen dataclasses).
+links.py gives the link tokens of shared/links.py this service's URLs, outbox.py renders the
 confirmation mail and enqueues mail (its Outbox groups what that takes; greeting.py: by name
-only once the address's owner has confirmed), pages.py renders pages, i18n.py loads the gettext
-catalogs in locales/, schemas.py holds request/response Structs and input checks, errors.py the
-service's errors.
+only once the address's owner has confirmed; welcome.py: a list's welcome mail), pages.py
+renders pages, i18n.py loads the gettext catalogs in locales/ and reads a list's name or
+description in a language (languages: shared/languages.py), schemas.py holds request/response
+Structs and input checks, public_fields.py the public custom fields, errors.py the service's
+errors. Statuses come from shared/statuses.py, the time from shared/clock.py. mx_check.py is
+the optional MX check, abuse.py the guards against bots and mail bombing, bounces.py what the
+mailer reports about hard bounces and complaints, purge.py the purge of sign-ups never confirmed.
 
 Member sites: widget_routes.py (handlers) → widget.py (site form description, embed page)
 with sites.py (sites by key, cached 30 s), cors.py (per-site origins; headers written by a
