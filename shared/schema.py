@@ -142,6 +142,9 @@ campaigns = Table(
     Column("body_text", Text, nullable=True),
     Column("from_address", String(320), nullable=True),
     Column("status", String(16), nullable=False, default="draft"),
+    # Why a campaign is paused when the mailer paused it (too many failures); staff pauses
+    # leave it empty. Cleared on resume.
+    Column("pause_reason", Text, nullable=True),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("send_requested_at"),
