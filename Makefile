@@ -8,6 +8,8 @@ INSTALLED := $(VENV)/.installed
 CATALOGS := $(VENV)/.catalogs
 LOCALES := services/subscriptions/locales
 PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/*.po)
+STAFF_LOCALES := services/campaigns/locales
+STAFF_PO_FILES := $(wildcard $(STAFF_LOCALES)/*/LC_MESSAGES/*.po)
 PYTEST_ARGS ?= -q -n auto --maxprocesses=4
 BENCH_ARGS ?=
 
@@ -30,9 +32,10 @@ $(INSTALLED): pyproject.toml uv.lock
 	$(BIN)/uv sync --frozen --all-extras --inexact
 	@touch $@
 
-# Compiled message catalogs (.mo) for the residents' pages and mails.
-$(CATALOGS): $(INSTALLED) $(PO_FILES)
+# Compiled message catalogs (.mo) for the residents' pages and mails and for the staff app.
+$(CATALOGS): $(INSTALLED) $(PO_FILES) $(STAFF_PO_FILES)
 	$(if $(PO_FILES),$(BIN)/pybabel -q compile -d $(LOCALES))
+	$(if $(STAFF_PO_FILES),$(BIN)/pybabel -q compile -d $(STAFF_LOCALES))
 	@touch $@
 
 run: install

@@ -48,6 +48,26 @@ def create_token(var: Path, role: str, label: str) -> int:
     return 0
 
 
+def create_user(var: Path, email: str, role: str, name: str) -> int:
+    """Create a staff user and print its one-time password on the last line."""
+    from services.campaigns.admin import create_user as create
+
+    account, password = asyncio.run(create(load_settings(var=var), email, role, name))
+    print(f"brevdue: {role} {account.email} created; one-time password, to be changed at login:")
+    print(password, flush=True)
+    return 0
+
+
+def reset_password(var: Path, email: str) -> int:
+    """Give a staff user a new one-time password and print it on the last line."""
+    from services.campaigns.admin import reset_password as reset
+
+    password = asyncio.run(reset(load_settings(var=var), email))
+    print(f"brevdue: new one-time password for {email.strip()}, to be changed at login:")
+    print(password, flush=True)
+    return 0
+
+
 def catcher(host: str, smtp_port: int, http_port: int, store: Path | None) -> int:
     """Run the SMTP catcher and its inbox page until interrupted."""
     from brevdue_cli.catcher import serve

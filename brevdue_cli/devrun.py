@@ -98,6 +98,7 @@ def _start(
 
     _migrate_and_seed(settings)
     token = _first_run_token(settings, options.var)
+    admin_password = _demo_admin_password(settings)
     if stop.requested:
         return False
     probes = _spawn_children(options, settings, env, supervisor, catch_mail)
@@ -105,7 +106,7 @@ def _start(
         probes, supervisor, timeout=options.ready_timeout, stopping=lambda: stop.requested
     ):
         return False
-    _print_urls(settings, options, catch_mail, token)
+    _print_urls(settings, options, catch_mail, token, admin_password)
     if token is not None:
         token_marker(options.var).write_text(
             f"first admin token printed at {datetime.now(UTC).isoformat()}\n", encoding="utf-8"
@@ -253,12 +254,25 @@ def _first_run_token(settings: Settings, var: Path) -> str | None:
     return asyncio.run(create_token(settings, "admin", label="first brevdue run"))
 
 
+def _demo_admin_password(settings: Settings) -> str | None:
+    # A one-time password while the demo admin has not chosen its own, replaced on each start
+    # because only its hash is kept.
+    from services.campaigns.admin import demo_admin_login
+
+    return asyncio.run(demo_admin_login(settings))
+
+
 def _print_urls(
-    settings: Settings, options: RunOptions, catch_mail: bool, token: str | None
+    settings: Settings,
+    options: RunOptions,
+    catch_mail: bool,
+    token: str | None,
+    admin_password: str | None = None,
 ) -> None:
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     rows = [
         ("Subscriptions", settings.subscriptions_public_url),
+        ("Staff app", settings.campaigns_public_url + "/app/"),
         ("Campaigns API", settings.campaigns_public_url + "/api"),
         ("API docs", settings.campaigns_public_url + "/schema"),
     ]
@@ -273,6 +287,11 @@ def _print_urls(
     if token is not None:
         print("\n  Admin API token (shown only this once, keep it somewhere safe):", file=out)
         print(f"  {token}", file=out)
+    if admin_password is not None:
+        from services.campaigns.admin import DEMO_ADMIN_EMAIL
+
+        print("\n  Staff app login (one-time password, to be changed at first login):", file=out)
+        print(f"  {DEMO_ADMIN_EMAIL} / {admin_password}", file=out)
     print("\nPress Ctrl-C to stop.\n", file=out, flush=True)
 
 

@@ -15,7 +15,7 @@ from brevdue_cli.config import var_dir
 from brevdue_cli.devrun import RunOptions, run
 from brevdue_cli.errors import CliError, MissingServiceError
 from brevdue_cli.worker_health import MAILER_QUEUES
-from shared.errors import SettingsError
+from shared.errors import BrevdueError, SettingsError
 from shared.settings import PREFIX
 
 ROLES = ("admin", "editor", "viewer")
@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except SettingsError as exc:
         return _fail(str(exc), 2)
-    except CliError as exc:
+    except (CliError, BrevdueError) as exc:
+        # Also refused input (an address already taken, an unknown user): the reason, one line.
         return _fail(str(exc), 1)
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("services."):
@@ -94,6 +95,26 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--label", default="")
     create.set_defaults(
         handler=lambda a: commands.create_token(var_dir(a.var_dir), a.role, a.label)
+    )
+
+    user = sub.add_parser("user", help="staff users of the staff app").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    user_create = user.add_parser(
+        "create", help="create a staff user; its one-time password is printed on the last line"
+    )
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--role", choices=ROLES, required=True)
+    user_create.add_argument("--name", default="")
+    user_create.set_defaults(
+        handler=lambda a: commands.create_user(var_dir(a.var_dir), a.email, a.role, a.name)
+    )
+    user_reset = user.add_parser(
+        "reset-password", help="give a staff user a new one-time password, printed last"
+    )
+    user_reset.add_argument("email")
+    user_reset.set_defaults(
+        handler=lambda a: commands.reset_password(var_dir(a.var_dir), a.email)
     )
 
     catcher = sub.add_parser("catcher", help="local SMTP catcher with an inbox web page")

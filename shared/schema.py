@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 
@@ -117,6 +118,12 @@ staff_users = Table(
     Column("name", String(200), nullable=False, default=""),
     Column("role", String(16), nullable=False),
     _ts("created_at", nullable=False),
+    # argon2id hash (argon2-cffi's encoded form); NULL until a password is set.
+    Column("password_hash", String(255), nullable=True),
+    Column("active", Boolean, nullable=False, server_default=true()),
+    # Set for one-time passwords (the demo admin, operator resets): change at next login.
+    Column("must_change_password", Boolean, nullable=False, server_default=false()),
+    _ts("last_login_at"),
     comment="owner: campaigns",
 )
 
@@ -130,6 +137,24 @@ api_tokens = Table(
     Column("staff_user_id", Id, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=True),
     _ts("created_at", nullable=False),
     _ts("revoked_at"),
+    _ts("last_used_at"),
+    comment="owner: campaigns",
+)
+
+staff_audit = Table(
+    "staff_audit",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _ts("at", nullable=False),
+    # "user:<id>" for a session, "token:<id>" for an API token, "system" for the CLI.
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    # "<kind>:<id>", e.g. "campaign:12"; empty when the action has no object.
+    Column("object", String(128), nullable=False, server_default=""),
+    # Never residents' personal data: ids and staff-chosen names only.
+    Column("details", JSON, nullable=False),
+    Index("ix_staff_audit_at", "at"),
+    Index("ix_staff_audit_actor", "actor"),
     comment="owner: campaigns",
 )
 

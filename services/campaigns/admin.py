@@ -1,4 +1,5 @@
-"""Administration for the ``brevdue`` command line: tokens and demo data, without a server."""
+"""Administration for the ``brevdue`` command line: staff users, tokens and demo data, without a
+server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import auth, queries
+from services.campaigns import accounts, auth, queries, staff_audit
+from services.campaigns.accounts import StaffAccount
 from services.campaigns.auth import TokenInfo
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
@@ -98,6 +100,45 @@ async def list_tokens(settings: Settings) -> list[TokenInfo]:
     """Every API token (id, role, label, dates), never the secret."""
     async with _session(settings) as session:
         return await auth.list_tokens(session)
+
+
+async def create_user(
+    settings: Settings, email: str, role: str, name: str = ""
+) -> tuple[StaffAccount, str]:
+    """Create a staff user with a one-time password; return the account and that password."""
+    async with _session(settings) as session:
+        account, password = await accounts.create_user(session, email, role, name)
+        await staff_audit.record(
+            session, staff_audit.SYSTEM, "user.create", f"user:{account.id}", {"role": role}
+        )
+        await session.commit()
+    assert password is not None
+    return account, password
+
+
+async def reset_password(settings: Settings, email: str) -> str:
+    """Give a staff user a new one-time password, to be changed at next login; return it."""
+    async with _session(settings) as session:
+        password = await accounts.reset_password(session, email)
+        account = await accounts.find_user(session, email)
+        await staff_audit.record(
+            session, staff_audit.SYSTEM, "user.reset_password", f"user:{account.id}"
+        )
+        await session.commit()
+    return password
+
+
+async def demo_admin_login(settings: Settings) -> str | None:
+    """A fresh one-time password for the demo admin while it has never set its own; else None.
+
+    Only the hash is stored, so a password not yet changed is replaced on every start rather
+    than shown again.
+    """
+    async with _session(settings) as session:
+        account = await accounts.find_user(session, DEMO_ADMIN_EMAIL)
+        if not account.must_change_password and await accounts.has_password(session, account.id):
+            return None
+        return await accounts.reset_password(session, DEMO_ADMIN_EMAIL)
 
 
 async def seed_demo(settings: Settings) -> DemoSeed:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from secrets import token_hex
 from typing import Any, Final
 
 import structlog
 from arq.connections import ArqRedis
 from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
@@ -28,8 +30,10 @@ from services.campaigns.errors import (
     PermissionDenied,
     Unavailable,
 )
+from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
+from services.campaigns.routes.app_pages import StaffAppController
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
@@ -70,6 +74,7 @@ def create_app(settings: Settings) -> Litestar:
                 app.state.sessionmaker = create_sessionmaker(engine)
                 app.state.jobs = jobs
                 app.state.renderer = renderer
+                app.state.pages = pages
                 yield
             finally:
                 await jobs.aclose()
@@ -77,8 +82,10 @@ def create_app(settings: Settings) -> Litestar:
             renderer.close()
             await engine.dispose()
 
+    pages = Renderer()
     return Litestar(
-        route_handlers=[api_router(), *health_handlers],
+        route_handlers=[api_router(), StaffAppController, *health_handlers],
+        csrf_config=_csrf_config(settings),
         lifespan=[lifespan],
         dependencies={
             "db": Provide(_provide_db),
@@ -115,6 +122,18 @@ def create_app(settings: Settings) -> Litestar:
         # structlog (configured in the lifespan) owns logging; Litestar's default would add
         # its own handlers and print tracebacks for expected 4xx errors.
         logging_config=None,
+    )
+
+
+def _csrf_config(settings: Settings) -> CSRFConfig:
+    # The bearer-token API carries no cookies a browser would send on its own, so it needs
+    # no CSRF token; every form of the staff app does.
+    return CSRFConfig(
+        secret=settings.secret_keys[-1].reveal() if settings.secret_keys else token_hex(32),
+        cookie_name="brevdue_csrf",
+        cookie_secure=settings.campaigns_public_url.startswith("https://"),
+        cookie_samesite="lax",
+        exclude=["^/api/", "^/health/"],
     )
 
 

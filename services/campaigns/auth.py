@@ -11,9 +11,9 @@ from typing import Final, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import queries
+from services.campaigns import queries, staff_queries
 from services.campaigns.errors import InvalidInput, NotAuthenticated
-from shared.clock import aware
+from shared.clock import aware, utcnow
 
 Role = Literal["viewer", "editor", "admin"]
 
@@ -61,13 +61,28 @@ def role_allows(actual: Role, required: Role) -> bool:
     return ROLES.index(actual) >= ROLES.index(required)
 
 
-async def issue_token(session: AsyncSession, role: str, label: str = "") -> str:
-    """Create a token and return its plaintext; only its digest is kept."""
+async def issue_token(
+    session: AsyncSession, role: str, label: str = "", staff_user_id: int | None = None
+) -> str:
+    """Create a token and return its plaintext; only its digest is kept.
+
+    A token issued for a staff user stops working when that user is deactivated.
+    """
     checked = check_role(role)
     if len(label) > 200:
         raise InvalidInput("label too long", {"label": "must be at most 200 characters"})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await queries.insert_token(session, hash_token(token), checked, label)
+    if staff_user_id is None:
+        await queries.insert_token(session, hash_token(token), checked, label)
+    else:
+        await staff_queries.insert_user_token(
+            session,
+            token_hash=hash_token(token),
+            role=checked,
+            label=label,
+            user_id=staff_user_id,
+            now=utcnow(),
+        )
     await session.commit()
     return token
 
@@ -84,6 +99,10 @@ async def authenticate(session: AsyncSession, presented: str) -> StaffToken:
         raise NotAuthenticated("the bearer token is not valid")
     if row["revoked_at"] is not None:
         raise NotAuthenticated("the bearer token has been revoked")
+    if not await staff_queries.token_owner_active(session, int(row["id"])):
+        raise NotAuthenticated("the bearer token's staff user has been deactivated")
+    await staff_queries.touch_token(session, int(row["id"]), utcnow())
+    await session.commit()
     return StaffToken(id=int(row["id"]), role=check_role(str(row["role"])), label=row["label"])
 
 

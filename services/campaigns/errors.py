@@ -52,3 +52,15 @@ class Conflict(CampaignsError):
 
 class Unavailable(CampaignsError):
     """A backing service (database, Redis) cannot be reached right now."""
+
+
+class LoginRefused(CampaignsError):
+    """Wrong address or password, or an inactive account: deliberately one message for all."""
+
+
+class LoginThrottled(CampaignsError):
+    """Too many failed logins for this address or from this client; ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__("too many failed attempts; try again later")

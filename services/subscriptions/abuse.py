@@ -12,8 +12,8 @@ from typing import Any, Final
 
 import structlog
 
-from services.subscriptions.deliverability import MxChecker, Verdict
 from services.subscriptions.errors import RateLimited
+from services.subscriptions.mx_check import MxChecker, Verdict
 from shared.rate_limit import AttemptWindow, ScriptRunner
 from shared.settings import Settings
 

@@ -27,8 +27,8 @@ from services.subscriptions.errors import (
     UnsupportedContentType,
 )
 from services.subscriptions.i18n import N_, load_translations, negotiate_language
-from services.subscriptions.mail import Outbox
 from services.subscriptions.openapi import openapi_config
+from services.subscriptions.outbox import Outbox
 from services.subscriptions.pages import Renderer, request_language, wants_json
 from services.subscriptions.preference_routes import PREFERENCE_ROUTES
 from services.subscriptions.proof_of_work import (

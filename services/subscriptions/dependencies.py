@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.admission import Admission
-from services.subscriptions.mail import Outbox
+from services.subscriptions.outbox import Outbox
 from services.subscriptions.pages import Renderer
 from services.subscriptions.proof_of_work import ProofOfWork
 from services.subscriptions.sites import SiteDirectory

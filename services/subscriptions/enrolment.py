@@ -9,6 +9,7 @@ the rows their statements changed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.subscriptions import audit, consent, queries
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.greeting import greeting_name
-from services.subscriptions.queries import PENDING, UNSUBSCRIBED, SubscriberRow
+from services.subscriptions.queries import SubscriberRow
 from services.subscriptions.welcome import welcome_mails
 from shared.contracts import OutboundMail
+from shared.statuses import SubscriptionStatus
 
 
 class Member(Protocol):
@@ -84,9 +86,13 @@ async def enrol(
     await queries.insert_pending_subscriptions(
         session, member.id, [i for i in ids if i not in statuses], source.site_id, now
     )
-    reopened = [i for i, status in statuses.items() if status == UNSUBSCRIBED]
+    reopened = [i for i, status in statuses.items() if status == SubscriptionStatus.UNSUBSCRIBED]
     await queries.reopen_unsubscribed(session, member.id, reopened, source.site_id, now)
-    requested = [row for row in lists if statuses.get(row.id, PENDING) != queries.CONFIRMED]
+    requested = [
+        row
+        for row in lists
+        if statuses.get(row.id, SubscriptionStatus.PENDING) != SubscriptionStatus.CONFIRMED
+    ]
     if not requested:
         return Enrolment()
     await queries.touch_subscriber(session, member.id, now)
@@ -102,7 +108,7 @@ async def enrol(
     )
     # Read before anything is confirmed below: a list confirmed at once vouches for nothing.
     greeted = _as_subscriber(member)
-    greeted = greeted._replace(name=await greeting_name(session, greeted))
+    greeted = dataclasses.replace(greeted, name=await greeting_name(session, greeted))
     direct = [row.id for row in requested if not row.double_optin]
     confirmed = await confirm(session, member, direct, now=now, ip=source.ip, record_ip=record_ip)
     welcomes = await welcome_mails(session, greeted, confirmed)

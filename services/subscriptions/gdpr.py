@@ -32,7 +32,7 @@ from services.subscriptions.links import (
     read_preferences_token,
     sign_export,
 )
-from services.subscriptions.mail import enqueue_mail
+from services.subscriptions.outbox import enqueue_mail
 from services.subscriptions.pages import Renderer
 from services.subscriptions.queries import ProfileRow
 from shared.contracts import ErasureReport, OutboundMail, SubscriberExport

@@ -15,9 +15,10 @@ from litestar.datastructures import FormMultiDict
 from services.subscriptions.errors import FieldProblem
 from services.subscriptions.i18n import LANGUAGES, N_
 from services.subscriptions.pages import Renderer
-from services.subscriptions.queries import CONFIRMED, PENDING, PreferenceListRow, ProfileRow
+from services.subscriptions.queries import PreferenceListRow, ProfileRow
 from shared.custom_fields import InvalidCustomValue, validate_custom_value
 from shared.municipalities import BY_ID, MUNICIPALITIES
+from shared.statuses import SubscriptionStatus
 
 MAX_NAME: Final = 200
 MAX_FORM_VALUES: Final = 200  # list checkboxes and custom fields together
@@ -60,14 +61,14 @@ class Preferences:
         """The lists in ``lang``; ``ticked`` (after a refused save) overrides stored choices."""
         options = []
         for row in self.lists:
-            on = row.status in (PENDING, CONFIRMED)
+            on = row.status in (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED)
             options.append(
                 ListOption(
                     slug=row.slug,
                     name=localised(row, "name", lang) or row.slug,
                     description=localised(row, "description", lang),
                     checked=row.slug in ticked if ticked is not None else on,
-                    pending=row.status == PENDING,
+                    pending=row.status == SubscriptionStatus.PENDING,
                 )
             )
         return options

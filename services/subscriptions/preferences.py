@@ -3,6 +3,7 @@ custom fields through the signed link in every mail footer, without logging in."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import Outbox, enqueue_mail, enqueue_mails, render_confirmation
+from services.subscriptions.outbox import Outbox, enqueue_mail, enqueue_mails, render_confirmation
 from services.subscriptions.preference_form import (
     FormValues,
     Preferences,
@@ -28,13 +29,8 @@ from services.subscriptions.preference_form import (
     check,
     localised,
 )
-from services.subscriptions.queries import (
-    ACTIVE,
-    CONFIRMED,
-    PENDING,
-    PreferenceListRow,
-    ProfileRow,
-)
+from services.subscriptions.queries import PreferenceListRow, ProfileRow
+from shared.statuses import SubscriberStatus, SubscriptionStatus
 from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
@@ -152,13 +148,19 @@ async def _apply(
             custom_values=values.custom,
             now=now,
         )
-    current = {row.id for row in prefs.lists if row.status in (PENDING, CONFIRMED)}
+    current = {
+        row.id
+        for row in prefs.lists
+        if row.status in (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED)
+    }
     removed = sorted(current - values.wanted)
     # A blocked subscriber may leave lists but not join new ones.
     added = [
         row
         for row in prefs.lists
-        if row.id in values.wanted and row.id not in current and profile.status == ACTIVE
+        if row.id in values.wanted
+        and row.id not in current
+        and profile.status == SubscriberStatus.ACTIVE
     ]
     if removed:
         # Audited below with the rest of the change, as one preference change.
@@ -221,7 +223,7 @@ async def _join(
     """Join newly ticked lists as any sign-up does; True when a confirmation mail was
     enqueued."""
     # The profile as just saved: a welcome mail greets the resident in their new language.
-    member = profile._replace(name=values.name, language=values.language)
+    member = dataclasses.replace(profile, name=values.name, language=values.language)
     enrolled = await enrolment.enrol(
         session,
         member,

@@ -23,13 +23,13 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.mail import (
+from services.subscriptions.outbox import (
     Outbox,
     enqueue_mail,
     enqueue_mails,
     render_confirmation,
 )
-from services.subscriptions.queries import ACTIVE, CONFIRMED, PENDING, ListRow
+from services.subscriptions.queries import ListRow
 from services.subscriptions.schemas import (
     SignupRequest,
     SubscribeBody,
@@ -38,6 +38,7 @@ from services.subscriptions.schemas import (
 )
 from services.subscriptions.welcome import welcome_mails
 from shared.jobs import JobQueue
+from shared.statuses import SubscriberStatus, SubscriptionStatus
 from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
@@ -190,7 +191,7 @@ async def _subscribe(
             # not let anyone who knows an address overwrite what its owner gave.
             custom_values=request.custom,
         )
-    elif subscriber.status != ACTIVE:
+    elif subscriber.status != SubscriberStatus.ACTIVE:
         # A blocked or erased address gets the same answer and no mail.
         log.info("signup.suppressed", subscriber=subscriber.key)
         return SignupResult(subscriber.key, (), None)
@@ -286,7 +287,7 @@ async def _statuses(
     session: AsyncSession, subscriber: queries.SubscriberRow | None, list_ids: list[int]
 ) -> dict[int, str]:
     # A blocked or bounced subscriber's rows count as gone: nothing may be confirmed for them.
-    if subscriber is None or subscriber.status != ACTIVE:
+    if subscriber is None or subscriber.status != SubscriberStatus.ACTIVE:
         return {}
     return await queries.get_subscription_statuses(session, subscriber.id, list_ids)
 
@@ -298,5 +299,9 @@ def _link_target(
     changed: int = 0,
 ) -> LinkTarget:
     # The statuses are those read before confirming: pending lists are confirmed by now.
-    live = tuple(row for row in lists if statuses.get(row.id) in (PENDING, CONFIRMED))
+    live = tuple(
+        row
+        for row in lists
+        if statuses.get(row.id) in (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED)
+    )
     return LinkTarget(subscriber.language if subscriber else None, live, changed)

@@ -13,7 +13,7 @@ from typing import Any
 from arq.cron import cron
 from arq.worker import Worker, func
 
-from services.subscriptions.delivery_problems import DELIVERY_PROBLEM_JOBS
+from services.subscriptions.bounces import DELIVERY_PROBLEM_JOBS
 from services.subscriptions.gdpr_jobs import GDPR_JOBS
 from services.subscriptions.purge import PurgeResult, purge_unconfirmed
 from services.subscriptions.runtime import CTX_KEY, WorkerRuntime, worker_runtime

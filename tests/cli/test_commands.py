@@ -188,3 +188,31 @@ def test_catcher_command_catches_mail_and_serves_the_inbox(tmp_path: Path) -> No
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
+
+
+def test_user_create_and_reset_password_print_one_time_passwords(tmp_path: Path) -> None:
+    require_services()
+    env = clean_env(BREVDUE_SECRET_KEYS=SECRET)
+    assert brevdue("migrate", cwd=tmp_path, env=env).returncode == 0
+
+    created = brevdue(
+        "user", "create", "--email", "ea@example.dk", "--role", "editor", cwd=tmp_path, env=env
+    )
+    assert created.returncode == 0, created.stderr
+    first = created.stdout.strip().splitlines()[-1]
+    assert len(first) >= 12 and " " not in first
+
+    again = brevdue(
+        "user", "create", "--email", "EA@example.dk", "--role", "admin", cwd=tmp_path, env=env
+    )
+    assert again.returncode == 1
+    assert again.stderr.strip() == "brevdue: a staff user with this email already exists"
+
+    reset = brevdue("user", "reset-password", "ea@example.dk", cwd=tmp_path, env=env)
+    assert reset.returncode == 0, reset.stderr
+    second = reset.stdout.strip().splitlines()[-1]
+    assert second != first and " " not in second
+
+    unknown = brevdue("user", "reset-password", "nobody@example.dk", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1
+    assert "not found" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -52,6 +53,15 @@ def admin_token(output: str) -> str | None:
     return None
 
 
+def demo_login(output: str) -> tuple[str, str] | None:
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if "Staff app login" in line:
+            email, _, password = lines[index + 1].strip().partition(" / ")
+            return email, password
+    return None
+
+
 def stop_and_check(run: BrevdueRun) -> None:
     children = set(run.seen_children)
     assert len(children) >= 5, children  # redis, catcher, two services, mailer
@@ -83,6 +93,20 @@ def test_run_serves_everything_stops_cleanly_and_keeps_data(start, tmp_path: Pat
         assert "Inbox" in http.get(inbox + "/").text
         lists = http.get(campaigns + "/api/lists", headers={"Authorization": f"Bearer {token}"})
         assert lists.status_code == 200, lists.text
+        # The demo admin signs in with the printed one-time password and must replace it.
+        assert campaigns + "/app/" in out
+        login = demo_login(out)
+        assert login is not None and login[0] == "admin@brevdue.local"
+        form = http.get(campaigns + "/app/login")
+        csrf = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
+        assert csrf
+        signed_in = http.post(
+            campaigns + "/app/login",
+            data={"email": login[0], "password": login[1], "_csrf_token": csrf.group(1)},
+            cookies=form.cookies,
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        assert signed_in.headers["location"] == "/app/password"
     Redis.from_url(f"redis://127.0.0.1:{ports['redis']}/0").set("brevdue:test:kept", "yes")
     secret = tmp_path / "var" / "secret_key"
     assert secret.stat().st_mode & 0o777 == 0o600

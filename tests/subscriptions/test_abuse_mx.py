@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from brevdue_cli.redis_server import free_port
 from services.subscriptions.app import create_app
-from services.subscriptions.deliverability import MxChecker, Verdict
+from services.subscriptions.mx_check import MxChecker, Verdict
 from shared.settings import Settings
 from tests.subscriptions.conftest import all_subscribers, subscribe_json
 

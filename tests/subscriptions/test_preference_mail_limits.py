@@ -74,9 +74,7 @@ async def test_a_refused_save_queues_no_welcome_either(
     await redis.delete(TRANSACTIONAL_QUEUE)
 
     # Joining musik again needs a third confirmation mail; born alone would be welcomed.
-    mixed = await limited.post(
-        url, data={"lists": ["kultur", "musik", "born"], "language": "da"}
-    )
+    mixed = await limited.post(url, data={"lists": ["kultur", "musik", "born"], "language": "da"})
 
     assert mixed.status_code == 429
     assert await queued_mails(redis) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.middleware import DefineMiddleware
 
+from services.campaigns.routes.audit import AuditController
 from services.campaigns.routes.campaigns import CampaignsController
 from services.campaigns.routes.fields import FieldsController
 from services.campaigns.routes.health import live, ready
@@ -28,6 +29,7 @@ def api_router() -> Router:
             SitesController,
             FieldsController,
             SubscribersController,
+            AuditController,
         ],
         # OPTIONS too: Litestar skips it by default, and the role guard then finds no user.
         middleware=[DefineMiddleware(BearerTokenMiddleware, exclude_http_methods=())],

@@ -1,4 +1,5 @@
-"""Bearer-token authentication (middleware) and role checks (guards) for the staff API."""
+"""Bearer-token authentication (middleware) and the role guard, which applies the one
+permission check of ``permissions.py``."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import Guard
 
-from services.campaigns import auth
-from services.campaigns.auth import Role, StaffToken
-from services.campaigns.errors import NotAuthenticated, PermissionDenied
+from services.campaigns import auth, permissions
+from services.campaigns.auth import Role
+from services.campaigns.errors import NotAuthenticated
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
@@ -30,13 +31,9 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
 
 
 def requires(role: Role) -> Guard:
-    """A guard letting through tokens whose role is ``role`` or higher."""
+    """A guard letting through callers (session or token) whose role is ``role`` or higher."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        token = connection.user
-        if not isinstance(token, StaffToken):
-            raise NotAuthenticated("an 'Authorization: Bearer <token>' header is required")
-        if not auth.role_allows(token.role, role):
-            raise PermissionDenied(role, token.role)
+        permissions.check(connection.user, role)
 
     return guard

@@ -11,16 +11,16 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004_deliveries_status_updated"
-down_revision: str | None = "0003_consent_audit"
+revision: str = '0004_deliveries_status_updated'
+down_revision: str | None = '0003_consent_audit'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     # CREATE INDEX needs no table copy on SQLite, so no batch mode here.
-    op.create_index("ix_deliveries_status_updated", "deliveries", ["status", "updated_at"])
+    op.create_index('ix_deliveries_status_updated', 'deliveries', ['status', 'updated_at'])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_deliveries_status_updated", table_name="deliveries")
+    op.drop_index('ix_deliveries_status_updated', table_name='deliveries')

@@ -30,6 +30,7 @@ from services.subscriptions.runtime import worker_runtime
 from shared.contracts import DeliveryProblem
 from shared.jobs import job_function
 from shared.queues import RECORD_DELIVERY_PROBLEM
+from shared.statuses import SubscriberStatus
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +72,7 @@ async def _stop_bounced(
     now: datetime,
 ) -> int:
     changed = await queries.change_subscriber_status(
-        session, subscriber.id, old=queries.ACTIVE, new=queries.BOUNCED, now=now
+        session, subscriber.id, old=SubscriberStatus.ACTIVE, new=SubscriberStatus.BOUNCED, now=now
     )
     if not changed:
         return 0

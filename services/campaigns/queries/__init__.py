@@ -1,0 +1,106 @@
+"""Every SQL statement of the campaigns service (SQLAlchemy Core over shared.schema), by aggregate.
+
+Functions take an open session and never commit: the domain function that calls them owns the
+transaction. The mailer's tables (deliveries, campaign_runs) and the subscriptions service's
+(subscriptions) are only read here. Callers use ``queries.<function>``.
+"""
+
+from services.campaigns.queries.campaigns import (
+    campaign_by_id,
+    campaign_page,
+    change_status,
+    count_campaigns,
+    insert_campaign,
+    list_slugs_of,
+    mark_sending,
+    unmark_sending,
+    update_draft,
+)
+from services.campaigns.queries.common import (
+    MAX_ID,
+    ping,
+)
+from services.campaigns.queries.fields import (
+    all_fields,
+    delete_field,
+    field_by_key,
+    insert_field,
+    update_field,
+)
+from services.campaigns.queries.lists import (
+    all_lists,
+    insert_list,
+    list_by_slug,
+    list_ids_by_slug,
+    public_lists_by_slug,
+    update_list,
+)
+from services.campaigns.queries.sites import (
+    all_sites,
+    delete_site,
+    insert_site,
+    site_by_key,
+    site_exists,
+    update_site,
+)
+from services.campaigns.queries.staff_users import (
+    insert_staff_user,
+    staff_user_exists,
+)
+from services.campaigns.queries.stats import (
+    campaign_run_rows,
+    delivery_counts,
+    failed_deliveries,
+    failed_summary,
+    site_signups_per_day,
+    site_subscription_counts,
+)
+from services.campaigns.queries.tokens import (
+    all_tokens,
+    insert_token,
+    revoke_token,
+    token_by_hash,
+)
+
+__all__ = [
+    "MAX_ID",
+    "all_fields",
+    "all_lists",
+    "all_sites",
+    "all_tokens",
+    "campaign_by_id",
+    "campaign_page",
+    "campaign_run_rows",
+    "change_status",
+    "count_campaigns",
+    "delete_field",
+    "delete_site",
+    "delivery_counts",
+    "failed_deliveries",
+    "failed_summary",
+    "field_by_key",
+    "insert_campaign",
+    "insert_field",
+    "insert_list",
+    "insert_site",
+    "insert_staff_user",
+    "insert_token",
+    "list_by_slug",
+    "list_ids_by_slug",
+    "list_slugs_of",
+    "mark_sending",
+    "ping",
+    "public_lists_by_slug",
+    "revoke_token",
+    "site_by_key",
+    "site_exists",
+    "site_signups_per_day",
+    "site_subscription_counts",
+    "staff_user_exists",
+    "token_by_hash",
+    "unmark_sending",
+    "update_draft",
+    "update_field",
+    "update_list",
+    "update_site",
+]

@@ -1,0 +1,137 @@
+"""Campaigns and the lists they go to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.campaigns.queries.common import rowcount
+from shared.clock import utcnow
+from shared.schema import (
+    campaign_lists,
+    campaigns,
+    mailing_lists,
+)
+from shared.statuses import CampaignStatus
+
+
+async def insert_campaign(
+    session: AsyncSession, values: Mapping[str, Any], list_ids: Iterable[int]
+) -> int:
+    """Create a draft campaign addressed to ``list_ids``; return its id."""
+    now = utcnow()
+    result = await session.execute(
+        sa.insert(campaigns)
+        .values(**values, status=CampaignStatus.DRAFT, created_at=now, updated_at=now)
+        .returning(campaigns.c.id)
+    )
+    campaign_id = int(result.scalar_one())
+    await _set_campaign_lists(session, campaign_id, list_ids)
+    return campaign_id
+
+
+async def update_draft(
+    session: AsyncSession,
+    campaign_id: int,
+    values: Mapping[str, Any],
+    list_ids: Iterable[int] | None,
+) -> bool:
+    """Change a campaign only while it is a draft; False when it is not (or is gone)."""
+    result = await session.execute(
+        sa.update(campaigns)
+        .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.DRAFT)
+        .values(**values, updated_at=utcnow())
+    )
+    if rowcount(result) == 0:
+        return False
+    if list_ids is not None:
+        await session.execute(
+            sa.delete(campaign_lists).where(campaign_lists.c.campaign_id == campaign_id)
+        )
+        await _set_campaign_lists(session, campaign_id, list_ids)
+    return True
+
+
+async def _set_campaign_lists(
+    session: AsyncSession, campaign_id: int, list_ids: Iterable[int]
+) -> None:
+    rows = [{"campaign_id": campaign_id, "list_id": list_id} for list_id in list_ids]
+    if rows:
+        await session.execute(sa.insert(campaign_lists), rows)
+
+
+async def mark_sending(session: AsyncSession, campaign_id: int, when: datetime) -> bool:
+    """Move a draft to sending; the WHERE clause makes this the one gate against double sends."""
+    result = await session.execute(
+        sa.update(campaigns)
+        .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.DRAFT)
+        .values(status=CampaignStatus.SENDING, send_requested_at=when, updated_at=when)
+    )
+    return rowcount(result) == 1
+
+
+async def unmark_sending(session: AsyncSession, campaign_id: int, when: datetime) -> None:
+    """Undo ``mark_sending`` of this request (matched by its time) when the job was not queued."""
+    await session.execute(
+        sa.update(campaigns)
+        .where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status == CampaignStatus.SENDING,
+            campaigns.c.send_requested_at == when,
+        )
+        .values(status=CampaignStatus.DRAFT, send_requested_at=None, updated_at=utcnow())
+    )
+
+
+async def campaign_by_id(session: AsyncSession, campaign_id: int) -> RowMapping | None:
+    """One campaign row."""
+    result = await session.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id))
+    return result.mappings().first()
+
+
+async def campaign_page(session: AsyncSession, limit: int, offset: int) -> Sequence[RowMapping]:
+    """A page of campaigns, newest first."""
+    result = await session.execute(
+        sa.select(campaigns)
+        .order_by(campaigns.c.created_at.desc(), campaigns.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return result.mappings().all()
+
+
+async def count_campaigns(session: AsyncSession) -> int:
+    """How many campaigns exist."""
+    result = await session.execute(sa.select(sa.func.count()).select_from(campaigns))
+    return int(result.scalar_one())
+
+
+async def list_slugs_of(session: AsyncSession, campaign_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The list slugs each campaign is addressed to, sorted."""
+    result = await session.execute(
+        sa.select(campaign_lists.c.campaign_id, mailing_lists.c.slug)
+        .join(mailing_lists, mailing_lists.c.id == campaign_lists.c.list_id)
+        .where(campaign_lists.c.campaign_id.in_(campaign_ids))
+        .order_by(mailing_lists.c.slug)
+    )
+    slugs: dict[int, list[str]] = {campaign_id: [] for campaign_id in campaign_ids}
+    for campaign_id, slug in result.all():
+        slugs[int(campaign_id)].append(slug)
+    return slugs
+
+
+async def change_status(
+    session: AsyncSession, campaign_id: int, from_statuses: Sequence[str], to: str, when: datetime
+) -> bool:
+    """Move a campaign between statuses; the WHERE clause makes concurrent requests take turns."""
+    result = await session.execute(
+        sa.update(campaigns)
+        .where(campaigns.c.id == campaign_id, campaigns.c.status.in_(from_statuses))
+        .values(status=to, updated_at=when)
+    )
+    return rowcount(result) == 1

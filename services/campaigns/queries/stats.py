@@ -1,0 +1,116 @@
+"""Read-only figures from the subscriptions service's and the mailer's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.schema import (
+    campaign_runs,
+    deliveries,
+    subscribers,
+    subscriptions,
+)
+from shared.statuses import DeliveryStatus
+
+
+async def site_subscription_counts(session: AsyncSession, site_id: int) -> dict[str, int]:
+    """Subscriptions that came in through a site, by status."""
+    result = await session.execute(
+        sa.select(subscriptions.c.status, sa.func.count())
+        .where(subscriptions.c.source_site_id == site_id)
+        .group_by(subscriptions.c.status)
+    )
+    return {status: int(number) for status, number in result.all()}
+
+
+async def site_signups_per_day(
+    session: AsyncSession, site_id: int, since: datetime
+) -> dict[date, int]:
+    """Distinct residents per UTC day whose sign-up through a site was requested since ``since``."""
+    day = _utc_day(session, subscriptions.c.requested_at)
+    result = await session.execute(
+        sa.select(day, sa.func.count(sa.distinct(subscriptions.c.subscriber_id)))
+        .where(
+            subscriptions.c.source_site_id == site_id,
+            subscriptions.c.requested_at >= since,
+        )
+        .group_by(day)
+    )
+    return {date.fromisoformat(str(day_text)): int(number) for day_text, number in result.all()}
+
+
+def _utc_day(session: AsyncSession, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The UTC calendar day of a timestamp as YYYY-MM-DD text, on either database."""
+    if session.get_bind().dialect.name == "postgresql":
+        # timestamptz: the day depends on the session time zone unless pinned to UTC.
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")
+    # SQLite keeps the UTC wall-clock time as text; date() takes its first ten characters.
+    return sa.func.date(column)
+
+
+async def delivery_counts(
+    session: AsyncSession, campaign_ids: Sequence[int]
+) -> dict[int, dict[str, int]]:
+    """Number of ledger rows per campaign and delivery status."""
+    result = await session.execute(
+        sa.select(deliveries.c.campaign_id, deliveries.c.status, sa.func.count())
+        .where(deliveries.c.campaign_id.in_(campaign_ids))
+        .group_by(deliveries.c.campaign_id, deliveries.c.status)
+    )
+    counts: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
+    for campaign_id, status, number in result.all():
+        counts[int(campaign_id)][status] = int(number)
+    return counts
+
+
+async def campaign_run_rows(
+    session: AsyncSession, campaign_ids: Sequence[int]
+) -> dict[int, RowMapping]:
+    """The mailer's run row of each campaign that has one."""
+    result = await session.execute(
+        sa.select(campaign_runs).where(campaign_runs.c.campaign_id.in_(campaign_ids))
+    )
+    return {int(row["campaign_id"]): row for row in result.mappings().all()}
+
+
+async def failed_deliveries(
+    session: AsyncSession, campaign_id: int, limit: int, offset: int
+) -> Sequence[RowMapping]:
+    """A page of the campaign's failed ledger rows with the address (None once erased)."""
+    result = await session.execute(
+        sa.select(
+            deliveries.c.id,
+            subscribers.c.email,
+            deliveries.c.attempts,
+            deliveries.c.last_code,
+            deliveries.c.last_response,
+            deliveries.c.updated_at,
+        )
+        .select_from(
+            deliveries.outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        )
+        .where(
+            deliveries.c.campaign_id == campaign_id, deliveries.c.status == DeliveryStatus.FAILED
+        )
+        .order_by(deliveries.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return result.mappings().all()
+
+
+async def failed_summary(session: AsyncSession, campaign_id: int) -> tuple[int, datetime | None]:
+    """How many of the campaign's rows failed, and when the latest of them changed."""
+    result = await session.execute(
+        sa.select(sa.func.count(), sa.func.max(deliveries.c.updated_at)).where(
+            deliveries.c.campaign_id == campaign_id, deliveries.c.status == DeliveryStatus.FAILED
+        )
+    )
+    count, latest = result.one()
+    return int(count), latest

@@ -1,0 +1,124 @@
+"""Every SQL statement of the subscriptions service (SQLAlchemy Core over shared.schema).
+
+Split by aggregate. Query functions take a session and never begin or commit: the domain
+function that calls them owns the transaction. Rows are frozen dataclasses. Callers use
+``queries.<function>``.
+"""
+
+from services.subscriptions.queries.audit import (
+    get_audit_entries,
+    insert_audit_entry,
+    insert_suppression,
+    is_suppressed,
+)
+from services.subscriptions.queries.consent import (
+    ConsentEvent,
+    get_consent_events_of,
+    get_latest_requests,
+    insert_consent_events,
+)
+from services.subscriptions.queries.database import (
+    ping_database,
+)
+from services.subscriptions.queries.lists import (
+    ListRow,
+    ListTextRow,
+    PreferenceListRow,
+    WelcomeRow,
+    get_lists_by_id,
+    get_preference_lists,
+    get_public_custom_fields,
+    get_public_list_texts,
+    get_public_lists,
+    get_public_lists_by_slug,
+    get_welcome_texts,
+)
+from services.subscriptions.queries.purge import (
+    delete_stale_pending,
+    delete_subscribers_without_subscriptions,
+    find_stale_pending_subscribers,
+)
+from services.subscriptions.queries.sites import (
+    SiteRow,
+    any_site_requires_proof_of_work,
+    get_all_allowed_origins,
+    get_site_by_key,
+    get_site_id,
+    get_site_key,
+)
+from services.subscriptions.queries.subscribers import (
+    ProfileRow,
+    SubscriberRow,
+    change_subscriber_status,
+    delete_subscriber,
+    get_deliveries_of,
+    get_profile_by_email,
+    get_profile_by_key,
+    get_subscriber_by_email,
+    get_subscriber_by_id,
+    get_subscriber_by_key,
+    insert_subscriber,
+    touch_subscriber,
+    update_profile,
+)
+from services.subscriptions.queries.subscriptions import (
+    confirm_pending_lists,
+    get_subscription_statuses,
+    get_subscriptions_of,
+    has_confirmed_subscription,
+    insert_pending_subscriptions,
+    leave_lists,
+    reopen_unsubscribed,
+)
+
+__all__ = [
+    "ConsentEvent",
+    "ListRow",
+    "ListTextRow",
+    "PreferenceListRow",
+    "ProfileRow",
+    "SiteRow",
+    "SubscriberRow",
+    "WelcomeRow",
+    "any_site_requires_proof_of_work",
+    "change_subscriber_status",
+    "confirm_pending_lists",
+    "delete_stale_pending",
+    "delete_subscriber",
+    "delete_subscribers_without_subscriptions",
+    "find_stale_pending_subscribers",
+    "get_all_allowed_origins",
+    "get_audit_entries",
+    "get_consent_events_of",
+    "get_deliveries_of",
+    "get_latest_requests",
+    "get_lists_by_id",
+    "get_preference_lists",
+    "get_profile_by_email",
+    "get_profile_by_key",
+    "get_public_custom_fields",
+    "get_public_list_texts",
+    "get_public_lists",
+    "get_public_lists_by_slug",
+    "get_site_by_key",
+    "get_site_id",
+    "get_site_key",
+    "get_subscriber_by_email",
+    "get_subscriber_by_id",
+    "get_subscriber_by_key",
+    "get_subscription_statuses",
+    "get_subscriptions_of",
+    "get_welcome_texts",
+    "has_confirmed_subscription",
+    "insert_audit_entry",
+    "insert_consent_events",
+    "insert_pending_subscriptions",
+    "insert_subscriber",
+    "insert_suppression",
+    "is_suppressed",
+    "leave_lists",
+    "ping_database",
+    "reopen_unsubscribed",
+    "touch_subscriber",
+    "update_profile",
+]

@@ -1,0 +1,193 @@
+"""Mailing lists as the public pages and mails read them (the table belongs to campaigns)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.schema import (
+    custom_fields,
+    mailing_lists,
+    subscriptions,
+)
+from shared.statuses import SubscriptionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """A mailing list as the sign-up pages need it."""
+
+    id: int
+    slug: str
+    name_da: str
+    name_sv: str
+    name_en: str
+    double_optin: bool = True
+
+
+_LIST_COLUMNS = (
+    mailing_lists.c.id,
+    mailing_lists.c.slug,
+    mailing_lists.c.name_da,
+    mailing_lists.c.name_sv,
+    mailing_lists.c.name_en,
+    mailing_lists.c.double_optin,
+)
+
+
+async def get_public_lists(session: AsyncSession) -> list[ListRow]:
+    """All lists residents may sign up for, in slug order."""
+    query = (
+        sa.select(*_LIST_COLUMNS)
+        .where(mailing_lists.c.is_public.is_(True))
+        .order_by(mailing_lists.c.slug)
+    )
+    return [ListRow(*row) for row in await session.execute(query)]
+
+
+async def get_public_lists_by_slug(session: AsyncSession, slugs: Collection[str]) -> list[ListRow]:
+    """The public lists among ``slugs``; unknown and private slugs are simply absent."""
+    query = sa.select(*_LIST_COLUMNS).where(
+        mailing_lists.c.slug.in_(list(slugs)), mailing_lists.c.is_public.is_(True)
+    )
+    return [ListRow(*row) for row in await session.execute(query)]
+
+
+async def get_lists_by_id(session: AsyncSession, list_ids: Collection[int]) -> list[ListRow]:
+    """Lists by id, in slug order (private ones too: a confirm link may name them)."""
+    query = (
+        sa.select(*_LIST_COLUMNS)
+        .where(mailing_lists.c.id.in_(list(list_ids)))
+        .order_by(mailing_lists.c.slug)
+    )
+    return [ListRow(*row) for row in await session.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class ListTextRow:
+    """A public list with its names and descriptions in every language."""
+
+    slug: str
+    name_da: str
+    name_sv: str
+    name_en: str
+    description_da: str
+    description_sv: str
+    description_en: str
+
+
+async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
+    """Every public list with names and descriptions, in slug order."""
+    query = (
+        sa.select(
+            mailing_lists.c.slug,
+            mailing_lists.c.name_da,
+            mailing_lists.c.name_sv,
+            mailing_lists.c.name_en,
+            mailing_lists.c.description_da,
+            mailing_lists.c.description_sv,
+            mailing_lists.c.description_en,
+        )
+        .where(mailing_lists.c.is_public.is_(True))
+        .order_by(mailing_lists.c.slug)
+    )
+    return [ListTextRow(*row) for row in await session.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceListRow:
+    """A list on the preference page, with the subscriber's status on it (None: not on it)."""
+
+    id: int
+    slug: str
+    name_da: str
+    name_sv: str
+    name_en: str
+    description_da: str
+    description_sv: str
+    description_en: str
+    is_public: bool
+    double_optin: bool
+    status: str | None
+
+
+async def get_preference_lists(
+    session: AsyncSession, subscriber_id: int
+) -> list[PreferenceListRow]:
+    """Public lists, plus private ones the subscriber is on (pending or confirmed), by slug."""
+    joined = mailing_lists.outerjoin(
+        subscriptions,
+        sa.and_(
+            subscriptions.c.list_id == mailing_lists.c.id,
+            subscriptions.c.subscriber_id == subscriber_id,
+        ),
+    )
+    query = (
+        sa.select(
+            mailing_lists.c.id,
+            mailing_lists.c.slug,
+            mailing_lists.c.name_da,
+            mailing_lists.c.name_sv,
+            mailing_lists.c.name_en,
+            mailing_lists.c.description_da,
+            mailing_lists.c.description_sv,
+            mailing_lists.c.description_en,
+            mailing_lists.c.is_public,
+            mailing_lists.c.double_optin,
+            subscriptions.c.status,
+        )
+        .select_from(joined)
+        .where(
+            sa.or_(
+                mailing_lists.c.is_public.is_(True),
+                subscriptions.c.status.in_(
+                    [SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED]
+                ),
+            )
+        )
+        .order_by(mailing_lists.c.slug)
+    )
+    return [PreferenceListRow(*row) for row in await session.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class WelcomeRow:
+    """A list's welcome mail in one language, with the list's name in that language."""
+
+    list_id: int
+    list_name: str
+    subject: str | None
+    body: str | None
+
+
+async def get_welcome_texts(
+    session: AsyncSession, list_ids: Collection[int], language: str
+) -> list[WelcomeRow]:
+    """Each list's welcome subject and body in ``language`` (None where staff wrote none)."""
+    if not list_ids:
+        return []
+    query = (
+        sa.select(
+            mailing_lists.c.id,
+            mailing_lists.c[f"name_{language}"],
+            mailing_lists.c[f"welcome_subject_{language}"],
+            mailing_lists.c[f"welcome_body_{language}"],
+        )
+        .where(mailing_lists.c.id.in_(list(list_ids)))
+        .order_by(mailing_lists.c.id)
+    )
+    return [WelcomeRow(*row) for row in await session.execute(query)]
+
+
+async def get_public_custom_fields(session: AsyncSession) -> list[dict[str, Any]]:
+    """Custom field definitions staff allow on public forms, oldest first."""
+    query = (
+        sa.select(custom_fields)
+        .where(custom_fields.c.public.is_(True))
+        .order_by(custom_fields.c.created_at, custom_fields.c.id)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]

@@ -1,0 +1,159 @@
+"""Subscriptions: one subscriber on one list, from request to confirmation or withdrawal."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.schema import (
+    mailing_lists,
+    member_sites,
+    subscriptions,
+)
+from shared.statuses import SubscriptionStatus
+
+
+async def get_subscription_statuses(
+    session: AsyncSession, subscriber_id: int, list_ids: Collection[int]
+) -> dict[int, str]:
+    """The status of each existing subscription of a subscriber among ``list_ids``."""
+    query = sa.select(subscriptions.c.list_id, subscriptions.c.status).where(
+        subscriptions.c.subscriber_id == subscriber_id,
+        subscriptions.c.list_id.in_(list(list_ids)),
+    )
+    return {int(list_id): str(status) for list_id, status in await session.execute(query)}
+
+
+async def insert_pending_subscriptions(
+    session: AsyncSession,
+    subscriber_id: int,
+    list_ids: Sequence[int],
+    source_site_id: int | None,
+    now: datetime,
+) -> None:
+    """Insert pending subscriptions; a concurrent insert raises IntegrityError."""
+    if not list_ids:
+        return
+    rows = [
+        {
+            "subscriber_id": subscriber_id,
+            "list_id": list_id,
+            "status": SubscriptionStatus.PENDING,
+            "source_site_id": source_site_id,
+            "requested_at": now,
+        }
+        for list_id in list_ids
+    ]
+    await session.execute(sa.insert(subscriptions), rows)
+
+
+async def reopen_unsubscribed(
+    session: AsyncSession,
+    subscriber_id: int,
+    list_ids: Sequence[int],
+    source_site_id: int | None,
+    now: datetime,
+) -> None:
+    """Move unsubscribed rows back to pending: a new request needs a new confirmation."""
+    if not list_ids:
+        return
+    await session.execute(
+        sa.update(subscriptions)
+        .where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.list_id.in_(list(list_ids)),
+            subscriptions.c.status == SubscriptionStatus.UNSUBSCRIBED,
+        )
+        .values(
+            status=SubscriptionStatus.PENDING,
+            source_site_id=source_site_id,
+            requested_at=now,
+            confirmed_at=None,
+            unsubscribed_at=None,
+        )
+    )
+
+
+async def confirm_pending_lists(
+    session: AsyncSession, subscriber_id: int, list_ids: Collection[int], now: datetime
+) -> list[int]:
+    """Confirm the still-pending subscriptions among ``list_ids``; return the ids changed.
+
+    Only rows this statement changed are returned, so of two concurrent confirmations only
+    one sees a list as newly confirmed.
+    """
+    if not list_ids:
+        return []
+    result = await session.execute(
+        sa.update(subscriptions)
+        .where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.list_id.in_(list(list_ids)),
+            subscriptions.c.status == SubscriptionStatus.PENDING,
+        )
+        .values(status=SubscriptionStatus.CONFIRMED, confirmed_at=now)
+        .returning(subscriptions.c.list_id)
+    )
+    return sorted(int(list_id) for list_id in result.scalars())
+
+
+async def leave_lists(
+    session: AsyncSession, subscriber_id: int, list_ids: Collection[int] | None, now: datetime
+) -> list[int]:
+    """Unsubscribe from ``list_ids`` (None: every list); return the ids this statement changed.
+
+    Only rows changed here are returned, so a withdrawal is recorded once, for exactly the
+    subscriptions it ended, however many requests race.
+    """
+    if list_ids is not None and not list_ids:
+        return []
+    conditions = [
+        subscriptions.c.subscriber_id == subscriber_id,
+        subscriptions.c.status != SubscriptionStatus.UNSUBSCRIBED,
+    ]
+    if list_ids is not None:
+        conditions.append(subscriptions.c.list_id.in_(list(list_ids)))
+    result = await session.execute(
+        sa.update(subscriptions)
+        .where(*conditions)
+        .values(status=SubscriptionStatus.UNSUBSCRIBED, unsubscribed_at=now)
+        .returning(subscriptions.c.list_id)
+    )
+    return sorted(int(list_id) for list_id in result.scalars())
+
+
+async def has_confirmed_subscription(session: AsyncSession, subscriber_id: int) -> bool:
+    """Whether the subscriber is confirmed on any list (the address's owner has acted)."""
+    query = sa.select(
+        sa.exists().where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.status == SubscriptionStatus.CONFIRMED,
+        )
+    )
+    return bool(await session.scalar(query))
+
+
+async def get_subscriptions_of(session: AsyncSession, subscriber_id: int) -> list[dict[str, Any]]:
+    """A subscriber's subscriptions with list slugs and timestamps, for an export."""
+    query = (
+        sa.select(
+            mailing_lists.c.slug.label("list"),
+            subscriptions.c.status,
+            subscriptions.c.requested_at,
+            subscriptions.c.confirmed_at,
+            subscriptions.c.unsubscribed_at,
+            member_sites.c.key.label("source_site"),
+        )
+        .select_from(
+            subscriptions.join(
+                mailing_lists, mailing_lists.c.id == subscriptions.c.list_id
+            ).outerjoin(member_sites, member_sites.c.id == subscriptions.c.source_site_id)
+        )
+        .where(subscriptions.c.subscriber_id == subscriber_id)
+        .order_by(mailing_lists.c.slug)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]

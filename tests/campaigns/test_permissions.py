@@ -1,0 +1,103 @@
+"""Every API route × every kind of caller: who gets in, who gets 401, who gets 403."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.campaigns import accounts, auth
+from services.campaigns.app import create_app
+from shared.db import create_engine, create_sessionmaker
+from shared.settings import Settings
+from tests.campaigns.conftest import Api
+
+# The least role each route needs: the permission model, written down once.
+REQUIRED: dict[tuple[str, str], str] = {
+    ("GET", "/api/lists"): "viewer",
+    ("POST", "/api/lists"): "admin",
+    ("GET", "/api/lists/{slug:str}"): "viewer",
+    ("PATCH", "/api/lists/{slug:str}"): "admin",
+    ("GET", "/api/campaigns"): "viewer",
+    ("POST", "/api/campaigns"): "editor",
+    ("GET", "/api/campaigns/{campaign_id:int}"): "viewer",
+    ("PATCH", "/api/campaigns/{campaign_id:int}"): "editor",
+    ("POST", "/api/campaigns/{campaign_id:int}/preview"): "viewer",
+    ("GET", "/api/campaigns/{campaign_id:int}/failures"): "editor",
+    ("POST", "/api/campaigns/{campaign_id:int}/send"): "editor",
+    ("POST", "/api/campaigns/{campaign_id:int}/pause"): "editor",
+    ("POST", "/api/campaigns/{campaign_id:int}/resume"): "editor",
+    ("POST", "/api/campaigns/{campaign_id:int}/cancel"): "editor",
+    ("POST", "/api/campaigns/{campaign_id:int}/retry-failed"): "editor",
+    ("GET", "/api/sites"): "viewer",
+    ("POST", "/api/sites"): "admin",
+    ("GET", "/api/sites/{key:str}"): "viewer",
+    ("PATCH", "/api/sites/{key:str}"): "admin",
+    ("DELETE", "/api/sites/{key:str}"): "admin",
+    ("GET", "/api/sites/{key:str}/snippets"): "viewer",
+    ("GET", "/api/sites/{key:str}/stats"): "viewer",
+    ("GET", "/api/fields"): "viewer",
+    ("POST", "/api/fields"): "admin",
+    ("GET", "/api/fields/{key:str}"): "viewer",
+    ("PATCH", "/api/fields/{key:str}"): "admin",
+    ("DELETE", "/api/fields/{key:str}"): "admin",
+    ("POST", "/api/subscribers/export"): "admin",
+    ("POST", "/api/subscribers/erase"): "admin",
+    ("GET", "/api/audit"): "admin",
+}
+CALLERS = ("anonymous", "viewer", "editor", "admin", "deactivated user", "revoked token")
+
+
+def _api_routes(settings: Settings) -> set[tuple[str, str]]:
+    app = create_app(settings)
+    return {
+        (method, route.path)
+        for route in app.routes
+        if route.path.startswith("/api")
+        for handler in route.route_handlers  # type: ignore[attr-defined]
+        for method in handler.http_methods
+        if method not in {"OPTIONS", "HEAD"}
+    }
+
+
+def test_the_table_names_every_api_route(settings: Settings) -> None:
+    assert _api_routes(settings) == set(REQUIRED)
+
+
+def _concrete(path: str) -> str:
+    # Ids that exist nowhere: an allowed caller gets past the check and then a 404 or 422.
+    return re.sub(r"\{(\w+):(\w+)\}", lambda m: "999999" if m[2] == "int" else "nope", path)
+
+
+async def _dead_tokens(settings: Settings) -> dict[str, str]:
+    engine = create_engine(settings.database_url)
+    async with create_sessionmaker(engine)() as session:
+        user, _ = await accounts.create_user(
+            session, "gone@example.dk", "admin", password="a long enough password"
+        )
+        deactivated = await auth.issue_token(session, "admin", "gone", staff_user_id=user.id)
+        await accounts.set_active(session, user.id, False)
+        revoked = await auth.issue_token(session, "admin", "revoked")
+        await auth.revoke(session, revoked)
+    await engine.dispose()
+    return {"deactivated user": deactivated, "revoked token": revoked}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_every_route_for_every_caller(api: Api, settings: Settings, caller: str) -> None:
+    tokens = {**api.tokens, **await _dead_tokens(settings)}
+    headers = {} if caller == "anonymous" else {"Authorization": f"Bearer {tokens[caller]}"}
+    wrong: list[str] = []
+    for (method, path), required in sorted(REQUIRED.items()):
+        response = await api.client.request(
+            method, _concrete(path), headers=headers, json={} if method != "GET" else None
+        )
+        if caller in {"anonymous", "deactivated user", "revoked token"}:
+            expected_ok = response.status_code == 401
+        elif auth.role_allows(caller, required):  # type: ignore[arg-type]
+            expected_ok = response.status_code not in {401, 403, 500}
+        else:
+            expected_ok = response.status_code == 403
+        if not expected_ok:
+            wrong.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
+    assert not wrong, "\n".join(wrong)
