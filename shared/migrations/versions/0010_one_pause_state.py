@@ -1,7 +1,7 @@
 """campaigns: why a campaign is paused, so the one pause state carries the mailer's reason
 
 Revision ID: 0010_one_pause_state
-Revises: 0008_campaign_failure
+Revises: 0009_staff_accounts
 Create Date: 2026-11-29 11:50:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_one_pause_state"
-down_revision: str | None = "0008_campaign_failure"
+down_revision: str | None = "0009_staff_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
