@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Final
 
 import msgspec
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from shared.queues import KEY_PREFIX
 
@@ -15,6 +17,8 @@ CAMPAIGN_EVENTS_STREAM: Final = KEY_PREFIX + "stream:campaign-events"
 CAMPAIGN_EVENTS_GROUP: Final = "campaigns"
 # Entries carry their payload under this one field, as msgpack.
 PAYLOAD_FIELD: Final = b"payload"
+# Entries are acknowledged within seconds; the cap only bounds a stream nobody reads.
+STREAM_MAX_LENGTH: Final = 10_000
 
 
 class CampaignPaused(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,3 +42,15 @@ def decode_campaign_paused(fields: dict[bytes, bytes]) -> CampaignPaused:
     if payload is None:
         raise msgspec.ValidationError("stream entry has no payload field")
     return _decoder.decode(payload)
+
+
+async def publish_campaign_paused(redis: Redis, event: CampaignPaused) -> None:
+    """Append ``event`` to the campaign events stream."""
+    entry = encode_campaign_paused(event)
+    fields: dict[FieldT, EncodableT] = {key: value for key, value in entry.items()}
+    await redis.xadd(
+        CAMPAIGN_EVENTS_STREAM,
+        fields,
+        maxlen=STREAM_MAX_LENGTH,
+        approximate=True,
+    )

@@ -18,11 +18,31 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# What a run the failure threshold paused before this revision says to staff.
+_EARLIER_REASON = "Too much of its mail failed; sending stopped. Check the failures, then resume."
+
+
 def upgrade() -> None:
     # A nullable column is added in place on SQLite too; no batch mode needed.
     op.add_column("campaigns", sa.Column("pause_reason", sa.Text(), nullable=True))
+    # Runs the mailer paused become campaigns paused with a reason, and the run keeps only its
+    # request (claims stay stopped until a resume clears it).
+    op.execute(
+        sa.text(
+            "UPDATE campaigns SET status = 'paused', pause_reason = :reason "
+            "WHERE status = 'sending' AND id IN (SELECT campaign_id FROM campaign_runs "
+            "WHERE state = 'paused' AND finished_at IS NULL)"
+        ).bindparams(reason=_EARLIER_REASON)
+    )
+    op.execute("UPDATE campaign_runs SET state = 'pause_requested' WHERE state = 'paused'")
 
 
 def downgrade() -> None:
+    op.execute("UPDATE campaign_runs SET state = 'paused' WHERE state = 'pause_requested'")
+    # Before this revision a pause by the mailer lived in the run alone.
+    op.execute(
+        "UPDATE campaigns SET status = 'sending' WHERE status = 'paused' "
+        "AND pause_reason IS NOT NULL"
+    )
     with op.batch_alter_table("campaigns") as batch:
         batch.drop_column("pause_reason")
