@@ -313,5 +313,8 @@ campaign_runs = Table(
     _ts("finished_at"),
     # Why the mailer could not send the campaign at all (state 'failed'), for staff to read.
     Column("failure", Text, nullable=True),
+    # When the failure threshold asked for a pause (state 'pause_requested'): a campaign whose
+    # row changed later (staff resumed it) is not paused by that request again.
+    _ts("pause_requested_at"),
     comment="owner: mailer",
 )

@@ -4,7 +4,7 @@ The mailer owns only its run row, so it records a pause request there (claims st
 and tells the campaigns service, owner of ``campaigns.status``, on the campaign events stream.
 That service pauses the campaign with the reason; staff resume it with the one resume action,
 whose job clears the request. If the event is lost (Redis away just then), the reconciler
-publishes it again for every run that asked for a pause while its campaign still says sending.
+publishes it again for every run that asked for a pause its campaign's row does not show yet.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from services.mailer import queries
 from services.mailer.runtime import MailerRuntime
+from shared.clock import utcnow
 from shared.events import CampaignPaused, publish_campaign_paused
 
 log = structlog.get_logger(__name__)
@@ -43,7 +44,7 @@ async def pause_if_failing(
         total = sent + failed
         if total < runtime.options.pause_min_sample or failed < rate * total:
             return False
-        if not await queries.request_pause(conn, campaign_id):
+        if not await queries.request_pause(conn, campaign_id, utcnow()):
             return False
     log.warning("campaign.pause_requested", campaign_id=campaign_id, sent=sent, failed=failed)
     runtime.metrics.ledger.labels("paused").inc()

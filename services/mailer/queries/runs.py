@@ -154,14 +154,14 @@ async def run_state(conn: AsyncConnection, campaign_id: int) -> str | None:
     return None if state is None else str(state)
 
 
-async def request_pause(conn: AsyncConnection, campaign_id: int) -> bool:
+async def request_pause(conn: AsyncConnection, campaign_id: int, now: datetime) -> bool:
     """Stop claiming a running campaign's mail; True if this call asked for the pause."""
     result = await conn.execute(
         sa.update(campaign_runs)
         .where(campaign_runs.c.campaign_id == campaign_id)
         .where(campaign_runs.c.finished_at.is_(None))
         .where(campaign_runs.c.state.in_([RunState.FANNING_OUT, RunState.SENDING]))
-        .values(state=RunState.PAUSE_REQUESTED)
+        .values(state=RunState.PAUSE_REQUESTED, pause_requested_at=now)
     )
     return bool(result.rowcount)
 
@@ -176,20 +176,26 @@ async def clear_pause_request(conn: AsyncConnection, campaign_id: int) -> bool:
             state=sa.case(
                 (campaign_runs.c.fanned_out_at.is_(None), RunState.FANNING_OUT),
                 else_=RunState.SENDING,
-            )
+            ),
+            pause_requested_at=None,
         )
     )
     return bool(result.rowcount)
 
 
 async def pause_requests_unseen(conn: AsyncConnection) -> list[int]:
-    """Campaigns whose run asked for a pause while the campaign still says it is sending."""
+    """Campaigns whose run asked for a pause that the campaign's row does not show yet.
+
+    A campaign still sending whose row has not changed since the request; one staff resumed
+    after it (its resume job not yet run) has, and is left alone.
+    """
     result = await conn.execute(
         sa.select(campaign_runs.c.campaign_id)
         .join(campaigns, campaigns.c.id == campaign_runs.c.campaign_id)
         .where(campaign_runs.c.state == RunState.PAUSE_REQUESTED)
         .where(campaign_runs.c.finished_at.is_(None))
         .where(campaigns.c.status == CampaignStatus.SENDING)
+        .where(campaigns.c.updated_at < campaign_runs.c.pause_requested_at)
         .order_by(campaign_runs.c.campaign_id)
     )
     return [int(value) for value in result.scalars().all()]
