@@ -136,7 +136,10 @@ class CampaignEventReader:
                 raise
 
     async def _reclaim(self) -> None:
-        """Take over every pending entry of the group (a replica that died left them)."""
+        """Take over every pending entry of the group (a replica that died left them).
+
+        Their processing is left to the reads of this consumer's own pending entries.
+        """
         start: Any = "0-0"
         while True:
             reply = await self.redis.xautoclaim(
@@ -146,7 +149,6 @@ class CampaignEventReader:
                 min_idle_time=0,
                 start_id=start,
                 count=BATCH,
-                justid=True,
             )
             start = reply[0]
             if reply[1]:
