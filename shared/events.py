@@ -37,7 +37,7 @@ def encode_campaign_paused(event: CampaignPaused) -> dict[bytes, bytes]:
 
 
 def decode_campaign_paused(fields: dict[bytes, bytes]) -> CampaignPaused:
-    """Read an entry written by ``encode_campaign_paused``; raises ``msgspec.ValidationError``."""
+    """Read an entry written by ``encode_campaign_paused``; raises ``msgspec.DecodeError``."""
     payload = fields.get(PAYLOAD_FIELD)
     if payload is None:
         raise msgspec.ValidationError("stream entry has no payload field")

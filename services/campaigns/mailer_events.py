@@ -84,6 +84,11 @@ class CampaignEventReader:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{token_hex(3)}"
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def running(self) -> bool:
+        """Whether the reading task is alive."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         """Start reading in a background task."""
         if self._task is None:
@@ -173,7 +178,7 @@ class CampaignEventReader:
     async def _apply(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         try:
             event = decode_campaign_paused(fields)
-        except msgspec.ValidationError as exc:
+        except msgspec.DecodeError as exc:  # not msgpack, or not the contract's shape
             # It cannot get better by reading it again: drop it, say so.
             log.error("campaign_events.malformed", entry=entry_id, error=str(exc))
         else:

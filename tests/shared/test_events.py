@@ -26,3 +26,8 @@ def test_entry_without_payload_is_refused() -> None:
 def test_entry_with_wrong_payload_is_refused() -> None:
     with pytest.raises(msgspec.ValidationError):
         decode_campaign_paused({PAYLOAD_FIELD: msgspec.msgpack.encode({"campaign_id": "x"})})
+
+
+def test_entry_that_is_not_msgpack_is_refused() -> None:
+    with pytest.raises(msgspec.DecodeError):
+        decode_campaign_paused({PAYLOAD_FIELD: b"\xc1"})
