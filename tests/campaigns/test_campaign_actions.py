@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -407,3 +408,36 @@ async def test_mailer_pause_while_the_campaigns_service_is_down_is_applied_at_st
         "max": None,
         "consumers": [],
     }
+
+
+async def test_resume_with_redis_down_is_503_and_keeps_the_mailers_reason(
+    settings: Settings, live_server: Any, db: AsyncEngine, redis: Redis
+) -> None:
+    await seed_demo(settings)
+    token = await create_token(settings, "editor", "test editor")
+    app = create_app(settings)
+    async with (
+        live_server(app) as server,
+        httpx.AsyncClient(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=20
+        ) as client,
+    ):
+        api = Api(client, {"editor": token, "viewer": token})
+        campaign_id = await start(api)
+        async with db.begin() as conn:  # as the mailer's event leaves it
+            await conn.execute(
+                sa.update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(status="paused", pause_reason="3 of 3 deliveries failed")
+            )
+        working = app.state.jobs
+        # A client for a port nobody listens on: every command fails to connect.
+        app.state.jobs = ArqRedis(host="127.0.0.1", port=free_port())
+        try:
+            response = await api.post(f"/api/campaigns/{campaign_id}/resume")
+            assert response.status_code == 503, response.text
+        finally:
+            await app.state.jobs.aclose()
+            app.state.jobs = working
+        body = (await api.get(f"/api/campaigns/{campaign_id}")).json()
+        assert (body["status"], body["pause_reason"]) == ("paused", "3 of 3 deliveries failed")
