@@ -167,6 +167,9 @@ campaigns = Table(
     Column("body_text", Text, nullable=True),
     Column("from_address", String(320), nullable=True),
     Column("status", String(16), nullable=False, default="draft"),
+    # Why a campaign is paused when the mailer paused it (too many failures); staff pauses
+    # leave it empty. Cleared on resume.
+    Column("pause_reason", Text, nullable=True),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("send_requested_at"),
@@ -310,5 +313,8 @@ campaign_runs = Table(
     _ts("finished_at"),
     # Why the mailer could not send the campaign at all (state 'failed'), for staff to read.
     Column("failure", Text, nullable=True),
+    # When the failure threshold asked for a pause (state 'pause_requested'): a campaign whose
+    # row changed later (staff resumed it) is not paused by that request again.
+    _ts("pause_requested_at"),
     comment="owner: mailer",
 )

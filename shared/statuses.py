@@ -25,7 +25,9 @@ class RunState(StrEnum):
 
     FANNING_OUT = "fanning_out"
     SENDING = "sending"
-    PAUSED = "paused"
+    # The failure threshold tripped: the mailer claims nothing more of this campaign until a
+    # resume job clears it. Staff never see it; they see ``campaigns.status = 'paused'``.
+    PAUSE_REQUESTED = "pause_requested"
     DONE = "done"
     FAILED = "failed"
 

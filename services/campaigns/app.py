@@ -17,6 +17,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from redis.asyncio import Redis
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,7 @@ from services.campaigns.errors import (
     PermissionDenied,
     Unavailable,
 )
+from services.campaigns.mailer_events import CampaignEventReader
 from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
@@ -68,15 +70,21 @@ def create_app(settings: Settings) -> Litestar:
         renderer = RenderPool()
         try:
             jobs = await create_job_pool(settings.redis_url, BULK_QUEUE)
+            sessionmaker = create_sessionmaker(engine)
+            # Its own connection: the reader's blocking reads must not hold one of the pool's.
+            events = CampaignEventReader(Redis.from_url(settings.redis_url), sessionmaker)
+            events.start()
             try:
                 app.state.settings = settings
                 app.state.engine = engine
-                app.state.sessionmaker = create_sessionmaker(engine)
+                app.state.sessionmaker = sessionmaker
                 app.state.jobs = jobs
                 app.state.renderer = renderer
                 app.state.pages = pages
                 yield
             finally:
+                await events.stop()
+                await events.redis.aclose()
                 await jobs.aclose()
         finally:
             renderer.close()

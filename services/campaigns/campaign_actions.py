@@ -2,7 +2,9 @@
 
 The campaign's status is this service's to set; the ledger rows are the mailer's, so whatever
 must happen to them (skip the rest, queue failures again, enqueue batches) is a mailer job.
-Pausing needs no job: the mailer checks the status before it claims each chunk of mail.
+Pausing needs no job: the mailer checks the status before it claims each chunk of mail. A
+campaign the mailer stopped (too much of its mail failed) is paused here too, with a reason
+(``mailer_events``), and resumes the same way as one staff paused.
 """
 
 from __future__ import annotations
@@ -45,22 +47,27 @@ async def pause_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut
 
 
 async def resume_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> CampaignOut:
-    """Go on sending a paused campaign (by staff or by the mailer); 409 unless it is paused."""
+    """Go on sending a paused campaign; 409 unless it is paused.
+
+    The resume job lets the mailer claim again (it clears a pause the mailer asked for) and
+    enqueues the rows still queued.
+    """
     row = await _require(session, campaign_id, "resumed", (PAUSED,))
     when = utcnow()
-    staff_paused = row["status"] == PAUSED
-    if staff_paused:
-        if not await queries.change_status(session, campaign_id, [PAUSED], SENDING, when):
-            await session.rollback()
-            await _require(session, campaign_id, "resumed", ())
-        await session.commit()
+    if not await queries.change_status(session, campaign_id, [PAUSED], SENDING, when):
+        await session.rollback()
+        await _require(session, campaign_id, "resumed", ())
+    await session.commit()
     payload = StartCampaign(campaign_id=campaign_id)
     try:
         await enqueue(jobs, RESUME_CAMPAIGN, payload, tag=str(int(when.timestamp() * 1000)))
     except QueueUnavailable:
-        if staff_paused:  # without its job the paused rows would wait for the reconciler
-            await queries.change_status(session, campaign_id, [SENDING], PAUSED, when)
-            await session.commit()
+        # Without its job the campaign would say sending while nothing goes out: paused again,
+        # with the reason it had.
+        await queries.change_status(
+            session, campaign_id, [SENDING], PAUSED, when, pause_reason=row["pause_reason"]
+        )
+        await session.commit()
         raise
     log.info("campaign.resumed_by_staff", campaign_id=campaign_id)
     return await get_campaign(session, campaign_id)

@@ -115,6 +115,7 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         send_requested_at=_maybe_aware(row["send_requested_at"]),
         counts=_counts(counts[campaign_id], run),
         failure=run["failure"] if run is not None else None,
+        pause_reason=row["pause_reason"],
     )
 
 
@@ -217,8 +218,6 @@ def effective_status(row: RowMapping, run: RowMapping | None) -> CampaignStatus:
             return CampaignStatus.FAILED
         if run["finished_at"] is not None:
             return CampaignStatus.SENT
-        if run["state"] == RunState.PAUSED:
-            return CampaignStatus.PAUSED  # the mailer paused it: too much of its mail failed
     return status
 
 

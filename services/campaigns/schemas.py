@@ -296,6 +296,9 @@ class CampaignOut(Struct, kw_only=True):
     counts: Counts
     # Status "failed": why the mailer could not send it at all.
     failure: str | None = None
+    # Status "paused" by the mailer: why it stopped (too much of its mail failed). None when
+    # staff paused it.
+    pause_reason: str | None = None
 
 
 class CampaignPage(Struct, kw_only=True):

@@ -2,8 +2,8 @@
 
 Pausing needs no command: the campaigns service sets ``campaigns.status = 'paused'`` and every
 claim of a chunk checks that status in the same UPDATE, so running batches stop at their next
-chunk and later ones leave their rows queued. These jobs only ever move ledger rows the
-mailer owns; the campaign's status is the campaigns service's to set.
+chunk and later ones leave their rows queued. These jobs only ever move rows the mailer owns
+(the ledger, the run); the campaign's status is the campaigns service's to set.
 """
 
 from __future__ import annotations
@@ -15,20 +15,20 @@ from services.mailer.reconcile import requeue_campaign
 from services.mailer.runtime import MailerRuntime
 from shared.clock import utcnow
 from shared.jobs import JobQueue
+from shared.statuses import CampaignStatus
 
 log = structlog.get_logger(__name__)
 
 
 async def resume_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:
-    """Let a paused campaign go on and enqueue its queued rows; return the batches enqueued."""
+    """Let a resumed campaign go on and enqueue its queued rows; return the batches enqueued."""
     async with runtime.engine.begin() as conn:
-        status = await queries.campaign_status(conn, campaign_id)
-        if status is None or status in queries.HALTED:
-            return 0  # paused again (or cancelled) before this job ran
-        # Paused by the failure threshold: the run itself is paused too.
-        await queries.resume_run(conn, campaign_id)
+        if await queries.campaign_status(conn, campaign_id) != CampaignStatus.SENDING:
+            return 0  # paused again (or cancelled, or deleted) before this job ran
+        # Staff resumed a campaign the failure threshold stopped: claiming may start again.
+        await queries.clear_pause_request(conn, campaign_id)
         run = await queries.get_run(conn, campaign_id)
-    if run is None or run.finished_at is not None or run.state == queries.RUN_PAUSED:
+    if run is None or run.finished_at is not None:
         return 0
     # Batches that ran during the pause finished without their rows: enqueue every queued row
     # again (a row in two jobs is still sent once; the claim decides).
@@ -43,7 +43,7 @@ async def resume_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: i
 async def cancel_campaign(runtime: MailerRuntime, campaign_id: int) -> int:
     """Skip a cancelled campaign's queued rows and close its run; return the rows skipped."""
     async with runtime.engine.begin() as conn:
-        if await queries.campaign_status(conn, campaign_id) != queries.CAMPAIGN_CANCELLED:
+        if await queries.campaign_status(conn, campaign_id) != CampaignStatus.CANCELLED:
             return 0
         now = utcnow()
         skipped = await queries.skip_queued(conn, campaign_id, now, "campaign cancelled")
@@ -61,7 +61,7 @@ async def retry_failed(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int)
     now = utcnow()
     async with runtime.engine.begin() as conn:
         status = await queries.campaign_status(conn, campaign_id)
-        if status is None or status == queries.CAMPAIGN_CANCELLED:
+        if status is None or status == CampaignStatus.CANCELLED:
             return 0
         moved = await queries.requeue_failed(conn, campaign_id, now)
         if moved:

@@ -17,6 +17,7 @@ import structlog
 from arq.worker import Retry
 
 from services.mailer import mime, queries
+from services.mailer.auto_pause import pause_if_failing
 from services.mailer.campaign_render import render_message
 from services.mailer.campaign_types import CompiledCampaign, Recipient
 from services.mailer.errors import MailerError, SmtpError
@@ -26,7 +27,7 @@ from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
 from shared.clock import utcnow
 from shared.contracts import DeliverBatch
-from shared.statuses import DeliveryStatus
+from shared.statuses import CampaignStatus, DeliveryStatus, RunState
 
 log = structlog.get_logger(__name__)
 
@@ -71,14 +72,14 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchRep
         source = await queries.get_campaign(conn, batch.campaign_id)
         if source is None:
             return report  # the campaign was deleted; its ledger rows went with it
-        if source.status == queries.CAMPAIGN_CANCELLED:
+        if source.status == CampaignStatus.CANCELLED:
             # Rows a cancel left behind (written by a fan-out still running, say): skipped.
             await queries.mark_skipped(conn, batch.delivery_ids, utcnow(), "campaign cancelled")
             await queries.finish_if_done(conn, batch.campaign_id, utcnow())
             return report
         if (
-            source.status == queries.CAMPAIGN_PAUSED
-            or await queries.run_state(conn, batch.campaign_id) == queries.RUN_PAUSED
+            source.status == CampaignStatus.PAUSED
+            or await queries.run_state(conn, batch.campaign_id) == RunState.PAUSE_REQUESTED
         ):
             return report  # rows stay queued; resuming the campaign enqueues them again
         list_ids = await queries.campaign_list_ids(conn, batch.campaign_id)
@@ -112,7 +113,7 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchRep
             break
     async with runtime.engine.begin() as conn:
         await queries.finish_if_done(conn, batch.campaign_id, utcnow())
-    await _pause_if_failing(runtime, batch.campaign_id, report)
+    await pause_if_failing(runtime, batch.campaign_id, report.sent, report.failed)
     _count(runtime, report)
     if report.deferred:
         # The exponent is the rows' own attempt count, not arq's job_try (which also counts
@@ -121,22 +122,6 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchRep
     if out_of_time:
         raise Retry(defer=0.01)
     return report
-
-
-async def _pause_if_failing(runtime: MailerRuntime, campaign_id: int, report: BatchReport) -> None:
-    """Pause the campaign when too much of its mail fails (a relay refusing it, a bad list)."""
-    rate = runtime.options.pause_failure_rate
-    # Counting the whole campaign costs a query: only when this batch itself looks bad.
-    if not rate or not report.failed or report.failed < rate * (report.sent + report.failed):
-        return
-    async with runtime.engine.begin() as conn:
-        sent, failed = await queries.outcome_counts(conn, campaign_id)
-        total = sent + failed
-        if total < runtime.options.pause_min_sample or failed < rate * total:
-            return
-        if await queries.pause_run(conn, campaign_id):
-            log.warning("campaign.paused", campaign_id=campaign_id, sent=sent, failed=failed)
-            runtime.metrics.ledger.labels("paused").inc()
 
 
 def _count(runtime: MailerRuntime, report: BatchReport) -> None:

@@ -56,7 +56,7 @@ async def reconcile_ledger(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def resume_campaign(ctx: dict[str, Any], payload: StartCampaign) -> int:
-    """Resume a campaign staff paused, or the mailer paused for its failure rate."""
+    """Go on sending a campaign staff resumed (however it came to be paused)."""
     return await campaign_commands.resume_campaign(_runtime(ctx), ctx["redis"], payload.campaign_id)
 
 

@@ -7,7 +7,9 @@ Runs every minute in the bulk worker (arq cron, unique across processes). It
 * re-enqueues the queued rows of a fanned-out campaign that has no job left in the bulk queue
   (Redis lost them, or arq gave up on a job), under fresh job ids;
 * re-enqueues start_campaign for a campaign whose fan-out or start job vanished;
-* marks runs done whose last batch died before it could.
+* marks runs done whose last batch died before it could;
+* publishes again the pauses the failure threshold asked for that the campaigns service has not
+  applied yet (the event was lost, or that service is still catching up).
 
 A campaign that still has any job in the bulk queue (queued, deferred for a retry, or running)
 is left alone: its jobs will pick its rows up. A fanned-out campaign with queued rows and no
@@ -25,6 +27,7 @@ from typing import Protocol
 import structlog
 
 from services.mailer import queries
+from services.mailer.auto_pause import announce_unseen_pauses
 from services.mailer.fanout import enqueue_batch
 from services.mailer.runtime import MailerRuntime
 from shared.clock import utcnow
@@ -56,6 +59,7 @@ class ReconcileReport:
     batches: int = 0
     starts: int = 0
     finished: int = 0
+    pauses_announced: int = 0
 
 
 async def campaigns_with_jobs(redis: QueueInspector) -> set[int]:
@@ -100,6 +104,7 @@ async def reconcile(
             report.batches += await requeue_campaign(runtime, redis, run.campaign_id, now, tag)
             async with runtime.engine.begin() as conn:
                 report.finished += await queries.finish_if_done(conn, run.campaign_id, now)
+    report.pauses_announced = await announce_unseen_pauses(runtime)
     if report.requeued_sending or report.batches or report.starts:
         log.warning("reconcile.repaired", **vars(report))
     return report

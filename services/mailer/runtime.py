@@ -49,6 +49,8 @@ class MailerRuntime:
     limiter: RateLimiter
     verp_secrets: tuple[bytes, ...] = ()
     redis: Redis | None = None
+    # Where the mailer tells the campaigns service about pauses it asked for (connects lazily).
+    events: Redis | None = None
     metrics_server: WSGIServer | None = None
     dkim: DkimSigner | None = None
     depth_watch: asyncio.Task[None] | None = None
@@ -104,6 +106,7 @@ class MailerRuntime:
             # Every key verifies a return path, the last one signs (as with tokens).
             verp_secrets=tuple(key.reveal().encode() for key in reversed(settings.secret_keys)),
             redis=redis,
+            events=Redis.from_url(settings.redis_url),
             metrics_server=metrics.serve(options.metrics_port) if options.metrics_port else None,
             dkim=load_signer(options),
         )
@@ -145,6 +148,8 @@ class MailerRuntime:
         await self.engine.dispose()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.events is not None:
+            await self.events.aclose()
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()

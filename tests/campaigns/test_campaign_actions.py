@@ -13,16 +13,21 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from brevdue_cli.redis_server import free_port
+from services.campaigns.admin import create_token, seed_demo
+from services.campaigns.app import create_app
 from services.mailer.config import MailerOptions
 from services.mailer.worker import run_worker
+from shared.events import CAMPAIGN_EVENTS_GROUP, CAMPAIGN_EVENTS_STREAM
 from shared.queues import BULK_QUEUE
-from shared.schema import deliveries, mailing_lists, subscribers, subscriptions
+from shared.schema import campaigns, deliveries, mailing_lists, subscribers, subscriptions
 from shared.settings import Settings, SmtpSettings
 from tests.campaigns.conftest import Api, new_campaign
 from tests.support.smtp import RecordingSMTPServer, SlowSMTPServer
@@ -305,3 +310,134 @@ async def wait_for_status(api: Api, campaign_id: int, status: str, within: float
             return
         assert time.monotonic() < deadline, body
         await asyncio.sleep(0.05)
+
+
+# --- paused by the mailer: too much of its mail failed ---------------------------------------
+
+# One batch at a time, so the second waits until the first has judged the campaign.
+PAUSING = dataclasses.replace(FAST, pause_failure_rate=0.5, pause_min_sample=3, bulk_max_jobs=1)
+
+
+async def wait_for_pause(api: Api, campaign_id: int, within: float = 10) -> dict[str, Any]:
+    """Poll the API until the campaign shows ``paused``; return its JSON."""
+    deadline = time.monotonic() + within
+    while True:
+        body: dict[str, Any] = (await api.get(f"/api/campaigns/{campaign_id}")).json()
+        if body["status"] == "paused":
+            return body
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.05)
+
+
+async def test_mailer_pause_shows_with_its_reason_and_resumes_with_the_one_action(
+    api: Api, db: AsyncEngine, settings: Settings, smtp_server: RecordingSMTPServer, redis: Redis
+) -> None:
+    emails = await add_readers(db, 6)
+    for email in emails[:3]:  # the first batch (3 rows) is refused
+        smtp_server.handler.fail_rcpt[email] = "554 5.7.1 rejected as spam"
+    campaign_id = await start(api)
+    await run_worker(settings, burst=True, options=PAUSING)
+
+    body = await wait_for_pause(api, campaign_id)
+    assert body["pause_reason"].startswith("3 of 3 deliveries failed")
+    assert body["counts"] == {"recipients": 6, "sent": 0, "failed": 3, "queued": 3}
+    assert smtp_server.messages == []
+    listed = (await api.get("/api/campaigns")).json()["items"]
+    assert [item["status"] for item in listed if item["id"] == campaign_id] == ["paused"]
+    again = await api.post(f"/api/campaigns/{campaign_id}/pause")
+    assert again.status_code == 409 and again.json()["errors"] == {"status": "paused"}
+
+    # Staff fix the cause and resume: the rest goes out, the campaign is sent.
+    smtp_server.handler.fail_rcpt.clear()
+    resumed = await api.post(f"/api/campaigns/{campaign_id}/resume")
+    assert resumed.status_code == 202, resumed.text
+    assert (resumed.json()["status"], resumed.json()["pause_reason"]) == ("sending", None)
+    await run_worker(settings, burst=True, options=PAUSING)
+
+    assert sorted(r for m in smtp_server.messages for r in m.rcpt_tos) == sorted(emails[3:])
+    await wait_for_status(api, campaign_id, "sent")
+    body = (await api.get(f"/api/campaigns/{campaign_id}")).json()
+    assert body["counts"] == {"recipients": 6, "sent": 3, "failed": 3, "queued": 0}
+    assert body["pause_reason"] is None
+
+
+async def test_staff_pause_has_no_reason(api: Api, db: AsyncEngine, redis: Redis) -> None:
+    await add_readers(db, 2)
+    campaign_id = await start(api)
+    paused = await api.post(f"/api/campaigns/{campaign_id}/pause")
+    assert (paused.json()["status"], paused.json()["pause_reason"]) == ("paused", None)
+
+
+async def test_mailer_pause_while_the_campaigns_service_is_down_is_applied_at_start(
+    settings: Settings,
+    live_server: Any,
+    db: AsyncEngine,
+    smtp_server: RecordingSMTPServer,
+    redis: Redis,
+) -> None:
+    await seed_demo(settings)
+    token = await create_token(settings, "editor", "test editor")
+    headers = {"Authorization": f"Bearer {token}"}
+    emails = await add_readers(db, 6)
+    for email in emails[:3]:
+        smtp_server.handler.fail_rcpt[email] = "554 5.7.1 rejected as spam"
+    async with (
+        live_server(create_app(settings)) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=20, headers=headers) as client,
+    ):
+        api = Api(client, {"editor": token, "viewer": token})
+        campaign_id = await start(api)
+    # The service is down while the mailer stops the campaign.
+    await run_worker(settings, burst=True, options=PAUSING)
+    async with db.connect() as conn:
+        status = await conn.scalar(
+            sa.select(campaigns.c.status).where(campaigns.c.id == campaign_id)
+        )
+    assert status == "sending"
+
+    async with (
+        live_server(create_app(settings)) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=20, headers=headers) as client,
+    ):
+        api = Api(client, {"editor": token, "viewer": token})
+        body = await wait_for_pause(api, campaign_id)
+        assert body["pause_reason"].startswith("3 of 3 deliveries failed")
+    assert await redis.xpending(CAMPAIGN_EVENTS_STREAM, CAMPAIGN_EVENTS_GROUP) == {
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }
+
+
+async def test_resume_with_redis_down_is_503_and_keeps_the_mailers_reason(
+    settings: Settings, live_server: Any, db: AsyncEngine, redis: Redis
+) -> None:
+    await seed_demo(settings)
+    token = await create_token(settings, "editor", "test editor")
+    app = create_app(settings)
+    async with (
+        live_server(app) as server,
+        httpx.AsyncClient(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=20
+        ) as client,
+    ):
+        api = Api(client, {"editor": token, "viewer": token})
+        campaign_id = await start(api)
+        async with db.begin() as conn:  # as the mailer's event leaves it
+            await conn.execute(
+                sa.update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(status="paused", pause_reason="3 of 3 deliveries failed")
+            )
+        working = app.state.jobs
+        # A client for a port nobody listens on: every command fails to connect.
+        app.state.jobs = ArqRedis(host="127.0.0.1", port=free_port())
+        try:
+            response = await api.post(f"/api/campaigns/{campaign_id}/resume")
+            assert response.status_code == 503, response.text
+        finally:
+            await app.state.jobs.aclose()
+            app.state.jobs = working
+        body = (await api.get(f"/api/campaigns/{campaign_id}")).json()
+        assert (body["status"], body["pause_reason"]) == ("paused", "3 of 3 deliveries failed")

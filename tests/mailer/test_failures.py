@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from brevdue_cli.redis_server import free_port
 from services.mailer.worker import run_worker
 from shared.contracts import StartCampaign
+from shared.events import CAMPAIGN_EVENTS_STREAM, decode_campaign_paused
 from shared.jobs import create_job_pool
 from shared.queues import BULK_QUEUE, RESUME_CAMPAIGN
 from shared.schema import campaign_runs
@@ -85,8 +86,13 @@ async def test_campaign_pauses_when_too_much_fails_and_resumes(
     )
     assert statuses == {"failed": 3, "queued": 3}
     [run] = await fetch(settings.database_url, sa.select(campaign_runs))
-    assert (run["state"], run["finished_at"]) == ("paused", None)
+    assert (run["state"], run["finished_at"]) == ("pause_requested", None)
     assert smtp_server.messages == []
+    # The campaigns service, owner of the campaign's status, is told why.
+    [(_entry_id, fields)] = await redis.xrange(CAMPAIGN_EVENTS_STREAM)
+    event = decode_campaign_paused(fields)
+    assert event.campaign_id == campaign_id
+    assert event.reason.startswith("3 of 3 deliveries failed")
 
     # Staff fix the cause and resume: the rest goes out, the run finishes.
     smtp_server.handler.fail_rcpt.clear()

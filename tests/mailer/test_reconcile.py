@@ -12,6 +12,7 @@ from services.mailer.reconcile import reconcile
 from services.mailer.runtime import MailerRuntime
 from services.mailer.worker import run_worker
 from shared.db import create_engine
+from shared.events import CAMPAIGN_EVENTS_STREAM, decode_campaign_paused
 from shared.jobs import create_job_pool
 from shared.queues import BULK_QUEUE
 from shared.schema import campaign_runs, campaigns, deliveries
@@ -88,3 +89,37 @@ async def test_lost_start_job_is_enqueued_again(
         await runtime.close()
     await run_worker(settings, burst=True, options=FAST)
     assert len(smtp_server.messages) == len(PEOPLE)
+
+
+async def test_pause_the_campaigns_service_never_heard_of_is_announced_again(
+    settings: Settings, redis: Redis
+) -> None:
+    campaign_id, _ids = await seed(settings.database_url, PEOPLE, campaign_lists_=("kultur",))
+    runtime = MailerRuntime.start(settings, FAST)
+    pool = await create_job_pool(settings.redis_url, BULK_QUEUE)
+    try:
+        await fanout.start_campaign(runtime, BatchCollector(), campaign_id)
+        # The failure threshold asked for a pause; Redis was away when it was announced.
+        requested = datetime.now(UTC)
+        await _execute(
+            settings.database_url,
+            sa.update(campaign_runs).values(state="pause_requested", pause_requested_at=requested),
+        )
+        report = await reconcile(runtime, pool, now=LATER)
+        assert report.pauses_announced == 1
+        [(_entry_id, fields)] = await redis.xrange(CAMPAIGN_EVENTS_STREAM)
+        event = decode_campaign_paused(fields)
+        assert event.campaign_id == campaign_id
+        assert event.reason.startswith("0 of 0 deliveries failed")
+        assert report.batches == 0  # nothing of a campaign asked to pause is enqueued
+
+        # Staff resumed it since (its resume job has not run yet): no pause is announced.
+        await _execute(
+            settings.database_url,
+            sa.update(campaigns).values(updated_at=requested + timedelta(seconds=1)),
+        )
+        assert (await reconcile(runtime, pool, now=LATER)).pauses_announced == 0
+        assert await redis.xlen(CAMPAIGN_EVENTS_STREAM) == 1
+    finally:
+        await pool.aclose()
+        await runtime.close()

@@ -13,6 +13,7 @@ from services.campaigns.queries.campaigns import (
     insert_campaign,
     list_slugs_of,
     mark_sending,
+    pause_for_mailer,
     unmark_sending,
     update_draft,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "list_ids_by_slug",
     "list_slugs_of",
     "mark_sending",
+    "pause_for_mailer",
     "ping",
     "public_lists_by_slug",
     "revoke_token",

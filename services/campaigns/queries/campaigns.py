@@ -14,10 +14,11 @@ from services.campaigns.queries.common import rowcount
 from shared.clock import utcnow
 from shared.schema import (
     campaign_lists,
+    campaign_runs,
     campaigns,
     mailing_lists,
 )
-from shared.statuses import CampaignStatus
+from shared.statuses import CampaignStatus, RunState
 
 
 async def insert_campaign(
@@ -126,12 +127,50 @@ async def list_slugs_of(session: AsyncSession, campaign_ids: Sequence[int]) -> d
 
 
 async def change_status(
-    session: AsyncSession, campaign_id: int, from_statuses: Sequence[str], to: str, when: datetime
+    session: AsyncSession,
+    campaign_id: int,
+    from_statuses: Sequence[str],
+    to: str,
+    when: datetime,
+    *,
+    pause_reason: str | None = None,
 ) -> bool:
-    """Move a campaign between statuses; the WHERE clause makes concurrent requests take turns."""
+    """Move a campaign between statuses; the WHERE clause makes concurrent requests take turns.
+
+    Every move sets ``pause_reason``: None unless the campaign goes (back) to a mailer's pause.
+    """
     result = await session.execute(
         sa.update(campaigns)
         .where(campaigns.c.id == campaign_id, campaigns.c.status.in_(from_statuses))
-        .values(status=to, updated_at=when)
+        .values(status=to, pause_reason=pause_reason, updated_at=when)
+    )
+    return rowcount(result) == 1
+
+
+async def pause_for_mailer(
+    session: AsyncSession, campaign_id: int, reason: str, when: datetime
+) -> bool:
+    """Pause a campaign whose run asked for it, with the mailer's reason; True if it changed.
+
+    A campaign still sending is paused; one staff paused before the request keeps its status
+    and gains the reason. A campaign whose row changed after the request (staff resumed it,
+    whether or not its resume job has run) is left alone, so an event read twice cannot pause
+    it again.
+    """
+    pause_requested = (
+        sa.exists()
+        .where(campaign_runs.c.campaign_id == campaigns.c.id)
+        .where(campaign_runs.c.state == RunState.PAUSE_REQUESTED)
+        .where(campaign_runs.c.finished_at.is_(None))
+        .where(campaigns.c.updated_at <= campaign_runs.c.pause_requested_at)
+    )
+    not_told = sa.or_(
+        campaigns.c.status == CampaignStatus.SENDING,
+        sa.and_(campaigns.c.status == CampaignStatus.PAUSED, campaigns.c.pause_reason.is_(None)),
+    )
+    result = await session.execute(
+        sa.update(campaigns)
+        .where(campaigns.c.id == campaign_id, not_told, pause_requested)
+        .values(status=CampaignStatus.PAUSED, pause_reason=reason, updated_at=when)
     )
     return rowcount(result) == 1

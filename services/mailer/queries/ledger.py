@@ -13,8 +13,8 @@ from services.mailer.campaign_types import Recipient
 from services.mailer.queries.audience import member_of, suppressed_addresses
 from services.mailer.queries.common import insert_ignoring
 from shared.addresses import address_identity
-from shared.schema import campaigns, deliveries, subscribers
-from shared.statuses import CampaignStatus, DeliveryStatus
+from shared.schema import campaign_runs, campaigns, deliveries, subscribers
+from shared.statuses import CampaignStatus, DeliveryStatus, RunState
 
 
 def _hard_bounced() -> sa.Exists:
@@ -175,8 +175,9 @@ async def requeue_failed(conn: AsyncConnection, campaign_id: int, now: datetime)
 async def claim(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime) -> set[int]:
     """Move queued rows to 'sending' and return those this call moved (and may now send).
 
-    Rows of a campaign staff paused or cancelled are not claimed: the campaign's row is read in
-    the same statement, so a pause takes effect at the next chunk of every running batch.
+    Rows of a campaign that is paused or cancelled, or whose run asked for a pause, are not
+    claimed: both rows are read in the same statement, so a pause takes effect at the next
+    chunk of every running batch.
     """
     if not delivery_ids:
         return set()
@@ -185,11 +186,17 @@ async def claim(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetim
         .where(campaigns.c.id == deliveries.c.campaign_id)
         .where(campaigns.c.status.in_((CampaignStatus.PAUSED, CampaignStatus.CANCELLED)))
     )
+    pause_requested = (
+        sa.exists()
+        .where(campaign_runs.c.campaign_id == deliveries.c.campaign_id)
+        .where(campaign_runs.c.state == RunState.PAUSE_REQUESTED)
+    )
     result = await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.id.in_(delivery_ids))
         .where(deliveries.c.status == DeliveryStatus.QUEUED)
         .where(~halted)
+        .where(~pause_requested)
         .values(status=DeliveryStatus.SENDING, attempts=deliveries.c.attempts + 1, updated_at=now)
         .returning(deliveries.c.id)
     )

@@ -8,24 +8,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.mailer.queries.common import (
-    CAMPAIGN_PAUSED,
-    QUEUED,
-    RUN_DONE,
-    RUN_FAILED,
-    RUN_FANNING_OUT,
-    RUN_PAUSED,
-    RUN_SENDING,
-    SENDING,
-    insert_ignoring,
-)
+from services.mailer.queries.common import insert_ignoring
 from shared.schema import campaign_runs, campaigns, deliveries
+from shared.statuses import CampaignStatus, DeliveryStatus, RunState
 
 
 async def ensure_run(conn: AsyncConnection, campaign_id: int, now: datetime) -> None:
     """Create the campaign's run row unless it exists."""
     statement = insert_ignoring(conn, campaign_runs).values(
-        campaign_id=campaign_id, state=RUN_FANNING_OUT, recipients=0, started_at=now
+        campaign_id=campaign_id, state=RunState.FANNING_OUT, recipients=0, started_at=now
     )
     await conn.execute(statement.on_conflict_do_nothing(index_elements=["campaign_id"]))
 
@@ -37,7 +28,7 @@ async def fail_run(conn: AsyncConnection, campaign_id: int, now: datetime, reaso
         sa.update(campaign_runs)
         .where(campaign_runs.c.campaign_id == campaign_id)
         .where(campaign_runs.c.finished_at.is_(None))
-        .values(state=RUN_FAILED, finished_at=now, failure=reason[:2000])
+        .values(state=RunState.FAILED, finished_at=now, failure=reason[:2000])
     )
 
 
@@ -57,8 +48,11 @@ async def mark_fanned_out(conn: AsyncConnection, campaign_id: int, now: datetime
         .values(
             recipients=count,
             fanned_out_at=now,
-            # A run paused during fan-out stays paused.
-            state=sa.case((campaign_runs.c.state == RUN_PAUSED, RUN_PAUSED), else_=RUN_SENDING),
+            # A pause requested during fan-out stays requested.
+            state=sa.case(
+                (campaign_runs.c.state == RunState.PAUSE_REQUESTED, RunState.PAUSE_REQUESTED),
+                else_=RunState.SENDING,
+            ),
         )
     )
     return count
@@ -69,7 +63,7 @@ async def finish_if_done(conn: AsyncConnection, campaign_id: int, now: datetime)
     pending = (
         sa.exists()
         .where(deliveries.c.campaign_id == campaign_id)
-        .where(deliveries.c.status.in_([QUEUED, SENDING]))
+        .where(deliveries.c.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
     )
     result = await conn.execute(
         sa.update(campaign_runs)
@@ -77,7 +71,7 @@ async def finish_if_done(conn: AsyncConnection, campaign_id: int, now: datetime)
         .where(campaign_runs.c.fanned_out_at.is_not(None))
         .where(campaign_runs.c.finished_at.is_(None))
         .where(~pending)
-        .values(state=RUN_DONE, finished_at=now)
+        .values(state=RunState.DONE, finished_at=now)
     )
     return bool(result.rowcount)
 
@@ -119,18 +113,19 @@ class ActiveRun:
 
 async def active_runs(conn: AsyncConnection) -> list[ActiveRun]:
     """Runs neither finished nor paused."""
-    staff_paused = (
+    paused = (
         sa.exists()
         .where(campaigns.c.id == campaign_runs.c.campaign_id)
-        .where(campaigns.c.status == CAMPAIGN_PAUSED)
+        .where(campaigns.c.status == CampaignStatus.PAUSED)
     )
     result = await conn.execute(
         sa.select(
             campaign_runs.c.campaign_id, campaign_runs.c.started_at, campaign_runs.c.fanned_out_at
         )
         .where(campaign_runs.c.finished_at.is_(None))
-        .where(campaign_runs.c.state != RUN_PAUSED)  # a paused run waits for a person
-        .where(~staff_paused)  # ... and so does a campaign staff paused
+        # A run that asked to be paused, or a paused campaign, waits for a person.
+        .where(campaign_runs.c.state != RunState.PAUSE_REQUESTED)
+        .where(~paused)
     )
     return [
         ActiveRun(int(row.campaign_id), row.started_at, row.fanned_out_at is not None)
@@ -143,7 +138,7 @@ async def unstarted_campaigns(conn: AsyncConnection, before: datetime) -> list[i
     has_run = sa.exists().where(campaign_runs.c.campaign_id == campaigns.c.id)
     result = await conn.execute(
         sa.select(campaigns.c.id)
-        .where(campaigns.c.status == "sending")
+        .where(campaigns.c.status == CampaignStatus.SENDING)
         .where(campaigns.c.send_requested_at < before)
         .where(~has_run)
     )
@@ -159,31 +154,51 @@ async def run_state(conn: AsyncConnection, campaign_id: int) -> str | None:
     return None if state is None else str(state)
 
 
-async def pause_run(conn: AsyncConnection, campaign_id: int) -> bool:
-    """Pause a running campaign; True if this call paused it."""
+async def request_pause(conn: AsyncConnection, campaign_id: int, now: datetime) -> bool:
+    """Stop claiming a running campaign's mail; True if this call asked for the pause."""
     result = await conn.execute(
         sa.update(campaign_runs)
         .where(campaign_runs.c.campaign_id == campaign_id)
         .where(campaign_runs.c.finished_at.is_(None))
-        .where(campaign_runs.c.state.in_([RUN_FANNING_OUT, RUN_SENDING]))
-        .values(state=RUN_PAUSED)
+        .where(campaign_runs.c.state.in_([RunState.FANNING_OUT, RunState.SENDING]))
+        .values(state=RunState.PAUSE_REQUESTED, pause_requested_at=now)
     )
     return bool(result.rowcount)
 
 
-async def resume_run(conn: AsyncConnection, campaign_id: int) -> bool:
-    """Let a paused campaign go on; True if it was paused."""
+async def clear_pause_request(conn: AsyncConnection, campaign_id: int) -> bool:
+    """Let the campaign's mail be claimed again; True if a pause had been requested."""
     result = await conn.execute(
         sa.update(campaign_runs)
         .where(campaign_runs.c.campaign_id == campaign_id)
-        .where(campaign_runs.c.state == RUN_PAUSED)
+        .where(campaign_runs.c.state == RunState.PAUSE_REQUESTED)
         .values(
             state=sa.case(
-                (campaign_runs.c.fanned_out_at.is_(None), RUN_FANNING_OUT), else_=RUN_SENDING
-            )
+                (campaign_runs.c.fanned_out_at.is_(None), RunState.FANNING_OUT),
+                else_=RunState.SENDING,
+            ),
+            pause_requested_at=None,
         )
     )
     return bool(result.rowcount)
+
+
+async def pause_requests_unseen(conn: AsyncConnection) -> list[int]:
+    """Campaigns whose run asked for a pause that the campaign's row does not show yet.
+
+    A campaign still sending whose row has not changed since the request; one staff resumed
+    after it (its resume job not yet run) has, and is left alone.
+    """
+    result = await conn.execute(
+        sa.select(campaign_runs.c.campaign_id)
+        .join(campaigns, campaigns.c.id == campaign_runs.c.campaign_id)
+        .where(campaign_runs.c.state == RunState.PAUSE_REQUESTED)
+        .where(campaign_runs.c.finished_at.is_(None))
+        .where(campaigns.c.status == CampaignStatus.SENDING)
+        .where(campaigns.c.updated_at < campaign_runs.c.pause_requested_at)
+        .order_by(campaign_runs.c.campaign_id)
+    )
+    return [int(value) for value in result.scalars().all()]
 
 
 async def reopen_run(conn: AsyncConnection, campaign_id: int) -> bool:
@@ -192,6 +207,6 @@ async def reopen_run(conn: AsyncConnection, campaign_id: int) -> bool:
         sa.update(campaign_runs)
         .where(campaign_runs.c.campaign_id == campaign_id)
         .where(campaign_runs.c.finished_at.is_not(None))
-        .values(state=RUN_SENDING, finished_at=None)
+        .values(state=RunState.SENDING, finished_at=None)
     )
     return bool(result.rowcount)
