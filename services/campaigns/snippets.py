@@ -70,19 +70,19 @@ async def get_snippets(session: AsyncSession, settings: Settings, key: str) -> S
     """The three embed snippets of a site, built from the public subscriptions URL."""
     site = await site_row(session, key)
     base = settings.subscriptions_public_url.rstrip("/")
-    language = site["default_language"] if site["default_language"] in LANGUAGES else "da"
-    lists = await _form_lists(session, list(site["default_lists"] or []), language)
+    language = site.default_language if site.default_language in LANGUAGES else "da"
+    lists = await _form_lists(session, list(site.default_lists), language)
     fields = await _public_fields(session, language)
-    site_path = quote(site["key"], safe="")
+    site_path = quote(site.key, safe="")
     return SnippetsOut(
-        html_form=html_form(base, site["key"], language, lists, fields),
+        html_form=html_form(base, site.key, language, lists, fields),
         script=(
             f'<div data-brevdue-signup></div><script src="{escape(base)}/widget.js" '
-            f'data-site="{escape(site["key"])}" async></script>'
+            f'data-site="{escape(site.key)}" async></script>'
         ),
         iframe=(
             f'<iframe src="{escape(base)}/embed/{escape(site_path)}" '
-            f'title="{escape(TEXTS[language]["iframe_title"])}: {escape(site["name"])}" '
+            f'title="{escape(TEXTS[language]["iframe_title"])}: {escape(site.name)}" '
             'loading="lazy" style="border:0;width:100%;min-height:420px"></iframe>'
         ),
     )

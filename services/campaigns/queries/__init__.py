@@ -1,8 +1,9 @@
 """Every SQL statement of the campaigns service (SQLAlchemy Core over shared.schema), by aggregate.
 
 Functions take an open session and never commit: the domain function that calls them owns the
-transaction. The mailer's tables (deliveries, campaign_runs) and the subscriptions service's
-(subscriptions) are only read here. Callers use ``queries.<function>``.
+transaction. Rows come back as frozen dataclasses defined beside the queries that return them.
+The mailer's tables (deliveries, campaign_runs) and the subscriptions service's (subscriptions)
+are only read here. Callers use ``queries.<function>`` and ``queries.<Row>``.
 """
 
 from services.campaigns.queries.campaigns import (
@@ -36,6 +37,7 @@ from services.campaigns.queries.lists import (
     update_list,
 )
 from services.campaigns.queries.sites import (
+    SiteRow,
     all_sites,
     delete_site,
     insert_site,
@@ -64,6 +66,7 @@ from services.campaigns.queries.tokens import (
 
 __all__ = [
     "MAX_ID",
+    "SiteRow",
     "all_fields",
     "all_lists",
     "all_sites",
