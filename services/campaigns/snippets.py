@@ -122,7 +122,7 @@ async def _form_lists(
 
     Lists that are not public (any more) are left out: the public sign-up would refuse them.
     """
-    public = {row["slug"]: row for row in await queries.all_lists(session) if row["is_public"]}
+    public = {row.slug: row for row in await queries.all_lists(session) if row.is_public}
     slugs = [slug for slug in default_slugs if slug in public] if default_slugs else list(public)
     return [{"slug": slug, "name": localised(public[slug], "name", language)} for slug in slugs]
 

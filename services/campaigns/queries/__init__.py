@@ -29,6 +29,7 @@ from services.campaigns.queries.fields import (
     update_field,
 )
 from services.campaigns.queries.lists import (
+    ListRow,
     all_lists,
     insert_list,
     list_by_slug,
@@ -66,6 +67,7 @@ from services.campaigns.queries.tokens import (
 
 __all__ = [
     "MAX_ID",
+    "ListRow",
     "SiteRow",
     "all_fields",
     "all_lists",
