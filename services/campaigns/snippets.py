@@ -132,14 +132,14 @@ async def _public_fields(session: AsyncSession, language: str) -> list[dict[str,
     service accepts them as ``custom.<key>``."""
     return [
         {
-            "name": f"custom.{row['key']}",
-            "label": row[f"label_{language}"],
-            "type": row["type"],
-            "choices": list(row["choices"] or []),
-            "required": bool(row["required"]),
+            "name": f"custom.{row.key}",
+            "label": getattr(row, f"label_{language}"),
+            "type": row.type,
+            "choices": list(row.choices),
+            "required": row.required,
         }
         for row in await queries.all_fields(session)
-        if row["public"]
+        if row.public
     ]
 
 

@@ -22,6 +22,7 @@ from services.campaigns.queries.common import (
     ping,
 )
 from services.campaigns.queries.fields import (
+    FieldRow,
     all_fields,
     delete_field,
     field_by_key,
@@ -67,6 +68,7 @@ from services.campaigns.queries.tokens import (
 
 __all__ = [
     "MAX_ID",
+    "FieldRow",
     "ListRow",
     "SiteRow",
     "all_fields",
