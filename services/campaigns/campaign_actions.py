@@ -20,7 +20,7 @@ from services.campaigns.schemas import (
     FailurePage,
     RetryFailedOut,
 )
-from shared.clock import aware, utcnow
+from shared.clock import utcnow
 from shared.contracts import CancelCampaign, RetryFailed, StartCampaign
 from shared.errors import QueueUnavailable
 from shared.jobs import JobQueue, enqueue
@@ -94,12 +94,12 @@ async def list_failures(
     total, _latest = await queries.failed_summary(session, campaign_id)
     items = [
         FailureOut(
-            delivery_id=int(row["id"]),
-            email=row["email"],
-            attempts=int(row["attempts"]),
-            last_code=row["last_code"],
-            last_response=row["last_response"],
-            updated_at=aware(row["updated_at"]),
+            delivery_id=row.id,
+            email=row.email,
+            attempts=row.attempts,
+            last_code=row.last_code,
+            last_response=row.last_response,
+            updated_at=row.updated_at,
         )
         for row in rows
     ]
@@ -113,7 +113,7 @@ async def retry_failed(session: AsyncSession, jobs: JobQueue, campaign_id: int) 
     if not failed:
         raise Conflict(f"campaign {campaign_id} has no failed sends to retry", {"failed": "0"})
     # The same failures give the same job id (a double click is one job); new ones a new id.
-    stamp = int(aware(latest).timestamp() * 1000) if latest is not None else 0
+    stamp = int(latest.timestamp() * 1000) if latest is not None else 0
     await enqueue(jobs, RETRY_FAILED, RetryFailed(campaign_id=campaign_id), tag=f"{failed}.{stamp}")
     log.info("campaign.retry_failed_requested", campaign_id=campaign_id, failed=failed)
     return RetryFailedOut(campaign_id=campaign_id, failed=failed)

@@ -114,7 +114,7 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         updated_at=aware(row["updated_at"]),
         send_requested_at=_maybe_aware(row["send_requested_at"]),
         counts=_counts(counts[campaign_id], run),
-        failure=run["failure"] if run is not None else None,
+        failure=run.failure if run is not None else None,
     )
 
 
@@ -185,7 +185,7 @@ async def campaign_row(session: AsyncSession, campaign_id: int) -> RowMapping:
 
 async def _related(
     session: AsyncSession, ids: Sequence[int]
-) -> tuple[dict[int, list[str]], dict[int, dict[str, int]], dict[int, RowMapping]]:
+) -> tuple[dict[int, list[str]], dict[int, dict[str, int]], dict[int, queries.RunRow]]:
     if not ids:
         return {}, {}, {}
     slugs = await queries.list_slugs_of(session, ids)
@@ -208,23 +208,23 @@ def _require_draft(row: RowMapping, action: str) -> None:
         )
 
 
-def effective_status(row: RowMapping, run: RowMapping | None) -> CampaignStatus:
+def effective_status(row: RowMapping, run: queries.RunRow | None) -> CampaignStatus:
     """The status staff see: the campaign's own, completed by the mailer's run."""
     status = CampaignStatus(row["status"])
     if status == CampaignStatus.SENDING and run is not None:
-        if run["state"] == RunState.FAILED:
+        if run.state == RunState.FAILED:
             # The mailer could not start it; CampaignOut.failure says why.
             return CampaignStatus.FAILED
-        if run["finished_at"] is not None:
+        if run.finished_at is not None:
             return CampaignStatus.SENT
-        if run["state"] == RunState.PAUSED:
+        if run.state == RunState.PAUSED:
             return CampaignStatus.PAUSED  # the mailer paused it: too much of its mail failed
     return status
 
 
-def _counts(by_status: Mapping[str, int], run: RowMapping | None) -> Counts:
+def _counts(by_status: Mapping[str, int], run: queries.RunRow | None) -> Counts:
     return Counts(
-        recipients=int(run["recipients"]) if run is not None else 0,
+        recipients=run.recipients if run is not None else 0,
         sent=by_status.get(DeliveryStatus.SENT, 0),
         failed=by_status.get(DeliveryStatus.FAILED, 0),
         queued=by_status.get(DeliveryStatus.QUEUED, 0),

@@ -52,6 +52,8 @@ from services.campaigns.queries.staff_users import (
     staff_user_exists,
 )
 from services.campaigns.queries.stats import (
+    FailedDelivery,
+    RunRow,
     campaign_run_rows,
     delivery_counts,
     failed_deliveries,
@@ -68,8 +70,10 @@ from services.campaigns.queries.tokens import (
 
 __all__ = [
     "MAX_ID",
+    "FailedDelivery",
     "FieldRow",
     "ListRow",
+    "RunRow",
     "SiteRow",
     "all_fields",
     "all_lists",
