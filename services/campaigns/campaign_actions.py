@@ -8,7 +8,6 @@ Pausing needs no job: the mailer checks the status before it claims each chunk o
 from __future__ import annotations
 
 import structlog
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
@@ -48,7 +47,7 @@ async def resume_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: in
     """Go on sending a paused campaign (by staff or by the mailer); 409 unless it is paused."""
     row = await _require(session, campaign_id, "resumed", (PAUSED,))
     when = utcnow()
-    staff_paused = row["status"] == PAUSED
+    staff_paused = row.status == PAUSED
     if staff_paused:
         if not await queries.change_status(session, campaign_id, [PAUSED], SENDING, when):
             await session.rollback()
@@ -121,7 +120,7 @@ async def retry_failed(session: AsyncSession, jobs: JobQueue, campaign_id: int) 
 
 async def _require(
     session: AsyncSession, campaign_id: int, action: str, allowed: tuple[CampaignStatus, ...]
-) -> RowMapping:
+) -> queries.CampaignRow:
     """The campaign's row if its status (as staff see it) allows ``action``; else 409."""
     row = await campaign_row(session, campaign_id)
     runs = await queries.campaign_run_rows(session, [campaign_id])

@@ -7,6 +7,7 @@ are only read here. Callers use ``queries.<function>`` and ``queries.<Row>``.
 """
 
 from services.campaigns.queries.campaigns import (
+    CampaignRow,
     campaign_by_id,
     campaign_page,
     change_status,
@@ -70,6 +71,7 @@ from services.campaigns.queries.tokens import (
 
 __all__ = [
     "MAX_ID",
+    "CampaignRow",
     "FailedDelivery",
     "FieldRow",
     "ListRow",
