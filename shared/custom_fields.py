@@ -21,10 +21,12 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from shared.errors import BrevdueError
+from shared.languages import LANGUAGES
 
 FIELD_TYPES: Final = ("text", "number", "boolean", "date", "choice")
 KEY_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
-LABEL_LANGUAGES: Final = ("da", "sv", "en")
+# Labels are stored one column per language, for every language residents read.
+LABEL_LANGUAGES: Final = LANGUAGES
 LABEL_MAX: Final = 200
 TEXT_MAX: Final = 2000  # the longest text value, whatever a definition's max_length says
 CHOICES_MAX: Final = 100

@@ -10,7 +10,6 @@ campaign the mailer stopped (too much of its mail failed) is paused here too, wi
 from __future__ import annotations
 
 import structlog
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
@@ -22,7 +21,7 @@ from services.campaigns.schemas import (
     FailurePage,
     RetryFailedOut,
 )
-from shared.clock import aware, utcnow
+from shared.clock import utcnow
 from shared.contracts import CancelCampaign, RetryFailed, StartCampaign
 from shared.errors import QueueUnavailable
 from shared.jobs import JobQueue, enqueue
@@ -65,7 +64,7 @@ async def resume_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: in
         # Without its job the campaign would say sending while nothing goes out: paused again,
         # with the reason it had.
         await queries.change_status(
-            session, campaign_id, [SENDING], PAUSED, when, pause_reason=row["pause_reason"]
+            session, campaign_id, [SENDING], PAUSED, when, pause_reason=row.pause_reason
         )
         await session.commit()
         raise
@@ -101,12 +100,12 @@ async def list_failures(
     total, _latest = await queries.failed_summary(session, campaign_id)
     items = [
         FailureOut(
-            delivery_id=int(row["id"]),
-            email=row["email"],
-            attempts=int(row["attempts"]),
-            last_code=row["last_code"],
-            last_response=row["last_response"],
-            updated_at=aware(row["updated_at"]),
+            delivery_id=row.id,
+            email=row.email,
+            attempts=row.attempts,
+            last_code=row.last_code,
+            last_response=row.last_response,
+            updated_at=row.updated_at,
         )
         for row in rows
     ]
@@ -120,7 +119,7 @@ async def retry_failed(session: AsyncSession, jobs: JobQueue, campaign_id: int) 
     if not failed:
         raise Conflict(f"campaign {campaign_id} has no failed sends to retry", {"failed": "0"})
     # The same failures give the same job id (a double click is one job); new ones a new id.
-    stamp = int(aware(latest).timestamp() * 1000) if latest is not None else 0
+    stamp = int(latest.timestamp() * 1000) if latest is not None else 0
     await enqueue(jobs, RETRY_FAILED, RetryFailed(campaign_id=campaign_id), tag=f"{failed}.{stamp}")
     log.info("campaign.retry_failed_requested", campaign_id=campaign_id, failed=failed)
     return RetryFailedOut(campaign_id=campaign_id, failed=failed)
@@ -128,7 +127,7 @@ async def retry_failed(session: AsyncSession, jobs: JobQueue, campaign_id: int) 
 
 async def _require(
     session: AsyncSession, campaign_id: int, action: str, allowed: tuple[CampaignStatus, ...]
-) -> RowMapping:
+) -> queries.CampaignRow:
     """The campaign's row if its status (as staff see it) allows ``action``; else 409."""
     row = await campaign_row(session, campaign_id)
     runs = await queries.campaign_run_rows(session, [campaign_id])

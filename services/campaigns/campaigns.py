@@ -7,7 +7,6 @@ from typing import Any
 
 import structlog
 from msgspec import UNSET
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
@@ -25,7 +24,7 @@ from services.campaigns.schemas import (
     PreviewRequest,
 )
 from shared.campaign_templates import sample_context
-from shared.clock import aware, utcnow
+from shared.clock import utcnow
 from shared.contracts import StartCampaign
 from shared.errors import QueueUnavailable
 from shared.jobs import JobQueue, enqueue
@@ -60,10 +59,10 @@ async def update_campaign(
     _require_draft(row, "changed")
     slugs = (await queries.list_slugs_of(session, [campaign_id]))[campaign_id]
     draft = Draft(
-        subject=row["subject"] if patch.subject is UNSET else patch.subject,
-        body=row["body"] if patch.body is UNSET else patch.body,
-        body_text=row["body_text"] if patch.body_text is UNSET else patch.body_text,
-        from_address=row["from_address"] if patch.from_address is UNSET else patch.from_address,
+        subject=row.subject if patch.subject is UNSET else patch.subject,
+        body=row.body if patch.body is UNSET else patch.body,
+        body_text=row.body_text if patch.body_text is UNSET else patch.body_text,
+        from_address=row.from_address if patch.from_address is UNSET else patch.from_address,
         lists=slugs if patch.lists is UNSET else _unique(patch.lists),
     )
     list_ids = await _validated_list_ids(session, renderer, draft)
@@ -104,35 +103,35 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
     run = runs.get(campaign_id)
     return CampaignOut(
         id=campaign_id,
-        subject=row["subject"],
-        body=row["body"],
-        body_text=row["body_text"],
-        from_address=row["from_address"],
+        subject=row.subject,
+        body=row.body,
+        body_text=row.body_text,
+        from_address=row.from_address,
         lists=slugs[campaign_id],
         status=effective_status(row, run),
-        created_at=aware(row["created_at"]),
-        updated_at=aware(row["updated_at"]),
-        send_requested_at=_maybe_aware(row["send_requested_at"]),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        send_requested_at=row.send_requested_at,
         counts=_counts(counts[campaign_id], run),
-        failure=run["failure"] if run is not None else None,
-        pause_reason=row["pause_reason"],
+        failure=run.failure if run is not None else None,
+        pause_reason=row.pause_reason,
     )
 
 
 async def list_campaigns(session: AsyncSession, page: int, per_page: int) -> CampaignPage:
     """One page of campaigns, newest first."""
     rows = await queries.campaign_page(session, per_page, (page - 1) * per_page)
-    ids = [int(row["id"]) for row in rows]
+    ids = [row.id for row in rows]
     slugs, counts, runs = await _related(session, ids)
     items = [
         CampaignSummary(
-            id=int(row["id"]),
-            subject=row["subject"],
-            lists=slugs[int(row["id"])],
-            status=effective_status(row, runs.get(int(row["id"]))),
-            created_at=aware(row["created_at"]),
-            send_requested_at=_maybe_aware(row["send_requested_at"]),
-            counts=_counts(counts[int(row["id"])], runs.get(int(row["id"]))),
+            id=row.id,
+            subject=row.subject,
+            lists=slugs[row.id],
+            status=effective_status(row, runs.get(row.id)),
+            created_at=row.created_at,
+            send_requested_at=row.send_requested_at,
+            counts=_counts(counts[row.id], runs.get(row.id)),
         )
         for row in rows
     ]
@@ -146,12 +145,12 @@ async def preview_campaign(
     """Render a campaign for a sample reader in the given language."""
     row = await campaign_row(session, campaign_id)
     context = sample_context(subscriber_name=reader.name, language=reader.language)
-    context["campaign"] = {"id": campaign_id, "subject": row["subject"]}
+    context["campaign"] = {"id": campaign_id, "subject": row.subject}
     draft = Draft(
-        subject=row["subject"],
-        body=row["body"],
-        body_text=row["body_text"],
-        from_address=row["from_address"],
+        subject=row.subject,
+        body=row.body,
+        body_text=row.body_text,
+        from_address=row.from_address,
         lists=[],
     )
     rendered = await renderer.run("body", render_draft, draft, context)
@@ -175,7 +174,7 @@ async def _validated_list_ids(
     return [ids[slug] for slug in draft.lists]
 
 
-async def campaign_row(session: AsyncSession, campaign_id: int) -> RowMapping:
+async def campaign_row(session: AsyncSession, campaign_id: int) -> queries.CampaignRow:
     """The campaign's row; NotFound when there is none."""
     _check_id(campaign_id)
     row = await queries.campaign_by_id(session, campaign_id)
@@ -186,7 +185,7 @@ async def campaign_row(session: AsyncSession, campaign_id: int) -> RowMapping:
 
 async def _related(
     session: AsyncSession, ids: Sequence[int]
-) -> tuple[dict[int, list[str]], dict[int, dict[str, int]], dict[int, RowMapping]]:
+) -> tuple[dict[int, list[str]], dict[int, dict[str, int]], dict[int, queries.RunRow]]:
     if not ids:
         return {}, {}, {}
     slugs = await queries.list_slugs_of(session, ids)
@@ -201,29 +200,29 @@ def _check_id(campaign_id: int) -> None:
         raise NotFound("campaign", campaign_id)
 
 
-def _require_draft(row: RowMapping, action: str) -> None:
-    if row["status"] != CampaignStatus.DRAFT:
-        status = row["status"]
+def _require_draft(row: queries.CampaignRow, action: str) -> None:
+    if row.status != CampaignStatus.DRAFT:
+        status = row.status
         raise Conflict(
-            f"campaign {row['id']} is {status}; only a draft can be {action}", {"status": status}
+            f"campaign {row.id} is {status}; only a draft can be {action}", {"status": status}
         )
 
 
-def effective_status(row: RowMapping, run: RowMapping | None) -> CampaignStatus:
+def effective_status(row: queries.CampaignRow, run: queries.RunRow | None) -> CampaignStatus:
     """The status staff see: the campaign's own, completed by the mailer's run."""
-    status = CampaignStatus(row["status"])
+    status = CampaignStatus(row.status)
     if status == CampaignStatus.SENDING and run is not None:
-        if run["state"] == RunState.FAILED:
+        if run.state == RunState.FAILED:
             # The mailer could not start it; CampaignOut.failure says why.
             return CampaignStatus.FAILED
-        if run["finished_at"] is not None:
+        if run.finished_at is not None:
             return CampaignStatus.SENT
     return status
 
 
-def _counts(by_status: Mapping[str, int], run: RowMapping | None) -> Counts:
+def _counts(by_status: Mapping[str, int], run: queries.RunRow | None) -> Counts:
     return Counts(
-        recipients=int(run["recipients"]) if run is not None else 0,
+        recipients=run.recipients if run is not None else 0,
         sent=by_status.get(DeliveryStatus.SENT, 0),
         failed=by_status.get(DeliveryStatus.FAILED, 0),
         queued=by_status.get(DeliveryStatus.QUEUED, 0),
@@ -241,7 +240,3 @@ def _values(draft: Draft) -> dict[str, Any]:
 
 def _unique(slugs: list[str]) -> list[str]:
     return list(dict.fromkeys(slugs))
-
-
-def _maybe_aware(value: Any) -> Any:
-    return aware(value) if value is not None else None

@@ -9,14 +9,12 @@ from __future__ import annotations
 from typing import Any, Final
 
 from msgspec import UNSET
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
 from services.campaigns.errors import Conflict, InvalidInput, NotFound
 from services.campaigns.schemas import FieldCreate, FieldOut, FieldPatch, FieldsOut, Names
-from shared.clock import aware
 from shared.custom_fields import LABEL_LANGUAGES, definition_problems
 
 _DEFINITION: Final = (
@@ -78,7 +76,7 @@ async def update_field(session: AsyncSession, key: str, patch: FieldPatch) -> Fi
     for flag in ("required", "public", "max_length"):
         if getattr(patch, flag) is not UNSET:
             changes[flag] = getattr(patch, flag)
-    _check({**{column: row[column] for column in _DEFINITION}, **changes})
+    _check({**_definition(row), **changes})
     if changes and not await queries.update_field(session, key, changes):
         raise NotFound("field", key)
     await session.commit()
@@ -100,26 +98,31 @@ def _check(definition: dict[str, Any]) -> None:
         raise InvalidInput("the field is not valid", errors)
 
 
-async def _field_row(session: AsyncSession, key: str) -> RowMapping:
+async def _field_row(session: AsyncSession, key: str) -> queries.FieldRow:
     row = await queries.field_by_key(session, key) if len(key) <= 40 else None
     if row is None:
         raise NotFound("field", key[:40])
     return row
 
 
+def _definition(row: queries.FieldRow) -> dict[str, Any]:
+    # In the form shared.custom_fields checks: choices as a JSON-style list.
+    return {column: getattr(row, column) for column in _DEFINITION} | {"choices": list(row.choices)}
+
+
 def _taken(key: str) -> Conflict:
     return Conflict(f"a field with key {key!r} exists", {"key": "is already taken"})
 
 
-def _field_out(row: RowMapping) -> FieldOut:
+def _field_out(row: queries.FieldRow) -> FieldOut:
     return FieldOut(
-        key=row["key"],
-        labels=Names(da=row["label_da"], sv=row["label_sv"], en=row["label_en"]),
-        type=row["type"],
-        choices=list(row["choices"] or []),
-        required=bool(row["required"]),
-        public=bool(row["public"]),
-        max_length=row["max_length"],
-        created_at=aware(row["created_at"]),
-        updated_at=aware(row["updated_at"]),
+        key=row.key,
+        labels=Names(da=row.label_da, sv=row.label_sv, en=row.label_en),
+        type=row.type,
+        choices=list(row.choices),
+        required=row.required,
+        public=row.public,
+        max_length=row.max_length,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )

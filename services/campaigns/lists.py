@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import Any
 
 from msgspec import UNSET, UnsetType
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,6 @@ from services.campaigns.schemas import (
     WelcomeText,
 )
 from shared.campaign_templates import CampaignTemplateError, compile_template, render_template
-from shared.clock import aware
 from shared.custom_fields import is_clean_text
 from shared.languages import LANGUAGES
 
@@ -88,7 +87,7 @@ async def update_list(
         if getattr(patch, flag) is not UNSET:
             values[flag] = getattr(patch, flag)
     values.update(_welcome_changes(patch.welcome))
-    merged = {**row, **values}
+    merged = {**asdict(row), **values}
     errors = _text_errors(
         {lang: merged[f"name_{lang}"] for lang in LANGUAGES},
         {lang: merged[f"description_{lang}"] for lang in LANGUAGES},
@@ -104,7 +103,7 @@ async def update_list(
     return await get_list(session, slug)
 
 
-async def _list_row(session: AsyncSession, slug: str) -> RowMapping:
+async def _list_row(session: AsyncSession, slug: str) -> queries.ListRow:
     row = await queries.list_by_slug(session, slug) if len(slug) <= 64 else None
     if row is None:
         raise NotFound("list", slug[:64])
@@ -169,10 +168,11 @@ def welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
     return errors
 
 
-def _welcome_out(row: Any) -> Welcome:
+def _welcome_out(row: queries.ListRow) -> Welcome:
     texts = {}
     for lang in LANGUAGES:
-        subject, body = row.get(f"welcome_subject_{lang}"), row.get(f"welcome_body_{lang}")
+        subject = getattr(row, f"welcome_subject_{lang}")
+        body = getattr(row, f"welcome_body_{lang}")
         texts[lang] = WelcomeText(subject=subject, body=body) if subject and body else None
     return Welcome(**texts)
 
@@ -215,16 +215,16 @@ def _one_line(text: str) -> bool:
     return is_clean_text(text) and not any(char in text for char in "\r\n\t")
 
 
-def _list_out(row: Any) -> ListOut:
+def _list_out(row: queries.ListRow) -> ListOut:
     return ListOut(
-        id=int(row["id"]),
-        slug=row["slug"],
-        names=Names(da=row["name_da"], sv=row["name_sv"], en=row["name_en"]),
+        id=row.id,
+        slug=row.slug,
+        names=Names(da=row.name_da, sv=row.name_sv, en=row.name_en),
         descriptions=Descriptions(
-            da=row["description_da"], sv=row["description_sv"], en=row["description_en"]
+            da=row.description_da, sv=row.description_sv, en=row.description_en
         ),
-        is_public=bool(row["is_public"]),
-        double_optin=bool(row["double_optin"]),
-        created_at=aware(row["created_at"]),
+        is_public=row.is_public,
+        double_optin=row.double_optin,
+        created_at=row.created_at,
         welcome=_welcome_out(row),
     )

@@ -20,11 +20,11 @@ async def get_site_stats(session: AsyncSession, key: str) -> SiteStatsOut:
     site = await site_row(session, key)
     first = utcnow().date() - timedelta(days=STATS_DAYS - 1)
     since = datetime.combine(first, time(), tzinfo=UTC)
-    counts = await queries.site_subscription_counts(session, int(site["id"]))
-    per_day = await queries.site_signups_per_day(session, int(site["id"]), since)
+    counts = await queries.site_subscription_counts(session, site.id)
+    per_day = await queries.site_signups_per_day(session, site.id, since)
     days = [first + timedelta(days=offset) for offset in range(STATS_DAYS)]
     return SiteStatsOut(
-        site=site["key"],
+        site=site.key,
         subscriptions=StatusCounts(
             pending=counts.get("pending", 0),
             confirmed=counts.get("confirmed", 0),

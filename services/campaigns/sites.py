@@ -6,7 +6,6 @@ import re
 from typing import Any, Final
 
 from msgspec import UNSET
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +13,6 @@ from services.campaigns import queries
 from services.campaigns.errors import Conflict, InvalidInput, NotFound
 from services.campaigns.origins import check_http_url, normalise_origins
 from services.campaigns.schemas import SiteCreate, SiteOut, SitePatch, SitesOut
-from shared.clock import aware
 from shared.custom_fields import is_clean_text
 from shared.languages import LANGUAGES
 from shared.municipalities import find_municipality
@@ -47,7 +45,7 @@ async def get_site(session: AsyncSession, key: str) -> SiteOut:
     return site_out(await site_row(session, key))
 
 
-async def site_row(session: AsyncSession, key: str) -> RowMapping:
+async def site_row(session: AsyncSession, key: str) -> queries.SiteRow:
     """The stored row of the site with this key; raise NotFound otherwise."""
     row = await queries.site_by_key(session, key) if len(key) <= 64 else None
     if row is None:
@@ -80,7 +78,7 @@ async def update_site(session: AsyncSession, key: str, patch: SitePatch) -> Site
     given = {
         field: getattr(patch, field) for field in _FIELDS if getattr(patch, field) is not UNSET
     }
-    merged = {**{field: row[field] for field in _FIELDS}, **given}
+    merged = {**{field: getattr(row, field) for field in _FIELDS}, **given}
     values = await _checked(session, merged, set(given), {})
     if values and not await queries.update_site(session, key, values):
         raise NotFound("site", key)
@@ -95,23 +93,22 @@ async def delete_site(session: AsyncSession, key: str) -> None:
     await session.commit()
 
 
-def site_out(row: RowMapping) -> SiteOut:
+def site_out(row: queries.SiteRow) -> SiteOut:
     """The API view of a stored site."""
-    municipality = row["municipality"]
-    found = find_municipality(municipality) if municipality else None
+    found = find_municipality(row.municipality) if row.municipality else None
     return SiteOut(
-        id=int(row["id"]),
-        key=row["key"],
-        name=row["name"],
-        country=row["country"],
-        municipality=found.id if found else municipality,
+        id=row.id,
+        key=row.key,
+        name=row.name,
+        country=row.country,
+        municipality=found.id if found else row.municipality,
         municipality_name=found.name if found else None,
-        allowed_origins=list(row["allowed_origins"] or []),
-        default_lists=list(row["default_lists"] or []),
-        default_language=row["default_language"],
-        thank_you_url=row["thank_you_url"],
-        require_proof_of_work=bool(row["require_proof_of_work"]),
-        created_at=aware(row["created_at"]),
+        allowed_origins=list(row.allowed_origins),
+        default_lists=list(row.default_lists),
+        default_language=row.default_language,
+        thank_you_url=row.thank_you_url,
+        require_proof_of_work=row.require_proof_of_work,
+        created_at=row.created_at,
     )
 
 

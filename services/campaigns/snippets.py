@@ -70,19 +70,19 @@ async def get_snippets(session: AsyncSession, settings: Settings, key: str) -> S
     """The three embed snippets of a site, built from the public subscriptions URL."""
     site = await site_row(session, key)
     base = settings.subscriptions_public_url.rstrip("/")
-    language = site["default_language"] if site["default_language"] in LANGUAGES else "da"
-    lists = await _form_lists(session, list(site["default_lists"] or []), language)
+    language = site.default_language if site.default_language in LANGUAGES else "da"
+    lists = await _form_lists(session, list(site.default_lists), language)
     fields = await _public_fields(session, language)
-    site_path = quote(site["key"], safe="")
+    site_path = quote(site.key, safe="")
     return SnippetsOut(
-        html_form=html_form(base, site["key"], language, lists, fields),
+        html_form=html_form(base, site.key, language, lists, fields),
         script=(
             f'<div data-brevdue-signup></div><script src="{escape(base)}/widget.js" '
-            f'data-site="{escape(site["key"])}" async></script>'
+            f'data-site="{escape(site.key)}" async></script>'
         ),
         iframe=(
             f'<iframe src="{escape(base)}/embed/{escape(site_path)}" '
-            f'title="{escape(TEXTS[language]["iframe_title"])}: {escape(site["name"])}" '
+            f'title="{escape(TEXTS[language]["iframe_title"])}: {escape(site.name)}" '
             'loading="lazy" style="border:0;width:100%;min-height:420px"></iframe>'
         ),
     )
@@ -122,7 +122,7 @@ async def _form_lists(
 
     Lists that are not public (any more) are left out: the public sign-up would refuse them.
     """
-    public = {row["slug"]: row for row in await queries.all_lists(session) if row["is_public"]}
+    public = {row.slug: row for row in await queries.all_lists(session) if row.is_public}
     slugs = [slug for slug in default_slugs if slug in public] if default_slugs else list(public)
     return [{"slug": slug, "name": localised(public[slug], "name", language)} for slug in slugs]
 
@@ -132,14 +132,14 @@ async def _public_fields(session: AsyncSession, language: str) -> list[dict[str,
     service accepts them as ``custom.<key>``."""
     return [
         {
-            "name": f"custom.{row['key']}",
-            "label": row[f"label_{language}"],
-            "type": row["type"],
-            "choices": list(row["choices"] or []),
-            "required": bool(row["required"]),
+            "name": f"custom.{row.key}",
+            "label": getattr(row, f"label_{language}"),
+            "type": row.type,
+            "choices": list(row.choices),
+            "required": row.required,
         }
         for row in await queries.all_fields(session)
-        if row["public"]
+        if row.public
     ]
 
 

@@ -1,11 +1,13 @@
 """Every SQL statement of the campaigns service (SQLAlchemy Core over shared.schema), by aggregate.
 
 Functions take an open session and never commit: the domain function that calls them owns the
-transaction. The mailer's tables (deliveries, campaign_runs) and the subscriptions service's
-(subscriptions) are only read here. Callers use ``queries.<function>``.
+transaction. Rows come back as frozen dataclasses defined beside the queries that return them.
+The mailer's tables (deliveries, campaign_runs) and the subscriptions service's (subscriptions)
+are only read here. Callers use ``queries.<function>`` and ``queries.<Row>``.
 """
 
 from services.campaigns.queries.campaigns import (
+    CampaignRow,
     campaign_by_id,
     campaign_page,
     change_status,
@@ -22,6 +24,7 @@ from services.campaigns.queries.common import (
     ping,
 )
 from services.campaigns.queries.fields import (
+    FieldRow,
     all_fields,
     delete_field,
     field_by_key,
@@ -29,6 +32,7 @@ from services.campaigns.queries.fields import (
     update_field,
 )
 from services.campaigns.queries.lists import (
+    ListRow,
     all_lists,
     insert_list,
     list_by_slug,
@@ -37,6 +41,7 @@ from services.campaigns.queries.lists import (
     update_list,
 )
 from services.campaigns.queries.sites import (
+    SiteRow,
     all_sites,
     delete_site,
     insert_site,
@@ -49,6 +54,8 @@ from services.campaigns.queries.staff_users import (
     staff_user_exists,
 )
 from services.campaigns.queries.stats import (
+    FailedDelivery,
+    RunRow,
     campaign_run_rows,
     delivery_counts,
     failed_deliveries,
@@ -65,6 +72,12 @@ from services.campaigns.queries.tokens import (
 
 __all__ = [
     "MAX_ID",
+    "CampaignRow",
+    "FailedDelivery",
+    "FieldRow",
+    "ListRow",
+    "RunRow",
+    "SiteRow",
     "all_fields",
     "all_lists",
     "all_sites",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns.queries.common import rowcount
-from shared.clock import utcnow
+from shared.clock import aware, utcnow
 from shared.schema import (
     campaign_lists,
     campaign_runs,
@@ -19,6 +20,39 @@ from shared.schema import (
     mailing_lists,
 )
 from shared.statuses import CampaignStatus, RunState
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    """A campaign as this service stores it; its lists and the mailer's run are read apart."""
+
+    id: int
+    subject: str
+    body: str
+    body_text: str | None
+    from_address: str | None
+    status: CampaignStatus
+    created_at: datetime
+    updated_at: datetime
+    send_requested_at: datetime | None
+    # Why the mailer asked for a pause (None when staff paused it, or it is not paused).
+    pause_reason: str | None = None
+
+
+def _campaign(row: RowMapping) -> CampaignRow:
+    requested = row["send_requested_at"]
+    return CampaignRow(
+        id=int(row["id"]),
+        subject=str(row["subject"]),
+        body=str(row["body"]),
+        body_text=row["body_text"],
+        from_address=row["from_address"],
+        status=CampaignStatus(row["status"]),
+        created_at=aware(row["created_at"]),
+        updated_at=aware(row["updated_at"]),
+        send_requested_at=aware(requested) if requested is not None else None,
+        pause_reason=row["pause_reason"],
+    )
 
 
 async def insert_campaign(
@@ -89,13 +123,14 @@ async def unmark_sending(session: AsyncSession, campaign_id: int, when: datetime
     )
 
 
-async def campaign_by_id(session: AsyncSession, campaign_id: int) -> RowMapping | None:
+async def campaign_by_id(session: AsyncSession, campaign_id: int) -> CampaignRow | None:
     """One campaign row."""
     result = await session.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id))
-    return result.mappings().first()
+    row = result.mappings().first()
+    return _campaign(row) if row is not None else None
 
 
-async def campaign_page(session: AsyncSession, limit: int, offset: int) -> Sequence[RowMapping]:
+async def campaign_page(session: AsyncSession, limit: int, offset: int) -> list[CampaignRow]:
     """A page of campaigns, newest first."""
     result = await session.execute(
         sa.select(campaigns)
@@ -103,7 +138,7 @@ async def campaign_page(session: AsyncSession, limit: int, offset: int) -> Seque
         .limit(limit)
         .offset(offset)
     )
-    return result.mappings().all()
+    return [_campaign(row) for row in result.mappings()]
 
 
 async def count_campaigns(session: AsyncSession) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,10 +12,43 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns.queries.common import rowcount
-from shared.clock import utcnow
+from shared.clock import aware, utcnow
 from shared.schema import (
     member_sites,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRow:
+    """A member site as staff manage it."""
+
+    id: int
+    key: str
+    name: str
+    country: str
+    municipality: str | None
+    allowed_origins: tuple[str, ...]
+    default_lists: tuple[str, ...]
+    default_language: str
+    thank_you_url: str | None
+    require_proof_of_work: bool
+    created_at: datetime
+
+
+def _site(row: RowMapping) -> SiteRow:
+    return SiteRow(
+        id=int(row["id"]),
+        key=str(row["key"]),
+        name=str(row["name"]),
+        country=str(row["country"]),
+        municipality=row["municipality"],
+        allowed_origins=tuple(row["allowed_origins"] or ()),
+        default_lists=tuple(row["default_lists"] or ()),
+        default_language=str(row["default_language"]),
+        thank_you_url=row["thank_you_url"],
+        require_proof_of_work=bool(row["require_proof_of_work"]),
+        created_at=aware(row["created_at"]),
+    )
 
 
 async def site_exists(session: AsyncSession, key: str) -> bool:
@@ -22,16 +57,17 @@ async def site_exists(session: AsyncSession, key: str) -> bool:
     return result.first() is not None
 
 
-async def all_sites(session: AsyncSession) -> Sequence[RowMapping]:
+async def all_sites(session: AsyncSession) -> list[SiteRow]:
     """Every member site, by key."""
     result = await session.execute(sa.select(member_sites).order_by(member_sites.c.key))
-    return result.mappings().all()
+    return [_site(row) for row in result.mappings()]
 
 
-async def site_by_key(session: AsyncSession, key: str) -> RowMapping | None:
+async def site_by_key(session: AsyncSession, key: str) -> SiteRow | None:
     """The member site with this key."""
     result = await session.execute(sa.select(member_sites).where(member_sites.c.key == key))
-    return result.mappings().first()
+    row = result.mappings().first()
+    return _site(row) if row is not None else None
 
 
 async def insert_site(session: AsyncSession, values: Mapping[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.clock import aware
 from shared.schema import (
     campaign_runs,
     deliveries,
@@ -69,19 +71,57 @@ async def delivery_counts(
     return counts
 
 
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """The mailer's run of a campaign: its state, recipient count and why it failed, if it did."""
+
+    campaign_id: int
+    state: str
+    recipients: int
+    started_at: datetime
+    fanned_out_at: datetime | None
+    finished_at: datetime | None
+    failure: str | None
+
+
+def _run(row: RowMapping) -> RunRow:
+    return RunRow(
+        campaign_id=int(row["campaign_id"]),
+        state=str(row["state"]),
+        recipients=int(row["recipients"]),
+        started_at=aware(row["started_at"]),
+        fanned_out_at=_maybe_aware(row["fanned_out_at"]),
+        finished_at=_maybe_aware(row["finished_at"]),
+        failure=row["failure"],
+    )
+
+
 async def campaign_run_rows(
     session: AsyncSession, campaign_ids: Sequence[int]
-) -> dict[int, RowMapping]:
+) -> dict[int, RunRow]:
     """The mailer's run row of each campaign that has one."""
     result = await session.execute(
         sa.select(campaign_runs).where(campaign_runs.c.campaign_id.in_(campaign_ids))
     )
-    return {int(row["campaign_id"]): row for row in result.mappings().all()}
+    runs = [_run(row) for row in result.mappings()]
+    return {run.campaign_id: run for run in runs}
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """A failed ledger row with the relay's last word; the address is None once erased."""
+
+    id: int
+    email: str | None
+    attempts: int
+    last_code: int | None
+    last_response: str | None
+    updated_at: datetime
 
 
 async def failed_deliveries(
     session: AsyncSession, campaign_id: int, limit: int, offset: int
-) -> Sequence[RowMapping]:
+) -> list[FailedDelivery]:
     """A page of the campaign's failed ledger rows with the address (None once erased)."""
     result = await session.execute(
         sa.select(
@@ -102,7 +142,17 @@ async def failed_deliveries(
         .limit(limit)
         .offset(offset)
     )
-    return result.mappings().all()
+    return [
+        FailedDelivery(
+            id=int(row["id"]),
+            email=row["email"],
+            attempts=int(row["attempts"]),
+            last_code=int(row["last_code"]) if row["last_code"] is not None else None,
+            last_response=row["last_response"],
+            updated_at=aware(row["updated_at"]),
+        )
+        for row in result.mappings()
+    ]
 
 
 async def failed_summary(session: AsyncSession, campaign_id: int) -> tuple[int, datetime | None]:
@@ -113,4 +163,8 @@ async def failed_summary(session: AsyncSession, campaign_id: int) -> tuple[int, 
         )
     )
     count, latest = result.one()
-    return int(count), latest
+    return int(count), _maybe_aware(latest)
+
+
+def _maybe_aware(value: datetime | None) -> datetime | None:
+    return aware(value) if value is not None else None
