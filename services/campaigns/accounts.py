@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import staff_queries
+from services.campaigns import queries
 from services.campaigns.auth import Role, check_role
 from services.campaigns.errors import Conflict, InvalidInput, LoginRefused, NotFound
 
@@ -89,12 +89,12 @@ async def create_user(
     checked_role = check_role(role)
     if len(name) > 200:
         raise InvalidInput("name too long", {"name": "must be at most 200 characters"})
-    if await staff_queries.user_by_email(session, checked_email) is not None:
+    if await queries.staff_user_by_email(session, checked_email) is not None:
         raise Conflict("a staff user with this email already exists")
     one_time = None if password is not None else one_time_password()
     secret = check_password(password) if password is not None else one_time
     assert secret is not None
-    user_id = await staff_queries.insert_user(
+    user_id = await queries.insert_staff_user(
         session,
         email=checked_email,
         name=name,
@@ -109,7 +109,7 @@ async def create_user(
 
 async def get_user(session: AsyncSession, user_id: int) -> StaffAccount:
     """The staff user with this id; raise NotFound otherwise."""
-    row = await staff_queries.user_by_id(session, user_id)
+    row = await queries.staff_user_by_id(session, user_id)
     if row is None:
         raise NotFound("staff user", user_id)
     return _account(row)
@@ -117,7 +117,7 @@ async def get_user(session: AsyncSession, user_id: int) -> StaffAccount:
 
 async def find_user(session: AsyncSession, email: str) -> StaffAccount:
     """The staff user with this email; raise NotFound otherwise."""
-    row = await staff_queries.user_by_email(session, email.strip())
+    row = await queries.staff_user_by_email(session, email.strip())
     if row is None:
         raise NotFound("staff user", email)
     return _account(row)
@@ -125,18 +125,18 @@ async def find_user(session: AsyncSession, email: str) -> StaffAccount:
 
 async def has_password(session: AsyncSession, user_id: int) -> bool:
     """True when the user has a password (of their own or one-time)."""
-    row = await staff_queries.user_by_id(session, user_id)
+    row = await queries.staff_user_by_id(session, user_id)
     return row is not None and bool(row["password_hash"])
 
 
 async def list_users(session: AsyncSession) -> list[StaffAccount]:
     """Every staff user, oldest first."""
-    return [_account(row) for row in await staff_queries.all_users(session)]
+    return [_account(row) for row in await queries.all_staff_users(session)]
 
 
 async def verify_login(session: AsyncSession, email: str, password: str) -> StaffAccount:
     """The active account with this email and password; raise LoginRefused otherwise."""
-    row = await staff_queries.user_by_email(session, email.strip())
+    row = await queries.staff_user_by_email(session, email.strip())
     stored = str(row["password_hash"]) if row is not None and row["password_hash"] else None
     try:
         _HASHER.verify(stored or _DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
@@ -147,7 +147,7 @@ async def verify_login(session: AsyncSession, email: str, password: str) -> Staf
     values: dict[str, object] = {"last_login_at": _now()}
     if _HASHER.check_needs_rehash(stored):
         values["password_hash"] = hash_password(password)
-    await staff_queries.update_user(session, int(row["id"]), **values)
+    await queries.update_staff_user(session, int(row["id"]), **values)
     await session.commit()
     return _account(row)
 
@@ -157,7 +157,7 @@ async def set_password(
 ) -> None:
     """Give a user a new password; ``one_time`` makes them change it at next login."""
     hashed = hash_password(check_password(password) if not one_time else password)
-    if not await staff_queries.update_user(
+    if not await queries.update_staff_user(
         session, user_id, password_hash=hashed, must_change_password=one_time
     ):
         raise NotFound("staff user", user_id)
@@ -174,7 +174,7 @@ async def reset_password(session: AsyncSession, email: str) -> str:
 
 async def change_role(session: AsyncSession, user_id: int, role: str) -> StaffAccount:
     """Give a user another role."""
-    if not await staff_queries.update_user(session, user_id, role=check_role(role)):
+    if not await queries.update_staff_user(session, user_id, role=check_role(role)):
         raise NotFound("staff user", user_id)
     await session.commit()
     return await get_user(session, user_id)
@@ -182,7 +182,7 @@ async def change_role(session: AsyncSession, user_id: int, role: str) -> StaffAc
 
 async def set_active(session: AsyncSession, user_id: int, active: bool) -> StaffAccount:
     """Deactivate (or reactivate) a user; a deactivated user's sessions and tokens stop."""
-    if not await staff_queries.update_user(session, user_id, active=active):
+    if not await queries.update_staff_user(session, user_id, active=active):
         raise NotFound("staff user", user_id)
     await session.commit()
     return await get_user(session, user_id)

@@ -11,7 +11,7 @@ from typing import Final, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import queries, staff_queries
+from services.campaigns import queries
 from services.campaigns.errors import InvalidInput, NotAuthenticated
 from shared.clock import aware, utcnow
 
@@ -75,7 +75,7 @@ async def issue_token(
     if staff_user_id is None:
         await queries.insert_token(session, hash_token(token), checked, label)
     else:
-        await staff_queries.insert_user_token(
+        await queries.insert_user_token(
             session,
             token_hash=hash_token(token),
             role=checked,
@@ -99,9 +99,9 @@ async def authenticate(session: AsyncSession, presented: str) -> StaffToken:
         raise NotAuthenticated("the bearer token is not valid")
     if row["revoked_at"] is not None:
         raise NotAuthenticated("the bearer token has been revoked")
-    if not await staff_queries.token_owner_active(session, int(row["id"])):
+    if not await queries.token_owner_active(session, int(row["id"])):
         raise NotAuthenticated("the bearer token's staff user has been deactivated")
-    await staff_queries.touch_token(session, int(row["id"]), utcnow())
+    await queries.touch_token(session, int(row["id"]), utcnow())
     await session.commit()
     return StaffToken(id=int(row["id"]), role=check_role(str(row["role"])), label=row["label"])
 

@@ -12,7 +12,7 @@ from typing import Any, Final
 from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import staff_queries
+from services.campaigns import queries
 from services.campaigns.errors import InvalidInput
 
 SYSTEM: Final = "system"  # the command line, run by an operator
@@ -46,7 +46,7 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Add one action to the trail in the caller's transaction (committed with the change)."""
-    await staff_queries.insert_audit(
+    await queries.insert_audit(
         session,
         at=datetime.now(UTC),
         actor=actor[:64],
@@ -72,7 +72,7 @@ async def read(
         raise InvalidInput("invalid limit", {"limit": f"must be between 1 and {MAX_PAGE}"})
     if since is not None and until is not None and since >= until:
         raise InvalidInput("invalid time range", {"until": "must be after since"})
-    rows = await staff_queries.audit_page(
+    rows = await queries.audit_page(
         session,
         actor=actor,
         action=action,
