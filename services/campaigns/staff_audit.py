@@ -18,6 +18,9 @@ from services.campaigns.errors import InvalidInput
 SYSTEM: Final = "system"  # the command line, run by an operator
 MAX_PAGE: Final = 200
 DEFAULT_PAGE: Final = 50
+# Where a creation's answer names the new object, as its path would (or a GDPR request its
+# request id).
+_ID_KEYS: Final = ("slug", "key", "request_id", "id")
 
 
 class AuditEntryOut(Struct, kw_only=True):
@@ -54,6 +57,27 @@ async def record(
         object_ref=object_ref[:128],
         details=details or {},
     )
+
+
+def describe(
+    action: str, path_params: dict[str, Any], request_body: object, response_body: object
+) -> tuple[str, dict[str, Any]]:
+    """The object (``<kind>:<id>``) and details of an API action, from what the route saw.
+
+    The id comes from the path, or for a creation from the answer; details name the fields a
+    change touched, never their values, and a GDPR request only by its request id.
+    """
+    kind = action.partition(".")[0]
+    ident = next((str(v) for v in path_params.values() if v is not None and v != ""), None)
+    answer = response_body if isinstance(response_body, dict) else {}
+    if ident is None:
+        ident = next((str(answer[k]) for k in _ID_KEYS if answer.get(k) not in (None, "")), None)
+    details: dict[str, Any] = {}
+    if action.endswith((".update", ".create")) and isinstance(request_body, dict):
+        details["fields"] = sorted(str(key) for key in request_body)[:50]
+    if kind == "subscriber":
+        details = {}  # the body is a resident's address: keep nothing of it
+    return (f"{kind}:{ident}" if ident else kind), details
 
 
 async def read(
