@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import queries
+from services.campaigns import queries, staff_audit
 from services.campaigns.auth import Role, check_role
 from services.campaigns.errors import Conflict, InvalidInput, LoginRefused, NotFound
 
@@ -85,12 +85,7 @@ async def create_user(
     session: AsyncSession, email: str, role: str, name: str = "", password: str | None = None
 ) -> tuple[StaffAccount, str | None]:
     """Create a staff user; without ``password`` return a one-time password to hand over."""
-    checked_email = _check_email(email)
-    checked_role = check_role(role)
-    if len(name) > 200:
-        raise InvalidInput("name too long", {"name": "must be at most 200 characters"})
-    if await queries.staff_user_by_email(session, checked_email) is not None:
-        raise Conflict("a staff user with this email already exists")
+    checked_email, checked_role = await _check_new_user(session, email, role, name)
     one_time = None if password is not None else one_time_password()
     secret = check_password(password) if password is not None else one_time
     assert secret is not None
@@ -105,6 +100,27 @@ async def create_user(
     )
     await session.commit()
     return await get_user(session, user_id), one_time
+
+
+async def add_user(session: AsyncSession, email: str, role: str, name: str = "") -> StaffAccount:
+    """Create a staff user without a password, in the caller's transaction (an invitation)."""
+    checked_email, checked_role = await _check_new_user(session, email, role, name)
+    user_id = await queries.insert_staff_user(
+        session, checked_email, name, checked_role, now=_now()
+    )
+    return await get_user(session, user_id)
+
+
+async def _check_new_user(
+    session: AsyncSession, email: str, role: str, name: str
+) -> tuple[str, Role]:
+    checked_email = _check_email(email)
+    checked_role = check_role(role)
+    if len(name) > 200:
+        raise InvalidInput("name too long", {"name": "must be at most 200 characters"})
+    if await queries.staff_user_by_email(session, checked_email) is not None:
+        raise Conflict("a staff user with this email already exists")
+    return checked_email, checked_role
 
 
 async def get_user(session: AsyncSession, user_id: int) -> StaffAccount:
@@ -172,17 +188,41 @@ async def reset_password(session: AsyncSession, email: str) -> str:
     return password
 
 
-async def change_role(session: AsyncSession, user_id: int, role: str) -> StaffAccount:
-    """Give a user another role."""
+async def change_role(
+    session: AsyncSession, user_id: int, role: str, actor: str = staff_audit.SYSTEM
+) -> StaffAccount:
+    """Give a user another role, recorded in the staff audit trail as done by ``actor``."""
     if not await queries.update_staff_user(session, user_id, role=check_role(role)):
         raise NotFound("staff user", user_id)
+    await staff_audit.record(session, actor, "user.role_change", f"user:{user_id}", {"role": role})
     await session.commit()
     return await get_user(session, user_id)
 
 
-async def set_active(session: AsyncSession, user_id: int, active: bool) -> StaffAccount:
+async def set_active(
+    session: AsyncSession, user_id: int, active: bool, actor: str = staff_audit.SYSTEM
+) -> StaffAccount:
     """Deactivate (or reactivate) a user; a deactivated user's sessions and tokens stop."""
     if not await queries.update_staff_user(session, user_id, active=active):
         raise NotFound("staff user", user_id)
+    action = "user.reactivate" if active else "user.deactivate"
+    await staff_audit.record(session, actor, action, f"user:{user_id}")
     await session.commit()
     return await get_user(session, user_id)
+
+
+async def update_user(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    actor: str,
+    role: str | None = None,
+    active: bool | None = None,
+) -> StaffAccount:
+    """Change a user's role and/or active flag, each change audited as done by ``actor``."""
+    account = await get_user(session, user_id)
+    if role is not None and role != account.role:
+        account = await change_role(session, user_id, role, actor)
+    if active is not None and active != account.active:
+        account = await set_active(session, user_id, active, actor)
+    return account

@@ -34,6 +34,7 @@ from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
 from services.campaigns.routes.app_pages import StaffAppController
+from services.campaigns.routes.app_password_links import PasswordLinkPages
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
@@ -84,7 +85,7 @@ def create_app(settings: Settings) -> Litestar:
 
     pages = Renderer()
     return Litestar(
-        route_handlers=[api_router(), StaffAppController, *health_handlers],
+        route_handlers=[api_router(), StaffAppController, PasswordLinkPages, *health_handlers],
         csrf_config=_csrf_config(settings),
         lifespan=[lifespan],
         dependencies={

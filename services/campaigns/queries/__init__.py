@@ -69,7 +69,7 @@ from services.campaigns.queries.tokens import (
     insert_user_token,
     revoke_token,
     token_by_hash,
-    token_owner_active,
+    token_owner,
     touch_token,
 )
 
@@ -115,7 +115,7 @@ __all__ = [
     "staff_user_by_id",
     "staff_user_exists",
     "token_by_hash",
-    "token_owner_active",
+    "token_owner",
     "touch_token",
     "unmark_sending",
     "update_draft",

@@ -69,15 +69,14 @@ async def insert_user_token(
     return int(result.scalar_one())
 
 
-async def token_owner_active(session: AsyncSession, token_id: int) -> bool:
-    """False when the token belongs to a deactivated staff user; True otherwise."""
+async def token_owner(session: AsyncSession, token_id: int) -> RowMapping | None:
+    """The active flag and role of the staff user a token belongs to; None for owner-less ones."""
     result = await session.execute(
-        sa.select(staff_users.c.active)
+        sa.select(staff_users.c.active, staff_users.c.role)
         .select_from(api_tokens.join(staff_users, api_tokens.c.staff_user_id == staff_users.c.id))
         .where(api_tokens.c.id == token_id)
     )
-    active = result.scalar_one_or_none()
-    return active is None or bool(active)
+    return result.mappings().first()
 
 
 async def touch_token(session: AsyncSession, token_id: int, now: datetime) -> None:

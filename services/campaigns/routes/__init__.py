@@ -14,6 +14,7 @@ from services.campaigns.routes.lists import ListsController
 from services.campaigns.routes.security import BearerTokenMiddleware, requires
 from services.campaigns.routes.sites import SitesController
 from services.campaigns.routes.subscribers import SubscribersController
+from services.campaigns.routes.users import TokensController, UsersController
 
 BEARER_SCHEME = "BearerToken"
 
@@ -31,6 +32,8 @@ def api_router() -> Router:
             FieldsController,
             SubscribersController,
             AuditController,
+            UsersController,
+            TokensController,
         ],
         # OPTIONS too: Litestar skips it by default, and the role guard then finds no user.
         # Authentication first: the audit trail names the caller it let through.
