@@ -125,7 +125,9 @@ async def _check_new_user(
 
 async def get_user(session: AsyncSession, user_id: int) -> StaffAccount:
     """The staff user with this id; raise NotFound otherwise."""
-    row = await queries.staff_user_by_id(session, user_id)
+    row = (
+        await queries.staff_user_by_id(session, user_id) if 0 < user_id <= queries.MAX_ID else None
+    )
     if row is None:
         raise NotFound("staff user", user_id)
     return _account(row)

@@ -103,7 +103,9 @@ async def create_for_user(
 
     Returns the token's listing and its plaintext, which is shown this once.
     """
-    owner = await queries.staff_user_by_id(session, user_id)
+    owner = (
+        await queries.staff_user_by_id(session, user_id) if 0 < user_id <= queries.MAX_ID else None
+    )
     if owner is None or not owner["active"]:
         raise InvalidInput("unknown user", {"user_id": "is not an active staff user"})
     if not role_allows(check_role(str(owner["role"])), check_role(role)):

@@ -176,3 +176,13 @@ async def test_a_forged_link_is_refused(api: Api) -> None:
 def csrf_token_free(html: str) -> str:
     """A page without its per-request CSRF token, to compare two answers."""
     return re.sub(r'name="_csrf_token" value="[^"]+"', "", html)
+
+
+async def test_ids_beyond_any_row_are_404_or_422(api: Api) -> None:
+    huge = 2**70
+    assert (await api.get(f"/api/users/{huge}", role="admin")).status_code == 404
+    patched = await api.patch(f"/api/users/{huge}", role="admin", json={"active": False})
+    assert patched.status_code == 404
+    assert (await api.delete(f"/api/tokens/{huge}", role="admin")).status_code == 404
+    token = await api.post("/api/tokens", role="admin", json={"user_id": huge, "role": "viewer"})
+    assert token.status_code == 422
