@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
-MailCategory = Literal["confirm", "welcome", "export", "goodbye", "test"]
+MailCategory = Literal["confirm", "welcome", "export", "goodbye", "test", "staff"]
 
 
 class OutboundMail(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,4 +1,4 @@
-"""Signed, purpose-bound tokens for the links in residents' mail."""
+"""Signed, purpose-bound tokens for the links in residents' and staff users' mail."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class Purpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     PREFERENCES = "preferences"
     EXPORT = "export"
+    STAFF_INVITE = "staff-invite"  # a new staff user sets a first password
+    STAFF_RESET = "staff-reset"  # a staff user who forgot the password sets a new one
 
 
 class TokenSigner:

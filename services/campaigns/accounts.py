@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import staff_queries
+from services.campaigns import queries, staff_audit
 from services.campaigns.auth import Role, check_role
 from services.campaigns.errors import Conflict, InvalidInput, LoginRefused, NotFound
 
@@ -85,16 +85,11 @@ async def create_user(
     session: AsyncSession, email: str, role: str, name: str = "", password: str | None = None
 ) -> tuple[StaffAccount, str | None]:
     """Create a staff user; without ``password`` return a one-time password to hand over."""
-    checked_email = _check_email(email)
-    checked_role = check_role(role)
-    if len(name) > 200:
-        raise InvalidInput("name too long", {"name": "must be at most 200 characters"})
-    if await staff_queries.user_by_email(session, checked_email) is not None:
-        raise Conflict("a staff user with this email already exists")
+    checked_email, checked_role = await _check_new_user(session, email, role, name)
     one_time = None if password is not None else one_time_password()
     secret = check_password(password) if password is not None else one_time
     assert secret is not None
-    user_id = await staff_queries.insert_user(
+    user_id = await queries.insert_staff_user(
         session,
         email=checked_email,
         name=name,
@@ -107,9 +102,32 @@ async def create_user(
     return await get_user(session, user_id), one_time
 
 
+async def add_user(session: AsyncSession, email: str, role: str, name: str = "") -> StaffAccount:
+    """Create a staff user without a password, in the caller's transaction (an invitation)."""
+    checked_email, checked_role = await _check_new_user(session, email, role, name)
+    user_id = await queries.insert_staff_user(
+        session, checked_email, name, checked_role, now=_now()
+    )
+    return await get_user(session, user_id)
+
+
+async def _check_new_user(
+    session: AsyncSession, email: str, role: str, name: str
+) -> tuple[str, Role]:
+    checked_email = _check_email(email)
+    checked_role = check_role(role)
+    if len(name) > 200:
+        raise InvalidInput("name too long", {"name": "must be at most 200 characters"})
+    if await queries.staff_user_by_email(session, checked_email) is not None:
+        raise Conflict("a staff user with this email already exists")
+    return checked_email, checked_role
+
+
 async def get_user(session: AsyncSession, user_id: int) -> StaffAccount:
     """The staff user with this id; raise NotFound otherwise."""
-    row = await staff_queries.user_by_id(session, user_id)
+    row = (
+        await queries.staff_user_by_id(session, user_id) if 0 < user_id <= queries.MAX_ID else None
+    )
     if row is None:
         raise NotFound("staff user", user_id)
     return _account(row)
@@ -117,7 +135,7 @@ async def get_user(session: AsyncSession, user_id: int) -> StaffAccount:
 
 async def find_user(session: AsyncSession, email: str) -> StaffAccount:
     """The staff user with this email; raise NotFound otherwise."""
-    row = await staff_queries.user_by_email(session, email.strip())
+    row = await queries.staff_user_by_email(session, email.strip())
     if row is None:
         raise NotFound("staff user", email)
     return _account(row)
@@ -125,18 +143,18 @@ async def find_user(session: AsyncSession, email: str) -> StaffAccount:
 
 async def has_password(session: AsyncSession, user_id: int) -> bool:
     """True when the user has a password (of their own or one-time)."""
-    row = await staff_queries.user_by_id(session, user_id)
+    row = await queries.staff_user_by_id(session, user_id)
     return row is not None and bool(row["password_hash"])
 
 
 async def list_users(session: AsyncSession) -> list[StaffAccount]:
     """Every staff user, oldest first."""
-    return [_account(row) for row in await staff_queries.all_users(session)]
+    return [_account(row) for row in await queries.all_staff_users(session)]
 
 
 async def verify_login(session: AsyncSession, email: str, password: str) -> StaffAccount:
     """The active account with this email and password; raise LoginRefused otherwise."""
-    row = await staff_queries.user_by_email(session, email.strip())
+    row = await queries.staff_user_by_email(session, email.strip())
     stored = str(row["password_hash"]) if row is not None and row["password_hash"] else None
     try:
         _HASHER.verify(stored or _DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
@@ -147,7 +165,7 @@ async def verify_login(session: AsyncSession, email: str, password: str) -> Staf
     values: dict[str, object] = {"last_login_at": _now()}
     if _HASHER.check_needs_rehash(stored):
         values["password_hash"] = hash_password(password)
-    await staff_queries.update_user(session, int(row["id"]), **values)
+    await queries.update_staff_user(session, int(row["id"]), **values)
     await session.commit()
     return _account(row)
 
@@ -157,7 +175,7 @@ async def set_password(
 ) -> None:
     """Give a user a new password; ``one_time`` makes them change it at next login."""
     hashed = hash_password(check_password(password) if not one_time else password)
-    if not await staff_queries.update_user(
+    if not await queries.update_staff_user(
         session, user_id, password_hash=hashed, must_change_password=one_time
     ):
         raise NotFound("staff user", user_id)
@@ -172,17 +190,41 @@ async def reset_password(session: AsyncSession, email: str) -> str:
     return password
 
 
-async def change_role(session: AsyncSession, user_id: int, role: str) -> StaffAccount:
-    """Give a user another role."""
-    if not await staff_queries.update_user(session, user_id, role=check_role(role)):
+async def change_role(
+    session: AsyncSession, user_id: int, role: str, actor: str = staff_audit.SYSTEM
+) -> StaffAccount:
+    """Give a user another role, recorded in the staff audit trail as done by ``actor``."""
+    if not await queries.update_staff_user(session, user_id, role=check_role(role)):
         raise NotFound("staff user", user_id)
+    await staff_audit.record(session, actor, "user.role_change", f"user:{user_id}", {"role": role})
     await session.commit()
     return await get_user(session, user_id)
 
 
-async def set_active(session: AsyncSession, user_id: int, active: bool) -> StaffAccount:
+async def set_active(
+    session: AsyncSession, user_id: int, active: bool, actor: str = staff_audit.SYSTEM
+) -> StaffAccount:
     """Deactivate (or reactivate) a user; a deactivated user's sessions and tokens stop."""
-    if not await staff_queries.update_user(session, user_id, active=active):
+    if not await queries.update_staff_user(session, user_id, active=active):
         raise NotFound("staff user", user_id)
+    action = "user.reactivate" if active else "user.deactivate"
+    await staff_audit.record(session, actor, action, f"user:{user_id}")
     await session.commit()
     return await get_user(session, user_id)
+
+
+async def update_user(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    actor: str,
+    role: str | None = None,
+    active: bool | None = None,
+) -> StaffAccount:
+    """Change a user's role and/or active flag, each change audited as done by ``actor``."""
+    account = await get_user(session, user_id)
+    if role is not None and role != account.role:
+        account = await change_role(session, user_id, role, actor)
+    if active is not None and active != account.active:
+        account = await set_active(session, user_id, active, actor)
+    return account

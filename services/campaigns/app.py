@@ -35,7 +35,9 @@ from services.campaigns.mailer_events import CampaignEventReader
 from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
+from services.campaigns.routes.app_admin_pages import AdminPages
 from services.campaigns.routes.app_pages import StaffAppController
+from services.campaigns.routes.app_password_links import PasswordLinkPages
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
@@ -92,7 +94,13 @@ def create_app(settings: Settings) -> Litestar:
 
     pages = Renderer()
     return Litestar(
-        route_handlers=[api_router(), StaffAppController, *health_handlers],
+        route_handlers=[
+            api_router(),
+            StaffAppController,
+            PasswordLinkPages,
+            AdminPages,
+            *health_handlers,
+        ],
         csrf_config=_csrf_config(settings),
         lifespan=[lifespan],
         dependencies={

@@ -11,8 +11,8 @@ from typing import Final, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import queries, staff_queries
-from services.campaigns.errors import InvalidInput, NotAuthenticated
+from services.campaigns import queries, staff_audit
+from services.campaigns.errors import InvalidInput, NotAuthenticated, NotFound
 from shared.clock import aware, utcnow
 
 Role = Literal["viewer", "editor", "admin"]
@@ -42,6 +42,8 @@ class TokenInfo:
     label: str
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = None
+    staff_user_id: int | None = None
 
 
 def hash_token(token: str) -> str:
@@ -68,14 +70,22 @@ async def issue_token(
 
     A token issued for a staff user stops working when that user is deactivated.
     """
+    _, token = await _insert(session, role, label, staff_user_id)
+    await session.commit()
+    return token
+
+
+async def _insert(
+    session: AsyncSession, role: str, label: str, staff_user_id: int | None
+) -> tuple[int, str]:
     checked = check_role(role)
     if len(label) > 200:
         raise InvalidInput("label too long", {"label": "must be at most 200 characters"})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     if staff_user_id is None:
-        await queries.insert_token(session, hash_token(token), checked, label)
+        token_id = await queries.insert_token(session, hash_token(token), checked, label)
     else:
-        await staff_queries.insert_user_token(
+        token_id = await queries.insert_user_token(
             session,
             token_hash=hash_token(token),
             role=checked,
@@ -83,8 +93,39 @@ async def issue_token(
             user_id=staff_user_id,
             now=utcnow(),
         )
+    return token_id, token
+
+
+async def create_for_user(
+    session: AsyncSession, actor: str, user_id: int, role: str, label: str = ""
+) -> tuple[TokenInfo, str]:
+    """Issue a token owned by an active staff user, at most with that user's role; audited.
+
+    Returns the token's listing and its plaintext, which is shown this once.
+    """
+    owner = (
+        await queries.staff_user_by_id(session, user_id) if 0 < user_id <= queries.MAX_ID else None
+    )
+    if owner is None or not owner["active"]:
+        raise InvalidInput("unknown user", {"user_id": "is not an active staff user"})
+    if not role_allows(check_role(str(owner["role"])), check_role(role)):
+        raise InvalidInput("role too high", {"role": "must not exceed the user's own role"})
+    token_id, token = await _insert(session, role, label, user_id)
+    await staff_audit.record(
+        session, actor, "token.create", f"token:{token_id}", {"user": user_id, "role": role}
+    )
     await session.commit()
-    return token
+    return next(info for info in await list_tokens(session) if info.id == token_id), token
+
+
+async def revoke_by(session: AsyncSession, actor: str, token_id: int) -> None:
+    """Revoke a live token by id, at once; audited. NotFound when no live token has it."""
+    if not 0 < token_id <= queries.MAX_ID or not await queries.revoke_token(
+        session, token_id=token_id, token_hash=None
+    ):
+        raise NotFound("live token", token_id)
+    await staff_audit.record(session, actor, "token.revoke", f"token:{token_id}")
+    await session.commit()
 
 
 async def authenticate(session: AsyncSession, presented: str) -> StaffToken:
@@ -99,11 +140,17 @@ async def authenticate(session: AsyncSession, presented: str) -> StaffToken:
         raise NotAuthenticated("the bearer token is not valid")
     if row["revoked_at"] is not None:
         raise NotAuthenticated("the bearer token has been revoked")
-    if not await staff_queries.token_owner_active(session, int(row["id"])):
-        raise NotAuthenticated("the bearer token's staff user has been deactivated")
-    await staff_queries.touch_token(session, int(row["id"]), utcnow())
+    role = check_role(str(row["role"]))
+    owner = await queries.token_owner(session, int(row["id"]))
+    if owner is not None:
+        if not owner["active"]:
+            raise NotAuthenticated("the bearer token's staff user has been deactivated")
+        # A user's token never does more than the user now may: a demotion applies at once.
+        owner_role = check_role(str(owner["role"]))
+        role = role if role_allows(owner_role, role) else owner_role
+    await queries.touch_token(session, int(row["id"]), utcnow())
     await session.commit()
-    return StaffToken(id=int(row["id"]), role=check_role(str(row["role"])), label=row["label"])
+    return StaffToken(id=int(row["id"]), role=role, label=row["label"])
 
 
 async def revoke(session: AsyncSession, token_or_id: str | int) -> bool:
@@ -129,6 +176,8 @@ async def list_tokens(session: AsyncSession) -> list[TokenInfo]:
             label=str(row["label"]),
             created_at=aware(row["created_at"]),
             revoked_at=aware(row["revoked_at"]) if row["revoked_at"] else None,
+            last_used_at=aware(row["last_used_at"]) if row["last_used_at"] else None,
+            staff_user_id=row["staff_user_id"],
         )
         for row in await queries.all_tokens(session)
     ]

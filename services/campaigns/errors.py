@@ -64,3 +64,7 @@ class LoginThrottled(CampaignsError):
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__("too many failed attempts; try again later")
+
+
+class LinkInvalid(CampaignsError):
+    """A mailed staff link that is forged, expired, already used or for a deactivated user."""

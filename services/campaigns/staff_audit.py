@@ -12,12 +12,15 @@ from typing import Any, Final
 from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import staff_queries
+from services.campaigns import queries
 from services.campaigns.errors import InvalidInput
 
 SYSTEM: Final = "system"  # the command line, run by an operator
 MAX_PAGE: Final = 200
 DEFAULT_PAGE: Final = 50
+# Where a creation's answer names the new object, as its path would (or a GDPR request its
+# request id).
+_ID_KEYS: Final = ("slug", "key", "request_id", "id")
 
 
 class AuditEntryOut(Struct, kw_only=True):
@@ -46,7 +49,7 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Add one action to the trail in the caller's transaction (committed with the change)."""
-    await staff_queries.insert_audit(
+    await queries.insert_audit(
         session,
         at=datetime.now(UTC),
         actor=actor[:64],
@@ -54,6 +57,27 @@ async def record(
         object_ref=object_ref[:128],
         details=details or {},
     )
+
+
+def describe(
+    action: str, path_params: dict[str, Any], request_body: object, response_body: object
+) -> tuple[str, dict[str, Any]]:
+    """The object (``<kind>:<id>``) and details of an API action, from what the route saw.
+
+    The id comes from the path, or for a creation from the answer; details name the fields a
+    change touched, never their values, and a GDPR request only by its request id.
+    """
+    kind = action.partition(".")[0]
+    ident = next((str(v) for v in path_params.values() if v is not None and v != ""), None)
+    answer = response_body if isinstance(response_body, dict) else {}
+    if ident is None:
+        ident = next((str(answer[k]) for k in _ID_KEYS if answer.get(k) not in (None, "")), None)
+    details: dict[str, Any] = {}
+    if action.endswith((".update", ".create")) and isinstance(request_body, dict):
+        details["fields"] = sorted(str(key) for key in request_body)[:50]
+    if kind == "subscriber":
+        details = {}  # the body is a resident's address: keep nothing of it
+    return (f"{kind}:{ident}" if ident else kind), details
 
 
 async def read(
@@ -72,7 +96,7 @@ async def read(
         raise InvalidInput("invalid limit", {"limit": f"must be between 1 and {MAX_PAGE}"})
     if since is not None and until is not None and since >= until:
         raise InvalidInput("invalid time range", {"until": "must be after since"})
-    rows = await staff_queries.audit_page(
+    rows = await queries.audit_page(
         session,
         actor=actor,
         action=action,

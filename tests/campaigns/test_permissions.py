@@ -44,6 +44,13 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/api/subscribers/export"): "admin",
     ("POST", "/api/subscribers/erase"): "admin",
     ("GET", "/api/audit"): "admin",
+    ("GET", "/api/users"): "admin",
+    ("POST", "/api/users"): "admin",
+    ("GET", "/api/users/{user_id:int}"): "admin",
+    ("PATCH", "/api/users/{user_id:int}"): "admin",
+    ("GET", "/api/tokens"): "admin",
+    ("POST", "/api/tokens"): "admin",
+    ("DELETE", "/api/tokens/{token_id:int}"): "admin",
 }
 CALLERS = ("anonymous", "viewer", "editor", "admin", "deactivated user", "revoked token")
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from services.campaigns import staff_audit
 from services.campaigns.admin import create_user, reset_password
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
-from tests.campaigns.conftest import Api
+from tests.campaigns.conftest import Api, new_campaign
+from tests.campaigns.test_fields import POSTCODE
+from tests.campaigns.test_sites import SITE
 
 
 async def _record(settings: Settings, count: int) -> None:
@@ -64,3 +67,66 @@ async def test_bad_filters_are_400_or_422(api: Api) -> None:
     now = datetime.now(UTC).isoformat()
     same = await api.get("/api/audit", role="admin", params={"since": now, "until": now})
     assert same.status_code == 422
+
+
+async def _entries(api: Api, **params: Any) -> list[dict[str, Any]]:
+    body = (await api.get("/api/audit", role="admin", params={"limit": 200, **params})).json()
+    entries: list[dict[str, Any]] = body["entries"]
+    return entries[::-1]  # oldest first
+
+
+async def test_campaign_actions_are_recorded_with_the_acting_token(api: Api) -> None:
+    campaign = await new_campaign(api)
+    ref = f"campaign:{campaign['id']}"
+    assert (await api.patch(f"/api/campaigns/{campaign['id']}", json={"subject": "Nyt"})).is_success
+    for action in ("send", "pause", "resume", "cancel"):
+        response = await api.post(f"/api/campaigns/{campaign['id']}/{action}")
+        assert response.is_success, (action, response.text)
+    # Refused actions leave no entry.
+    assert (await api.post(f"/api/campaigns/{campaign['id']}/retry-failed")).status_code == 409
+    assert (await api.post(f"/api/campaigns/{campaign['id']}/send")).status_code == 409
+    entries = await _entries(api, object=ref)
+    assert [e["action"] for e in entries] == [
+        "campaign.create",
+        "campaign.update",
+        "campaign.send",
+        "campaign.pause",
+        "campaign.resume",
+        "campaign.cancel",
+    ]
+    assert entries[1]["details"] == {"fields": ["subject"]}
+    actors = {e["actor"] for e in entries}
+    assert len(actors) == 1 and actors.pop().startswith("token:")
+
+
+async def test_list_site_field_and_gdpr_actions_are_recorded(api: Api) -> None:
+    hidden = {"slug": "intern", "names": {"da": "Intern", "sv": "Intern", "en": "Internal"}}
+    assert (await api.post("/api/lists", role="admin", json=hidden)).status_code == 201
+    assert (
+        await api.patch("/api/lists/intern", role="admin", json={"is_public": False})
+    ).is_success
+    site = {**SITE, "key": "audit-site"}
+    assert (await api.post("/api/sites", role="admin", json=site)).status_code == 201
+    assert (await api.patch("/api/sites/audit-site", role="admin", json={"name": "Y"})).is_success
+    assert (await api.delete("/api/sites/audit-site", role="admin")).status_code == 204
+    assert (await api.post("/api/fields", role="admin", json=POSTCODE)).status_code == 201
+    patched = await api.patch("/api/fields/postcode", role="admin", json={"public": False})
+    assert patched.is_success, patched.text
+    assert (await api.delete("/api/fields/postcode", role="admin")).status_code == 204
+    erased = await api.post(
+        "/api/subscribers/erase", role="admin", json={"email": "resident@example.dk"}
+    )
+    assert erased.status_code == 202
+    entries = await _entries(api)
+    assert [(e["action"], e["object"]) for e in entries] == [
+        ("list.create", "list:intern"),
+        ("list.update", "list:intern"),
+        ("site.create", "site:audit-site"),
+        ("site.update", "site:audit-site"),
+        ("site.delete", "site:audit-site"),
+        ("field.create", "field:postcode"),
+        ("field.update", "field:postcode"),
+        ("field.delete", "field:postcode"),
+        ("subscriber.erase", f"subscriber:{erased.json()['request_id']}"),
+    ]
+    assert "resident@example.dk" not in str(entries)

@@ -49,9 +49,17 @@ from services.campaigns.queries.sites import (
     site_exists,
     update_site,
 )
+from services.campaigns.queries.staff_audit import (
+    audit_page,
+    insert_audit,
+)
 from services.campaigns.queries.staff_users import (
+    all_staff_users,
     insert_staff_user,
+    staff_user_by_email,
+    staff_user_by_id,
     staff_user_exists,
+    update_staff_user,
 )
 from services.campaigns.queries.stats import (
     FailedDelivery,
@@ -66,8 +74,11 @@ from services.campaigns.queries.stats import (
 from services.campaigns.queries.tokens import (
     all_tokens,
     insert_token,
+    insert_user_token,
     revoke_token,
     token_by_hash,
+    token_owner,
+    touch_token,
 )
 
 __all__ = [
@@ -81,7 +92,9 @@ __all__ = [
     "all_fields",
     "all_lists",
     "all_sites",
+    "all_staff_users",
     "all_tokens",
+    "audit_page",
     "campaign_by_id",
     "campaign_page",
     "campaign_run_rows",
@@ -93,12 +106,14 @@ __all__ = [
     "failed_deliveries",
     "failed_summary",
     "field_by_key",
+    "insert_audit",
     "insert_campaign",
     "insert_field",
     "insert_list",
     "insert_site",
     "insert_staff_user",
     "insert_token",
+    "insert_user_token",
     "list_by_slug",
     "list_ids_by_slug",
     "list_slugs_of",
@@ -111,11 +126,16 @@ __all__ = [
     "site_exists",
     "site_signups_per_day",
     "site_subscription_counts",
+    "staff_user_by_email",
+    "staff_user_by_id",
     "staff_user_exists",
     "token_by_hash",
+    "token_owner",
+    "touch_token",
     "unmark_sending",
     "update_draft",
     "update_field",
     "update_list",
     "update_site",
+    "update_staff_user",
 ]

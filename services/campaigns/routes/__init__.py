@@ -6,6 +6,7 @@ from litestar import Router
 from litestar.middleware import DefineMiddleware
 
 from services.campaigns.routes.audit import AuditController
+from services.campaigns.routes.audit_trail import AuditTrailMiddleware
 from services.campaigns.routes.campaigns import CampaignsController
 from services.campaigns.routes.fields import FieldsController
 from services.campaigns.routes.health import live, ready
@@ -13,6 +14,7 @@ from services.campaigns.routes.lists import ListsController
 from services.campaigns.routes.security import BearerTokenMiddleware, requires
 from services.campaigns.routes.sites import SitesController
 from services.campaigns.routes.subscribers import SubscribersController
+from services.campaigns.routes.users import TokensController, UsersController
 
 BEARER_SCHEME = "BearerToken"
 
@@ -30,9 +32,15 @@ def api_router() -> Router:
             FieldsController,
             SubscribersController,
             AuditController,
+            UsersController,
+            TokensController,
         ],
         # OPTIONS too: Litestar skips it by default, and the role guard then finds no user.
-        middleware=[DefineMiddleware(BearerTokenMiddleware, exclude_http_methods=())],
+        # Authentication first: the audit trail names the caller it let through.
+        middleware=[
+            DefineMiddleware(BearerTokenMiddleware, exclude_http_methods=()),
+            AuditTrailMiddleware,
+        ],
         guards=[requires("viewer")],
         security=[{BEARER_SCHEME: []}],
     )

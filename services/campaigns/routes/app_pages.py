@@ -29,9 +29,10 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 ROLE_NAMES = {"admin": "administrator", "editor": "editor", "viewer": "viewer"}
 
 
-def _page(
+def render_page(
     request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any
 ) -> Response[str]:
+    """A staff app page in the caller's language, with its CSRF token and a translated message."""
     renderer: Renderer = request.app.state.pages
     lang = negotiate(request.headers.get("accept-language"))
     message = context.pop("message", None)
@@ -50,7 +51,8 @@ def _page(
     )
 
 
-def _session_cookie(settings: Settings, value: str, *, clear: bool = False) -> Cookie:
+def session_cookie(settings: Settings, value: str, *, clear: bool = False) -> Cookie:
+    """The staff session cookie: HttpOnly, SameSite=Lax, Secure behind https."""
     return Cookie(
         key=sessions.COOKIE_NAME,
         value=value,
@@ -62,13 +64,15 @@ def _session_cookie(settings: Settings, value: str, *, clear: bool = False) -> C
     )
 
 
-async def _account(request: Request[Any, Any, Any], db: AsyncSession) -> StaffAccount:
+async def signed_in(request: Request[Any, Any, Any], db: AsyncSession) -> StaffAccount:
+    """The active staff user of the request's session; NotAuthenticated leads to the login."""
     return await staff_app.signed_in(
         db, request.app.state.jobs, request.cookies.get(sessions.COOKIE_NAME)
     )
 
 
-def _to_login(_: Request[Any, Any, Any], __: NotAuthenticated) -> Response[Any]:
+def to_login(_: Request[Any, Any, Any], __: NotAuthenticated) -> Response[Any]:
+    """Send a caller without a session to the login form."""
     return Redirect("/app/login", status_code=303)
 
 
@@ -77,12 +81,12 @@ class StaffAppController(Controller):
 
     path = "/app"
     include_in_schema = False
-    exception_handlers = {NotAuthenticated: _to_login}  # noqa: RUF012 - Litestar's own shape
+    exception_handlers = {NotAuthenticated: to_login}  # noqa: RUF012 - Litestar's own shape
 
     @get("/login")
     async def login_form(self, request: Request[Any, Any, Any]) -> Response[str]:
         """The login form."""
-        return _page(request, "app/login.html", email="", account=None)
+        return render_page(request, "app/login.html", email="", account=None)
 
     @post("/login", status_code=303)
     async def login(
@@ -105,7 +109,7 @@ class StaffAppController(Controller):
             )
         except (LoginRefused, LoginThrottled) as exc:
             status = 429 if isinstance(exc, LoginThrottled) else 401
-            return _page(
+            return render_page(
                 request,
                 "app/login.html",
                 status_code=status,
@@ -116,7 +120,7 @@ class StaffAppController(Controller):
             )
         target = "/app/password" if account.must_change_password else "/app/"
         return Redirect(
-            target, status_code=303, cookies=[_session_cookie(state.settings, session_id)]
+            target, status_code=303, cookies=[session_cookie(state.settings, session_id)]
         )
 
     @get("/password")
@@ -124,20 +128,20 @@ class StaffAppController(Controller):
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> Response[str]:
         """The form to choose a new password."""
-        return _page(request, "app/password.html", account=await _account(request, db))
+        return render_page(request, "app/password.html", account=await signed_in(request, db))
 
     @post("/password", status_code=303)
     async def password(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], data: Form
     ) -> Response[Any]:
         """Save the new password, then the overview."""
-        account = await _account(request, db)
+        account = await signed_in(request, db)
         try:
             await staff_app.change_password(
                 db, account, data.get("password", ""), data.get("repeat", "")
             )
         except InvalidInput as exc:
-            return _page(
+            return render_page(
                 request,
                 "app/password.html",
                 status_code=422,
@@ -152,12 +156,12 @@ class StaffAppController(Controller):
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> Response[Any]:
         """The overview; a one-time password must be changed first."""
-        account = await _account(request, db)
+        account = await signed_in(request, db)
         if account.must_change_password:
             return Redirect("/app/password", status_code=303)
         renderer: Renderer = request.app.state.pages
         lang = negotiate(request.headers.get("accept-language"))
-        return _page(
+        return render_page(
             request,
             "app/home.html",
             account=account,
@@ -169,5 +173,5 @@ class StaffAppController(Controller):
         """End the session and go back to the login form."""
         await sessions.end(state.jobs, request.cookies.get(sessions.COOKIE_NAME, ""))
         return Redirect(
-            "/app/login", status_code=303, cookies=[_session_cookie(state.settings, "", clear=True)]
+            "/app/login", status_code=303, cookies=[session_cookie(state.settings, "", clear=True)]
         )

@@ -32,7 +32,7 @@ class CampaignsController(Controller):
     path = "/campaigns"
     tags = ("campaigns",)
 
-    @post("/", guards=[requires("editor")], status_code=201)
+    @post("/", guards=[requires("editor")], status_code=201, audit="campaign.create")
     async def create_campaign(
         self,
         request: Request[Any, Any, Any],
@@ -60,7 +60,7 @@ class CampaignsController(Controller):
         """One campaign with status and delivery counts."""
         return await campaigns.get_campaign(db, campaign_id)
 
-    @patch("/{campaign_id:int}", guards=[requires("editor")])
+    @patch("/{campaign_id:int}", guards=[requires("editor")], audit="campaign.update")
     async def update_campaign(
         self,
         request: Request[Any, Any, Any],
@@ -72,7 +72,12 @@ class CampaignsController(Controller):
         data = decode_json(await request.body(), CampaignPatch)
         return await campaigns.update_campaign(db, renderer, campaign_id, data)
 
-    @post("/{campaign_id:int}/send", guards=[requires("editor")], status_code=202)
+    @post(
+        "/{campaign_id:int}/send",
+        guards=[requires("editor")],
+        status_code=202,
+        audit="campaign.send",
+    )
     async def send_campaign(
         self,
         db: NamedDependency[AsyncSession],
@@ -94,14 +99,24 @@ class CampaignsController(Controller):
         reader = decode_json(await request.body(), PreviewRequest, empty_ok=True)
         return await campaigns.preview_campaign(db, renderer, campaign_id, reader)
 
-    @post("/{campaign_id:int}/pause", guards=[requires("editor")], status_code=200)
+    @post(
+        "/{campaign_id:int}/pause",
+        guards=[requires("editor")],
+        status_code=200,
+        audit="campaign.pause",
+    )
     async def pause_campaign(
         self, db: NamedDependency[AsyncSession], campaign_id: FromPath[int]
     ) -> CampaignOut:
         """Stop sending until resumed (editor); 409 unless it is being sent."""
         return await campaign_actions.pause_campaign(db, campaign_id)
 
-    @post("/{campaign_id:int}/resume", guards=[requires("editor")], status_code=202)
+    @post(
+        "/{campaign_id:int}/resume",
+        guards=[requires("editor")],
+        status_code=202,
+        audit="campaign.resume",
+    )
     async def resume_campaign(
         self,
         db: NamedDependency[AsyncSession],
@@ -111,7 +126,12 @@ class CampaignsController(Controller):
         """Go on sending a paused campaign (editor); 409 unless it is paused."""
         return await campaign_actions.resume_campaign(db, jobs, campaign_id)
 
-    @post("/{campaign_id:int}/cancel", guards=[requires("editor")], status_code=202)
+    @post(
+        "/{campaign_id:int}/cancel",
+        guards=[requires("editor")],
+        status_code=202,
+        audit="campaign.cancel",
+    )
     async def cancel_campaign(
         self,
         db: NamedDependency[AsyncSession],
@@ -132,7 +152,12 @@ class CampaignsController(Controller):
         """Failed sends with address, attempts and the relay's last reply (editor)."""
         return await campaign_actions.list_failures(db, campaign_id, page, per_page)
 
-    @post("/{campaign_id:int}/retry-failed", guards=[requires("editor")], status_code=202)
+    @post(
+        "/{campaign_id:int}/retry-failed",
+        guards=[requires("editor")],
+        status_code=202,
+        audit="campaign.retry_failed",
+    )
     async def retry_failed(
         self,
         db: NamedDependency[AsyncSession],

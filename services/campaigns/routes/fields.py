@@ -25,7 +25,7 @@ class FieldsController(Controller):
         """Every custom field, in creation order."""
         return await fields.get_fields(db)
 
-    @post("/", guards=[requires("admin")], status_code=201)
+    @post("/", guards=[requires("admin")], status_code=201, audit="field.create")
     async def create_field(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> FieldOut:
@@ -38,7 +38,7 @@ class FieldsController(Controller):
         """One custom field."""
         return await fields.get_field(db, key)
 
-    @patch("/{key:str}", guards=[requires("admin")])
+    @patch("/{key:str}", guards=[requires("admin")], audit="field.update")
     async def update_field(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], key: FromPath[str]
     ) -> FieldOut:
@@ -46,7 +46,7 @@ class FieldsController(Controller):
         data = decode_json(await request.body(), FieldPatch)
         return await fields.update_field(db, key, data)
 
-    @delete("/{key:str}", guards=[requires("admin")], status_code=204)
+    @delete("/{key:str}", guards=[requires("admin")], status_code=204, audit="field.delete")
     async def delete_field(self, db: NamedDependency[AsyncSession], key: FromPath[str]) -> None:
         """Remove a custom field (admin)."""
         await fields.delete_field(db, key)

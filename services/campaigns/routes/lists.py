@@ -26,7 +26,7 @@ class ListsController(Controller):
         """Every mailing list."""
         return await lists.get_lists(db)
 
-    @post("/", guards=[requires("admin")], status_code=201)
+    @post("/", guards=[requires("admin")], status_code=201, audit="list.create")
     async def create_list(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> ListOut:
@@ -39,7 +39,7 @@ class ListsController(Controller):
         """One mailing list."""
         return await lists.get_list(db, slug)
 
-    @patch("/{slug:str}", guards=[requires("admin")])
+    @patch("/{slug:str}", guards=[requires("admin")], audit="list.update")
     async def update_list(
         self,
         request: Request[Any, Any, Any],

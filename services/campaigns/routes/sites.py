@@ -34,7 +34,7 @@ class SitesController(Controller):
         """Every member site."""
         return await sites.get_sites(db)
 
-    @post("/", guards=[requires("admin")], status_code=201)
+    @post("/", guards=[requires("admin")], status_code=201, audit="site.create")
     async def create_site(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> SiteOut:
@@ -47,7 +47,7 @@ class SitesController(Controller):
         """One member site."""
         return await sites.get_site(db, key)
 
-    @patch("/{key:str}", guards=[requires("admin")])
+    @patch("/{key:str}", guards=[requires("admin")], audit="site.update")
     async def update_site(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], key: FromPath[str]
     ) -> SiteOut:
@@ -55,7 +55,7 @@ class SitesController(Controller):
         data = decode_json(await request.body(), SitePatch)
         return await sites.update_site(db, key, data)
 
-    @delete("/{key:str}", guards=[requires("admin")], status_code=204)
+    @delete("/{key:str}", guards=[requires("admin")], status_code=204, audit="site.delete")
     async def delete_site(self, db: NamedDependency[AsyncSession], key: FromPath[str]) -> None:
         """Remove a member site (admin); its sign-ups stay, unlinked."""
         await sites.delete_site(db, key)

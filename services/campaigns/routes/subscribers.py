@@ -22,7 +22,7 @@ class SubscribersController(Controller):
     path = "/subscribers"
     tags = ("subscribers",)
 
-    @post("/export", status_code=200, guards=[requires("admin")])
+    @post("/export", status_code=200, guards=[requires("admin")], audit="subscriber.export")
     async def export_subscriber(
         self, request: Request[StaffToken, Any, Any], jobs: NamedDependency[ArqRedis]
     ) -> SubscriberExport:
@@ -30,7 +30,7 @@ class SubscribersController(Controller):
         body = decode_json(await request.body(), SubscriberAddress)
         return await subscribers.export(jobs, body, request.user)
 
-    @post("/erase", status_code=202, guards=[requires("admin")])
+    @post("/erase", status_code=202, guards=[requires("admin")], audit="subscriber.erase")
     async def erase_subscriber(
         self, request: Request[StaffToken, Any, Any], jobs: NamedDependency[ArqRedis]
     ) -> ErasureAccepted:
