@@ -203,35 +203,63 @@ async def _send_all(
             renders.cancel()
 
 
-# Messages are rendered this many at a time in the render threads: one hop between the event
-# loop and a thread costs tens of microseconds, about as much as rendering a message, so a hop
-# per message would halve the send rate; a group per hop keeps it to a few percent.
+# A message of an ordinary campaign renders in tens of microseconds, about what one hop to a
+# thread and back costs, and a render thread also competes with the event loop for the GIL:
+# ordinary campaigns render on the loop. A message that takes longer than this moves its
+# campaign to the render threads for the rest of the process's life, so a costly template (up
+# to its time limit per recipient) holds up transactional mail once, briefly, and never again.
+SLOW_RENDER = 0.005
+# A costly campaign's messages are rendered this many per thread hop, ahead of the senders.
 RENDER_GROUP = 32
 
 Rendered = tuple[bytes, str] | BaseException
 
 
 class _RenderAhead:
-    """A chunk's messages, rendered and signed ahead of the senders in the render threads
-    (off the event loop: a costly template must not hold up transactional mail)."""
+    """A chunk's messages, rendered and signed on the event loop while the campaign is cheap,
+    else ahead of the senders in the render threads."""
 
     def __init__(
         self, runtime: MailerRuntime, campaign: CompiledCampaign, recipients: list[Recipient]
     ) -> None:
-        loop = asyncio.get_running_loop()
+        self._runtime = runtime
+        self._campaign = campaign
         self._groups: list[asyncio.Future[list[Rendered]]] = []
         self._where: dict[int, tuple[asyncio.Future[list[Rendered]], int]] = {}
+        if campaign.id in runtime.costly_campaigns:
+            self._render_ahead(recipients)
+
+    def _render_ahead(self, recipients: list[Recipient]) -> None:
+        loop = asyncio.get_running_loop()
         for start in range(0, len(recipients), RENDER_GROUP):
             group = recipients[start : start + RENDER_GROUP]
-            future = loop.run_in_executor(runtime.renderer, _render_group, runtime, campaign, group)
+            future = loop.run_in_executor(
+                self._runtime.renderer, _render_group, self._runtime, self._campaign, group
+            )
             self._groups.append(future)
             for index, recipient in enumerate(group):
                 self._where[recipient.delivery_id] = (future, index)
 
     async def get(self, recipient: Recipient) -> Rendered:
         """The message bytes and envelope address for ``recipient``, or why there are none."""
-        future, index = self._where[recipient.delivery_id]
-        return (await future)[index]
+        where = self._where.get(recipient.delivery_id)
+        if where is not None:
+            future, index = where
+            return (await future)[index]
+        if self._campaign.id in self._runtime.costly_campaigns:
+            # Found costly during this chunk: the rest of its messages go to the threads.
+            loop = asyncio.get_running_loop()
+            group = [recipient]
+            rendered = await loop.run_in_executor(
+                self._runtime.renderer, _render_group, self._runtime, self._campaign, group
+            )
+            return rendered[0]
+        started = time.perf_counter()
+        [rendered_here] = _render_group(self._runtime, self._campaign, [recipient])
+        if time.perf_counter() - started > SLOW_RENDER:
+            self._runtime.costly_campaigns.add(self._campaign.id)
+            log.info("campaign.costly_render", campaign_id=self._campaign.id)
+        return rendered_here
 
     def cancel(self) -> None:
         """Drop the groups no sender will need (the chunk ran out of time or was stopped)."""
@@ -254,7 +282,7 @@ def _render_group(
 def _message_for(
     runtime: MailerRuntime, campaign: CompiledCampaign, recipient: Recipient
 ) -> tuple[bytes, str]:
-    """The signed message bytes and ASCII envelope address for one recipient (in a thread)."""
+    """The signed message bytes and ASCII envelope address for one recipient."""
     message = runtime.signed(render_message(campaign, recipient, runtime.links))
     return message, mime.ascii_address(recipient.email)
 

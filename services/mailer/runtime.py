@@ -54,11 +54,13 @@ class MailerRuntime:
     metrics_server: WSGIServer | None = None
     dkim: DkimSigner | None = None
     depth_watch: asyncio.Task[None] | None = None
-    # Campaign messages are rendered and signed off the event loop: a costly template (up to
-    # its time limit per recipient) must not hold up transactional mail sharing the loop.
+    # A costly campaign's messages are rendered and signed off the event loop: its template (up
+    # to its time limit per recipient) must not hold up transactional mail sharing the loop.
     renderer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(RENDER_THREADS, "campaign-render")
     )
+    # Campaigns one of whose messages took longer than campaign_delivery.SLOW_RENDER to make.
+    costly_campaigns: set[int] = field(default_factory=set)
 
     @classmethod
     def start(cls, settings: Settings, options: MailerOptions) -> MailerRuntime:
