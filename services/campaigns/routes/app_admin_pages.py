@@ -138,16 +138,7 @@ class AdminPages(Controller):
         data: Form,
     ) -> Response[str]:
         """Give a user another role."""
-        account = await _admin(request, db)
-        try:
-            await accounts.update_user(
-                db, user_id, actor=permissions.actor(account), role=data.get("role", "")
-            )
-        except _REFUSALS as exc:
-            return await _users_page(
-                request, db, account, status_code=422, message=exc.message, error=True
-            )
-        return await _users_page(request, db, account, message="saved")
+        return await _update_user(request, db, user_id, role=data.get("role", ""))
 
     @post("/users/{user_id:int}/active")
     async def set_active(
@@ -158,16 +149,7 @@ class AdminPages(Controller):
         data: Form,
     ) -> Response[str]:
         """Deactivate a user (their sessions and tokens stop at once), or reactivate."""
-        account = await _admin(request, db)
-        try:
-            await accounts.update_user(
-                db, user_id, actor=permissions.actor(account), active=data.get("active") == "1"
-            )
-        except _REFUSALS as exc:
-            return await _users_page(
-                request, db, account, status_code=422, message=exc.message, error=True
-            )
-        return await _users_page(request, db, account, message="saved")
+        return await _update_user(request, db, user_id, active=data.get("active") == "1")
 
     @get("/tokens")
     async def tokens(
@@ -217,3 +199,24 @@ class AdminPages(Controller):
                 request, db, account, status_code=404, message=exc.message, error=True
             )
         return await _tokens_page(request, db, account, message="the token is revoked")
+
+
+async def _update_user(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    user_id: int,
+    *,
+    role: str | None = None,
+    active: bool | None = None,
+) -> Response[str]:
+    """Apply an admin's change to a user and show the users page with the outcome."""
+    account = await _admin(request, db)
+    try:
+        await accounts.update_user(
+            db, user_id, actor=permissions.actor(account), role=role, active=active
+        )
+    except _REFUSALS as exc:
+        return await _users_page(
+            request, db, account, status_code=422, message=exc.message, error=True
+        )
+    return await _users_page(request, db, account, message="saved")
