@@ -124,6 +124,8 @@ staff_users = Table(
     # Set for one-time passwords (the demo admin, operator resets): change at next login.
     Column("must_change_password", Boolean, nullable=False, server_default=false()),
     _ts("last_login_at"),
+    # The staff app's language for this user (da, sv, en); NULL follows the browser.
+    Column("language", String(5), nullable=True),
     comment="owner: campaigns",
 )
 

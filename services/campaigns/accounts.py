@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries, staff_audit
 from services.campaigns.auth import Role, check_role
-from services.campaigns.errors import Conflict, InvalidInput, LoginRefused, NotFound
+from services.campaigns.errors import N_, Conflict, InvalidInput, LoginRefused, NotFound
+from shared.languages import LANGUAGES
 
 MIN_PASSWORD_LENGTH: Final = 12
 MAX_PASSWORD_LENGTH: Final = 1024
@@ -33,6 +34,8 @@ class StaffAccount:
     role: Role
     active: bool
     must_change_password: bool
+    # The staff app's language this user chose; None follows the browser.
+    language: str | None = None
 
 
 def hash_password(password: str) -> str:
@@ -44,11 +47,11 @@ def check_password(password: str) -> str:
     """Return ``password`` if it is long enough to keep; else raise InvalidInput."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            "password too short",
+            N_("password too short"),
             {"password": f"must be at least {MIN_PASSWORD_LENGTH} characters"},
         )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidInput("password too long", {"password": "is too long"})
+        raise InvalidInput(N_("password too long"), {"password": "is too long"})
     return password
 
 
@@ -61,7 +64,7 @@ def _check_email(email: str) -> str:
     email = email.strip()
     local, at, domain = email.rpartition("@")
     if not at or not local or "." not in domain or len(email) > 320 or " " in email:
-        raise InvalidInput("invalid email", {"email": "is not an email address"})
+        raise InvalidInput(N_("invalid email"), {"email": "is not an email address"})
     return email
 
 
@@ -74,6 +77,7 @@ def _account(row: object) -> StaffAccount:
         role=check_role(str(values["role"])),
         active=bool(values["active"]),
         must_change_password=bool(values["must_change_password"]),
+        language=str(values["language"]) if values.get("language") else None,
     )
 
 
@@ -119,7 +123,7 @@ async def _check_new_user(
     if len(name) > 200:
         raise InvalidInput("name too long", {"name": "must be at most 200 characters"})
     if await queries.staff_user_by_email(session, checked_email) is not None:
-        raise Conflict("a staff user with this email already exists")
+        raise Conflict(N_("a staff user with this email already exists"))
     return checked_email, checked_role
 
 
@@ -159,9 +163,9 @@ async def verify_login(session: AsyncSession, email: str, password: str) -> Staf
     try:
         _HASHER.verify(stored or _DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
     except (VerificationError, InvalidHashError):
-        raise LoginRefused("wrong email or password") from None
+        raise LoginRefused(N_("wrong email or password")) from None
     if row is None or stored is None or not row["active"]:
-        raise LoginRefused("wrong email or password")
+        raise LoginRefused(N_("wrong email or password"))
     values: dict[str, object] = {"last_login_at": _now()}
     if _HASHER.check_needs_rehash(stored):
         values["password_hash"] = hash_password(password)
@@ -209,6 +213,18 @@ async def set_active(
         raise NotFound("staff user", user_id)
     action = "user.reactivate" if active else "user.deactivate"
     await staff_audit.record(session, actor, action, f"user:{user_id}")
+    await session.commit()
+    return await get_user(session, user_id)
+
+
+async def set_language(session: AsyncSession, user_id: int, language: str | None) -> StaffAccount:
+    """Keep the staff app's language for a user (da, sv, en; None: follow the browser)."""
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput(
+            N_("unknown language"), {"language": f"must be one of {', '.join(LANGUAGES)} or null"}
+        )
+    if not await queries.update_staff_user(session, user_id, language=language):
+        raise NotFound("staff user", user_id)
     await session.commit()
     return await get_user(session, user_id)
 

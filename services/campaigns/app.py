@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from secrets import token_hex
 from typing import Any, Final
 
@@ -12,11 +13,12 @@ import structlog
 from arq.connections import ArqRedis
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 from redis.asyncio import Redis
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,6 +101,13 @@ def create_app(settings: Settings) -> Litestar:
             StaffAppController,
             PasswordLinkPages,
             AdminPages,
+            create_static_files_router(
+                path="/app/static",
+                directories=[STATIC_DIR],
+                include_in_schema=False,
+                # Vendored files change name with their version, so they may be cached a day.
+                cache_control=CacheControlHeader(max_age=86400),
+            ),
             *health_handlers,
         ],
         csrf_config=_csrf_config(settings),
@@ -152,6 +161,8 @@ def _csrf_config(settings: Settings) -> CSRFConfig:
         exclude=["^/api/", "^/health/"],
     )
 
+
+STATIC_DIR: Final = Path(__file__).parent / "static"
 
 # For ``uvicorn --factory``: settings from BREVDUE_* variables, or exit 2 with one line.
 create_app_from_env = from_env(create_app)

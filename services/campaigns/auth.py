@@ -12,7 +12,7 @@ from typing import Final, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries, staff_audit
-from services.campaigns.errors import InvalidInput, NotAuthenticated, NotFound
+from services.campaigns.errors import N_, InvalidInput, NotAuthenticated, NotFound
 from shared.clock import aware, utcnow
 
 Role = Literal["viewer", "editor", "admin"]
@@ -54,7 +54,7 @@ def hash_token(token: str) -> str:
 def check_role(role: str) -> Role:
     """Return ``role`` if it is one of admin, editor, viewer; else raise InvalidInput."""
     if role not in ROLES:
-        raise InvalidInput("unknown role", {"role": "must be one of admin, editor, viewer"})
+        raise InvalidInput(N_("unknown role"), {"role": "must be one of admin, editor, viewer"})
     return role
 
 
@@ -107,9 +107,9 @@ async def create_for_user(
         await queries.staff_user_by_id(session, user_id) if 0 < user_id <= queries.MAX_ID else None
     )
     if owner is None or not owner["active"]:
-        raise InvalidInput("unknown user", {"user_id": "is not an active staff user"})
+        raise InvalidInput(N_("unknown user"), {"user_id": "is not an active staff user"})
     if not role_allows(check_role(str(owner["role"])), check_role(role)):
-        raise InvalidInput("role too high", {"role": "must not exceed the user's own role"})
+        raise InvalidInput(N_("role too high"), {"role": "must not exceed the user's own role"})
     token_id, token = await _insert(session, role, label, user_id)
     await staff_audit.record(
         session, actor, "token.create", f"token:{token_id}", {"user": user_id, "role": role}

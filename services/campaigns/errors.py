@@ -7,6 +7,15 @@ from collections.abc import Mapping
 from shared.errors import BrevdueError
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the staff app's catalogs; it is translated where a page shows it.
+
+    Errors and notices are raised and passed on in English (the API answers in English); the
+    pages translate them into the user's language, so the extraction must find them here.
+    """
+    return message
+
+
 class CampaignsError(BrevdueError):
     """Base class of every error the campaigns service raises on purpose."""
 
@@ -63,7 +72,7 @@ class LoginThrottled(CampaignsError):
 
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
-        super().__init__("too many failed attempts; try again later")
+        super().__init__(N_("too many failed attempts; try again later"))
 
 
 class LinkInvalid(CampaignsError):

@@ -12,8 +12,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-LANGUAGES: Final = ("da", "sv", "en")
-DEFAULT_LANGUAGE: Final = "da"
+from shared.languages import DEFAULT_LANGUAGE, LANGUAGES
+
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
 LOCALES_DIR: Final = Path(__file__).parent / "locales"
 DOMAIN: Final = "messages"
@@ -35,6 +35,11 @@ def _catalog(directory: Path) -> gettext.GNUTranslations:
     return gettext.GNUTranslations(buffer)
 
 
+def page_language(accept_language: str | None, chosen: str | None = None) -> str:
+    """The staff app's language: the one the user chose, else the browser's."""
+    return chosen if chosen in LANGUAGES else negotiate(accept_language)
+
+
 def negotiate(accept_language: str | None) -> str:
     """da, sv or en from an Accept-Language header; Danish when nothing fits."""
     tags = [
@@ -51,7 +56,9 @@ class Renderer:
         self, templates_dir: Path = TEMPLATES_DIR, locales_dir: Path = LOCALES_DIR
     ) -> None:
         self._environments: dict[str, Environment] = {}
-        self._catalogs = {lang: _catalog(locales_dir / lang / "LC_MESSAGES") for lang in LANGUAGES}
+        self._catalogs: dict[str, gettext.GNUTranslations] = {
+            lang: _catalog(locales_dir / lang / "LC_MESSAGES") for lang in LANGUAGES
+        }
         for lang in LANGUAGES:
             env = Environment(
                 loader=FileSystemLoader(templates_dir),

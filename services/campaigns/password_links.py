@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import accounts, queries, staff_audit
 from services.campaigns.accounts import StaffAccount
-from services.campaigns.errors import InvalidInput, LinkInvalid
+from services.campaigns.errors import N_, InvalidInput, LinkInvalid
 from services.campaigns.pages import Renderer
 from shared.contracts import OutboundMail
 from shared.errors import TokenError
@@ -99,10 +99,10 @@ async def account_of(session: AsyncSession, settings: Settings, kind: str, token
         payload = _signer(settings).verify(purpose, token[:1000])
         user_id, fingerprint = int(payload["u"]), str(payload["p"])
     except (TokenError, TypeError, KeyError, ValueError):
-        raise LinkInvalid("this link is not valid or has expired") from None
+        raise LinkInvalid(N_("this link is not valid or has expired")) from None
     row = await queries.staff_user_by_id(session, user_id)
     if row is None or not row["active"] or _fingerprint(row["password_hash"]) != fingerprint:
-        raise LinkInvalid("this link is not valid or has expired")
+        raise LinkInvalid(N_("this link is not valid or has expired"))
     return user_id
 
 
@@ -118,7 +118,7 @@ async def set_password(
     """Set the password a live link allows, which retires the link; return the user id."""
     user_id = await account_of(session, settings, kind, token)
     if password != repeat:
-        raise InvalidInput("the two passwords differ", {"repeat": "the two passwords differ"})
+        raise InvalidInput(N_("the two passwords differ"), {"repeat": "the two passwords differ"})
     await accounts.set_password(session, user_id, password)
     await staff_audit.record(session, f"user:{user_id}", f"user.password_{kind}", f"user:{user_id}")
     await session.commit()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import accounts, sessions, staff_audit, throttle
 from services.campaigns.accounts import StaffAccount
-from services.campaigns.errors import InvalidInput, LoginRefused, NotAuthenticated
+from services.campaigns.errors import N_, InvalidInput, LoginRefused, NotAuthenticated
 
 
 async def signed_in(db: AsyncSession, redis: Redis, session_id: str | None) -> StaffAccount:
@@ -53,7 +53,7 @@ async def change_password(
 ) -> None:
     """Replace the user's password by one they chose, typed twice alike."""
     if password != repeat:
-        raise InvalidInput("the two passwords differ", {"repeat": "the two passwords differ"})
+        raise InvalidInput(N_("the two passwords differ"), {"repeat": "the two passwords differ"})
     await accounts.set_password(db, account.id, password)
     await staff_audit.record(db, f"user:{account.id}", "user.password_change", f"user:{account.id}")
     await db.commit()

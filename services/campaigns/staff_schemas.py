@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from msgspec import Struct
+from msgspec import UNSET, Struct, UnsetType
 
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.auth import TokenInfo
@@ -19,6 +19,8 @@ class UserOut(Struct, kw_only=True):
     role: str
     active: bool
     must_change_password: bool
+    # The staff app's language the user chose (da, sv, en); null follows the browser.
+    language: str | None = None
 
 
 class UsersOut(Struct, kw_only=True):
@@ -36,10 +38,12 @@ class UserInvite(Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class UserPatch(Struct, kw_only=True, forbid_unknown_fields=True):
-    """``PATCH /api/users/{id}``: another role, or deactivation (``active: false``)."""
+    """``PATCH /api/users/{id}``: another role, deactivation (``active: false``), a language."""
 
     role: str | None = None
     active: bool | None = None
+    # da, sv or en for the user's staff app; null to follow the browser again.
+    language: str | UnsetType | None = UNSET
 
 
 class TokenOut(Struct, kw_only=True):
@@ -84,6 +88,7 @@ def user_out(account: StaffAccount) -> UserOut:
         role=account.role,
         active=account.active,
         must_change_password=account.must_change_password,
+        language=account.language,
     )
 
 

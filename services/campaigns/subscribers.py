@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from redis.exceptions import RedisError
 
 from services.campaigns.auth import StaffToken
-from services.campaigns.errors import InvalidInput
+from services.campaigns.errors import N_, InvalidInput
 from shared.contracts import SubscriberExport, SubscriberRequest
 from shared.errors import QueueUnavailable
 from shared.jobs import enqueue, job_result
@@ -44,11 +44,13 @@ class ErasureAccepted(msgspec.Struct, frozen=True, kw_only=True):
 def _checked(body: SubscriberAddress) -> str:
     """The address, or InvalidInput naming the field."""
     if len(body.email) > MAX_EMAIL:
-        raise InvalidInput("invalid email", {"email": f"must be at most {MAX_EMAIL} characters"})
+        raise InvalidInput(
+            N_("invalid email"), {"email": f"must be at most {MAX_EMAIL} characters"}
+        )
     try:
         validate_email(body.email.strip(), check_deliverability=False)
     except EmailNotValidError:
-        raise InvalidInput("invalid email", {"email": "is not a valid email address"}) from None
+        raise InvalidInput(N_("invalid email"), {"email": "is not a valid email address"}) from None
     return body.email.strip()
 
 

@@ -14,6 +14,7 @@ from services.campaigns import sessions, throttle
 from services.campaigns.admin import create_user, seed_demo
 from services.campaigns.app import create_app
 from shared.settings import Settings
+from tests.campaigns.staff_support import PASSWORD, create_staff
 
 NEW_PASSWORD = "en lang og god adgangskode"
 
@@ -166,3 +167,41 @@ async def test_session_cookie_is_secure_behind_https(
         )
     assert response.status_code == 303
     assert "Secure" in response.headers["set-cookie"]
+
+
+async def test_each_user_chooses_the_apps_language(
+    browser: httpx.AsyncClient, settings: Settings
+) -> None:
+    await create_staff(settings, "sv@example.se", "editor", "Sanna")
+    await log_in(browser, "sv@example.se", PASSWORD)
+    danish = {"Accept-Language": "da"}
+    page = await browser.get("/app/account", headers=danish)
+    assert page.status_code == 200 and "Min konto" in page.text
+    assert 'aria-current="page">Min konto' in page.text
+    refused = await browser.post(
+        "/app/account", data={"language": "fi", "_csrf_token": csrf_token(page)}, headers=danish
+    )
+    assert refused.status_code == 422 and "Ukendt sprog" in refused.text
+    saved = await browser.post(
+        "/app/account", data={"language": "sv", "_csrf_token": csrf_token(page)}, headers=danish
+    )
+    # The user's choice wins over the browser's language, on every page from now on.
+    assert saved.status_code == 200 and "Mitt konto" in saved.text and 'lang="sv"' in saved.text
+    home = await browser.get("/app/", headers=danish)
+    assert "Inloggad som Sanna" in home.text
+    back = await browser.post(
+        "/app/account", data={"language": "", "_csrf_token": csrf_token(page)}, headers=danish
+    )
+    assert "Min konto" in back.text
+
+
+async def test_the_app_serves_its_own_htmx(browser: httpx.AsyncClient) -> None:
+    login = await browser.get("/app/login")
+    script = re.search(r'<script src="(/app/static/htmx-[0-9.]+\.min\.js)"', login.text)
+    assert script, login.text
+    served = await browser.get(script.group(1))
+    assert served.status_code == 200 and "htmx" in served.text[:2000]
+    assert "javascript" in served.headers["content-type"]
+    style = await browser.get("/app/static/app.css")
+    assert style.status_code == 200 and ":focus-visible" in style.text
+    assert (await browser.get("/app/static/../app.py")).status_code == 404

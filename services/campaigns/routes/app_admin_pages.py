@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.campaigns import accounts, auth, password_links, permissions
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.errors import (
+    N_,
     CampaignsError,
     NotAuthenticated,
     PermissionDenied,
@@ -32,7 +33,7 @@ def _forbidden(request: Request[Any, Any, Any], _: PermissionDenied) -> Response
         "app/forbidden.html",
         status_code=403,
         account=None,
-        message="you may not do this",
+        message=N_("you may not do this"),
         error=True,
     )
 
@@ -127,7 +128,7 @@ class AdminPages(Controller):
             return await _users_page(
                 request, db, account, status_code=422, message=exc.message, error=True
             )
-        return await _users_page(request, db, account, message="the invitation is on its way")
+        return await _users_page(request, db, account, message=N_("the invitation is on its way"))
 
     @post("/users/{user_id:int}/role")
     async def change_role(
@@ -175,7 +176,7 @@ class AdminPages(Controller):
             )
         except ValueError:
             return await _tokens_page(
-                request, db, account, status_code=422, message="unknown user", error=True
+                request, db, account, status_code=422, message=N_("unknown user"), error=True
             )
         except _REFUSALS as exc:
             return await _tokens_page(
@@ -198,7 +199,7 @@ class AdminPages(Controller):
             return await _tokens_page(
                 request, db, account, status_code=404, message=exc.message, error=True
             )
-        return await _tokens_page(request, db, account, message="the token is revoked")
+        return await _tokens_page(request, db, account, message=N_("the token is revoked"))
 
 
 async def _update_user(
@@ -219,4 +220,4 @@ async def _update_user(
         return await _users_page(
             request, db, account, status_code=422, message=exc.message, error=True
         )
-    return await _users_page(request, db, account, message="saved")
+    return await _users_page(request, db, account, message=N_("saved"))

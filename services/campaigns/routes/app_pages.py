@@ -13,28 +13,32 @@ from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import sessions, staff_app
+from services.campaigns import accounts, sessions, staff_app
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.errors import (
+    N_,
     InvalidInput,
     LoginRefused,
     LoginThrottled,
     NotAuthenticated,
 )
-from services.campaigns.pages import Renderer, negotiate
+from services.campaigns.pages import Renderer, page_language
+from shared.languages import LANGUAGES
 from shared.settings import Settings
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-ROLE_NAMES = {"admin": "administrator", "editor": "editor", "viewer": "viewer"}
 
 
 def render_page(
     request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any
 ) -> Response[str]:
-    """A staff app page in the caller's language, with its CSRF token and a translated message."""
+    """A staff app page in the user's language, with its CSRF token and a translated message.
+
+    The language is the one the signed-in ``account`` chose, else the browser's.
+    """
     renderer: Renderer = request.app.state.pages
-    lang = negotiate(request.headers.get("accept-language"))
+    account = context.get("account")
+    lang = page_language(request.headers.get("accept-language"), getattr(account, "language", None))
     message = context.pop("message", None)
     html = renderer.render(
         template,
@@ -159,13 +163,37 @@ class StaffAppController(Controller):
         account = await signed_in(request, db)
         if account.must_change_password:
             return Redirect("/app/password", status_code=303)
-        renderer: Renderer = request.app.state.pages
-        lang = negotiate(request.headers.get("accept-language"))
+        return render_page(request, "app/home.html", account=account)
+
+    @get("/account")
+    async def account_page(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
+        """The signed-in user's own settings: the app's language."""
+        account = await signed_in(request, db)
+        return render_page(request, "app/account.html", account=account, languages=LANGUAGES)
+
+    @post("/account", status_code=303)
+    async def save_account(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], data: Form
+    ) -> Response[Any]:
+        """Keep the chosen language (empty: follow the browser)."""
+        account = await signed_in(request, db)
+        chosen = data.get("language") or None
+        try:
+            account = await accounts.set_language(db, account.id, chosen)
+        except InvalidInput as exc:
+            return render_page(
+                request,
+                "app/account.html",
+                status_code=422,
+                account=account,
+                languages=LANGUAGES,
+                message=exc.message,
+                error=True,
+            )
         return render_page(
-            request,
-            "app/home.html",
-            account=account,
-            role_name=renderer.gettext(lang, ROLE_NAMES[account.role]),
+            request, "app/account.html", account=account, languages=LANGUAGES, message=N_("saved")
         )
 
     @post("/logout", status_code=303)

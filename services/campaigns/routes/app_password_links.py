@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import password_links
-from services.campaigns.errors import InvalidInput, LinkInvalid
+from services.campaigns.errors import N_, InvalidInput, LinkInvalid
 from services.campaigns.routes.app_pages import Form, render_page
 from services.campaigns.routes.users import mailing
 
@@ -95,7 +95,7 @@ class PasswordLinkPages(Controller):
             "app/login.html",
             account=None,
             email="",
-            message="your password is saved; log in with it",
+            message=N_("your password is saved; log in with it"),
         )
 
 

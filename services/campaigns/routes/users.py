@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from msgspec import UnsetType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import accounts, auth, password_links, permissions
@@ -70,12 +71,14 @@ class UsersController(Controller):
         db: NamedDependency[AsyncSession],
         user_id: FromPath[int],
     ) -> UserOut:
-        """Change a user's role or deactivate them, at once (admin)."""
+        """Change a user's role, deactivate them at once, or set their language (admin)."""
         data = decode_json(await request.body(), UserPatch)
         actor = permissions.actor(request.user)
         account = await accounts.update_user(
             db, user_id, actor=actor, role=data.role, active=data.active
         )
+        if not isinstance(data.language, UnsetType):
+            account = await accounts.set_language(db, user_id, data.language)
         return user_out(account)
 
 
