@@ -26,13 +26,16 @@ def migrate(var: Path) -> int:
 
 
 def seed(var: Path) -> int:
-    """Create the demo lists, member site and admin user that are missing."""
+    """Create the demo lists, member site, admin user and residents that are missing."""
     from services.campaigns.admin import seed_demo
+    from services.subscriptions.demo import seed_demo_audience
 
-    result = asyncio.run(seed_demo(load_settings(var=var)))
-    if result.created_anything:
+    settings = load_settings(var=var)
+    result = asyncio.run(seed_demo(settings))
+    residents = asyncio.run(seed_demo_audience(settings))
+    if result.created_anything or residents:
         created = ", ".join(result.lists_created) or "no lists"
-        print(f"brevdue: demo data created (lists: {created})")
+        print(f"brevdue: demo data created (lists: {created}; residents: {residents})")
     else:
         print("brevdue: demo data already present")
     return 0

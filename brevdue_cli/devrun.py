@@ -239,10 +239,12 @@ def _answers(url: str) -> bool:
 
 def _migrate_and_seed(settings: Settings) -> None:
     from services.campaigns.admin import seed_demo
+    from services.subscriptions.demo import seed_demo_audience
     from shared.migrate import upgrade
 
     upgrade(settings.database_url)
     asyncio.run(seed_demo(settings))
+    asyncio.run(seed_demo_audience(settings))
 
 
 def _first_run_token(settings: Settings, var: Path) -> str | None:

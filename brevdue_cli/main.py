@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations").set_defaults(
         handler=lambda a: commands.migrate(var_dir(a.var_dir))
     )
-    sub.add_parser("seed", help="create demo lists, site and admin user").set_defaults(
+    sub.add_parser("seed", help="create demo lists, site, admin user and residents").set_defaults(
         handler=lambda a: commands.seed(var_dir(a.var_dir))
     )
 
@@ -113,9 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reset-password", help="give a staff user a new one-time password, printed last"
     )
     user_reset.add_argument("email")
-    user_reset.set_defaults(
-        handler=lambda a: commands.reset_password(var_dir(a.var_dir), a.email)
-    )
+    user_reset.set_defaults(handler=lambda a: commands.reset_password(var_dir(a.var_dir), a.email))
 
     catcher = sub.add_parser("catcher", help="local SMTP catcher with an inbox web page")
     catcher.add_argument("--host", default="127.0.0.1")
