@@ -115,8 +115,9 @@ async def start_sending(
         await queries.unmark_sending(session, campaign_id, when, back_to=from_status)
         await session.commit()
         log.warning("campaign.enqueue_failed", campaign_id=campaign_id, error=repr(exc))
+        still = "a draft" if from_status == CampaignStatus.DRAFT else from_status
         raise Unavailable(
-            f"the job queue cannot be reached; the campaign is still {from_status}"
+            f"the job queue cannot be reached; the campaign is still {still}"
         ) from exc
     log.info("campaign.send_requested", campaign_id=campaign_id, was=from_status)
     return True

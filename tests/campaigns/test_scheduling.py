@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from brevdue_cli.redis_server import free_port
+from services.campaigns import scheduling
 from services.campaigns.admin import create_token, seed_demo
 from services.campaigns.app import create_app
+from services.campaigns.errors import Unavailable
+from shared.db import create_sessionmaker
+from shared.jobs import create_job_pool
 from shared.queues import BULK_QUEUE
 from shared.schema import campaign_lists, campaigns
 from shared.settings import Settings
@@ -242,3 +249,29 @@ async def test_two_replicas_racing_start_it_once(
         actions = await audit_actions(db, f"campaign:{campaign['id']}")
         assert actions.count(("system", "campaign.send")) == 1, actions
     assert await redis.zcard(BULK_QUEUE) == 3
+
+
+async def test_a_due_campaign_stays_scheduled_while_redis_is_away(
+    api: Api, settings: Settings, redis: Redis, db: AsyncEngine
+) -> None:
+    campaign = await new_campaign(api)
+    assert (await _schedule(api, campaign["id"], local_soon(0.3))).status_code == 200
+    await asyncio.sleep(0.5)
+    sessionmaker = create_sessionmaker(db)
+    # A client for a port nobody listens on: every command fails to connect.
+    away = ArqRedis(host="127.0.0.1", port=free_port())
+    async with sessionmaker() as session:
+        with pytest.raises(Unavailable, match="still scheduled"):
+            await scheduling.start_due(session, away, datetime.now(UTC))
+    await away.aclose()
+    fetched = (await api.get(f"/api/campaigns/{campaign['id']}")).json()
+    assert fetched["status"] == "scheduled"
+    assert fetched["send_requested_at"] is None
+
+    jobs = await create_job_pool(settings.redis_url, BULK_QUEUE)
+    async with sessionmaker() as session:
+        assert await scheduling.start_due(session, jobs, datetime.now(UTC)) == [campaign["id"]]
+        assert await scheduling.start_due(session, jobs, datetime.now(UTC)) == []
+    await jobs.aclose()
+    assert (await api.get(f"/api/campaigns/{campaign['id']}")).json()["status"] == "sending"
+    assert await redis.exists(START_JOB.format(campaign["id"]))
