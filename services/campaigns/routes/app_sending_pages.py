@@ -175,8 +175,19 @@ async def _act(
     account = await _editor(request, db)
     try:
         await step(account)
-    except NotFound:
-        raise
+    except NotFound as exc:
+        if exc.kind == "campaign":
+            raise
+        await db.rollback()
+        return await _page(
+            request,
+            db,
+            account,
+            campaign_id,
+            status_code=422,
+            message=N_("there is no subscriber with that number"),
+            error=True,
+        )
     except (QueueUnavailable, Unavailable):
         await db.rollback()
         return await _page(
