@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.schema import campaign_runs
+from shared.queues import BULK_QUEUE
+from shared.schema import campaign_runs, deliveries
 from shared.settings import Settings
 from tests.campaigns.conftest import Api, new_campaign
 from tests.campaigns.sending_support import add_subscribers, audit_actions, next_change
@@ -194,3 +196,86 @@ async def test_strangers_and_unknown_campaigns(
         browser, campaign["id"], "test", to=" ".join(f"p{n}@kommune.test" for n in range(6))
     )
     assert too_many.status_code == 422
+
+
+async def test_pause_resume_cancel_and_retry_from_the_page(
+    api: Api, browser: httpx.AsyncClient, settings: Settings, db: AsyncEngine, redis: Redis
+) -> None:
+    campaign = await new_campaign(api)
+    campaign_id = campaign["id"]
+    assert (await api.post(f"/api/campaigns/{campaign_id}/send")).status_code == 202
+    now = datetime.now(UTC)
+    async with db.begin() as conn:
+        await conn.execute(
+            sa.insert(campaign_runs).values(
+                campaign_id=campaign_id, state="sending", recipients=2, started_at=now
+            )
+        )
+        await conn.execute(
+            sa.insert(deliveries),
+            [
+                {
+                    "campaign_id": campaign_id,
+                    "subscriber_id": 1,
+                    "status": "failed",
+                    "attempts": 3,
+                    "last_code": 550,
+                    "last_response": "5.1.1 mailbox unavailable",
+                    "message_id": "<f1@test>",
+                    "queued_at": now,
+                    "updated_at": now,
+                },
+                {
+                    "campaign_id": campaign_id,
+                    "subscriber_id": 2,
+                    "status": "queued",
+                    "attempts": 0,
+                    "last_code": None,
+                    "last_response": None,
+                    "message_id": "<q2@test>",
+                    "queued_at": now,
+                    "updated_at": now,
+                },
+            ],
+        )
+    await sign_in_as(browser, settings, "editor")
+    page = await browser.get(f"/app/campaigns/{campaign_id}")
+    assert "550 5.1.1 mailbox unavailable" in page.text
+    assert "Retry 1 failed send" in page.text
+
+    retried = await _post(browser, campaign_id, "retry-failed")
+    assert retried.status_code == 200
+    assert "the failed messages are queued again" in retried.text
+    assert await redis.zcard(BULK_QUEUE) == 2  # the start job and the retry job
+
+    paused = await _post(browser, campaign_id, "pause")
+    assert paused.status_code == 200
+    assert (await api.get(f"/api/campaigns/{campaign_id}")).json()["status"] == "paused"
+    assert "hx-trigger" not in paused.text  # a paused campaign does not poll
+    resumed = await _post(browser, campaign_id, "resume")
+    assert resumed.status_code == 200
+    assert (await api.get(f"/api/campaigns/{campaign_id}")).json()["status"] == "sending"
+
+    confirm = await _post(browser, campaign_id, "cancel")
+    assert "Cancel the campaign?" in confirm.text
+    assert (await api.get(f"/api/campaigns/{campaign_id}")).json()["status"] == "sending"
+    token = _form_token(confirm, f"/app/campaigns/{campaign_id}/cancel")
+    cancelled = await browser.post(
+        f"/app/campaigns/{campaign_id}/cancel", data={"confirm": "yes", "_csrf_token": token}
+    )
+    assert cancelled.status_code == 200
+    assert (await api.get(f"/api/campaigns/{campaign_id}")).json()["status"] == "cancelled"
+    again = await _post(browser, campaign_id, "pause")
+    assert again.status_code == 409
+
+
+async def test_a_test_send_as_an_unknown_subscriber_is_explained(
+    api: Api, browser: httpx.AsyncClient, settings: Settings
+) -> None:
+    campaign = await new_campaign(api)
+    await sign_in_as(browser, settings, "editor")
+    response = await _post(
+        browser, campaign["id"], "test", to="ea@kommune.test", subscriber_id="999999"
+    )
+    assert response.status_code == 422
+    assert "there is no subscriber with that number" in response.text
