@@ -175,6 +175,10 @@ campaigns = Table(
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("send_requested_at"),
+    # When a scheduled campaign starts (UTC), and the IANA zone staff chose the time in.
+    _ts("scheduled_at"),
+    Column("schedule_zone", String(64), nullable=True),
+    Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
     comment="owner: campaigns",
 )
 

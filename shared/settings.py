@@ -130,6 +130,10 @@ class Settings:
     # Nameservers for the MX check ("ip" or "ip:port"); empty: the system resolver.
     mx_check_nameservers: tuple[str, ...] = ()
     purge_unconfirmed_after_days: int = 30
+    # How often each campaigns replica looks for scheduled campaigns that are due (seconds).
+    schedule_poll_interval: float = 10.0
+    # Test sends of campaigns each staff user (or token) may make per hour.
+    test_sends_per_hour: int = 20
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -227,6 +231,15 @@ def _abuse_settings(get: Callable[[str], str | None], defaults: Settings) -> dic
             "MX_CHECK_TIMEOUT", get("MX_CHECK_TIMEOUT"), defaults.mx_check_timeout, 0.1
         ),
         "mx_check_nameservers": _nameservers("MX_CHECK_NAMESERVERS", get("MX_CHECK_NAMESERVERS")),
+        "schedule_poll_interval": _seconds(
+            "SCHEDULE_POLL_INTERVAL",
+            get("SCHEDULE_POLL_INTERVAL"),
+            defaults.schedule_poll_interval,
+            0.05,
+        ),
+        "test_sends_per_hour": _positive_int(
+            "TEST_SENDS_PER_HOUR", get("TEST_SENDS_PER_HOUR"), defaults.test_sends_per_hour
+        ),
         "purge_unconfirmed_after_days": _positive_int(
             "PURGE_UNCONFIRMED_AFTER_DAYS",
             get("PURGE_UNCONFIRMED_AFTER_DAYS"),

@@ -13,6 +13,7 @@ class CampaignStatus(StrEnum):
     """``campaigns.status``, written by the campaigns service (staff actions)."""
 
     DRAFT = "draft"
+    SCHEDULED = "scheduled"  # waits for campaigns.scheduled_at; staff may unschedule it
     SENDING = "sending"
     SENT = "sent"
     PAUSED = "paused"

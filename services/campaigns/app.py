@@ -31,6 +31,7 @@ from services.campaigns.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    TooManyRequests,
     Unavailable,
 )
 from services.campaigns.mailer_events import CampaignEventReader
@@ -40,6 +41,8 @@ from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
 from services.campaigns.routes.app_admin_pages import AdminPages
 from services.campaigns.routes.app_pages import StaffAppController
 from services.campaigns.routes.app_password_links import PasswordLinkPages
+from services.campaigns.routes.app_sending_pages import SendingPages
+from services.campaigns.scheduling import Scheduler
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
@@ -60,6 +63,7 @@ _STATUS_OF: Final[tuple[tuple[type[CampaignsError], int], ...]] = (
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (TooManyRequests, 429),
     (Unavailable, 503),
 )
 
@@ -78,6 +82,8 @@ def create_app(settings: Settings) -> Litestar:
             # Its own connection: the reader's blocking reads must not hold one of the pool's.
             events = CampaignEventReader(Redis.from_url(settings.redis_url), sessionmaker)
             events.start()
+            scheduler = Scheduler(sessionmaker, jobs, settings.schedule_poll_interval)
+            scheduler.start()
             try:
                 app.state.settings = settings
                 app.state.engine = engine
@@ -87,6 +93,7 @@ def create_app(settings: Settings) -> Litestar:
                 app.state.pages = pages
                 yield
             finally:
+                await scheduler.stop()
                 await events.stop()
                 await events.redis.aclose()
                 await jobs.aclose()
@@ -101,6 +108,7 @@ def create_app(settings: Settings) -> Litestar:
             StaffAppController,
             PasswordLinkPages,
             AdminPages,
+            SendingPages,
             create_static_files_router(
                 path="/app/static",
                 directories=[STATIC_DIR],
@@ -196,6 +204,8 @@ def _campaigns_error(_: Request[Any, Any, Any], exc: CampaignsError) -> Response
     headers = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="brevdue"'
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
     return Response(body, status_code=status, headers=headers)
 
 

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
 from services.campaigns.drafts import Draft, Rendered, check_draft, must_be_valid, render_draft
-from services.campaigns.errors import Conflict, InvalidInput, NotFound, Unavailable
+from services.campaigns.errors import N_, Conflict, InvalidInput, NotFound, Unavailable
 from services.campaigns.render_pool import RenderPool
+from services.campaigns.schedule_times import local_time
 from services.campaigns.schemas import (
     CampaignCreate,
     CampaignOut,
@@ -75,25 +76,68 @@ async def update_campaign(
     return await get_campaign(session, campaign_id)
 
 
-async def send_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> CampaignOut:
-    """Mark a draft as sending and enqueue its fan-out job, exactly once."""
+async def send_campaign(
+    session: AsyncSession, renderer: RenderPool, jobs: JobQueue, campaign_id: int
+) -> CampaignOut:
+    """Mark a draft as sending and enqueue its fan-out job, exactly once.
+
+    A campaign without lists or whose templates no longer render is refused (422) first.
+    """
+    row = await campaign_row(session, campaign_id)
+    _require_draft(row, "sent")
+    await check_sendable(session, renderer, row)
+    if not await start_sending(session, jobs, campaign_id, CampaignStatus.DRAFT):
+        _require_draft(await campaign_row(session, campaign_id), "sent")
+    return await get_campaign(session, campaign_id)
+
+
+async def start_sending(
+    session: AsyncSession, jobs: JobQueue, campaign_id: int, from_status: CampaignStatus
+) -> bool:
+    """Move the campaign from ``from_status`` to sending and enqueue its fan-out job.
+
+    False when the campaign was not in that state (or, scheduled, not yet due): another
+    request or scheduler replica got there first. The one path for "send now" and the
+    scheduler.
+    """
     _check_id(campaign_id)
     when = utcnow()
-    # The conditional UPDATE is the single gate: of two concurrent sends only one flips the row.
-    if not await queries.mark_sending(session, campaign_id, when):
+    # The conditional UPDATE is the single gate: of two concurrent starts only one flips the row.
+    if not await queries.mark_sending(session, campaign_id, when, from_status):
         await session.rollback()
-        _require_draft(await campaign_row(session, campaign_id), "sent")
+        return False
     await session.commit()
     try:
         await enqueue(jobs, START_CAMPAIGN, StartCampaign(campaign_id=campaign_id))
     except QueueUnavailable as exc:
-        # Without its job the campaign would sit in "sending" forever: put it back to draft.
-        await queries.unmark_sending(session, campaign_id, when)
+        # Without its job the campaign would sit in "sending" forever: put it back where it
+        # was (a scheduled one stays due, so the scheduler tries again).
+        await queries.unmark_sending(session, campaign_id, when, back_to=from_status)
         await session.commit()
         log.warning("campaign.enqueue_failed", campaign_id=campaign_id, error=repr(exc))
-        raise Unavailable("the job queue cannot be reached; the campaign is still a draft") from exc
-    log.info("campaign.send_requested", campaign_id=campaign_id)
-    return await get_campaign(session, campaign_id)
+        still = "a draft" if from_status == CampaignStatus.DRAFT else from_status
+        raise Unavailable(
+            f"the job queue cannot be reached; the campaign is still {still}"
+        ) from exc
+    log.info("campaign.send_requested", campaign_id=campaign_id, was=from_status)
+    return True
+
+
+async def check_sendable(
+    session: AsyncSession, renderer: RenderPool, row: queries.CampaignRow
+) -> None:
+    """Refuse (422) a campaign that names no list or whose templates no longer render."""
+    slugs = (await queries.list_slugs_of(session, [row.id]))[row.id]
+    draft = Draft(
+        subject=row.subject,
+        body=row.body,
+        body_text=row.body_text,
+        from_address=row.from_address,
+        lists=slugs,
+    )
+    problems = await renderer.run("body", check_draft, draft)
+    if problems:
+        raise InvalidInput(N_("the campaign cannot be sent as it is"), problems)
 
 
 async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
@@ -115,6 +159,9 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         counts=_counts(counts[campaign_id], run),
         failure=run.failure if run is not None else None,
         pause_reason=row.pause_reason,
+        scheduled_at=row.scheduled_at,
+        schedule_zone=row.schedule_zone,
+        scheduled_local=local_time(row.scheduled_at, row.schedule_zone),
     )
 
 

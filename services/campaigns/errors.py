@@ -77,3 +77,11 @@ class LoginThrottled(CampaignsError):
 
 class LinkInvalid(CampaignsError):
     """A mailed staff link that is forged, expired, already used or for a deactivated user."""
+
+
+class TooManyRequests(CampaignsError):
+    """A staff user or token used up an allowance (test sends per hour); ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, {"retry_after": str(retry_after)})

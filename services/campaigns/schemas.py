@@ -299,6 +299,10 @@ class CampaignOut(Struct, kw_only=True):
     # Status "paused" by the mailer: why it stopped (too much of its mail failed). None when
     # staff paused it.
     pause_reason: str | None = None
+    # Status "scheduled": when it starts (UTC), the zone staff chose and that time in it.
+    scheduled_at: datetime | None = None
+    schedule_zone: str | None = None
+    scheduled_local: datetime | None = None
 
 
 class CampaignPage(Struct, kw_only=True):

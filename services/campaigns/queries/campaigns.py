@@ -37,10 +37,14 @@ class CampaignRow:
     send_requested_at: datetime | None
     # Why the mailer asked for a pause (None when staff paused it, or it is not paused).
     pause_reason: str | None = None
+    # When a scheduled campaign starts (or was to start) and the zone staff chose it in.
+    scheduled_at: datetime | None = None
+    schedule_zone: str | None = None
 
 
 def _campaign(row: RowMapping) -> CampaignRow:
     requested = row["send_requested_at"]
+    scheduled = row["scheduled_at"]
     return CampaignRow(
         id=int(row["id"]),
         subject=str(row["subject"]),
@@ -52,6 +56,8 @@ def _campaign(row: RowMapping) -> CampaignRow:
         updated_at=aware(row["updated_at"]),
         send_requested_at=aware(requested) if requested is not None else None,
         pause_reason=row["pause_reason"],
+        scheduled_at=aware(scheduled) if scheduled is not None else None,
+        schedule_zone=row["schedule_zone"],
     )
 
 
@@ -100,17 +106,31 @@ async def _set_campaign_lists(
         await session.execute(sa.insert(campaign_lists), rows)
 
 
-async def mark_sending(session: AsyncSession, campaign_id: int, when: datetime) -> bool:
-    """Move a draft to sending; the WHERE clause makes this the one gate against double sends."""
+async def mark_sending(
+    session: AsyncSession,
+    campaign_id: int,
+    when: datetime,
+    from_status: CampaignStatus = CampaignStatus.DRAFT,
+) -> bool:
+    """Move a draft (or a due scheduled campaign) to sending; the WHERE clause makes this the
+    one gate against double sends, across requests and scheduler replicas alike."""
+    condition = [campaigns.c.id == campaign_id, campaigns.c.status == from_status]
+    if from_status == CampaignStatus.SCHEDULED:
+        condition.append(campaigns.c.scheduled_at <= when)
     result = await session.execute(
         sa.update(campaigns)
-        .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.DRAFT)
+        .where(*condition)
         .values(status=CampaignStatus.SENDING, send_requested_at=when, updated_at=when)
     )
     return rowcount(result) == 1
 
 
-async def unmark_sending(session: AsyncSession, campaign_id: int, when: datetime) -> None:
+async def unmark_sending(
+    session: AsyncSession,
+    campaign_id: int,
+    when: datetime,
+    back_to: CampaignStatus = CampaignStatus.DRAFT,
+) -> None:
     """Undo ``mark_sending`` of this request (matched by its time) when the job was not queued."""
     await session.execute(
         sa.update(campaigns)
@@ -119,8 +139,46 @@ async def unmark_sending(session: AsyncSession, campaign_id: int, when: datetime
             campaigns.c.status == CampaignStatus.SENDING,
             campaigns.c.send_requested_at == when,
         )
-        .values(status=CampaignStatus.DRAFT, send_requested_at=None, updated_at=utcnow())
+        .values(status=back_to, send_requested_at=None, updated_at=utcnow())
     )
+
+
+async def mark_scheduled(
+    session: AsyncSession, campaign_id: int, at: datetime, zone: str, when: datetime
+) -> bool:
+    """Give a draft or an already scheduled campaign its start time; False in any other state."""
+    result = await session.execute(
+        sa.update(campaigns)
+        .where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status.in_([CampaignStatus.DRAFT, CampaignStatus.SCHEDULED]),
+        )
+        .values(
+            status=CampaignStatus.SCHEDULED, scheduled_at=at, schedule_zone=zone, updated_at=when
+        )
+    )
+    return rowcount(result) == 1
+
+
+async def unmark_scheduled(session: AsyncSession, campaign_id: int, when: datetime) -> bool:
+    """Turn a campaign still waiting for its time back into a draft; False once it started."""
+    result = await session.execute(
+        sa.update(campaigns)
+        .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.SCHEDULED)
+        .values(status=CampaignStatus.DRAFT, scheduled_at=None, schedule_zone=None, updated_at=when)
+    )
+    return rowcount(result) == 1
+
+
+async def due_campaign_ids(session: AsyncSession, now: datetime, limit: int = 100) -> list[int]:
+    """Scheduled campaigns whose time has come, earliest first."""
+    result = await session.execute(
+        sa.select(campaigns.c.id)
+        .where(campaigns.c.status == CampaignStatus.SCHEDULED, campaigns.c.scheduled_at <= now)
+        .order_by(campaigns.c.scheduled_at, campaigns.c.id)
+        .limit(limit)
+    )
+    return [int(campaign_id) for campaign_id in result.scalars()]
 
 
 async def campaign_by_id(session: AsyncSession, campaign_id: int) -> CampaignRow | None:

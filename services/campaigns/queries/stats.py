@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import aware
 from shared.schema import (
+    audit_log,
+    campaign_lists,
     campaign_runs,
     deliveries,
     subscribers,
     subscriptions,
 )
-from shared.statuses import DeliveryStatus
+from shared.statuses import DeliveryStatus, SubscriberStatus, SubscriptionStatus
 
 
 async def site_subscription_counts(session: AsyncSession, site_id: int) -> dict[str, int]:
@@ -168,3 +170,97 @@ async def failed_summary(session: AsyncSession, campaign_id: int) -> tuple[int, 
 
 def _maybe_aware(value: datetime | None) -> datetime | None:
     return aware(value) if value is not None else None
+
+
+# --- a campaign's progress and audience ----------------------------------------------------
+
+
+async def audience_size(session: AsyncSession, campaign_id: int) -> int:
+    """Active subscribers confirmed on at least one of the campaign's lists, counted once."""
+    confirmed = (
+        sa.select(subscriptions.c.subscriber_id)
+        .join(campaign_lists, campaign_lists.c.list_id == subscriptions.c.list_id)
+        .where(
+            campaign_lists.c.campaign_id == campaign_id,
+            subscriptions.c.status == SubscriptionStatus.CONFIRMED,
+        )
+    )
+    result = await session.execute(
+        sa.select(sa.func.count()).where(
+            subscribers.c.id.in_(confirmed), subscribers.c.status == SubscriberStatus.ACTIVE
+        )
+    )
+    return int(result.scalar_one())
+
+
+def _utc_minute(session: AsyncSession, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The UTC minute of a timestamp as YYYY-MM-DDTHH:MM text, on either database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI')
+    return sa.func.strftime("%Y-%m-%dT%H:%M", column)
+
+
+async def sends_per_minute(session: AsyncSession, campaign_id: int) -> dict[datetime, int]:
+    """How many of the campaign's messages the relay accepted in each UTC minute."""
+    minute = _utc_minute(session, deliveries.c.sent_at)
+    result = await session.execute(
+        sa.select(minute, sa.func.count())
+        .where(
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status == DeliveryStatus.SENT,
+            deliveries.c.sent_at.is_not(None),
+        )
+        .group_by(minute)
+    )
+    return {
+        datetime.fromisoformat(str(text)).replace(tzinfo=UTC): int(number)
+        for text, number in result.all()
+    }
+
+
+async def sent_since(session: AsyncSession, campaign_id: int, since: datetime) -> int:
+    """How many of the campaign's messages were accepted by the relay since ``since``."""
+    result = await session.execute(
+        sa.select(sa.func.count()).where(
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status == DeliveryStatus.SENT,
+            deliveries.c.sent_at >= since,
+        )
+    )
+    return int(result.scalar_one())
+
+
+async def unsubscribed_by_campaign(session: AsyncSession, campaign_id: int) -> int:
+    """Residents who unsubscribed through a link in this campaign's mail (the audit log says)."""
+    result = await session.execute(
+        sa.select(sa.func.count(sa.distinct(audit_log.c.subscriber_ref))).where(
+            audit_log.c.action == "unsubscribed",
+            audit_log.c.details["campaign_id"].as_integer() == campaign_id,
+        )
+    )
+    return int(result.scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberRow:
+    """Who a test message is rendered as: a real subscriber's name, address and language."""
+
+    id: int
+    email: str
+    name: str | None
+    language: str
+
+
+async def subscriber_by_id(session: AsyncSession, subscriber_id: int) -> SubscriberRow | None:
+    """One subscriber, read only to render a test message as them."""
+    result = await session.execute(
+        sa.select(
+            subscribers.c.id, subscribers.c.email, subscribers.c.name, subscribers.c.language
+        ).where(subscribers.c.id == subscriber_id)
+    )
+    row = result.mappings().first()
+    if row is None:
+        return None
+    return SubscriberRow(
+        id=int(row["id"]), email=str(row["email"]), name=row["name"], language=str(row["language"])
+    )

@@ -7,6 +7,7 @@ from litestar.middleware import DefineMiddleware
 
 from services.campaigns.routes.audit import AuditController
 from services.campaigns.routes.audit_trail import AuditTrailMiddleware
+from services.campaigns.routes.campaign_sending import CampaignSendingController
 from services.campaigns.routes.campaigns import CampaignsController
 from services.campaigns.routes.fields import FieldsController
 from services.campaigns.routes.health import live, ready
@@ -28,6 +29,7 @@ def api_router() -> Router:
         route_handlers=[
             ListsController,
             CampaignsController,
+            CampaignSendingController,
             SitesController,
             FieldsController,
             SubscribersController,

@@ -81,11 +81,13 @@ class CampaignsController(Controller):
     async def send_campaign(
         self,
         db: NamedDependency[AsyncSession],
+        renderer: NamedDependency[RenderPool],
         jobs: NamedDependency[ArqRedis],
         campaign_id: FromPath[int],
     ) -> CampaignOut:
-        """Hand a draft to the mailer (editor); 409 unless it is a draft."""
-        return await campaigns.send_campaign(db, jobs, campaign_id)
+        """Hand a draft to the mailer (editor); 409 unless it is a draft, 422 when it has no
+        lists or its templates no longer render."""
+        return await campaigns.send_campaign(db, renderer, jobs, campaign_id)
 
     @post("/{campaign_id:int}/preview", status_code=200)
     async def preview_campaign(
