@@ -5,7 +5,6 @@ so nobody is unsubscribed by clicking a preview."""
 
 from __future__ import annotations
 
-from email.utils import formataddr
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.campaigns import queries
 from services.campaigns.campaigns import campaign_row
 from services.campaigns.drafts import Draft, Rendered, render_message
+from services.campaigns.editor import display_mailbox
 from services.campaigns.errors import N_, InvalidInput
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.schemas import PreviewOut, PreviewRequest
-from shared.languages import DEFAULT_LANGUAGE, Language, is_language, localised
+from shared.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, localised
 
 SAMPLE_EMAIL: Final = "maja@example.org"
 SEARCH_LIMIT: Final = 10
@@ -40,8 +40,8 @@ async def preview_campaign(
     subscriber: dict[str, Any]
     if reader.subscriber_id is not None:
         found = await _reader(session, reader.subscriber_id, [item.id for item in lists])
-        own = found.language if is_language(found.language) else DEFAULT_LANGUAGE
-        language: Language = reader.language or own  # type: ignore[assignment]
+        own = next((code for code in LANGUAGES if code == found.language), DEFAULT_LANGUAGE)
+        language: Language = reader.language or own
         subscriber = {"name": found.name or "", "email": found.email, "language": language}
     else:
         language = reader.language or DEFAULT_LANGUAGE
@@ -69,7 +69,7 @@ async def preview_campaign(
         language=language,
         subscriber_id=reader.subscriber_id,
         from_address=row.from_address or mail_from,
-        to=formataddr((subscriber["name"], subscriber["email"])),
+        to=display_mailbox(subscriber["name"], subscriber["email"]),
         lists=[localised(item, "name", language, item.slug) for item in lists],
     )
 
