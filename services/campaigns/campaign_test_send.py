@@ -8,8 +8,6 @@ rendered as a real subscriber, a working unsubscribe link would unsubscribe that
 
 from __future__ import annotations
 
-import html
-import re
 from typing import Any, Final
 from uuid import uuid4
 
@@ -18,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
 from services.campaigns.campaigns import campaign_row
-from services.campaigns.drafts import Draft, Rendered, render_draft
+from services.campaigns.drafts import Draft, Rendered, render_message
 from services.campaigns.errors import N_, InvalidInput, NotFound, TooManyRequests
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.sending_schemas import TestSendOut, TestSendRequest
@@ -32,7 +30,6 @@ from shared.settings import Settings
 MAX_ADDRESSES: Final = 5
 SUBJECT_PREFIX: Final = "[TEST] "
 TEST_HEADER: Final = "X-Brevdue-Test"
-_TAG: Final = re.compile(r"<[^>]*>")
 
 
 async def send_test(
@@ -59,7 +56,7 @@ async def send_test(
         from_address=row.from_address,
         lists=[],
     )
-    rendered = await renderer.run("body", render_draft, draft, context)
+    rendered = await renderer.run("body", render_message, draft, context)
     if not isinstance(rendered, Rendered):
         raise InvalidInput(N_("a template does not render"), rendered)
     await _within_allowance(limits, settings, actor)
@@ -71,7 +68,7 @@ async def send_test(
             category="test",
             to=address,
             subject=subject,
-            text=rendered.text if rendered.text is not None else _text_of(rendered.html),
+            text=rendered.text,
             html=rendered.html,
             headers={TEST_HEADER: "1"},
         )
@@ -142,8 +139,3 @@ async def _within_allowance(limits: ScriptRunner, settings: Settings, actor: str
     decision = await window.hit(actor)
     if not decision.allowed:
         raise TooManyRequests(N_("too many test sends; try again later"), decision.retry_after)
-
-
-def _text_of(markup: str) -> str:
-    # A plain rendering for the text part; the mailer makes its own from the HTML for real mail.
-    return html.unescape(_TAG.sub("", markup)).strip()

@@ -1,4 +1,5 @@
-"""Campaigns: drafts staff write, validate, preview and hand to the mailer to send."""
+"""Campaigns: drafts staff write and validate, listed and handed to the mailer to send (the
+preview is in preview.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
-from services.campaigns.drafts import Draft, Rendered, check_draft, must_be_valid, render_draft
+from services.campaigns.drafts import Draft, check_draft, must_be_valid
 from services.campaigns.errors import N_, Conflict, InvalidInput, NotFound, Unavailable
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.schedule_times import local_time
@@ -21,10 +22,7 @@ from services.campaigns.schemas import (
     CampaignPatch,
     CampaignSummary,
     Counts,
-    PreviewOut,
-    PreviewRequest,
 )
-from shared.campaign_templates import sample_context
 from shared.clock import utcnow
 from shared.contracts import StartCampaign
 from shared.errors import QueueUnavailable
@@ -165,9 +163,11 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
     )
 
 
-async def list_campaigns(session: AsyncSession, page: int, per_page: int) -> CampaignPage:
-    """One page of campaigns, newest first."""
-    rows = await queries.campaign_page(session, per_page, (page - 1) * per_page)
+async def list_campaigns(
+    session: AsyncSession, page: int, per_page: int, status: CampaignStatus | None = None
+) -> CampaignPage:
+    """One page of campaigns, newest first; only those with ``status`` when it is given."""
+    rows = await queries.campaign_page(session, per_page, (page - 1) * per_page, status)
     ids = [row.id for row in rows]
     slugs, counts, runs = await _related(session, ids)
     items = [
@@ -177,33 +177,14 @@ async def list_campaigns(session: AsyncSession, page: int, per_page: int) -> Cam
             lists=slugs[row.id],
             status=effective_status(row, runs.get(row.id)),
             created_at=row.created_at,
+            updated_at=row.updated_at,
             send_requested_at=row.send_requested_at,
             counts=_counts(counts[row.id], runs.get(row.id)),
         )
         for row in rows
     ]
-    total = await queries.count_campaigns(session)
+    total = await queries.count_campaigns(session, status)
     return CampaignPage(items=items, page=page, per_page=per_page, total=total)
-
-
-async def preview_campaign(
-    session: AsyncSession, renderer: RenderPool, campaign_id: int, reader: PreviewRequest
-) -> PreviewOut:
-    """Render a campaign for a sample reader in the given language."""
-    row = await campaign_row(session, campaign_id)
-    context = sample_context(subscriber_name=reader.name, language=reader.language)
-    context["campaign"] = {"id": campaign_id, "subject": row.subject}
-    draft = Draft(
-        subject=row.subject,
-        body=row.body,
-        body_text=row.body_text,
-        from_address=row.from_address,
-        lists=[],
-    )
-    rendered = await renderer.run("body", render_draft, draft, context)
-    if not isinstance(rendered, Rendered):
-        raise InvalidInput("a template does not render", rendered)
-    return PreviewOut(subject=rendered.subject, html=rendered.html, text=rendered.text)
 
 
 async def _validated_list_ids(

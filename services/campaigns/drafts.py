@@ -10,8 +10,9 @@ from typing import Any, Final
 
 from email_validator import EmailNotValidError, validate_email
 
-from services.campaigns.errors import InvalidInput
+from services.campaigns.errors import N_, InvalidInput
 from services.campaigns.lists import SLUG
+from shared import campaign_footer
 from shared.campaign_templates import (
     CampaignTemplateError,
     compile_template,
@@ -19,6 +20,7 @@ from shared.campaign_templates import (
     sample_context,
 )
 from shared.custom_fields import is_clean_text
+from shared.html_text import html_to_text
 
 SUBJECT_MAX: Final = 998  # RFC 5322 line limit
 TEMPLATE_MAX: Final = 256_000  # characters; far beyond any real newsletter
@@ -42,7 +44,7 @@ class Rendered:
 
     subject: str
     html: str
-    text: str | None
+    text: str
 
 
 def check_draft(draft: Draft) -> dict[str, str]:
@@ -63,22 +65,31 @@ def check_draft(draft: Draft) -> dict[str, str]:
     return {field: problem for field, problem in problems.items() if problem is not None}
 
 
-def render_draft(draft: Draft, context: dict[str, Any]) -> Rendered | dict[str, str]:
-    """Render subject, HTML and text with ``context``; the failing field and why otherwise.
+def render_message(draft: Draft, context: dict[str, Any]) -> Rendered | dict[str, str]:
+    """Render a draft as the mailer does for one reader; the failing field and why otherwise.
 
-    Returns rather than raises, as it runs in a worker process (see render_pool)."""
+    The subject first (the body sees it rendered as ``campaign.subject``), then HTML and text;
+    without a text template the text is derived from the rendered HTML. Both get the footer in
+    ``subscriber.language`` with ``unsubscribe_url`` and ``preferences_url``. Returns rather than
+    raises, as it runs in a worker process (see render_pool)."""
     try:
-        return Rendered(
-            subject=_render(draft.subject, "subject", context, html=False),
-            html=_render(draft.body, "body", context, html=True),
-            text=(
-                _render(draft.body_text, "body_text", context, html=False)
-                if draft.body_text is not None
-                else None
-            ),
+        subject = _render(draft.subject, "subject", context, html=False)
+        context = {**context, "campaign": {**context["campaign"], "subject": subject}}
+        html = _render(draft.body, "body", context, html=True)
+        text = (
+            _render(draft.body_text, "body_text", context, html=False)
+            if draft.body_text is not None
+            else html_to_text(html)
         )
     except CampaignTemplateError as exc:
         return {exc.field: _describe(exc)}
+    language = context["subscriber"]["language"]
+    links = (language, context["unsubscribe_url"], context["preferences_url"])
+    return Rendered(
+        subject=subject,
+        html=campaign_footer.with_footer(html, campaign_footer.html_footer(*links)),
+        text=text + campaign_footer.text_footer(*links),
+    )
 
 
 def _render(source: str, field: str, context: dict[str, Any], *, html: bool) -> str:
@@ -87,17 +98,17 @@ def _render(source: str, field: str, context: dict[str, Any], *, html: bool) -> 
 
 def _subject_problem(subject: str) -> str | None:
     if not subject.strip():
-        return "must not be empty"
+        return N_("must not be empty")
     if len(subject) > SUBJECT_MAX:
         return f"must be at most {SUBJECT_MAX} characters"
     if not _one_line(subject):
-        return "must be one line (no CR, LF or other control characters)"
+        return N_("must be one line (no CR, LF or other control characters)")
     problem = _template_problem(subject, "subject", html=False)
     if problem is not None:
         return problem
     rendered = _render(subject, "subject", sample_context(), html=False)
     if not _one_line(rendered):
-        return "must render to one line (no CR, LF or other control characters)"
+        return N_("must render to one line (no CR, LF or other control characters)")
     return None
 
 
@@ -107,11 +118,11 @@ def _one_line(text: str) -> bool:
 
 def _template_problem(source: str, field: str, *, html: bool) -> str | None:
     if not source.strip():
-        return "must not be empty"
+        return N_("must not be empty")
     if len(source) > TEMPLATE_MAX:
         return f"must be at most {TEMPLATE_MAX} characters"
     if not is_clean_text(source):
-        return "must not contain control characters (other than tab and line breaks)"
+        return N_("must not contain control characters (other than tab and line breaks)")
     try:
         _render(source, field, sample_context(), html=html)
     except CampaignTemplateError as exc:
@@ -137,7 +148,7 @@ def _template_line(tb: TracebackType | None) -> int | None:
 
 def _address_problem(value: str) -> str | None:
     if not _one_line(value) or len(value) > 320:
-        return "must be one address such as 'Name <news@example.org>'"
+        return N_("must be one address such as 'Name <news@example.org>'")
     _name, address = parseaddr(value)
     try:
         # Not globally deliverable and .test are accepted: local and test relays use them.
@@ -156,7 +167,7 @@ def _address_problem(value: str) -> str | None:
 
 def _lists_problem(slugs: list[str]) -> str | None:
     if not slugs:
-        return "must name at least one list"
+        return N_("must name at least one list")
     if len(slugs) > LISTS_MAX:
         return f"must name at most {LISTS_MAX} lists"
     bad = [slug[:64] for slug in slugs if not SLUG.fullmatch(slug)]
@@ -168,4 +179,4 @@ def _lists_problem(slugs: list[str]) -> str | None:
 def must_be_valid(problems: dict[str, str]) -> None:
     """Raise InvalidInput carrying ``problems`` unless there are none."""
     if problems:
-        raise InvalidInput("the campaign is not valid", problems)
+        raise InvalidInput(N_("the campaign is not valid"), problems)

@@ -278,6 +278,7 @@ class CampaignSummary(Struct, kw_only=True):
     created_at: datetime
     send_requested_at: datetime | None
     counts: Counts
+    updated_at: datetime | None = None
 
 
 class CampaignOut(Struct, kw_only=True):
@@ -306,7 +307,7 @@ class CampaignOut(Struct, kw_only=True):
 
 
 class CampaignPage(Struct, kw_only=True):
-    """``GET /api/campaigns``: newest first."""
+    """``GET /api/campaigns``: newest first; ``total`` counts those matching the filter."""
 
     items: list[CampaignSummary]
     page: int
@@ -342,18 +343,30 @@ class RetryFailedOut(Struct, kw_only=True):
 
 
 class PreviewRequest(Struct, forbid_unknown_fields=True, kw_only=True):
-    """``POST /api/campaigns/{id}/preview``: whom to imagine as the reader."""
+    """``POST /api/campaigns/{id}/preview``: whom to imagine as the reader.
 
-    language: Language = "da"
+    ``subscriber_id``: a confirmed subscriber of the campaign's lists, rendered as they would
+    get it; without it a sample reader called ``name``. ``language``: the footer's and the
+    templates' ``subscriber.language``; by default the subscriber's own (a sample's: da).
+    """
+
+    language: Language | None = None
     name: str | None = "Maja"
+    subscriber_id: int | None = None
 
 
 class PreviewOut(Struct, kw_only=True):
-    """A campaign rendered with sample data."""
+    """A campaign rendered as one reader gets it: the footer added, the text part as sent
+    (derived from the HTML when the campaign has no text template). Its links lead nowhere."""
 
     subject: str
     html: str
     text: str | None
+    language: Language = "da"
+    subscriber_id: int | None = None
+    from_address: str = ""
+    to: str = ""
+    lists: list[str] = msgspec.field(default_factory=list)
 
 
 # --- health ---------------------------------------------------------------------------------

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.mailer import footer, mime
+from services.mailer import mime
 from services.mailer.campaign_types import CompiledCampaign, Recipient
-from services.mailer.html_text import html_to_text
 from services.mailer.recipient_links import Links
+from shared import campaign_footer as footer
 from shared.campaign_templates import render_template
+from shared.html_text import html_to_text
 
 
 def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Links) -> bytes:

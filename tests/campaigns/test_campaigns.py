@@ -205,13 +205,19 @@ async def test_preview(api: Api) -> None:
     url = f"/api/campaigns/{created['id']}/preview"
     default = await api.post(url, role="viewer")
     assert default.status_code == 200, default.text
-    assert default.json() == {
-        "subject": "{{ campaign.subject }}",
-        "html": "<p>Maja (da)</p>",
-        "text": None,
-    }
+    body = default.json()
+    assert body["subject"] == "{{ campaign.subject }}"
+    # As the mailer sends it: the footer in the reader's language, the text part derived.
+    assert body["html"].startswith("<p>Maja (da)</p><hr>")
+    assert "Afmeld" in body["html"]
+    assert body["text"].startswith("Maja (da)\n\n-- \nDu får denne mail")
+    assert body["language"] == "da"
+    assert body["subscriber_id"] is None
+    assert body["to"] == "Maja <maja@example.org>"
+    assert body["lists"] == ["Kultur"]
     swedish = await api.post(url, role="viewer", json={"language": "sv", "name": "<Åsa>"})
-    assert swedish.json()["html"] == "<p>&lt;Åsa&gt; (sv)</p>"
+    assert swedish.json()["html"].startswith("<p>&lt;Åsa&gt; (sv)</p><hr>")
+    assert "Avsluta" in swedish.json()["html"]
     bad = await api.post(url, role="viewer", json={"language": "de"})
     assert bad.status_code == 422
     assert "language" in bad.json()["errors"]

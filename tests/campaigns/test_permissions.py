@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from services.campaigns import accounts, auth
 from services.campaigns.app import create_app
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
-from tests.campaigns.conftest import Api
+from tests.campaigns.conftest import Api, new_campaign
+from tests.campaigns.staff_support import csrf_token, sign_in_as
 
 # The least role each route needs: the permission model, written down once.
 REQUIRED: dict[tuple[str, str], str] = {
@@ -111,4 +113,49 @@ async def test_every_route_for_every_caller(api: Api, settings: Settings, caller
             expected_ok = response.status_code == 403
         if not expected_ok:
             wrong.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
+    assert not wrong, "\n".join(wrong)
+
+
+# The staff app's campaign pages: the least role each needs, through the same check.
+APP_PAGES: dict[tuple[str, str], str] = {
+    ("GET", "/app/campaigns"): "viewer",
+    ("GET", "/app/campaigns/new"): "editor",
+    ("POST", "/app/campaigns/new"): "editor",
+    ("GET", "/app/campaigns/{id}/edit"): "viewer",
+    ("POST", "/app/campaigns/{id}/edit"): "editor",
+    ("GET", "/app/campaigns/{id}/preview"): "viewer",
+    ("GET", "/app/campaigns/{id}/preview-panel"): "viewer",
+    ("GET", "/app/campaigns/{id}/readers?q=a"): "viewer",
+}
+
+
+@pytest.mark.parametrize("caller", ("anonymous", "viewer", "editor", "admin", "deactivated user"))
+async def test_every_campaign_page_for_every_caller(
+    api: Api, settings: Settings, caller: str
+) -> None:
+    campaign_id = (await new_campaign(api))["id"]
+    async with httpx.AsyncClient(base_url=api.client.base_url, timeout=20) as client:
+        if caller != "anonymous":
+            role = "editor" if caller == "deactivated user" else caller
+            user_id = await sign_in_as(client, settings, role)
+        token = csrf_token(await client.get("/app/login"))
+        if caller == "deactivated user":
+            engine = create_engine(settings.database_url)
+            async with create_sessionmaker(engine)() as session:
+                await accounts.set_active(session, user_id, False)
+            await engine.dispose()
+        wrong: list[str] = []
+        for (method, path), required in APP_PAGES.items():
+            url = path.replace("{id}", str(campaign_id))
+            data = {"_csrf_token": token, "subject": "x"} if method == "POST" else None
+            response = await client.request(method, url, data=data)
+            to_login = response.status_code == 303 and response.headers["location"] == "/app/login"
+            if caller in {"anonymous", "deactivated user"}:
+                expected_ok = to_login
+            elif auth.role_allows(caller, required):  # type: ignore[arg-type]
+                expected_ok = not to_login and response.status_code not in {401, 403, 500}
+            else:
+                expected_ok = response.status_code == 403
+            if not expected_ok:
+                wrong.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
     assert not wrong, "\n".join(wrong)

@@ -43,6 +43,13 @@ from services.campaigns.queries.lists import (
     public_lists_by_slug,
     update_list,
 )
+from services.campaigns.queries.recipients import (
+    ListChoice,
+    RecipientRow,
+    list_choices,
+    recipient_by_id,
+    recipients_by_prefix,
+)
 from services.campaigns.queries.sites import (
     SiteRow,
     all_sites,
@@ -95,7 +102,9 @@ __all__ = [
     "CampaignRow",
     "FailedDelivery",
     "FieldRow",
+    "ListChoice",
     "ListRow",
+    "RecipientRow",
     "RunRow",
     "SiteRow",
     "SubscriberRow",
@@ -127,6 +136,7 @@ __all__ = [
     "insert_token",
     "insert_user_token",
     "list_by_slug",
+    "list_choices",
     "list_ids_by_slug",
     "list_slugs_of",
     "mark_scheduled",
@@ -134,6 +144,8 @@ __all__ = [
     "pause_for_mailer",
     "ping",
     "public_lists_by_slug",
+    "recipient_by_id",
+    "recipients_by_prefix",
     "revoke_token",
     "sends_per_minute",
     "sent_since",

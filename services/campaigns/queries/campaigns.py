@@ -188,10 +188,34 @@ async def campaign_by_id(session: AsyncSession, campaign_id: int) -> CampaignRow
     return _campaign(row) if row is not None else None
 
 
-async def campaign_page(session: AsyncSession, limit: int, offset: int) -> list[CampaignRow]:
-    """A page of campaigns, newest first."""
+def _with_status(query: sa.Select[Any], status: str | None) -> sa.Select[Any]:
+    """Only campaigns whose status as staff see it (campaigns.effective_status) is ``status``:
+    a campaign stored as sending is sent once its run finished, failed once its run failed."""
+    if status is None:
+        return query
+    run = campaign_runs.c
+    failed_run = sa.exists().where(run.campaign_id == campaigns.c.id, run.state == RunState.FAILED)
+    finished_run = sa.exists().where(
+        run.campaign_id == campaigns.c.id,
+        run.state != RunState.FAILED,
+        run.finished_at.is_not(None),
+    )
+    sending = campaigns.c.status == CampaignStatus.SENDING
+    if status == CampaignStatus.SENDING:
+        return query.where(sending, ~failed_run, ~finished_run)
+    if status == CampaignStatus.FAILED:
+        return query.where(sa.or_(campaigns.c.status == status, sa.and_(sending, failed_run)))
+    if status == CampaignStatus.SENT:
+        return query.where(sa.or_(campaigns.c.status == status, sa.and_(sending, finished_run)))
+    return query.where(campaigns.c.status == status)
+
+
+async def campaign_page(
+    session: AsyncSession, limit: int, offset: int, status: str | None = None
+) -> list[CampaignRow]:
+    """A page of campaigns (those stored with ``status``, if given), newest first."""
     result = await session.execute(
-        sa.select(campaigns)
+        _with_status(sa.select(campaigns), status)
         .order_by(campaigns.c.created_at.desc(), campaigns.c.id.desc())
         .limit(limit)
         .offset(offset)
@@ -199,9 +223,11 @@ async def campaign_page(session: AsyncSession, limit: int, offset: int) -> list[
     return [_campaign(row) for row in result.mappings()]
 
 
-async def count_campaigns(session: AsyncSession) -> int:
-    """How many campaigns exist."""
-    result = await session.execute(sa.select(sa.func.count()).select_from(campaigns))
+async def count_campaigns(session: AsyncSession, status: str | None = None) -> int:
+    """How many campaigns exist (stored with ``status``, if given)."""
+    result = await session.execute(
+        _with_status(sa.select(sa.func.count()).select_from(campaigns), status)
+    )
     return int(result.scalar_one())
 
 

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import campaign_actions, campaigns
+from services.campaigns import campaign_actions, campaigns, preview
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import (
@@ -24,6 +24,8 @@ from services.campaigns.schemas import (
     RetryFailedOut,
     decode_json,
 )
+from shared.settings import Settings
+from shared.statuses import CampaignStatus
 
 
 class CampaignsController(Controller):
@@ -49,9 +51,12 @@ class CampaignsController(Controller):
         db: NamedDependency[AsyncSession],
         page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
         per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        status: Annotated[
+            CampaignStatus | None, QueryParameter(description="only campaigns in this status")
+        ] = None,
     ) -> CampaignPage:
-        """Campaigns, newest first."""
-        return await campaigns.list_campaigns(db, page, per_page)
+        """Campaigns, newest first, optionally only those in one status."""
+        return await campaigns.list_campaigns(db, page, per_page, status)
 
     @get("/{campaign_id:int}")
     async def get_campaign(
@@ -95,11 +100,20 @@ class CampaignsController(Controller):
         request: Request[Any, Any, Any],
         db: NamedDependency[AsyncSession],
         renderer: NamedDependency[RenderPool],
+        settings: NamedDependency[Settings],
         campaign_id: FromPath[int],
     ) -> PreviewOut:
-        """Render a campaign with sample data; the body may set language and name."""
+        """Render a campaign as a confirmed subscriber of its lists (``subscriber_id``) or a
+        sample reader (``name``) gets it, in their language or the one given."""
         reader = decode_json(await request.body(), PreviewRequest, empty_ok=True)
-        return await campaigns.preview_campaign(db, renderer, campaign_id, reader)
+        return await preview.preview_campaign(
+            db,
+            renderer,
+            campaign_id,
+            reader,
+            mail_from=settings.mail_from,
+            public_url=settings.subscriptions_public_url,
+        )
 
     @post(
         "/{campaign_id:int}/pause",

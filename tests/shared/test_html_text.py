@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.mailer.html_text import html_to_text
+from shared.html_text import html_to_text
 
 
 def test_html_to_text() -> None:

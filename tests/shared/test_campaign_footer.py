@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.mailer.footer import FOOTER, html_footer, text_footer, with_footer
+from shared.campaign_footer import FOOTER, html_footer, text_footer, with_footer
 
 UNSUBSCRIBE = "https://x.dk/u?t=a&b"
 PREFERENCES = "https://x.dk/p?t=c"
