@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     true,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
@@ -219,6 +220,14 @@ subscribers = Table(
     Column("custom_values", JSON, nullable=True),
     comment="owner: subscriptions",
 )
+
+# The staff search finds subscribers by prefix of the identity key or of the lower-case name
+# (migration 0013). On PostgreSQL both carry a "C" collation, so a prefix is one range of the
+# index and its order is the search's order whatever the database's collation; SQLite's BINARY
+# order already is code point order. Reflection does not report an index's collation, so they
+# are declared here without it.
+Index("ix_subscribers_email_key_prefix", subscribers.c.email_key)
+Index("ix_subscribers_name_prefix", func.lower(subscribers.c.name), subscribers.c.id)
 
 subscriptions = Table(
     "subscriptions",
