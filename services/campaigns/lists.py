@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
-from services.campaigns.errors import Conflict, InvalidInput, NotFound
+from services.campaigns.errors import N_, Conflict, InvalidInput, NotFound
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.schemas import (
     Descriptions,
@@ -96,7 +96,7 @@ async def update_list(
         # Tried in a worker process: a costly welcome template cannot stall this service.
         errors.update(await renderer.run("welcome", welcome_errors, patch.welcome))
     if errors:
-        raise InvalidInput("the list is not valid", errors)
+        raise InvalidInput(N_("the list is not valid"), errors)
     if values and not await queries.update_list(session, slug, values):
         raise NotFound("list", slug)
     await session.commit()
@@ -188,7 +188,7 @@ def _check(data: ListCreate) -> None:
         )
     )
     if errors:
-        raise InvalidInput("the list is not valid", errors)
+        raise InvalidInput(N_("the list is not valid"), errors)
 
 
 def _text_errors(names: dict[str, str], descriptions: dict[str, str]) -> dict[str, str]:
