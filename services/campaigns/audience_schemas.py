@@ -31,7 +31,7 @@ class GrowthDay(Struct, kw_only=True):
 class ListStatsOut(Struct, kw_only=True):
     """``GET /api/lists/{slug}/stats``: counts by state and 90 days of growth, oldest first."""
 
-    list: str
+    slug: str
     counts: StateCounts
     days: list[GrowthDay]
 

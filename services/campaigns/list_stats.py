@@ -48,4 +48,4 @@ async def get_list_stats(session: AsyncSession, slug: str) -> ListStatsOut:
                 date=day, confirmed=confirmed, unsubscribed=withdrawn, net=confirmed - withdrawn
             )
         )
-    return ListStatsOut(list=found.slug, counts=_counts(counts.get(found.id, {})), days=days)
+    return ListStatsOut(slug=found.slug, counts=_counts(counts.get(found.id, {})), days=days)

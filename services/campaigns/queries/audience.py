@@ -199,7 +199,7 @@ _HIT_COLUMNS = (
 )
 
 
-def _hit(row: sa.Row[Any]) -> SubscriberHit:
+def _hit(row: Any) -> SubscriberHit:
     return SubscriberHit(
         id=int(row.id),
         email=str(row.email),

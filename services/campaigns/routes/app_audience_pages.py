@@ -117,8 +117,7 @@ async def _list_page(
         ),
         languages=LANGUAGES,
         form=form,
-        message=message,
-        **_failure(failure),
+        **{"message": message, **_failure(failure)},
     )
 
 
