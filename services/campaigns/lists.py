@@ -104,7 +104,8 @@ async def update_list(
 
 
 async def _list_row(session: AsyncSession, slug: str) -> queries.ListRow:
-    row = await queries.list_by_slug(session, slug) if len(slug) <= 64 else None
+    # Only a well-formed slug can name a list (and PostgreSQL refuses some characters, NUL).
+    row = await queries.list_by_slug(session, slug) if SLUG.fullmatch(slug) else None
     if row is None:
         raise NotFound("list", slug[:64])
     return row

@@ -59,6 +59,8 @@ async def search(
         errors["by"] = "must be email or name"
     if len(q) > MAX_QUERY:
         errors["q"] = f"must be at most {MAX_QUERY} characters"
+    elif "\x00" in q:  # no stored text holds one, and PostgreSQL refuses it in a parameter
+        errors["q"] = "must not contain NUL characters"
     if not 1 <= limit <= MAX_PAGE:
         errors["limit"] = f"must be between 1 and {MAX_PAGE}"
     if cursor is not None and not 1 <= cursor <= MAX_ID:

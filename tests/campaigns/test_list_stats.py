@@ -47,6 +47,8 @@ async def test_stats_count_every_state_and_the_growth_per_day(api: Api, db: Asyn
     other = (await api.get("/api/lists/idraet/stats")).json()
     assert other["counts"] == {"confirmed": 0, "pending": 1, "unsubscribed": 0, "bounced": 0}
     assert (await api.get("/api/lists/nope/stats")).status_code == 404
+    assert (await api.get("/api/lists/a%00b/stats")).status_code == 404
+    assert (await api.get("/api/lists/%C3%B8/stats")).status_code == 404
 
 
 async def test_the_lists_page_shows_counts_by_state(
@@ -66,6 +68,7 @@ async def test_the_lists_page_shows_counts_by_state(
     assert "<svg" in one.text and "Net growth per day" in one.text
     assert 'name="welcome_subject_da"' not in one.text
     assert (await api.client.get("/app/lists/nope")).status_code == 404
+    assert (await api.client.get("/app/lists/a%00b")).status_code == 404
 
 
 def _numbers(row: str) -> list[str]:

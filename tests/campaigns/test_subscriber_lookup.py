@@ -65,6 +65,10 @@ async def test_search_by_prefix_of_the_address_takes_the_input_literally(
     assert (await _emails(api, q="\\"))[0] == []
     bad = await api.get("/api/subscribers", params={"q": "a", "by": "phone"})
     assert bad.status_code == 422
+    assert (await _emails(api, q="\U0010ffff"))[0] == []
+    assert (await _emails(api, q="ø😀"))[0] == []
+    nul = await api.get("/api/subscribers", params={"q": "a\x00"})
+    assert nul.status_code == 422
 
 
 async def test_search_by_prefix_of_the_name(api: Api, db: AsyncEngine) -> None:
@@ -155,8 +159,14 @@ async def test_the_subscribers_pages(api: Api, db: AsyncEngine, settings: Settin
     )
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert "maja@example.org" in fragment.text
-    none = await api.client.get("/app/subscribers", params={"q": "zz", "cursor": "x"})
-    assert none.status_code == 200
+    for params in (
+        {"q": "zz", "cursor": "x"},
+        {"q": "a\x00", "cursor": "0"},
+        {"q": "%", "by": "nope", "cursor": "²"},
+        {"cursor": "9" * 30},
+    ):
+        odd = await api.client.get("/app/subscribers", params=params)
+        assert odd.status_code == 200, params
 
     page = await api.client.get(f"/app/subscribers/{subscriber_id}", headers=english)
     assert page.status_code == 200

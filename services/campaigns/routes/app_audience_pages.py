@@ -223,10 +223,11 @@ class AudiencePages(Controller):
         """Search by prefix of address or name; htmx asks for the results alone."""
         account = await _allowed(request, db, "viewer")
         by = by if by in subscriber_lookup.SEARCH_FIELDS else "email"
-        after = int(cursor) if cursor.isdigit() and len(cursor) < 20 else None
-        found = await subscriber_lookup.search(
-            db, q[: subscriber_lookup.MAX_QUERY], by=by, cursor=after
-        )
+        # A cursor from a hand-edited address starts the search over instead of failing.
+        valid = cursor.isascii() and cursor.isdigit() and len(cursor) < 19 and int(cursor) > 0
+        after = int(cursor) if valid else None
+        q = q[: subscriber_lookup.MAX_QUERY].replace("\x00", "")
+        found = await subscriber_lookup.search(db, q, by=by, cursor=after)
         fragment = request.headers.get("hx-request") == "true" and not request.headers.get(
             "hx-boosted"
         )
@@ -234,7 +235,7 @@ class AudiencePages(Controller):
             request,
             "app/subscriber_results.html" if fragment else "app/subscribers.html",
             account=account,
-            q=q[: subscriber_lookup.MAX_QUERY],
+            q=q,
             by=by,
             cursor=after,
             found=found,
