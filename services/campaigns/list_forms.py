@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from services.campaigns.errors import N_
+
 from services.campaigns.schemas import (
     Descriptions,
     ListCreate,
@@ -58,6 +60,26 @@ def update_request(form: Mapping[str, str]) -> ListPatch:
         ),
         welcome=WelcomePatch(**welcome),
     )
+
+
+# What the error summary calls each field (msgids the form's own labels use too).
+_LABELS: Final = {
+    "slug": N_("Short name (slug)"),
+    "name": N_("Name"),
+    "description": N_("Description"),
+    "welcome_subject": N_("Welcome subject"),
+    "welcome_body": N_("Welcome text"),
+}
+_LANGUAGE_NAMES: Final = {"da": N_("Danish"), "sv": N_("Swedish"), "en": N_("English")}
+
+
+def field_label(error_key: str) -> tuple[str, str | None]:
+    """The label of the field an API error key names, and its language's name if any."""
+    field = field_id(error_key)
+    base, _, lang = field.rpartition("_")
+    if lang in _LANGUAGE_NAMES and base in _LABELS:
+        return _LABELS[base], _LANGUAGE_NAMES[lang]
+    return _LABELS.get(field, field), None
 
 
 def field_id(error_key: str) -> str:

@@ -47,7 +47,7 @@ async def create_list(session: AsyncSession, data: ListCreate) -> ListOut:
     """Create a mailing list; its slug must be new."""
     _check(data)
     if await queries.list_by_slug(session, data.slug) is not None:
-        raise Conflict(f"a list with slug {data.slug!r} exists", {"slug": "is already taken"})
+        raise Conflict(f"a list with slug {data.slug!r} exists", {"slug": N_("is already taken")})
     values = {
         "slug": data.slug,
         **{f"name_{lang}": getattr(data.names, lang).strip() for lang in LANGUAGES},
@@ -62,7 +62,7 @@ async def create_list(session: AsyncSession, data: ListCreate) -> ListOut:
         # Another request created the same slug between our check and the insert.
         await session.rollback()
         raise Conflict(
-            f"a list with slug {data.slug!r} exists", {"slug": "is already taken"}
+            f"a list with slug {data.slug!r} exists", {"slug": N_("is already taken")}
         ) from exc
     row = await queries.list_by_slug(session, data.slug)
     assert row is not None  # just committed
@@ -150,11 +150,11 @@ def welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
             value = getattr(text, part)
             field = f"welcome.{lang}.{part}"
             if not value.strip():
-                errors[field] = "must not be empty"
+                errors[field] = N_("must not be empty")
             elif len(value) > limit:
                 errors[field] = f"must be at most {limit} characters"
             elif part == "subject" and not _one_line(value):
-                errors[field] = "must be one line without control characters"
+                errors[field] = N_("must be one line without control characters")
             elif not is_clean_text(value):
                 errors[field] = "must not contain control characters (other than line breaks)"
             else:
@@ -181,7 +181,7 @@ def _welcome_out(row: queries.ListRow) -> Welcome:
 def _check(data: ListCreate) -> None:
     errors: dict[str, str] = {}
     if not SLUG.fullmatch(data.slug):
-        errors["slug"] = "must be 1 to 64 characters of a-z, 0-9 and -"
+        errors["slug"] = N_("must be 1 to 64 characters of a-z, 0-9 and -")
     errors.update(
         _text_errors(
             {lang: getattr(data.names, lang) for lang in LANGUAGES},
@@ -197,11 +197,11 @@ def _text_errors(names: dict[str, str], descriptions: dict[str, str]) -> dict[st
     for lang in LANGUAGES:
         name = names[lang].strip()
         if not name:
-            errors[f"names.{lang}"] = "must not be empty"
+            errors[f"names.{lang}"] = N_("must not be empty")
         elif len(name) > _NAME_MAX:
             errors[f"names.{lang}"] = f"must be at most {_NAME_MAX} characters"
         elif not _one_line(name):
-            errors[f"names.{lang}"] = "must be one line without control characters"
+            errors[f"names.{lang}"] = N_("must be one line without control characters")
         if len(descriptions[lang]) > _DESCRIPTION_MAX:
             errors[f"descriptions.{lang}"] = f"must be at most {_DESCRIPTION_MAX} characters"
         elif not is_clean_text(descriptions[lang]):

@@ -131,7 +131,8 @@ def _failure(failure: CampaignsError | None) -> dict[str, Any]:
         "message": message,
         "error": True,
         "form_errors": [
-            (list_forms.field_id(key), reason) for key, reason in failure.errors.items()
+            (list_forms.field_id(key), *list_forms.field_label(key), reason)
+            for key, reason in failure.errors.items()
         ],
     }
 
