@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Final
 
 from services.campaigns.errors import N_
-
 from services.campaigns.schemas import (
     Descriptions,
     ListCreate,
