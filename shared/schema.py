@@ -259,6 +259,8 @@ consent_events = Table(
     Column("language", String(2), nullable=False),
     Column("ip", String(45), nullable=True),
     Index("ix_consent_events_subscriber", "subscriber_id", "at"),
+    # A list's confirmations and withdrawals per day (the staff app's growth chart).
+    Index("ix_consent_events_list_at", "list_id", "at"),
     comment="owner: subscriptions",
 )
 

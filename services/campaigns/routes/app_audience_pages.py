@@ -229,8 +229,9 @@ class AudiencePages(Controller):
         after = int(cursor) if valid else None
         q = q[: subscriber_lookup.MAX_QUERY].replace("\x00", "")
         found = await subscriber_lookup.search(db, q, by=by, cursor=after)
-        fragment = request.headers.get("hx-request") == "true" and not request.headers.get(
-            "hx-boosted"
+        # htmx's search-as-you-type wants the results alone; its history restore, the page.
+        fragment = request.headers.get("hx-request") == "true" and not (
+            request.headers.get("hx-boosted") or request.headers.get("hx-history-restore-request")
         )
         return render_page(
             request,

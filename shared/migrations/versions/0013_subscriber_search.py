@@ -1,5 +1,5 @@
 """subscribers: indexes for the staff search by prefix of the address's identity key and of
-the lower-case name
+the lower-case name; consent_events: by list and time, for a list's growth per day
 
 Revision ID: 0013_subscriber_search
 Revises: 0011_staff_language
@@ -33,8 +33,10 @@ def upgrade() -> None:
         # SQLite compares text by code point (BINARY) already.
         op.execute("CREATE INDEX ix_subscribers_email_key_prefix ON subscribers (email_key)")
         op.execute("CREATE INDEX ix_subscribers_name_prefix ON subscribers (lower(name), id)")
+    op.create_index("ix_consent_events_list_at", "consent_events", ["list_id", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_consent_events_list_at", table_name="consent_events")
     op.execute("DROP INDEX ix_subscribers_email_key_prefix")
     op.execute("DROP INDEX ix_subscribers_name_prefix")
