@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     true,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
@@ -224,6 +225,14 @@ subscribers = Table(
     comment="owner: subscriptions",
 )
 
+# The staff search finds subscribers by prefix of the identity key or of the lower-case name
+# (migration 0013). On PostgreSQL both carry a "C" collation, so a prefix is one range of the
+# index and its order is the search's order whatever the database's collation; SQLite's BINARY
+# order already is code point order. Reflection does not report an index's collation, so they
+# are declared here without it.
+Index("ix_subscribers_email_key_prefix", subscribers.c.email_key)
+Index("ix_subscribers_name_prefix", func.lower(subscribers.c.name), subscribers.c.id)
+
 subscriptions = Table(
     "subscriptions",
     metadata,
@@ -254,6 +263,8 @@ consent_events = Table(
     Column("language", String(2), nullable=False),
     Column("ip", String(45), nullable=True),
     Index("ix_consent_events_subscriber", "subscriber_id", "at"),
+    # A list's confirmations and withdrawals per day (the staff app's growth chart).
+    Index("ix_consent_events_list_at", "list_id", "at"),
     comment="owner: subscriptions",
 )
 

@@ -39,6 +39,7 @@ from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
 from services.campaigns.routes.app_admin_pages import AdminPages
+from services.campaigns.routes.app_audience_pages import AudiencePages
 from services.campaigns.routes.app_campaign_pages import CampaignPages
 from services.campaigns.routes.app_pages import StaffAppController
 from services.campaigns.routes.app_password_links import PasswordLinkPages
@@ -111,6 +112,7 @@ def create_app(settings: Settings) -> Litestar:
             AdminPages,
             SendingPages,
             CampaignPages,
+            AudiencePages,
             create_static_files_router(
                 path="/app/static",
                 directories=[STATIC_DIR],

@@ -49,6 +49,8 @@ def _config(**options: object) -> dict[str, object]:
         "print_values": False,
         "explicit_size": False,
         "show_minor_x_labels": False,
+        # pygal shortens labels to fit all of them, minor ones too: "29.11" became "…".
+        "truncate_label": -1,
         **options,
     }
 

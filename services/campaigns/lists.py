@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
-from services.campaigns.errors import Conflict, InvalidInput, NotFound
+from services.campaigns.errors import N_, Conflict, InvalidInput, NotFound
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.schemas import (
     Descriptions,
@@ -47,7 +47,7 @@ async def create_list(session: AsyncSession, data: ListCreate) -> ListOut:
     """Create a mailing list; its slug must be new."""
     _check(data)
     if await queries.list_by_slug(session, data.slug) is not None:
-        raise Conflict(f"a list with slug {data.slug!r} exists", {"slug": "is already taken"})
+        raise Conflict(f"a list with slug {data.slug!r} exists", {"slug": N_("is already taken")})
     values = {
         "slug": data.slug,
         **{f"name_{lang}": getattr(data.names, lang).strip() for lang in LANGUAGES},
@@ -62,7 +62,7 @@ async def create_list(session: AsyncSession, data: ListCreate) -> ListOut:
         # Another request created the same slug between our check and the insert.
         await session.rollback()
         raise Conflict(
-            f"a list with slug {data.slug!r} exists", {"slug": "is already taken"}
+            f"a list with slug {data.slug!r} exists", {"slug": N_("is already taken")}
         ) from exc
     row = await queries.list_by_slug(session, data.slug)
     assert row is not None  # just committed
@@ -96,7 +96,7 @@ async def update_list(
         # Tried in a worker process: a costly welcome template cannot stall this service.
         errors.update(await renderer.run("welcome", welcome_errors, patch.welcome))
     if errors:
-        raise InvalidInput("the list is not valid", errors)
+        raise InvalidInput(N_("the list is not valid"), errors)
     if values and not await queries.update_list(session, slug, values):
         raise NotFound("list", slug)
     await session.commit()
@@ -104,7 +104,8 @@ async def update_list(
 
 
 async def _list_row(session: AsyncSession, slug: str) -> queries.ListRow:
-    row = await queries.list_by_slug(session, slug) if len(slug) <= 64 else None
+    # Only a well-formed slug can name a list (and PostgreSQL refuses some characters, NUL).
+    row = await queries.list_by_slug(session, slug) if SLUG.fullmatch(slug) else None
     if row is None:
         raise NotFound("list", slug[:64])
     return row
@@ -149,11 +150,11 @@ def welcome_errors(welcome: WelcomePatch | UnsetType) -> dict[str, str]:
             value = getattr(text, part)
             field = f"welcome.{lang}.{part}"
             if not value.strip():
-                errors[field] = "must not be empty"
+                errors[field] = N_("must not be empty")
             elif len(value) > limit:
                 errors[field] = f"must be at most {limit} characters"
             elif part == "subject" and not _one_line(value):
-                errors[field] = "must be one line without control characters"
+                errors[field] = N_("must be one line without control characters")
             elif not is_clean_text(value):
                 errors[field] = "must not contain control characters (other than line breaks)"
             else:
@@ -180,7 +181,7 @@ def _welcome_out(row: queries.ListRow) -> Welcome:
 def _check(data: ListCreate) -> None:
     errors: dict[str, str] = {}
     if not SLUG.fullmatch(data.slug):
-        errors["slug"] = "must be 1 to 64 characters of a-z, 0-9 and -"
+        errors["slug"] = N_("must be 1 to 64 characters of a-z, 0-9 and -")
     errors.update(
         _text_errors(
             {lang: getattr(data.names, lang) for lang in LANGUAGES},
@@ -188,7 +189,7 @@ def _check(data: ListCreate) -> None:
         )
     )
     if errors:
-        raise InvalidInput("the list is not valid", errors)
+        raise InvalidInput(N_("the list is not valid"), errors)
 
 
 def _text_errors(names: dict[str, str], descriptions: dict[str, str]) -> dict[str, str]:
@@ -196,11 +197,11 @@ def _text_errors(names: dict[str, str], descriptions: dict[str, str]) -> dict[st
     for lang in LANGUAGES:
         name = names[lang].strip()
         if not name:
-            errors[f"names.{lang}"] = "must not be empty"
+            errors[f"names.{lang}"] = N_("must not be empty")
         elif len(name) > _NAME_MAX:
             errors[f"names.{lang}"] = f"must be at most {_NAME_MAX} characters"
         elif not _one_line(name):
-            errors[f"names.{lang}"] = "must be one line without control characters"
+            errors[f"names.{lang}"] = N_("must be one line without control characters")
         if len(descriptions[lang]) > _DESCRIPTION_MAX:
             errors[f"descriptions.{lang}"] = f"must be at most {_DESCRIPTION_MAX} characters"
         elif not is_clean_text(descriptions[lang]):

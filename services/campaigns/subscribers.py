@@ -17,6 +17,7 @@ from arq.constants import result_key_prefix
 from email_validator import EmailNotValidError, validate_email
 from redis.exceptions import RedisError
 
+from services.campaigns.accounts import StaffAccount
 from services.campaigns.auth import StaffToken
 from services.campaigns.errors import N_, InvalidInput
 from shared.contracts import SubscriberExport, SubscriberRequest
@@ -54,12 +55,18 @@ def _checked(body: SubscriberAddress) -> str:
     return body.email.strip()
 
 
-def _request(email: str, token: StaffToken) -> SubscriberRequest:
-    return SubscriberRequest(email=email, actor=f"staff:{token.id}", request_id=uuid4().hex)
+# Who asked, as the subscriptions service's audit log names staff: a token by its id, a user of
+# the staff app as ``user:<id>``.
+Requester = StaffToken | StaffAccount
+
+
+def _request(email: str, requester: Requester) -> SubscriberRequest:
+    who = f"user:{requester.id}" if isinstance(requester, StaffAccount) else str(requester.id)
+    return SubscriberRequest(email=email, actor=f"staff:{who}", request_id=uuid4().hex)
 
 
 async def request_erasure(
-    jobs: ArqRedis, body: SubscriberAddress, token: StaffToken
+    jobs: ArqRedis, body: SubscriberAddress, token: Requester
 ) -> ErasureAccepted:
     """Queue the erasure of an address; the subscriptions worker does it and audits it."""
     request = _request(_checked(body), token)
@@ -68,7 +75,7 @@ async def request_erasure(
 
 
 async def export(
-    jobs: ArqRedis, body: SubscriberAddress, token: StaffToken, wait: float | None = None
+    jobs: ArqRedis, body: SubscriberAddress, token: Requester, wait: float | None = None
 ) -> SubscriberExport:
     """Everything stored about an address, produced (and audited) by the subscriptions worker."""
     wait = EXPORT_TIMEOUT if wait is None else wait

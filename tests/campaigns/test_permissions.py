@@ -47,6 +47,9 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/fields/{key:str}"): "viewer",
     ("PATCH", "/api/fields/{key:str}"): "admin",
     ("DELETE", "/api/fields/{key:str}"): "admin",
+    ("GET", "/api/lists/{slug:str}/stats"): "viewer",
+    ("GET", "/api/subscribers"): "viewer",
+    ("GET", "/api/subscribers/{subscriber_id:int}"): "viewer",
     ("POST", "/api/subscribers/export"): "admin",
     ("POST", "/api/subscribers/erase"): "admin",
     ("GET", "/api/audit"): "admin",
@@ -159,3 +162,40 @@ async def test_every_campaign_page_for_every_caller(
             if not expected_ok:
                 wrong.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
     assert not wrong, "\n".join(wrong)
+
+
+# The staff app's audience pages: the least role each needs (sessions, same rule as the API).
+APP_REQUIRED: dict[tuple[str, str], str] = {
+    ("GET", "/app/lists"): "viewer",
+    ("POST", "/app/lists"): "admin",
+    ("GET", "/app/lists/kultur"): "viewer",
+    ("POST", "/app/lists/kultur"): "admin",
+    ("GET", "/app/subscribers?q=a"): "viewer",
+    ("GET", "/app/subscribers/999999"): "viewer",
+    ("GET", "/app/subscribers/999999/export"): "admin",
+    ("POST", "/app/subscribers/999999/export"): "admin",
+    ("GET", "/app/subscribers/999999/erase"): "admin",
+    ("POST", "/app/subscribers/999999/erase"): "admin",
+}
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor", "admin"])
+async def test_audience_pages_for_every_role(api: Api, settings: Settings, role: str) -> None:
+    from tests.campaigns.staff_support import csrf_token, sign_in_as
+
+    await sign_in_as(api.client, settings, role)
+    token = csrf_token(await api.client.get("/app/account"))
+    wrong: list[str] = []
+    for (method, path), required in sorted(APP_REQUIRED.items()):
+        data = {"_csrf_token": token} if method == "POST" else None
+        response = await api.client.request(method, path, data=data)
+        if auth.role_allows(role, required):  # type: ignore[arg-type]
+            ok = response.status_code not in {401, 403, 500}
+        else:
+            ok = response.status_code == 403
+        if not ok:
+            wrong.append(f"{method} {path}: {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+    api.client.cookies.clear()
+    anonymous = await api.client.get("/app/lists")
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/app/login"

@@ -29,9 +29,7 @@ async def test_demo_residents_enter_like_real_sign_ups_once(settings: Settings) 
                 .where(mailing_lists.c.slug == "kultur")
             )
         )
-        events = Counter(
-            row.event for row in await conn.execute(sa.select(consent_events.c.event))
-        )
+        events = Counter(row.event for row in await conn.execute(sa.select(consent_events.c.event)))
         people = (await conn.execute(sa.select(subscribers))).mappings().all()
     await engine.dispose()
 

@@ -9,7 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import lists
+from services.campaigns import list_stats, lists
+from services.campaigns.audience_schemas import ListStatsOut
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import ListCreate, ListOut, ListPatch, ListsOut, decode_json
@@ -50,3 +51,10 @@ class ListsController(Controller):
         """Change names, descriptions, is_public or double_optin of a list (admin)."""
         data = decode_json(await request.body(), ListPatch)
         return await lists.update_list(db, renderer, slug, data)
+
+    @get("/{slug:str}/stats")
+    async def get_list_stats(
+        self, db: NamedDependency[AsyncSession], slug: FromPath[str]
+    ) -> ListStatsOut:
+        """Subscriptions by state and confirmations/unsubscriptions per UTC day (90 days)."""
+        return await list_stats.get_list_stats(db, slug)

@@ -1,14 +1,17 @@
-"""HTTP routes for staff requests about a resident's data (admin only)."""
+"""HTTP routes about residents: search and one subscriber (viewer), and GDPR requests (admin)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from arq.connections import ArqRedis
-from litestar import Controller, Request, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import subscribers
+from services.campaigns import subscriber_lookup, subscribers
+from services.campaigns.audience_schemas import SubscriberOut, SubscriberPage
 from services.campaigns.auth import StaffToken
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import decode_json
@@ -17,10 +20,33 @@ from shared.contracts import SubscriberExport
 
 
 class SubscribersController(Controller):
-    """``/api/subscribers``: export and erase one address (GDPR requests, admin only)."""
+    """``/api/subscribers``: search, one subscriber, and export and erase one address (GDPR
+    requests, admin only)."""
 
     path = "/subscribers"
     tags = ("subscribers",)
+
+    @get("/")
+    async def search_subscribers(
+        self,
+        *,
+        db: NamedDependency[AsyncSession],
+        q: Annotated[str, QueryParameter(max_length=subscriber_lookup.MAX_QUERY)] = "",
+        by: Annotated[str, QueryParameter(description="email or name")] = "email",
+        cursor: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=subscriber_lookup.MAX_PAGE)
+        ] = subscriber_lookup.MAX_PAGE,
+    ) -> SubscriberPage:
+        """Subscribers whose address or name starts with ``q`` (taken literally), 50 at most."""
+        return await subscriber_lookup.search(db, q, by=by, cursor=cursor, limit=limit)
+
+    @get("/{subscriber_id:int}")
+    async def get_subscriber(
+        self, db: NamedDependency[AsyncSession], subscriber_id: FromPath[int]
+    ) -> SubscriberOut:
+        """One subscriber: lists and states, consent history, recent deliveries."""
+        return await subscriber_lookup.get_subscriber(db, subscriber_id)
 
     @post("/export", status_code=200, guards=[requires("admin")], audit="subscriber.export")
     async def export_subscriber(
