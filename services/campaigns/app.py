@@ -38,8 +38,10 @@ from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
 from services.campaigns.routes.app_admin_pages import AdminPages
+from services.campaigns.routes.app_overview_pages import OverviewPages
 from services.campaigns.routes.app_pages import StaffAppController
 from services.campaigns.routes.app_password_links import PasswordLinkPages
+from services.campaigns.routes.app_site_pages import SitePages
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
@@ -101,6 +103,8 @@ def create_app(settings: Settings) -> Litestar:
             StaffAppController,
             PasswordLinkPages,
             AdminPages,
+            OverviewPages,
+            SitePages,
             create_static_files_router(
                 path="/app/static",
                 directories=[STATIC_DIR],

@@ -23,6 +23,16 @@ from services.campaigns.queries.common import (
     MAX_ID,
     ping,
 )
+from services.campaigns.queries.dashboard import (
+    CampaignBrief,
+    FinishedCampaign,
+    campaigns_in_status,
+    confirmed_per_day,
+    confirmed_per_list,
+    confirmed_per_site,
+    finished_campaigns,
+    subscriptions_per_site,
+)
 from services.campaigns.queries.fields import (
     FieldRow,
     all_fields,
@@ -83,9 +93,11 @@ from services.campaigns.queries.tokens import (
 
 __all__ = [
     "MAX_ID",
+    "CampaignBrief",
     "CampaignRow",
     "FailedDelivery",
     "FieldRow",
+    "FinishedCampaign",
     "ListRow",
     "RunRow",
     "SiteRow",
@@ -98,7 +110,11 @@ __all__ = [
     "campaign_by_id",
     "campaign_page",
     "campaign_run_rows",
+    "campaigns_in_status",
     "change_status",
+    "confirmed_per_day",
+    "confirmed_per_list",
+    "confirmed_per_site",
     "count_campaigns",
     "delete_field",
     "delete_site",
@@ -106,6 +122,7 @@ __all__ = [
     "failed_deliveries",
     "failed_summary",
     "field_by_key",
+    "finished_campaigns",
     "insert_audit",
     "insert_campaign",
     "insert_field",
@@ -129,6 +146,7 @@ __all__ = [
     "staff_user_by_email",
     "staff_user_by_id",
     "staff_user_exists",
+    "subscriptions_per_site",
     "token_by_hash",
     "token_owner",
     "touch_token",
