@@ -38,6 +38,8 @@ from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
 from services.campaigns.routes.app_admin_pages import AdminPages
+from services.campaigns.routes.app_audit_pages import AuditPages
+from services.campaigns.routes.app_field_pages import FieldPages
 from services.campaigns.routes.app_overview_pages import OverviewPages
 from services.campaigns.routes.app_pages import StaffAppController
 from services.campaigns.routes.app_password_links import PasswordLinkPages
@@ -105,6 +107,8 @@ def create_app(settings: Settings) -> Litestar:
             AdminPages,
             OverviewPages,
             SitePages,
+            FieldPages,
+            AuditPages,
             create_static_files_router(
                 path="/app/static",
                 directories=[STATIC_DIR],

@@ -4,7 +4,6 @@ databases: campaigns under way, the last results, confirmed sign-ups per day, si
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,7 +40,9 @@ class Seed:
         self.count += 1
         now = datetime.now(UTC)
         async with self.db.begin() as conn:
-            ids = dict((await conn.execute(sa.select(mailing_lists.c.slug, mailing_lists.c.id))).all())
+            ids = dict(
+                (await conn.execute(sa.select(mailing_lists.c.slug, mailing_lists.c.id))).all()
+            )
             subscriber_id = (
                 await conn.execute(
                     sa.insert(subscribers)
@@ -187,13 +188,21 @@ async def test_campaigns_under_way_and_the_last_results(
     assert set(active) == {sending, scheduled}
     assert active[sending]["progress"] == 50.0
     assert active[sending]["counts"] == {
-        "recipients": 4, "sent": 1, "failed": 1, "bounced": 0, "queued": 2
+        "recipients": 4,
+        "sent": 1,
+        "failed": 1,
+        "bounced": 0,
+        "queued": 2,
     }
     assert active[scheduled]["status"] == "scheduled" and active[scheduled]["progress"] is None
     recent = body["recent"]
     assert [item["id"] for item in recent] == finished[:0:-1]  # the last five, latest first
     assert recent[0]["counts"] == {
-        "recipients": 3, "sent": 1, "failed": 1, "bounced": 1, "queued": 0
+        "recipients": 3,
+        "sent": 1,
+        "failed": 1,
+        "bounced": 1,
+        "queued": 0,
     }
 
     await sign_in_as(api.client, settings, "viewer")
@@ -216,5 +225,3 @@ async def test_overview_in_swedish_with_figures_as_tables(
     assert "<h1>Översikt</h1>" in page.text
     assert page.text.count('<figure class="chart">') == 3
     assert "Bekräftade anmälningar per dag" in page.text
-
-
