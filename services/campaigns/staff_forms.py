@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from msgspec import UNSET
 
+from services.campaigns.errors import N_
 from services.campaigns.schemas import (
     FieldCreate,
     FieldPatch,
@@ -169,3 +170,43 @@ def field_errors(errors: Mapping[str, str], numbered: Mapping[str, Lines]) -> li
         else:
             found.append(FieldError(key.replace("labels.", "label_"), message))
     return sorted(found, key=lambda error: (error.field, error.line or 0))
+
+
+# The domain's reasons as the pages show them, marked here for the staff app's catalogs (the
+# domain answers the API in English; shared modules cannot mark their texts themselves).
+REASONS: Final = (
+    N_("the site is not valid"),
+    N_("the field is not valid"),
+    N_("invalid time range"),
+    N_("must be after since"),
+    N_("is already taken"),
+    N_("must not be empty"),
+    N_("must be at most 200 characters"),
+    N_("must be one line without control characters"),
+    N_("must be 2 to 64 characters of a-z, 0-9 and -"),
+    N_("must be DK or SE"),
+    N_("must be da, sv or en"),
+    N_("must be at most 50 origins"),
+    N_("must be at most 50 lists"),
+    N_("is not a known municipality (an id like dk-koebenhavn, or a name)"),
+    N_("wildcards are not allowed; list each origin"),
+    N_("must be an origin only (scheme://host[:port]), without a path"),
+    N_("must start with https:// or http://"),
+    N_("must not contain spaces or control characters"),
+    N_("is not a valid address"),
+    N_("must not contain a user name or password"),
+    N_("must name a host"),
+    N_("does not have a valid host name"),
+    N_("must be at most 2000 characters"),
+    N_("must start with a-z and continue with up to 39 of a-z, 0-9 and _"),
+    N_("must be one of text, number, boolean, date, choice"),
+    N_("only a choice field has choices"),
+    N_("a choice field needs at least one choice"),
+    N_("must be at most 100 choices"),
+    N_("must not repeat a choice"),
+    N_("each choice must be non-empty text without surrounding spaces"),
+    N_("each choice must be one line of at most 100 characters"),
+    N_("only a text field has a maximum length"),
+    N_("must be a whole number"),
+    N_("must be between 1 and 2000"),
+)

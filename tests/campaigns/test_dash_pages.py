@@ -91,6 +91,7 @@ async def test_admin_creates_edits_and_deletes_a_site(api: Api, settings: Settin
 async def test_bad_origins_are_named_by_line(api: Api, settings: Settings) -> None:
     client = api.client
     await sign_in_as(client, settings, "admin")
+    client.headers["Accept-Language"] = "en"
     origins = "https://ok.example.dk\n\nftp://files.example.dk\nhttps://example.dk/path\n"
     refused = await post_form(
         client, "/app/sites", "/app/sites", **{**SITE_FORM, "allowed_origins": origins}
