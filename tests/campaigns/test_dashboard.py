@@ -213,6 +213,12 @@ async def test_campaigns_under_way_and_the_last_results(
         assert subject in page.text
     assert "Done 0" not in page.text and "Draft" not in page.text and "Broken" not in page.text
     assert 'value="50.0"' in page.text
+    assert 'hx-get="/app/overview/active"' in page.text
+    # The part htmx reloads while campaigns send: the same table, without the page around it.
+    part = await api.client.get("/app/overview/active")
+    assert part.status_code == 200
+    assert part.text.lstrip().startswith("<section") and "<html" not in part.text
+    assert "Halfway" in part.text and 'value="50.0"' in part.text
 
 
 async def test_overview_in_swedish_with_figures_as_tables(

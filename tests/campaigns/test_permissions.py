@@ -116,6 +116,7 @@ async def test_every_route_for_every_caller(api: Api, settings: Settings, caller
 # needs (GET shows the page; POST changes something and carries the session's CSRF token).
 APP_PAGES: dict[tuple[str, str], str] = {
     ("GET", "/app/"): "viewer",
+    ("GET", "/app/overview/active"): "viewer",
     ("GET", "/app/sites"): "viewer",
     ("POST", "/app/sites"): "admin",
     ("GET", "/app/sites/demo-site"): "viewer",

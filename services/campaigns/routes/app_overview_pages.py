@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.campaigns import dashboard, permissions
 from services.campaigns.dashboard_charts import overview_charts
 from services.campaigns.errors import NotAuthenticated, PermissionDenied
-from services.campaigns.routes.app_guard import forbidden, language, time_zone
+from services.campaigns.routes.app_guard import allowed, forbidden, language, time_zone
 from services.campaigns.routes.app_pages import render_page, signed_in, to_login
 
 
@@ -46,4 +46,18 @@ class OverviewPages(Controller):
             data=data,
             charts=overview_charts(data, lang, gettext),
             zone=time_zone(lang),
+        )
+
+    @get("/overview/active")
+    async def active(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
+        """The overview's campaigns under way alone, for htmx to refresh the progress."""
+        account = await allowed(request, db, "viewer")
+        active = await dashboard.active_campaigns(db)
+        return render_page(
+            request,
+            "app/overview_active.html",
+            account=account,
+            data={"active": active},
         )
