@@ -13,6 +13,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from services.campaigns.errors import N_, InvalidInput
+from shared.custom_fields import is_clean_text
 
 PER_PAGE: Final = 50
 _MAX_ID: Final = 2**63 - 1
@@ -30,9 +31,13 @@ class AuditFilters:
     before: int | None = None
 
 
-def _text(query: Mapping[str, str], name: str, longest: int) -> str | None:
-    value = (query.get(name) or "").strip()
-    return value[:longest] or None
+def _text(query: Mapping[str, str], name: str, longest: int, errors: dict[str, str]) -> str | None:
+    value = (query.get(name) or "").strip()[:longest]
+    if not is_clean_text(value) or "\n" in value or "\r" in value:
+        # PostgreSQL cannot even compare a NUL; no actor, action or object holds one.
+        errors[name] = N_("must be one line without control characters")
+        return None
+    return value or None
 
 
 def _local_time(
@@ -46,15 +51,22 @@ def _local_time(
         errors[field] = N_("is not a date and time")
         return None
     # Compared in UTC, as the trail is written (SQLite compares the text).
-    return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
+    try:
+        return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
+    except OverflowError:  # the first or last days of the calendar, moved across midnight
+        errors[field] = N_("is not a date and time")
+        return None
 
 
 def read_filters(query: Mapping[str, str], zone: ZoneInfo) -> AuditFilters:
     """The filters of the page's query string; raise InvalidInput naming each bad one."""
     errors: dict[str, str] = {}
-    since = _local_time(_text(query, "since", 32), zone, "since", errors)
-    until = _local_time(_text(query, "until", 32), zone, "until", errors)
-    before_text = _text(query, "before", 20)
+    since = _local_time(_text(query, "since", 32, errors), zone, "since", errors)
+    until = _local_time(_text(query, "until", 32, errors), zone, "until", errors)
+    before_text = _text(query, "before", 20, errors)
+    actor = _text(query, "actor", 64, errors)
+    action = _text(query, "action", 64, errors)
+    object_ref = _text(query, "object", 128, errors)
     before = int(before_text) if before_text and before_text.isdigit() else None
     if before_text and (before is None or not 0 < before <= _MAX_ID):
         errors["before"] = N_("is not a page of the log")
@@ -62,9 +74,9 @@ def read_filters(query: Mapping[str, str], zone: ZoneInfo) -> AuditFilters:
     if errors:
         raise InvalidInput(N_("the filters are not valid"), errors)
     return AuditFilters(
-        actor=_text(query, "actor", 64),
-        action=_text(query, "action", 64),
-        object_ref=_text(query, "object", 128),
+        actor=actor,
+        action=action,
+        object_ref=object_ref,
         since=since,
         until=until,
         before=before,

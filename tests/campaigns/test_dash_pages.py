@@ -293,3 +293,49 @@ async def test_audit_log_filters_pages_and_local_times(
         "/app/audit", params={"since": "2026-07-02T00:00", "until": "2026-07-01T00:00"}
     )
     assert backwards.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"actor": "\x00"},
+        {"action": "site.\x00update", "object": "x" * 5000},
+        {"since": "0001-01-01T00:00"},
+        {"until": "9999-12-31T23:59", "since": "2026-13-01T00:00"},
+        {"before": "9" * 25},
+        {"before": "0"},
+        {"since": "2026-07-01T12:00+99:00"},
+    ],
+)
+async def test_odd_audit_filters_get_an_answer_not_an_error(
+    api: Api, settings: Settings, params: dict[str, str]
+) -> None:
+    await sign_in_as(api.client, settings, "admin")
+    response = await api.client.get("/app/audit", params=params)
+    assert response.status_code in {200, 422}, response.text[:300]
+
+
+async def test_odd_form_bodies_get_an_answer_not_an_error(api: Api, settings: Settings) -> None:
+    client = api.client
+    await sign_in_as(client, settings, "admin")
+    token = csrf_token(await client.get("/app/sites"))
+    headers = {"x-csrftoken": token}
+    for path in ("/app/sites", "/app/sites/demo-site", "/app/fields"):
+        as_json = await client.post(path, json={"key": "x"}, headers=headers)
+        assert as_json.status_code == 422, (path, as_json.status_code)
+        garbage = await client.post(
+            path,
+            content=b"\xff\xfe=%%%&&key=\x00",
+            headers={**headers, "content-type": "application/x-www-form-urlencoded"},
+        )
+        assert garbage.status_code in {400, 422}, (path, garbage.status_code)
+    many = await client.post(
+        "/app/sites",
+        data={**SITE_FORM, "default_lists": [f"l{n}" for n in range(500)], "_csrf_token": token},
+    )
+    assert many.status_code == 422
+    nul = await client.post(
+        "/app/fields",
+        data={**FIELD_FORM, "label_da": "a\x00b", "choices": "a\x00\nb", "_csrf_token": token},
+    )
+    assert nul.status_code == 422

@@ -3,6 +3,7 @@ databases: campaigns under way, the last results, confirmed sign-ups per day, si
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -231,3 +232,23 @@ async def test_overview_in_swedish_with_figures_as_tables(
     assert "<h1>Översikt</h1>" in page.text
     assert page.text.count('<figure class="chart">') == 3
     assert "Bekräftade anmälningar per dag" in page.text
+
+
+async def test_sites_page_counts_subscriptions_by_status(
+    api: Api, db: AsyncEngine, settings: Settings
+) -> None:
+    site = await new_site(api)
+    seed = Seed(db)
+    now = datetime.now(UTC)
+    await seed.resident(site["id"], {"kultur": ("confirmed", now), "idraet": ("pending", None)})
+    await seed.resident(site["id"], {"kultur": ("confirmed", now - timedelta(days=90))})
+    await seed.resident(site["id"], {"idraet": ("unsubscribed", now)})
+    await seed.resident(None, {"kultur": ("confirmed", now)})
+    await sign_in_as(api.client, settings, "viewer")
+    page = await api.client.get("/app/sites", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    row = re.search(r'<a href="/app/sites/malmo-bibliotek">.*?</tr>', page.text, re.S)
+    assert row
+    assert re.findall(r"<td>(\d+)</td>", row.group(0)) == ["2", "2", "1", "1"]
+    demo = re.search(r'<a href="/app/sites/demo-site">.*?</tr>', page.text, re.S)
+    assert demo and re.findall(r"<td>(\d+)</td>", demo.group(0))[1:] == ["0", "0", "0"]
