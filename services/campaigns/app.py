@@ -45,6 +45,10 @@ from services.campaigns.routes.app_pages import StaffAppController
 from services.campaigns.routes.app_password_links import PasswordLinkPages
 from services.campaigns.routes.app_sending_pages import SendingPages
 from services.campaigns.scheduling import Scheduler
+from services.campaigns.routes.app_audit_pages import AuditPages
+from services.campaigns.routes.app_field_pages import FieldPages
+from services.campaigns.routes.app_overview_pages import OverviewPages
+from services.campaigns.routes.app_site_pages import SitePages
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
@@ -113,6 +117,10 @@ def create_app(settings: Settings) -> Litestar:
             SendingPages,
             CampaignPages,
             AudiencePages,
+            OverviewPages,
+            SitePages,
+            FieldPages,
+            AuditPages,
             create_static_files_router(
                 path="/app/static",
                 directories=[STATIC_DIR],

@@ -103,7 +103,8 @@ def time_series(
 ) -> Markup:
     """A line chart of one series over time (labels already formatted), with its table."""
     labels, major = _x_labels([label for label, _ in points])
-    chart = pygal.Line(**_config(x_labels_major=major, fill=True, dots_size=2))
+    # Only the major labels are drawn, so they need not be cut to fit every point's width.
+    chart = pygal.Line(**_config(x_labels_major=major, fill=True, dots_size=2, truncate_label=-1))
     chart.x_labels = labels
     chart.add(series_name or value_label, [value for _, value in points])
     if not points:

@@ -12,6 +12,7 @@ from services.campaigns.app import create_app
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
 from tests.campaigns.conftest import Api, new_campaign
+from tests.campaigns.conftest import Api
 from tests.campaigns.staff_support import csrf_token, sign_in_as
 
 # The least role each route needs: the permission model, written down once.
@@ -60,6 +61,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/tokens"): "admin",
     ("POST", "/api/tokens"): "admin",
     ("DELETE", "/api/tokens/{token_id:int}"): "admin",
+    ("GET", "/api/dashboard"): "viewer",
 }
 CALLERS = ("anonymous", "viewer", "editor", "admin", "deactivated user", "revoked token")
 
@@ -199,3 +201,46 @@ async def test_audience_pages_for_every_role(api: Api, settings: Settings, role:
     api.client.cookies.clear()
     anonymous = await api.client.get("/app/lists")
     assert anonymous.status_code == 303 and anonymous.headers["location"] == "/app/login"
+# The staff app's overview, member site, custom field and audit log pages: the least role each
+# needs (GET shows the page; POST changes something and carries the session's CSRF token).
+APP_PAGES: dict[tuple[str, str], str] = {
+    ("GET", "/app/"): "viewer",
+    ("GET", "/app/overview/active"): "viewer",
+    ("GET", "/app/sites"): "viewer",
+    ("POST", "/app/sites"): "admin",
+    ("GET", "/app/sites/demo-site"): "viewer",
+    ("POST", "/app/sites/demo-site"): "admin",
+    ("GET", "/app/sites/demo-site/delete"): "admin",
+    ("POST", "/app/sites/demo-site/delete"): "admin",
+    ("GET", "/app/fields"): "viewer",
+    ("POST", "/app/fields"): "admin",
+    ("GET", "/app/fields/nope"): "viewer",
+    ("POST", "/app/fields/nope"): "admin",
+    ("GET", "/app/fields/nope/delete"): "admin",
+    ("POST", "/app/fields/nope/delete"): "admin",
+    ("GET", "/app/audit"): "admin",
+}
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "viewer", "editor", "admin"])
+async def test_app_pages_for_every_role(api: Api, settings: Settings, caller: str) -> None:
+    client = api.client
+    if caller != "anonymous":
+        await sign_in_as(client, settings, caller)
+    token = csrf_token(await client.get("/app/login"))
+    wrong: list[str] = []
+    # Deletions last, so the pages before them still find the demo site.
+    for (method, path), required in sorted(
+        APP_PAGES.items(), key=lambda item: "delete" in item[0][1]
+    ):
+        data = {"_csrf_token": token, "name": "Demo", "country": "DK"} if method == "POST" else None
+        response = await client.request(method, path, data=data)
+        if caller == "anonymous":
+            expected_ok = response.status_code in {303, 403}
+        elif auth.role_allows(caller, required):  # type: ignore[arg-type]
+            expected_ok = response.status_code not in {401, 403} and response.status_code < 500
+        else:
+            expected_ok = response.status_code == 403
+        if not expected_ok:
+            wrong.append(f"{method} {path}: {response.status_code}")
+    assert not wrong, "\n".join(wrong)

@@ -26,6 +26,16 @@ from services.campaigns.queries.common import (
     MAX_ID,
     ping,
 )
+from services.campaigns.queries.dashboard import (
+    CampaignBrief,
+    FinishedCampaign,
+    campaigns_in_status,
+    confirmed_per_day,
+    confirmed_per_list,
+    confirmed_per_site,
+    finished_campaigns,
+    subscriptions_per_site,
+)
 from services.campaigns.queries.fields import (
     FieldRow,
     all_fields,
@@ -99,10 +109,12 @@ from services.campaigns.queries.tokens import (
 
 __all__ = [
     "MAX_ID",
+    "CampaignBrief",
     "CampaignRow",
     "FailedDelivery",
     "FieldRow",
     "ListChoice",
+    "FinishedCampaign",
     "ListRow",
     "RecipientRow",
     "RunRow",
@@ -118,7 +130,11 @@ __all__ = [
     "campaign_by_id",
     "campaign_page",
     "campaign_run_rows",
+    "campaigns_in_status",
     "change_status",
+    "confirmed_per_day",
+    "confirmed_per_list",
+    "confirmed_per_site",
     "count_campaigns",
     "delete_field",
     "delete_site",
@@ -127,6 +143,7 @@ __all__ = [
     "failed_deliveries",
     "failed_summary",
     "field_by_key",
+    "finished_campaigns",
     "insert_audit",
     "insert_campaign",
     "insert_field",
@@ -157,6 +174,7 @@ __all__ = [
     "staff_user_by_id",
     "staff_user_exists",
     "subscriber_by_id",
+    "subscriptions_per_site",
     "token_by_hash",
     "token_owner",
     "touch_token",

@@ -9,6 +9,7 @@ from services.campaigns.routes.audit import AuditController
 from services.campaigns.routes.audit_trail import AuditTrailMiddleware
 from services.campaigns.routes.campaign_sending import CampaignSendingController
 from services.campaigns.routes.campaigns import CampaignsController
+from services.campaigns.routes.dashboard import DashboardController
 from services.campaigns.routes.fields import FieldsController
 from services.campaigns.routes.health import live, ready
 from services.campaigns.routes.lists import ListsController
@@ -36,6 +37,7 @@ def api_router() -> Router:
             AuditController,
             UsersController,
             TokensController,
+            DashboardController,
         ],
         # OPTIONS too: Litestar skips it by default, and the role guard then finds no user.
         # Authentication first: the audit trail names the caller it let through.

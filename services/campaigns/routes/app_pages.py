@@ -81,7 +81,7 @@ def to_login(_: Request[Any, Any, Any], __: NotAuthenticated) -> Response[Any]:
 
 
 class StaffAppController(Controller):
-    """Log in, forced password change, overview, log out."""
+    """Log in, forced password change, own account, log out (the overview: OverviewPages)."""
 
     path = "/app"
     include_in_schema = False
@@ -154,16 +154,6 @@ class StaffAppController(Controller):
                 error=True,
             )
         return Redirect("/app/", status_code=303)
-
-    @get("/")
-    async def home(
-        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
-    ) -> Response[Any]:
-        """The overview; a one-time password must be changed first."""
-        account = await signed_in(request, db)
-        if account.must_change_password:
-            return Redirect("/app/password", status_code=303)
-        return render_page(request, "app/home.html", account=account)
 
     @get("/account")
     async def account_page(
