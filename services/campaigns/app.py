@@ -40,15 +40,15 @@ from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes import BEARER_SCHEME, api_router, health_handlers
 from services.campaigns.routes.app_admin_pages import AdminPages
 from services.campaigns.routes.app_audience_pages import AudiencePages
+from services.campaigns.routes.app_audit_pages import AuditPages
 from services.campaigns.routes.app_campaign_pages import CampaignPages
+from services.campaigns.routes.app_field_pages import FieldPages
+from services.campaigns.routes.app_overview_pages import OverviewPages
 from services.campaigns.routes.app_pages import StaffAppController
 from services.campaigns.routes.app_password_links import PasswordLinkPages
 from services.campaigns.routes.app_sending_pages import SendingPages
-from services.campaigns.scheduling import Scheduler
-from services.campaigns.routes.app_audit_pages import AuditPages
-from services.campaigns.routes.app_field_pages import FieldPages
-from services.campaigns.routes.app_overview_pages import OverviewPages
 from services.campaigns.routes.app_site_pages import SitePages
+from services.campaigns.scheduling import Scheduler
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool

@@ -12,7 +12,6 @@ from services.campaigns.app import create_app
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
 from tests.campaigns.conftest import Api, new_campaign
-from tests.campaigns.conftest import Api
 from tests.campaigns.staff_support import csrf_token, sign_in_as
 
 # The least role each route needs: the permission model, written down once.
@@ -201,9 +200,11 @@ async def test_audience_pages_for_every_role(api: Api, settings: Settings, role:
     api.client.cookies.clear()
     anonymous = await api.client.get("/app/lists")
     assert anonymous.status_code == 303 and anonymous.headers["location"] == "/app/login"
+
+
 # The staff app's overview, member site, custom field and audit log pages: the least role each
 # needs (GET shows the page; POST changes something and carries the session's CSRF token).
-APP_PAGES: dict[tuple[str, str], str] = {
+SECTION_PAGES: dict[tuple[str, str], str] = {
     ("GET", "/app/"): "viewer",
     ("GET", "/app/overview/active"): "viewer",
     ("GET", "/app/sites"): "viewer",
@@ -231,7 +232,7 @@ async def test_app_pages_for_every_role(api: Api, settings: Settings, caller: st
     wrong: list[str] = []
     # Deletions last, so the pages before them still find the demo site.
     for (method, path), required in sorted(
-        APP_PAGES.items(), key=lambda item: "delete" in item[0][1]
+        SECTION_PAGES.items(), key=lambda item: "delete" in item[0][1]
     ):
         data = {"_csrf_token": token, "name": "Demo", "country": "DK"} if method == "POST" else None
         response = await client.request(method, path, data=data)
