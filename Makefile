@@ -13,7 +13,7 @@ STAFF_PO_FILES := $(wildcard $(STAFF_LOCALES)/*/LC_MESSAGES/*.po)
 PYTEST_ARGS ?= -q -n auto --maxprocesses=4
 BENCH_ARGS ?=
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench screenshots clean
 
 install: $(INSTALLED) $(CATALOGS)
 
@@ -57,6 +57,10 @@ lint: install
 	echo "mypy"; $(BIN)/mypy || status=1; \
 	echo "lint-imports"; $(BIN)/lint-imports --no-cache || status=1; \
 	exit $$status
+
+# Pictures of the staff app's pages for the README, taken by the newcomer tour in Chromium.
+screenshots: install
+	$(BIN)/python -m tools.staff_tour --screenshots docs/screenshots --schedule
 
 bench: install
 	@if [ -d bench/delivery ] || [ -f bench/delivery.py ]; then \
