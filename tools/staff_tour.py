@@ -144,7 +144,8 @@ class Tour:
         await self.page.locator("#body").fill(BODY)
         await self.page.locator("form.editor button[type=submit]").click()
         await self.page.wait_for_url(re.compile(r".*/app/campaigns/\d+/edit.*"))
-        await self.page.locator("iframe").first.wait_for()
+        # The preview as the sample reader gets it, in its sandboxed frame.
+        await self.page.frame_locator("iframe").first.locator("h1").wait_for()
         await self.shoot("campaign-editor")
         return self.page.url
 
