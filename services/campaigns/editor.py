@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import campaigns, permissions, staff_audit
+from services.campaigns import campaigns, permissions, queries, staff_audit
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.drafts import Draft, check_draft
 from services.campaigns.errors import N_, InvalidInput
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.schemas import CampaignCreate, CampaignOut, CampaignPatch
+from shared.languages import localised
 from shared.statuses import CampaignStatus
 
 PER_PAGE: Final = 20
@@ -191,6 +192,13 @@ async def _audit(session: AsyncSession, account: StaffAccount, action: str, iden
         session, permissions.actor(account), action, f"campaign:{ident}", {"fields": fields}
     )
     await session.commit()
+
+
+async def list_names(session: AsyncSession, lang: str) -> dict[str, str]:
+    """Every list's name in ``lang`` by slug, for showing a campaign's lists."""
+    return {
+        row.slug: localised(row, "name", lang, row.slug) for row in await queries.all_lists(session)
+    }
 
 
 def status_filter(value: str | None) -> CampaignStatus | None:

@@ -354,6 +354,7 @@ async def test_the_list_filters_by_status_and_pages(api: Api, editor: httpx.Asyn
     assert "Page 1 of 2" in page.text and 'rel="next"' in page.text
     assert page.text.index("Sendt nu") < page.text.index("Kladde 19")  # newest first
     assert "Første" not in page.text
+    assert "<td>Culture</td>" in page.text  # the list's name in the reader's language
     assert f'href="/app/campaigns/{sent["id"]}"' in page.text
     assert f'href="/app/campaigns/{first["id"]}/edit"' not in page.text
     second = await editor.get("/app/campaigns", params={"page": 2})
