@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import campaigns, permissions, staff_audit
+from services.campaigns import campaigns, permissions, queries, staff_audit
 from services.campaigns.accounts import StaffAccount
+from services.campaigns.drafts import Draft, check_draft
 from services.campaigns.errors import N_, InvalidInput
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.schemas import CampaignCreate, CampaignOut, CampaignPatch
+from shared.languages import localised
 from shared.statuses import CampaignStatus
 
 PER_PAGE: Final = 20
@@ -85,17 +87,6 @@ class EditorForm:
             from_address=self.mailbox(),
         )
 
-    def patch(self) -> CampaignPatch:
-        """The API's body that sets every field of a draft."""
-        created = self.create()
-        return CampaignPatch(
-            subject=created.subject,
-            body=created.body,
-            lists=created.lists,
-            body_text=created.body_text,
-            from_address=created.from_address,
-        )
-
 
 def sender_parts(from_address: str | None) -> tuple[str, str]:
     """Display name and address of a stored sender ("" and "" for the default sender)."""
@@ -149,11 +140,27 @@ def problems_of(errors: Mapping[str, str]) -> dict[str, Problem]:
     return found
 
 
+async def _body(renderer: RenderPool, form: EditorForm) -> CampaignCreate:
+    """The API's body for the form; a sender problem is reported with every other one."""
+    try:
+        return form.create()
+    except InvalidInput as exc:
+        draft = Draft(
+            subject=form.subject,
+            body=form.body,
+            body_text=form.body_text if form.body_text.strip() else None,
+            from_address=None,
+            lists=list(form.lists),
+        )
+        problems = await renderer.run("body", check_draft, draft)
+        raise InvalidInput(exc.message, {**problems, **exc.errors}) from exc
+
+
 async def create(
     session: AsyncSession, renderer: RenderPool, account: StaffAccount, form: EditorForm
 ) -> CampaignOut:
     """Create a draft from the form through the API's domain function, and audit it."""
-    campaign = await campaigns.create_campaign(session, renderer, form.create())
+    campaign = await campaigns.create_campaign(session, renderer, await _body(renderer, form))
     await _audit(session, account, "campaign.create", campaign.id)
     return campaign
 
@@ -166,7 +173,15 @@ async def save(
     form: EditorForm,
 ) -> CampaignOut:
     """Save every field of a draft through the API's domain function, and audit it."""
-    campaign = await campaigns.update_campaign(session, renderer, campaign_id, form.patch())
+    body = await _body(renderer, form)
+    patch = CampaignPatch(
+        subject=body.subject,
+        body=body.body,
+        lists=body.lists,
+        body_text=body.body_text,
+        from_address=body.from_address,
+    )
+    campaign = await campaigns.update_campaign(session, renderer, campaign_id, patch)
     await _audit(session, account, "campaign.update", campaign_id)
     return campaign
 
@@ -177,6 +192,13 @@ async def _audit(session: AsyncSession, account: StaffAccount, action: str, iden
         session, permissions.actor(account), action, f"campaign:{ident}", {"fields": fields}
     )
     await session.commit()
+
+
+async def list_names(session: AsyncSession, lang: str) -> dict[str, str]:
+    """Every list's name in ``lang`` by slug, for showing a campaign's lists."""
+    return {
+        row.slug: localised(row, "name", lang, row.slug) for row in await queries.all_lists(session)
+    }
 
 
 def status_filter(value: str | None) -> CampaignStatus | None:

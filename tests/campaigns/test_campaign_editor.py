@@ -180,12 +180,44 @@ async def test_a_template_error_names_its_line_and_the_form_keeps_what_was_typed
     assert (await api.get(f"/api/campaigns/{campaign_id}")).json()["subject"] != "Ændret"
 
 
-async def test_a_sender_name_needs_an_address(editor: httpx.AsyncClient) -> None:
+async def test_a_sender_name_needs_an_address(api: Api, editor: httpx.AsyncClient) -> None:
     response = await post_form(
         editor, "/app/campaigns/new", "/app/campaigns/new", **_form(sender_address="")
     )
     assert response.status_code == 422
     assert "A sender name needs a sender address" in response.text
+    # Reported together with the other fields' problems.
+    both = await post_form(
+        editor,
+        "/app/campaigns/new",
+        "/app/campaigns/new",
+        **_form(sender_address="", subject="", lists=[]),
+    )
+    assert "A sender name needs a sender address" in both.text
+    assert 'id="subject-problem">must not be empty<' in both.text
+    assert 'id="lists-problem">must name at least one list<' in both.text
+    bad = await post_form(
+        editor, "/app/campaigns/new", "/app/campaigns/new", **_form(sender_address="not mail")
+    )
+    assert bad.status_code == 422 and 'id="from_address-problem"' in bad.text
+    assert (await api.get("/api/campaigns")).json()["total"] == 0
+
+
+async def test_the_api_preview_refuses_what_is_not_a_reader(api: Api, settings: Settings) -> None:
+    campaign_id = (await new_campaign(api))["id"]
+    url = f"/api/campaigns/{campaign_id}/preview"
+    for odd in (0, -1, 2**63, 10**30, "7", None):
+        answer = await api.post(url, role="viewer", json={"subscriber_id": odd})
+        if odd is None:
+            assert answer.status_code == 200 and answer.json()["language"] == "da"
+        else:
+            assert answer.status_code == 422, (odd, answer.text)
+    dina = await add_reader(settings, "dina@example.dk", None, "da", {"kultur": "confirmed"})
+    answer = (await api.post(url, role="viewer", json={"subscriber_id": dina})).json()
+    assert answer["to"] == "dina@example.dk" and answer["language"] == "da"
+    english = await api.post(url, role="viewer", json={"subscriber_id": dina, "language": "en"})
+    assert "You receive this email because you subscribed." in english.json()["html"]
+    assert (await api.post(url, role="viewer", json={"language": "de"})).status_code == 422
 
 
 async def test_preview_as_a_subscriber_and_as_a_sample_in_swedish(
@@ -322,6 +354,7 @@ async def test_the_list_filters_by_status_and_pages(api: Api, editor: httpx.Asyn
     assert "Page 1 of 2" in page.text and 'rel="next"' in page.text
     assert page.text.index("Sendt nu") < page.text.index("Kladde 19")  # newest first
     assert "Første" not in page.text
+    assert "<td>Culture</td>" in page.text  # the list's name in the reader's language
     assert f'href="/app/campaigns/{sent["id"]}"' in page.text
     assert f'href="/app/campaigns/{first["id"]}/edit"' not in page.text
     second = await editor.get("/app/campaigns", params={"page": 2})

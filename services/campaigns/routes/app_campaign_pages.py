@@ -142,6 +142,7 @@ async def _editor_page(
         choice=choice,
         languages=LANGUAGES,
         default_sender=settings.mail_from,
+        list_names=await editor.list_names(db, _lang(request, account)),
         message=message,
         error=error,
         **context,
@@ -215,6 +216,7 @@ class CampaignPages(Controller):
             status=chosen,
             statuses=list(CampaignStatus),
             may_edit=role_allows(account.role, "editor"),
+            list_names=await editor.list_names(db, _lang(request, account)),
             local_time=editor.local_time,
         )
 
