@@ -215,11 +215,13 @@ class AudiencePages(Controller):
     @get("/subscribers")
     async def subscribers_page(
         self,
+        *,
         request: Request[Any, Any, Any],
         db: NamedDependency[AsyncSession],
         q: FromQuery[str] = "",
         by: FromQuery[str] = "email",
         cursor: FromQuery[str] = "",
+        erased: FromQuery[str] = "",
     ) -> Response[str]:
         """Search by prefix of address or name; htmx asks for the results alone."""
         account = await _allowed(request, db, "viewer")
@@ -241,6 +243,9 @@ class AudiencePages(Controller):
             by=by,
             cursor=after,
             found=found,
+            message=N_("the erasure is queued; the subscriber disappears within a minute")
+            if erased == "1"
+            else None,
         )
 
     @get("/subscribers/{subscriber_id:int}")
@@ -304,7 +309,7 @@ class AudiencePages(Controller):
             },
         )
 
-    @post("/subscribers/{subscriber_id:int}/erase", status_code=200)
+    @post("/subscribers/{subscriber_id:int}/erase", status_code=303)
     async def erase(
         self,
         request: Request[Any, Any, Any],
@@ -328,16 +333,8 @@ class AudiencePages(Controller):
             {"request_id": accepted.request_id},
         )
         await db.commit()
-        return render_page(
-            request,
-            "app/subscribers.html",
-            account=account,
-            q="",
-            by="email",
-            cursor=None,
-            found=None,
-            message=N_("the erasure is queued; the subscriber disappears within a minute"),
-        )
+        # After the POST, a page of its own: reloading it does not ask to send the form again.
+        return Redirect("/app/subscribers?erased=1", status_code=303)
 
 
 async def _confirmation(
