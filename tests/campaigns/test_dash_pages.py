@@ -79,6 +79,8 @@ async def test_admin_creates_edits_and_deletes_a_site(api: Api, settings: Settin
     assert (await api.get("/api/sites/lund-kultur")).status_code == 404
     assert (await client.get("/app/sites/lund-kultur")).status_code == 404
 
+    log = await client.get("/app/audit", params={"object": "site:lund-kultur"})
+    assert log.text.count("<td>admin@example.dk</td>") == 3
     trail = (await api.get("/api/audit?object=site:lund-kultur", role="admin")).json()
     assert [entry["action"] for entry in trail["entries"]] == [
         "site.delete",

@@ -3,12 +3,16 @@ databases: campaigns under way, the last results, confirmed sign-ups per day, si
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.campaigns import queries
+from shared.db import create_sessionmaker
 from shared.schema import (
     campaign_runs,
     campaigns,
@@ -252,3 +256,21 @@ async def test_sites_page_counts_subscriptions_by_status(
     assert re.findall(r"<td>(\d+)</td>", row.group(0)) == ["2", "2", "1", "1"]
     demo = re.search(r'<a href="/app/sites/demo-site">.*?</tr>', page.text, re.S)
     assert demo and re.findall(r"<td>(\d+)</td>", demo.group(0))[1:] == ["0", "0", "0"]
+
+
+async def test_overview_rows_are_frozen_with_aware_times(api: Api, db: AsyncEngine) -> None:
+    seed = Seed(db)
+    finished_at = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    done = await seed.campaign(
+        "Done", "sending", recipients=1, run_state="done", finished=finished_at
+    )
+    later = await seed.campaign("Later", "scheduled")
+    async with create_sessionmaker(db)() as session:
+        briefs = await queries.campaigns_in_status(session, ["scheduled"], 10)
+        finished = await queries.finished_campaigns(session, ["sending"], 10)
+    assert [row.id for row in briefs] == [later] and briefs[0].status == "scheduled"
+    assert briefs[0].updated_at.utcoffset() == timedelta(0)
+    assert [(row.id, row.finished_at) for row in finished] == [(done, finished_at)]
+    assert finished[0].finished_at.utcoffset() == timedelta(0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        finished[0].subject = "other"  # type: ignore[misc]

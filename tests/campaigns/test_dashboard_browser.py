@@ -15,9 +15,9 @@ from tests.campaigns.test_staff_browser import (  # noqa: F401 - fixtures
     _staff_with_password,
     assert_accessible,
     chromium,
-    pytestmark,
     staff_url,
 )
+from tests.subscriptions.test_browser import pytestmark  # noqa: F401 - skips without Chromium
 
 
 async def _seeded(db: AsyncEngine) -> None:
@@ -52,6 +52,7 @@ async def test_dashboard_pages_are_accessible_and_the_copy_button_speaks(
         context = await chromium.new_context(locale=lang)
         await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=staff_url)
         page = await context.new_page()
+        page.set_default_timeout(60_000)  # the machine may be busy; nothing here is slow
         await _sign_in(page, staff_url, "boss@example.dk")
         main = await page.inner_text("main")
         assert "Efterårets program" in main and "Sommerens program" in main
@@ -64,13 +65,14 @@ async def test_dashboard_pages_are_accessible_and_the_copy_button_speaks(
         await page.locator("#site-key").fill(key)
         await page.locator("#site-name").fill(f"Kulturhuset {lang}")
         await page.locator("#site-origins").fill("https://kultur.example.dk\nnot an origin")
-        await page.locator("form[action='/app/sites'] button[type=submit]").click()
+        async with page.expect_navigation():
+            await page.locator("form[action='/app/sites'] button[type=submit]").click()
         await page.wait_for_selector('[role="alert"]')
         assert await page.locator("#site-origins").get_attribute("aria-invalid") == "true"
         await assert_accessible(page)
         await page.locator("#site-origins").fill("https://kultur.example.dk")
-        await page.locator("form[action='/app/sites'] button[type=submit]").click()
-        await page.wait_for_url("**/app/sites")
+        async with page.expect_navigation():
+            await page.locator("form[action='/app/sites'] button[type=submit]").click()
         await page.wait_for_selector("h1:has-text('Kulturhuset')")
         await assert_accessible(page)
 
@@ -90,7 +92,8 @@ async def test_dashboard_pages_are_accessible_and_the_copy_button_speaks(
         await page.locator("#field-key").fill(f"district_{lang}")
         for code in ("da", "sv", "en"):
             await page.locator(f"#field-label-{code}").fill(f"District {code}")
-        await page.locator("form[action='/app/fields'] button[type=submit]").click()
+        async with page.expect_navigation():
+            await page.locator("form[action='/app/fields'] button[type=submit]").click()
         await page.wait_for_selector('[role="status"]')
         await page.goto(staff_url + f"/app/fields/district_{lang}")
         await assert_accessible(page)
@@ -115,7 +118,8 @@ async def test_copy_text_is_selectable_without_javascript(
     await page.goto(staff_url + "/app/login")
     await page.locator("#email").fill("ea@example.dk")
     await page.locator("#password").fill("en lang og god adgangskode")
-    await page.locator("form button[type=submit]").click()
+    async with page.expect_navigation():
+        await page.locator("form button[type=submit]").click()
     await page.goto(staff_url + "/app/sites/demo-site")
     # Without the script the buttons stay hidden; the snippets are plain read-only text.
     assert await page.locator("button[data-copy]").first.is_hidden()

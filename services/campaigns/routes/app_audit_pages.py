@@ -38,13 +38,18 @@ class AuditPages(Controller):
         zone = time_zone(lang)
         query = {key: str(value) for key, value in request.query_params.items()}
         users = await accounts.list_users(db)
+        tokens = await auth.list_tokens(db)
+        # Actors by what staff know them by: a user's address, a token's label.
+        names = {f"user:{user.id}": user.email for user in users} | {
+            f"token:{token.id}": f"{token.label} (token:{token.id})" for token in tokens
+        }
         context: dict[str, Any] = {
             "account": account,
             "zone": zone,
             "query": query,
             "users": users,
-            "tokens": await auth.list_tokens(db),
-            "names": {f"user:{user.id}": user.email for user in users},
+            "tokens": tokens,
+            "names": names,
         }
         try:
             filters = read_filters(query, zone)

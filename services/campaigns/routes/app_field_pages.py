@@ -3,18 +3,14 @@ The same domain functions as ``/api/fields``."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from msgspec import UNSET, Struct
-from msgspec.structs import asdict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import fields, permissions, staff_audit, staff_forms
+from services.campaigns import fields, staff_forms
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.errors import (
     N_,
@@ -23,7 +19,13 @@ from services.campaigns.errors import (
     NotFound,
     PermissionDenied,
 )
-from services.campaigns.routes.app_guard import allowed, forbidden, language, not_found
+from services.campaigns.routes.app_guard import (
+    allowed,
+    forbidden,
+    not_found,
+    record_action,
+    translated,
+)
 from services.campaigns.routes.app_pages import render_page, to_login
 from services.campaigns.schemas import FieldOut
 from shared.custom_fields import FIELD_TYPES
@@ -66,22 +68,7 @@ def _field_page(
 def _errors(
     request: Req, account: StaffAccount, exc: CampaignsError, choices: staff_forms.Lines
 ) -> list[staff_forms.FieldError]:
-    gettext = partial(request.app.state.pages.gettext, language(request, account))
-    found = staff_forms.field_errors(exc.errors, {"choices": choices})
-    return [replace(error, message=gettext(error.message)) for error in found]
-
-
-async def _audit(db: AsyncSession, account: StaffAccount, action: str, key: str, data: Any) -> None:
-    # Recorded as the API's middleware records the same action: field names, never values.
-    ref, details = staff_audit.describe(action, {"key": key}, _given(data), None)
-    await staff_audit.record(db, permissions.actor(account), action, ref, details)
-    await db.commit()
-
-
-def _given(data: Struct | None) -> dict[str, bool] | None:
-    if data is None:
-        return None
-    return {name: True for name, value in asdict(data).items() if value is not UNSET}
+    return translated(request, account, staff_forms.field_errors(exc.errors, {"choices": choices}))
 
 
 class FieldPages(Controller):
@@ -120,7 +107,7 @@ class FieldPages(Controller):
                 message=exc.message,
                 error=True,
             )
-        await _audit(db, account, "field.create", field.key, data)
+        await record_action(db, account, "field.create", field.key, data)
         return await _fields_page(request, db, account, message=N_("the field is created"))
 
     @get("/{key:str}")
@@ -154,7 +141,7 @@ class FieldPages(Controller):
                 message=exc.message,
                 error=True,
             )
-        await _audit(db, account, "field.update", key, patch)
+        await record_action(db, account, "field.update", key, patch)
         return _field_page(request, account, field, message=N_("saved"))
 
     @get("/{key:str}/delete")
@@ -173,5 +160,5 @@ class FieldPages(Controller):
         """Delete a field definition (admin)."""
         account = await allowed(request, db, "admin")
         await fields.delete_field(db, key)
-        await _audit(db, account, "field.delete", key, None)
+        await record_action(db, account, "field.delete", key)
         return await _fields_page(request, db, account, message=N_("the field is deleted"))

@@ -4,25 +4,20 @@ The same domain functions as ``/api/sites``."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from msgspec import UNSET, Struct
-from msgspec.structs import asdict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import (
     dashboard,
-    permissions,
     queries,
     site_stats,
     sites,
     snippets,
-    staff_audit,
     staff_forms,
 )
 from services.campaigns.accounts import StaffAccount
@@ -34,26 +29,20 @@ from services.campaigns.errors import (
     NotFound,
     PermissionDenied,
 )
-from services.campaigns.routes.app_guard import allowed, forbidden, language, not_found
+from services.campaigns.routes.app_guard import (
+    allowed,
+    forbidden,
+    language,
+    not_found,
+    record_action,
+    translated,
+)
 from services.campaigns.routes.app_pages import render_page, to_login
 from services.campaigns.schemas import SiteOut
-from services.campaigns.staff_forms import FieldError
 from shared.languages import LANGUAGES
 from shared.municipalities import MUNICIPALITIES
 
 Req = Request[Any, Any, Any]
-
-
-def _translated(request: Req, account: StaffAccount, errors: list[FieldError]) -> list[FieldError]:
-    gettext = partial(request.app.state.pages.gettext, language(request, account))
-    return [replace(error, message=gettext(error.message)) for error in errors]
-
-
-async def _audit(db: AsyncSession, account: StaffAccount, action: str, key: str, **kw: Any) -> None:
-    # Pages record their actions as the API's middleware does, with the same details.
-    ref, details = staff_audit.describe(action, {"key": key}, kw.get("body"), None)
-    await staff_audit.record(db, permissions.actor(account), action, ref, details)
-    await db.commit()
 
 
 async def _sites_page(
@@ -140,11 +129,11 @@ class SitePages(Controller):
                 account,
                 422,
                 form=form,
-                errors=_translated(request, account, errors),
+                errors=translated(request, account, errors),
                 message=exc.message,
                 error=True,
             )
-        await _audit(db, account, "site.create", site.key, body=_given(data))
+        await record_action(db, account, "site.create", site.key, data)
         return await _site_page(request, db, account, site, message=N_("the site is created"))
 
     @get("/{key:str}")
@@ -176,11 +165,11 @@ class SitePages(Controller):
                 site,
                 422,
                 form=form,
-                errors=_translated(request, account, errors),
+                errors=translated(request, account, errors),
                 message=exc.message,
                 error=True,
             )
-        await _audit(db, account, "site.update", key, body=_given(patch))
+        await record_action(db, account, "site.update", key, patch)
         return await _site_page(request, db, account, site, message=N_("saved"))
 
     @get("/{key:str}/delete")
@@ -200,10 +189,5 @@ class SitePages(Controller):
         account = await allowed(request, db, "admin")
         await sites.get_site(db, key)
         await sites.delete_site(db, key)
-        await _audit(db, account, "site.delete", key)
+        await record_action(db, account, "site.delete", key)
         return await _sites_page(request, db, account, message=N_("the site is deleted"))
-
-
-def _given(data: Struct) -> dict[str, bool]:
-    # The field names a change touched, as the API's audit entries list them (never values).
-    return {name: True for name, value in asdict(data).items() if value is not UNSET}
