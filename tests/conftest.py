@@ -117,6 +117,26 @@ def postgres_migrated() -> str | None:
     return database_url
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``one_database`` run on PostgreSQL when it is configured, else on SQLite.
+
+    The rest of the suite proves every query on both engines; the browser tests look at pages,
+    and running each twice would double the suite's slowest part for no new finding.
+    """
+    other = "sqlite" if POSTGRES_URL else "postgresql"
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.get_closest_marker("one_database") and params.get("database_url") == other:
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(
     request: pytest.FixtureRequest,

@@ -44,6 +44,8 @@ except ImportError:  # pragma: no cover - the dev extra installs it
     async_playwright = None  # type: ignore[assignment]
 
 pytestmark = [
+    # The browser tests check pages, keyboards and axe-core, not SQL: one database is enough.
+    pytest.mark.one_database,
     pytest.mark.skipif(
         not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None,
         reason="Debian's Chromium is not installed at /usr/bin/chromium "
