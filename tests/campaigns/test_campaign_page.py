@@ -279,3 +279,30 @@ async def test_a_test_send_as_an_unknown_subscriber_is_explained(
     )
     assert response.status_code == 422
     assert "there is no subscriber with that number" in response.text
+
+
+async def test_odd_form_input_gets_an_answer_not_a_server_error(
+    api: Api, browser: httpx.AsyncClient, settings: Settings
+) -> None:
+    campaign = await new_campaign(api)
+    await sign_in_as(browser, settings, "editor")
+    for action, data in (
+        ("schedule", {}),
+        ("schedule", {"date": "2027-02-30", "time": "25:61", "zone": "Europe/Copenhagen"}),
+        ("schedule", {"date": "0001-01-01", "time": "00:00", "zone": "Europe/Copenhagen"}),
+        ("schedule", {"date": "2030-01-01", "time": "09:00", "zone": "Mars/Olympus"}),
+        ("schedule", {"date": "x" * 5000, "time": "\x00", "zone": "\u00e6" * 200}),
+        ("test", {}),
+        ("test", {"to": "a@b.test", "subscriber_id": "9" * 40}),
+        ("test", {"to": "a@b.test", "subscriber_id": "-1"}),
+        ("test", {"to": ",,, ;;"}),
+        ("send", {"confirm": "maybe"}),
+        ("cancel", {"confirm": "yes"}),
+        ("pause", {}),
+        ("resume", {}),
+        ("retry-failed", {}),
+    ):
+        response = await _post(browser, campaign["id"], action, **data)
+        assert response.status_code < 500, (action, data, response.status_code)
+        assert response.status_code in {200, 404, 409, 422}, (action, data, response.text[:300])
+    assert (await api.get(f"/api/campaigns/{campaign['id']}")).json()["status"] == "draft"

@@ -114,6 +114,9 @@ async def test_past_times_unknown_zones_and_nonsense_are_refused(api: Api) -> No
         {"at": "tomorrow at nine"},
         {"at": "2026-13-45T25:61"},
         {"at": local_soon(400 * 86400)},
+        {"at": "0001-01-01T00:00"},
+        {"at": "0001-01-01T00:00+05:00"},
+        {"at": "9999-12-31T23:59-05:00"},
         {"zone": "Europe/Copenhagen"},
         {"at": 12},
     ):
