@@ -179,6 +179,8 @@ async def list_campaigns(session: AsyncSession, page: int, per_page: int) -> Cam
             created_at=row.created_at,
             send_requested_at=row.send_requested_at,
             counts=_counts(counts[row.id], runs.get(row.id)),
+            scheduled_at=row.scheduled_at,
+            schedule_zone=row.schedule_zone,
         )
         for row in rows
     ]

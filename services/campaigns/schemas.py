@@ -278,6 +278,9 @@ class CampaignSummary(Struct, kw_only=True):
     created_at: datetime
     send_requested_at: datetime | None
     counts: Counts
+    # Status "scheduled": when it starts (UTC) and the zone staff chose.
+    scheduled_at: datetime | None = None
+    schedule_zone: str | None = None
 
 
 class CampaignOut(Struct, kw_only=True):
