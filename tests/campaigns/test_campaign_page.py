@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -17,7 +17,12 @@ from shared.queues import BULK_QUEUE
 from shared.schema import campaign_runs, deliveries
 from shared.settings import Settings
 from tests.campaigns.conftest import Api, new_campaign
-from tests.campaigns.sending_support import add_subscribers, audit_actions, next_change
+from tests.campaigns.sending_support import (
+    add_subscribers,
+    audit_actions,
+    next_change,
+    summer_day,
+)
 from tests.campaigns.staff_support import csrf_token, sign_in_as
 
 
@@ -107,7 +112,7 @@ async def test_schedule_and_unschedule_through_the_forms(
 ) -> None:
     campaign = await new_campaign(api)
     user_id = await sign_in_as(browser, settings, "editor")
-    day = next_change(10) - timedelta(days=10)
+    day = summer_day()
     response = await _post(
         browser, campaign["id"], "schedule", date=str(day), time="08:15", zone="Europe/Stockholm"
     )
