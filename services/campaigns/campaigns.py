@@ -180,6 +180,8 @@ async def list_campaigns(
             updated_at=row.updated_at,
             send_requested_at=row.send_requested_at,
             counts=_counts(counts[row.id], runs.get(row.id)),
+            scheduled_at=row.scheduled_at,
+            schedule_zone=row.schedule_zone,
         )
         for row in rows
     ]

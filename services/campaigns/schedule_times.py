@@ -42,8 +42,11 @@ def start_time(at: str, zone: str, now: datetime) -> datetime:
         raise InvalidInput(
             N_("give the date and time as YYYY-MM-DDTHH:MM"), {"at": "not an ISO date and time"}
         ) from exc
-    instant = _instant(parsed, ZoneInfo(zone)) if parsed.tzinfo is None else parsed
-    instant = instant.astimezone(UTC)
+    try:
+        instant = _instant(parsed, ZoneInfo(zone)) if parsed.tzinfo is None else parsed
+        instant = instant.astimezone(UTC)
+    except OverflowError as exc:  # the first or last days a datetime can hold
+        raise InvalidInput(N_("choose a time within a year"), {"at": "out of range"}) from exc
     if instant <= now:
         raise InvalidInput(
             N_("that time has passed; choose a time in the future"),

@@ -5,7 +5,8 @@ Starting is the same step as "send now" (``campaigns.start_sending``): one condi
 from scheduled to sending, so of all replicas polling at once exactly one wins, then the
 fan-out job. A campaign whose time passed while no replica ran is due at the first poll after
 start-up. When Redis cannot be reached the campaign stays scheduled and is tried again at the
-next poll.
+next poll. A start cut off between its two steps (a replica stopped there) leaves a campaign
+sending without a run, which the mailer's reconciler starts.
 """
 
 from __future__ import annotations

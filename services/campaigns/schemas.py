@@ -279,6 +279,9 @@ class CampaignSummary(Struct, kw_only=True):
     send_requested_at: datetime | None
     counts: Counts
     updated_at: datetime | None = None
+    # Status "scheduled": when it starts (UTC) and the zone staff chose.
+    scheduled_at: datetime | None = None
+    schedule_zone: str | None = None
 
 
 class CampaignOut(Struct, kw_only=True):

@@ -87,3 +87,23 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+def summer_day() -> date:
+    """A day ahead, within the year, in summer time (UTC+2 in Copenhagen and Stockholm)."""
+    day = next_change(10) - timedelta(days=20)
+    return (
+        day
+        if day > datetime.now(UTC).date() + timedelta(days=1)
+        else next_change(3) + timedelta(days=20)
+    )
+
+
+def winter_day() -> date:
+    """A day ahead, within the year, in standard time (UTC+1)."""
+    day = next_change(3) - timedelta(days=20)
+    return (
+        day
+        if day > datetime.now(UTC).date() + timedelta(days=1)
+        else next_change(10) + timedelta(days=7)
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -17,7 +17,12 @@ from shared.queues import BULK_QUEUE
 from shared.schema import campaign_runs, deliveries
 from shared.settings import Settings
 from tests.campaigns.conftest import Api, new_campaign
-from tests.campaigns.sending_support import add_subscribers, audit_actions, next_change
+from tests.campaigns.sending_support import (
+    add_subscribers,
+    audit_actions,
+    next_change,
+    summer_day,
+)
 from tests.campaigns.staff_support import csrf_token, sign_in_as
 
 
@@ -107,7 +112,7 @@ async def test_schedule_and_unschedule_through_the_forms(
 ) -> None:
     campaign = await new_campaign(api)
     user_id = await sign_in_as(browser, settings, "editor")
-    day = next_change(10) - timedelta(days=10)
+    day = summer_day()
     response = await _post(
         browser, campaign["id"], "schedule", date=str(day), time="08:15", zone="Europe/Stockholm"
     )
@@ -279,3 +284,30 @@ async def test_a_test_send_as_an_unknown_subscriber_is_explained(
     )
     assert response.status_code == 422
     assert "there is no subscriber with that number" in response.text
+
+
+async def test_odd_form_input_gets_an_answer_not_a_server_error(
+    api: Api, browser: httpx.AsyncClient, settings: Settings
+) -> None:
+    campaign = await new_campaign(api)
+    await sign_in_as(browser, settings, "editor")
+    for action, data in (
+        ("schedule", {}),
+        ("schedule", {"date": "2027-02-30", "time": "25:61", "zone": "Europe/Copenhagen"}),
+        ("schedule", {"date": "0001-01-01", "time": "00:00", "zone": "Europe/Copenhagen"}),
+        ("schedule", {"date": "2030-01-01", "time": "09:00", "zone": "Mars/Olympus"}),
+        ("schedule", {"date": "x" * 5000, "time": "\x00", "zone": "\u00e6" * 200}),
+        ("test", {}),
+        ("test", {"to": "a@b.test", "subscriber_id": "9" * 40}),
+        ("test", {"to": "a@b.test", "subscriber_id": "-1"}),
+        ("test", {"to": ",,, ;;"}),
+        ("send", {"confirm": "maybe"}),
+        ("cancel", {"confirm": "yes"}),
+        ("pause", {}),
+        ("resume", {}),
+        ("retry-failed", {}),
+    ):
+        response = await _post(browser, campaign["id"], action, **data)
+        assert response.status_code < 500, (action, data, response.status_code)
+        assert response.status_code in {200, 404, 409, 422}, (action, data, response.text[:300])
+    assert (await api.get(f"/api/campaigns/{campaign['id']}")).json()["status"] == "draft"

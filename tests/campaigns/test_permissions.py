@@ -11,7 +11,7 @@ from services.campaigns import accounts, auth
 from services.campaigns.app import create_app
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
-from tests.campaigns.conftest import Api, new_campaign
+from tests.campaigns.conftest import CAMPAIGN, Api, new_campaign
 from tests.campaigns.staff_support import csrf_token, sign_in_as
 
 # The least role each route needs: the permission model, written down once.
@@ -223,6 +223,26 @@ SECTION_PAGES: dict[tuple[str, str], str] = {
 }
 
 
+# The campaign page and its forms: the least role each needs (GET pages, POST forms).
+SENDING_PAGES: dict[tuple[str, str], str] = {
+    ("GET", "/app/campaigns/{id}"): "viewer",
+    ("GET", "/app/campaigns/{id}/progress"): "viewer",
+    **{
+        ("POST", f"/app/campaigns/{{id}}/{action}"): "editor"
+        for action in (
+            "test",
+            "send",
+            "schedule",
+            "unschedule",
+            "pause",
+            "resume",
+            "cancel",
+            "retry-failed",
+        )
+    },
+}
+
+
 @pytest.mark.parametrize("caller", ["anonymous", "viewer", "editor", "admin"])
 async def test_app_pages_for_every_role(api: Api, settings: Settings, caller: str) -> None:
     client = api.client
@@ -245,3 +265,34 @@ async def test_app_pages_for_every_role(api: Api, settings: Settings, caller: st
         if not expected_ok:
             wrong.append(f"{method} {path}: {response.status_code}")
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "viewer", "editor", "admin"])
+async def test_the_campaign_page_for_every_caller(
+    api: Api, settings: Settings, caller: str
+) -> None:
+    created = await api.post("/api/campaigns", json=CAMPAIGN)
+    campaign_id = created.json()["id"]
+    async with httpx.AsyncClient(base_url=str(api.client.base_url), timeout=20) as client:
+        if caller != "anonymous":
+            await sign_in_as(client, settings, caller)
+        form = await client.get("/app/login" if caller == "anonymous" else "/app/account")
+        token = csrf_token(form)
+        wrong: list[str] = []
+        for (method, path), required in SENDING_PAGES.items():
+            url = path.format(id=campaign_id)
+            # Posts carry no "confirm": an allowed caller gets the confirmation step or a 4xx
+            # about the campaign's state, and nothing is sent.
+            data = {"_csrf_token": token} if method == "POST" else None
+            response = await client.request(method, url, data=data)
+            if caller == "anonymous":
+                ok = response.status_code == 303 and response.headers["location"] == "/app/login"
+            elif auth.role_allows(caller, required):  # type: ignore[arg-type]
+                ok = response.status_code not in {401, 403} and response.status_code < 500
+            else:
+                ok = response.status_code == 403
+            if not ok:
+                wrong.append(f"{method} {path}: {response.status_code}")
+        assert not wrong, "\n".join(wrong)
+    status = (await api.get(f"/api/campaigns/{campaign_id}")).json()["status"]
+    assert status in {"draft", "scheduled"}

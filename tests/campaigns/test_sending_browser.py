@@ -219,6 +219,13 @@ async def test_a_viewer_has_no_send_button_and_posts_are_refused(
     await _sign_in(page, staff.url, "ea@kommune.test")
     await page.goto(f"{staff.url}/app/campaigns/{staff.campaign_id}")
     assert await page.get_by_role("button", name="Send nu …").count() == 1
+    # The confirmation step names the recipients, and is scanned too; going back sends nothing.
+    await page.get_by_role("button", name="Send nu …").click()
+    await page.wait_for_selector("#confirm-heading")
+    assert "Ja, send den til 3 modtagere" in await page.inner_text(".confirm")
+    await assert_accessible(page)
+    await page.get_by_role("link", name="Nej, gå tilbage").click()
+    await page.wait_for_selector("#schedule-heading")
     # The editor's form, sent without its CSRF token.
     status = await page.evaluate(
         """async (id) => {

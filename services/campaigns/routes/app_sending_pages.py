@@ -4,10 +4,7 @@ retry of failed sends. The same domain functions and permission check as the JSO
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any, Final
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -18,199 +15,27 @@ from services.campaigns import (
     campaign_actions,
     campaign_test_send,
     campaigns,
-    charts,
     permissions,
-    progress,
-    queries,
     scheduling,
-    staff_audit,
 )
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.errors import (
     N_,
-    CampaignsError,
-    Conflict,
     InvalidInput,
     NotAuthenticated,
     NotFound,
     PermissionDenied,
-    TooManyRequests,
-    Unavailable,
 )
-from services.campaigns.pages import page_language
-from services.campaigns.routes.app_pages import Form, render_page, signed_in, to_login
-from services.campaigns.schedule_times import ZONES, zone_for_language
+from services.campaigns.routes.app_pages import Form, to_login
+from services.campaigns.routes.app_sending_support import (
+    act,
+    editor,
+    forbidden,
+    missing,
+    page,
+    viewer,
+)
 from services.campaigns.sending_schemas import ScheduleRequest, TestSendRequest
-from shared.errors import QueueUnavailable
-from shared.statuses import CampaignStatus
-
-_STATUS_OF: Final = ((InvalidInput, 422), (NotFound, 404), (Conflict, 409), (TooManyRequests, 429))
-_QUEUE_DOWN: Final = N_("the job queue cannot be reached; try again shortly")
-_WRONG_STATE: Final = N_("this cannot be done in the campaign's current state")
-FAILURES_SHOWN: Final = 50
-
-
-def _forbidden(request: Request[Any, Any, Any], _: PermissionDenied) -> Response[str]:
-    return render_page(
-        request,
-        "app/forbidden.html",
-        status_code=403,
-        account=None,
-        message=N_("you may not do this"),
-        error=True,
-    )
-
-
-def _missing(request: Request[Any, Any, Any], _: NotFound) -> Response[str]:
-    return render_page(
-        request,
-        "app/forbidden.html",
-        status_code=404,
-        account=None,
-        message=N_("there is no such campaign"),
-        error=True,
-    )
-
-
-async def _editor(request: Request[Any, Any, Any], db: AsyncSession) -> StaffAccount:
-    account = await signed_in(request, db)
-    permissions.check(account, "editor")
-    return account
-
-
-async def _viewer(request: Request[Any, Any, Any], db: AsyncSession) -> StaffAccount:
-    account = await signed_in(request, db)
-    permissions.check(account, "viewer")
-    return account
-
-
-def _zone_of(request: Request[Any, Any, Any], account: StaffAccount, zone: str | None) -> str:
-    """The zone times are shown in: the campaign's schedule zone, else the user's language's."""
-    if zone in ZONES:
-        return str(zone)
-    return zone_for_language(
-        page_language(request.headers.get("accept-language"), account.language)
-    )
-
-
-def _when(zone: str) -> Callable[[datetime | None], str]:
-    tz = ZoneInfo(zone)
-
-    def show(value: datetime | None) -> str:
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value is not None else ""
-
-    return show
-
-
-async def _context(
-    request: Request[Any, Any, Any], db: AsyncSession, account: StaffAccount, campaign_id: int
-) -> dict[str, Any]:
-    campaign = await campaigns.get_campaign(db, campaign_id)
-    figures = await progress.campaign_progress(db, campaign_id)
-    zone = _zone_of(request, account, campaign.schedule_zone)
-    editor = account.role in ("editor", "admin")
-    failures = (
-        await campaign_actions.list_failures(db, campaign_id, 1, FAILURES_SHOWN)
-        if editor and figures.failed
-        else None
-    )
-    waiting = campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
-    return {
-        "account": account,
-        "campaign": campaign,
-        "progress": figures,
-        "zone": zone,
-        "zones": ZONES,
-        "when": _when(zone),
-        "chart_points": [(_minute(zone)(point.minute), point.sent) for point in figures.per_minute],
-        "chart": charts.time_series,
-        "editor": editor,
-        "failures": failures,
-        "audience": await queries.audience_size(db, campaign_id) if waiting else None,
-        "polling": figures.status == CampaignStatus.SENDING,
-    }
-
-
-def _minute(zone: str) -> Callable[[datetime], str]:
-    tz = ZoneInfo(zone)
-    return lambda value: value.astimezone(tz).strftime("%H:%M")
-
-
-async def _page(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    account: StaffAccount,
-    campaign_id: int,
-    *,
-    status_code: int = 200,
-    message: str | None = None,
-    error: bool = False,
-    problems: dict[str, str] | None = None,
-    template: str = "app/campaign.html",
-    **extra: Any,
-) -> Response[str]:
-    context = await _context(request, db, account, campaign_id)
-    return render_page(
-        request,
-        template,
-        status_code=status_code,
-        message=message,
-        error=error,
-        problems=problems or {},
-        **context,
-        **extra,
-    )
-
-
-async def _act(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    campaign_id: int,
-    *,
-    action: str,
-    done: str,
-    step: Callable[[StaffAccount], Awaitable[object]],
-) -> Response[str]:
-    """Run an editor's action, record it in the audit trail, and show the page with the outcome."""
-    account = await _editor(request, db)
-    try:
-        await step(account)
-    except NotFound as exc:
-        if exc.kind == "campaign":
-            raise
-        await db.rollback()
-        return await _page(
-            request,
-            db,
-            account,
-            campaign_id,
-            status_code=422,
-            message=N_("there is no subscriber with that number"),
-            error=True,
-        )
-    except (QueueUnavailable, Unavailable):
-        await db.rollback()
-        return await _page(
-            request, db, account, campaign_id, status_code=503, message=_QUEUE_DOWN, error=True
-        )
-    except CampaignsError as exc:
-        await db.rollback()
-        status = next((code for kind, code in _STATUS_OF if isinstance(exc, kind)), 422)
-        message = _WRONG_STATE if isinstance(exc, Conflict) else exc.message
-        problems = exc.errors if isinstance(exc, InvalidInput) else {}
-        return await _page(
-            request,
-            db,
-            account,
-            campaign_id,
-            status_code=status,
-            message=message,
-            error=True,
-            problems=problems,
-        )
-    await staff_audit.record(db, permissions.actor(account), action, f"campaign:{campaign_id}")
-    await db.commit()
-    return await _page(request, db, account, campaign_id, message=done)
 
 
 class SendingPages(Controller):
@@ -220,8 +45,8 @@ class SendingPages(Controller):
     include_in_schema = False
     exception_handlers = {  # noqa: RUF012 - Litestar's own shape
         NotAuthenticated: to_login,
-        PermissionDenied: _forbidden,
-        NotFound: _missing,
+        PermissionDenied: forbidden,
+        NotFound: missing,
     }
 
     @get("/{campaign_id:int}")
@@ -232,7 +57,7 @@ class SendingPages(Controller):
         campaign_id: FromPath[int],
     ) -> Response[str]:
         """The campaign's status, schedule, progress and (for editors) its actions."""
-        return await _page(request, db, await _viewer(request, db), campaign_id)
+        return await page(request, db, await viewer(request, db), campaign_id)
 
     @get("/{campaign_id:int}/progress")
     async def progress_fragment(
@@ -242,8 +67,8 @@ class SendingPages(Controller):
         campaign_id: FromPath[int],
     ) -> Response[str]:
         """The progress section alone, which htmx polls every two seconds while sending."""
-        account = await _viewer(request, db)
-        return await _page(request, db, account, campaign_id, template="app/campaign_progress.html")
+        account = await viewer(request, db)
+        return await page(request, db, account, campaign_id, template="app/campaign_progress.html")
 
     @post("/{campaign_id:int}/test")
     async def send_test(
@@ -275,7 +100,7 @@ class SendingPages(Controller):
                 request=test,
             )
 
-        return await _act(
+        return await act(
             request,
             db,
             campaign_id,
@@ -294,10 +119,10 @@ class SendingPages(Controller):
     ) -> Response[str]:
         """First a confirmation naming the recipients; confirmed, the campaign goes out."""
         if data.get("confirm") != "yes":
-            account = await _editor(request, db)
-            return await _page(request, db, account, campaign_id, confirm="send")
+            account = await editor(request, db)
+            return await page(request, db, account, campaign_id, confirm="send")
         state = request.app.state
-        return await _act(
+        return await act(
             request,
             db,
             campaign_id,
@@ -320,7 +145,7 @@ class SendingPages(Controller):
             at=f"{data.get('date', '')[:10]}T{data.get('time', '')[:8]}",
             zone=data.get("zone", "")[:64],
         )
-        return await _act(
+        return await act(
             request,
             db,
             campaign_id,
@@ -337,7 +162,7 @@ class SendingPages(Controller):
         campaign_id: FromPath[int],
     ) -> Response[str]:
         """Back to a draft while it waits."""
-        return await _act(
+        return await act(
             request,
             db,
             campaign_id,
@@ -354,7 +179,7 @@ class SendingPages(Controller):
         campaign_id: FromPath[int],
     ) -> Response[str]:
         """Stop sending until resumed."""
-        return await _act(
+        return await act(
             request,
             db,
             campaign_id,
@@ -372,7 +197,7 @@ class SendingPages(Controller):
     ) -> Response[str]:
         """Go on sending."""
         jobs = request.app.state.jobs
-        return await _act(
+        return await act(
             request,
             db,
             campaign_id,
@@ -391,10 +216,10 @@ class SendingPages(Controller):
     ) -> Response[str]:
         """First a confirmation; confirmed, nothing more of the campaign is sent."""
         if data.get("confirm") != "yes":
-            account = await _editor(request, db)
-            return await _page(request, db, account, campaign_id, confirm="cancel")
+            account = await editor(request, db)
+            return await page(request, db, account, campaign_id, confirm="cancel")
         jobs = request.app.state.jobs
-        return await _act(
+        return await act(
             request,
             db,
             campaign_id,
@@ -412,7 +237,7 @@ class SendingPages(Controller):
     ) -> Response[str]:
         """Have the mailer send the failed messages again."""
         jobs = request.app.state.jobs
-        return await _act(
+        return await act(
             request,
             db,
             campaign_id,
