@@ -119,6 +119,8 @@ async def test_schedule_and_unschedule_through_the_forms(
     assert response.status_code == 200, response.text
     assert "the campaign is scheduled" in response.text.lower()
     assert f"{day} 08:15 (time in Europe/Stockholm)" in response.text
+    # While it waits the page looks now and then, so it shows the start without a reload.
+    assert 'hx-trigger="every 10s"' in response.text
     body = (await api.get(f"/api/campaigns/{campaign['id']}")).json()
     assert body["scheduled_at"] == f"{day}T06:15:00Z"
 

@@ -120,7 +120,9 @@ async def _context(
         "editor": may_act,
         "failures": failures,
         "audience": await queries.audience_size(db, campaign_id) if waiting else None,
-        "polling": figures.status == CampaignStatus.SENDING,
+        # Seconds between progress refreshes: often while sending; now and then while a
+        # scheduled campaign waits, so the page shows its start; never once it is done.
+        "polling": {CampaignStatus.SENDING: 2, CampaignStatus.SCHEDULED: 10}.get(figures.status),
     }
 
 
