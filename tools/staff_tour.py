@@ -38,6 +38,8 @@ CHROMIUM_ARGS: Final = ["--no-sandbox", "--disable-dev-shm-usage"]
 READY: Final = "Press Ctrl-C to stop."
 NEW_PASSWORD: Final = "a newcomer's own long password"  # noqa: S105 - a throwaway demo
 VIEWPORT: Final = {"width": 1280, "height": 900}
+# A tablet held upright (iPad Air): the app must fit its width without sideways scrolling.
+TABLET: Final = {"width": 820, "height": 1180}
 BODY: Final = (
     "<h1>Kultur i december</h1>\n"
     "<p>Hej {{ subscriber.name or 'ven' }}!</p>\n"
@@ -181,6 +183,20 @@ class Tour:
         # Opened afresh rather than reloaded: the page shown is the answer to a form's POST.
         await self.open(f"/app/campaigns/{campaign_id.group(1)}", "campaign-sent")
 
+    async def too_wide_on_a_tablet(self) -> list[str]:
+        """The pages seen so far that scroll sideways at a tablet's width."""
+        await self.page.set_viewport_size(TABLET)  # type: ignore[arg-type]
+        wide = []
+        for url in dict.fromkeys(self.visited):
+            await self.page.goto(url)
+            overflow = await self.page.evaluate(
+                "() => document.documentElement.scrollWidth - window.innerWidth"
+            )
+            if overflow > 1:
+                wide.append(f"{url} ({overflow}px)")
+        await self.page.set_viewport_size(VIEWPORT)  # type: ignore[arg-type]
+        return wide
+
     async def every_page(self) -> None:
         """The other sections, as the navigation lists them."""
         await self.open("/app/", "overview")
@@ -210,6 +226,9 @@ async def take_tour(
         editor = await tour.write_campaign()
         await tour.send(editor, schedule=schedule)
         await tour.every_page()
+        wide = await tour.too_wide_on_a_tablet()
+        if wide:
+            raise AssertionError(f"pages wider than a tablet: {wide}")
     finally:
         await context.close()
     return tour.visited
