@@ -19,23 +19,13 @@ from services.campaigns.errors import (
     NotAuthenticated,
     PermissionDenied,
 )
+from services.campaigns.routes.app_guard import forbidden
 from services.campaigns.routes.app_pages import Form, render_page, signed_in, to_login
 from services.campaigns.routes.users import mailing
 
 # A refused admin action (bad input, conflict, unknown id) shows the domain's reason on the
 # page it came from.
 _REFUSALS = CampaignsError
-
-
-def _forbidden(request: Request[Any, Any, Any], _: PermissionDenied) -> Response[str]:
-    return render_page(
-        request,
-        "app/forbidden.html",
-        status_code=403,
-        account=None,
-        message=N_("you may not do this"),
-        error=True,
-    )
 
 
 async def _admin(request: Request[Any, Any, Any], db: AsyncSession) -> StaffAccount:
@@ -98,7 +88,7 @@ class AdminPages(Controller):
     include_in_schema = False
     exception_handlers = {  # noqa: RUF012 - Litestar's own shape
         NotAuthenticated: to_login,
-        PermissionDenied: _forbidden,
+        PermissionDenied: forbidden,
     }
 
     @get("/users")

@@ -24,7 +24,6 @@ from services.campaigns import (
 )
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.audience_pages import growth_chart
-from services.campaigns.auth import Role
 from services.campaigns.errors import (
     N_,
     CampaignsError,
@@ -35,21 +34,11 @@ from services.campaigns.errors import (
 )
 from services.campaigns.pages import page_language
 from services.campaigns.render_pool import RenderPool
-from services.campaigns.routes.app_pages import Form, render_page, signed_in, to_login
+from services.campaigns.routes.app_guard import allowed, forbidden
+from services.campaigns.routes.app_pages import Form, render_page, to_login
 from services.campaigns.subscribers import SubscriberAddress
 from shared.errors import QueueUnavailable
 from shared.languages import LANGUAGES
-
-
-def _forbidden(request: Request[Any, Any, Any], _: PermissionDenied) -> Response[str]:
-    return render_page(
-        request,
-        "app/forbidden.html",
-        status_code=403,
-        account=None,
-        message=N_("you may not do this"),
-        error=True,
-    )
 
 
 def _not_found(request: Request[Any, Any, Any], _: NotFound) -> Response[str]:
@@ -61,12 +50,6 @@ def _not_found(request: Request[Any, Any, Any], _: NotFound) -> Response[str]:
         message=N_("this page does not exist"),
         error=True,
     )
-
-
-async def _allowed(request: Request[Any, Any, Any], db: AsyncSession, role: Role) -> StaffAccount:
-    account = await signed_in(request, db)
-    permissions.check(account, role)
-    return account
 
 
 async def _lists_page(
@@ -144,7 +127,7 @@ class AudiencePages(Controller):
     include_in_schema = False
     exception_handlers = {  # noqa: RUF012 - Litestar's own shape
         NotAuthenticated: to_login,
-        PermissionDenied: _forbidden,
+        PermissionDenied: forbidden,
         NotFound: _not_found,
     }
 
@@ -153,14 +136,14 @@ class AudiencePages(Controller):
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> Response[str]:
         """Every list with its subscriptions by state; admins also get the create form."""
-        return await _lists_page(request, db, await _allowed(request, db, "viewer"))
+        return await _lists_page(request, db, await allowed(request, db, "viewer"))
 
     @post("/lists", status_code=303)
     async def create_list(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], data: Form
     ) -> Response[Any]:
         """Create a list (admin), then show it."""
-        account = await _allowed(request, db, "admin")
+        account = await allowed(request, db, "admin")
         body = list_forms.create_request(data)
         try:
             created = await lists.create_list(db, body)
@@ -183,7 +166,7 @@ class AudiencePages(Controller):
         slug: FromPath[str],
     ) -> Response[str]:
         """One list: counts, growth chart, names and welcome texts (editable by admins)."""
-        return await _list_page(request, db, await _allowed(request, db, "viewer"), slug)
+        return await _list_page(request, db, await allowed(request, db, "viewer"), slug)
 
     @post("/lists/{slug:str}", status_code=200)
     async def update_list(
@@ -195,7 +178,7 @@ class AudiencePages(Controller):
         data: Form,
     ) -> Response[str]:
         """Save a list's names, descriptions and welcome texts (admin)."""
-        account = await _allowed(request, db, "admin")
+        account = await allowed(request, db, "admin")
         body = list_forms.update_request(data)
         try:
             await lists.update_list(db, renderer, slug, body)
@@ -224,7 +207,7 @@ class AudiencePages(Controller):
         erased: FromQuery[str] = "",
     ) -> Response[str]:
         """Search by prefix of address or name; htmx asks for the results alone."""
-        account = await _allowed(request, db, "viewer")
+        account = await allowed(request, db, "viewer")
         by = by if by in subscriber_lookup.SEARCH_FIELDS else "email"
         # A cursor from a hand-edited address starts the search over instead of failing.
         valid = cursor.isascii() and cursor.isdigit() and len(cursor) < 19 and int(cursor) > 0
@@ -256,7 +239,7 @@ class AudiencePages(Controller):
         subscriber_id: FromPath[int],
     ) -> Response[str]:
         """One subscriber: details, lists, consent history, deliveries; GDPR for admins."""
-        account = await _allowed(request, db, "viewer")
+        account = await allowed(request, db, "viewer")
         found = await subscriber_lookup.get_subscriber(db, subscriber_id)
         return render_page(request, "app/subscriber.html", account=account, subscriber=found)
 
@@ -288,7 +271,7 @@ class AudiencePages(Controller):
         subscriber_id: FromPath[int],
     ) -> Response[Any]:
         """Everything stored about the subscriber, as a JSON download (admin, audited)."""
-        account = await _allowed(request, db, "admin")
+        account = await allowed(request, db, "admin")
         address = await subscriber_lookup.subscriber_address(db, subscriber_id)
         try:
             exported = await subscribers.export(
@@ -317,7 +300,7 @@ class AudiencePages(Controller):
         subscriber_id: FromPath[int],
     ) -> Response[Any]:
         """Queue the subscriber's erasure (admin, audited), then back to the search."""
-        account = await _allowed(request, db, "admin")
+        account = await allowed(request, db, "admin")
         address = await subscriber_lookup.subscriber_address(db, subscriber_id)
         try:
             accepted = await subscribers.request_erasure(
@@ -340,7 +323,7 @@ class AudiencePages(Controller):
 async def _confirmation(
     request: Request[Any, Any, Any], db: AsyncSession, subscriber_id: int, action: str
 ) -> Response[str]:
-    account = await _allowed(request, db, "admin")
+    account = await allowed(request, db, "admin")
     found = await subscriber_lookup.get_subscriber(db, subscriber_id)
     return render_page(
         request, "app/subscriber_confirm.html", account=account, subscriber=found, action=action

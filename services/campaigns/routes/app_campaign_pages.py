@@ -12,9 +12,9 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import campaigns, editor, permissions, preview, queries
+from services.campaigns import campaigns, editor, preview, queries
 from services.campaigns.accounts import StaffAccount
-from services.campaigns.auth import Role, role_allows
+from services.campaigns.auth import role_allows
 from services.campaigns.editor import EditorForm
 from services.campaigns.errors import (
     N_,
@@ -24,9 +24,10 @@ from services.campaigns.errors import (
     NotFound,
     PermissionDenied,
 )
-from services.campaigns.pages import Renderer, page_language
+from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
-from services.campaigns.routes.app_pages import render_page, signed_in, to_login
+from services.campaigns.routes.app_guard import allowed, forbidden, language
+from services.campaigns.routes.app_pages import render_page, to_login
 from services.campaigns.schemas import CampaignOut, PreviewOut, PreviewRequest
 from shared.languages import LANGUAGES, Language
 from shared.settings import Settings
@@ -36,17 +37,6 @@ from shared.statuses import CampaignStatus
 # forms, no same-origin access (the iframe's sandbox says the same).
 PREVIEW_CSP: Final = "sandbox; default-src 'none'; img-src https: data:; style-src 'unsafe-inline'"
 Text = Annotated[str, QueryParameter(required=False, max_length=320)]
-
-
-def _forbidden(request: Request[Any, Any, Any], _: PermissionDenied) -> Response[str]:
-    return render_page(
-        request,
-        "app/forbidden.html",
-        status_code=403,
-        account=None,
-        message=N_("you may not do this"),
-        error=True,
-    )
 
 
 def _not_found(request: Request[Any, Any, Any], _: NotFound) -> Response[str]:
@@ -60,23 +50,13 @@ def _not_found(request: Request[Any, Any, Any], _: NotFound) -> Response[str]:
     )
 
 
-async def _caller(request: Request[Any, Any, Any], db: AsyncSession, role: Role) -> StaffAccount:
-    account = await signed_in(request, db)
-    permissions.check(account, role)
-    return account
-
-
-def _lang(request: Request[Any, Any, Any], account: StaffAccount) -> str:
-    return page_language(request.headers.get("accept-language"), account.language)
-
-
 def _translated(request: Request[Any, Any, Any], account: StaffAccount, text: str) -> str:
     """A domain message in the page's language, as plain text for the template to escape.
 
     Templates never pass such texts to ``_()``: template errors quote what staff typed, and
     ``_()`` marks its result as safe HTML."""
     pages: Renderer = request.app.state.pages
-    return pages.gettext(_lang(request, account), text)
+    return pages.gettext(language(request, account), text)
 
 
 class PreviewChoice:
@@ -142,7 +122,7 @@ async def _editor_page(
         choice=choice,
         languages=LANGUAGES,
         default_sender=settings.mail_from,
-        list_names=await editor.list_names(db, _lang(request, account)),
+        list_names=await editor.list_names(db, language(request, account)),
         message=message,
         error=error,
         **context,
@@ -190,7 +170,7 @@ class CampaignPages(Controller):
     include_in_schema = False
     exception_handlers = {  # noqa: RUF012 - Litestar's own shape
         NotAuthenticated: to_login,
-        PermissionDenied: _forbidden,
+        PermissionDenied: forbidden,
         NotFound: _not_found,
     }
 
@@ -204,7 +184,7 @@ class CampaignPages(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
     ) -> Response[str]:
         """Every campaign, newest first, with a status filter."""
-        account = await _caller(request, db, "viewer")
+        account = await allowed(request, db, "viewer")
         chosen = editor.status_filter(status)
         listing = await campaigns.list_campaigns(db, page, editor.PER_PAGE, chosen)
         return render_page(
@@ -216,7 +196,7 @@ class CampaignPages(Controller):
             status=chosen,
             statuses=list(CampaignStatus),
             may_edit=role_allows(account.role, "editor"),
-            list_names=await editor.list_names(db, _lang(request, account)),
+            list_names=await editor.list_names(db, language(request, account)),
             local_time=editor.local_time,
         )
 
@@ -230,7 +210,7 @@ class CampaignPages(Controller):
         settings: NamedDependency[Settings],
     ) -> Response[str]:
         """The form for a new campaign (editor)."""
-        account = await _caller(request, db, "editor")
+        account = await allowed(request, db, "editor")
         return await _editor_page(
             request, db=db, renderer=renderer, settings=settings, account=account, campaign=None
         )
@@ -245,7 +225,7 @@ class CampaignPages(Controller):
         settings: NamedDependency[Settings],
     ) -> Response[Any]:
         """Create the draft, then its edit page; the form again with the problems otherwise."""
-        account = await _caller(request, db, "editor")
+        account = await allowed(request, db, "editor")
         form = await _posted(request)
         try:
             campaign = await editor.create(db, renderer, account, form)
@@ -282,7 +262,7 @@ class CampaignPages(Controller):
     ) -> Response[str]:
         """The editor of a draft (read-only for viewers and once it is no longer a draft), with
         the preview as the chosen reader."""
-        account = await _caller(request, db, "viewer")
+        account = await allowed(request, db, "viewer")
         campaign = await campaigns.get_campaign(db, campaign_id)
         return await _editor_page(
             request,
@@ -306,7 +286,7 @@ class CampaignPages(Controller):
         campaign_id: FromPath[int],
     ) -> Response[str]:
         """Save a draft and show the editor again with "saved", or with the problems."""
-        account = await _caller(request, db, "editor")
+        account = await allowed(request, db, "editor")
         form = await _posted(request)
         values = await request.form()
         choice = PreviewChoice(
@@ -357,7 +337,7 @@ class CampaignPages(Controller):
         lang: Text = "",
     ) -> Response[str]:
         """The campaign's HTML as the reader gets it, for a sandboxed iframe on the editor."""
-        account = await _caller(request, db, "viewer")
+        account = await allowed(request, db, "viewer")
         status_code = 200
         try:
             shown = await _preview(
@@ -369,7 +349,7 @@ class CampaignPages(Controller):
             problem = "; ".join(exc.errors.values()) or exc.message
             html = pages.render(
                 "app/preview_problem.html",
-                _lang(request, account),
+                language(request, account),
                 problem=_translated(request, account, problem),
             )
             status_code = 422
@@ -399,7 +379,7 @@ class CampaignPages(Controller):
         lang: Text = "",
     ) -> Response[str]:
         """The preview part of the editor alone, for htmx to swap in."""
-        account = await _caller(request, db, "viewer")
+        account = await allowed(request, db, "viewer")
         campaign = await campaigns.get_campaign(db, campaign_id)
         choice = PreviewChoice(subscriber, lang, "")
         context = await _preview_context(db, renderer, settings, campaign_id, choice)
@@ -425,7 +405,7 @@ class CampaignPages(Controller):
         subscriber: Text = "",
     ) -> Response[str]:
         """Confirmed subscribers of the campaign's lists by address prefix, for htmx."""
-        account = await _caller(request, db, "viewer")
+        account = await allowed(request, db, "viewer")
         return render_page(
             request,
             "app/campaign_readers.html",

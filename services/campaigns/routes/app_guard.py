@@ -1,5 +1,5 @@
-"""What the overview, member site, custom field and audit log pages share: the role check,
-the refusal and not-found pages, translated form errors and the audit entry of a page action."""
+"""What the staff app's pages share: the role check, the refusal and not-found pages,
+translated form errors and the audit entry of a page action."""
 
 from __future__ import annotations
 

@@ -26,11 +26,11 @@ from services.campaigns.errors import (
     NotFound,
     PermissionDenied,
 )
+from services.campaigns.routes.app_guard import forbidden
 from services.campaigns.routes.app_pages import Form, to_login
 from services.campaigns.routes.app_sending_support import (
     act,
     editor,
-    forbidden,
     missing,
     page,
     viewer,

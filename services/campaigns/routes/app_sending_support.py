@@ -27,7 +27,6 @@ from services.campaigns.errors import (
     Conflict,
     InvalidInput,
     NotFound,
-    PermissionDenied,
     TooManyRequests,
     Unavailable,
 )
@@ -41,17 +40,6 @@ _STATUS_OF: Final = ((InvalidInput, 422), (NotFound, 404), (Conflict, 409), (Too
 _QUEUE_DOWN: Final = N_("the job queue cannot be reached; try again shortly")
 _WRONG_STATE: Final = N_("this cannot be done in the campaign's current state")
 FAILURES_SHOWN: Final = 50
-
-
-def forbidden(request: Request[Any, Any, Any], _: PermissionDenied) -> Response[str]:
-    return render_page(
-        request,
-        "app/forbidden.html",
-        status_code=403,
-        account=None,
-        message=N_("you may not do this"),
-        error=True,
-    )
 
 
 def missing(request: Request[Any, Any, Any], _: NotFound) -> Response[str]:
