@@ -28,6 +28,7 @@ from shared.campaign_templates import CampaignTemplateError
 from shared.clock import utcnow
 from shared.contracts import DeliverBatch
 from shared.statuses import CampaignStatus, DeliveryStatus, RunState
+from shared.template_limits import TemplateLimitError
 
 log = structlog.get_logger(__name__)
 
@@ -213,7 +214,8 @@ async def _send_all(
 # busy machine is no cost of the template, and on the wall clock it moved ordinary campaigns.
 SLOW_RENDER = 0.005
 # One slow message can be a garbage collection or a busy host (CPU time is not free of either):
-# a campaign moves on its third slow message, or at once on one this much slower.
+# a campaign moves on its third slow message, at once on one this much slower or one that the
+# template limits stopped.
 SLOW_RENDERS_TO_MOVE = 3
 VERY_SLOW_RENDER = 10 * SLOW_RENDER
 # A costly campaign's messages are rendered this many per thread hop, ahead of the senders.
@@ -277,9 +279,14 @@ def render_on_loop(
     started = time.thread_time()
     [rendered] = _render_group(runtime, campaign, [recipient])
     cost = time.thread_time() - started
-    if cost > SLOW_RENDER:
+    # A render the template limits stopped is as slow as any gets, however little CPU time a
+    # busy host let it have.
+    stopped = isinstance(rendered, BaseException) and isinstance(
+        rendered.__cause__, TemplateLimitError
+    )
+    if cost > SLOW_RENDER or stopped:
         slow = runtime.slow_renders[campaign.id] = runtime.slow_renders.get(campaign.id, 0) + 1
-        if slow >= SLOW_RENDERS_TO_MOVE or cost > VERY_SLOW_RENDER:
+        if slow >= SLOW_RENDERS_TO_MOVE or cost > VERY_SLOW_RENDER or stopped:
             runtime.costly_campaigns.add(campaign.id)
             log.info("campaign.costly_render", campaign_id=campaign.id, seconds=round(cost, 4))
     return rendered
