@@ -193,6 +193,16 @@ def _throwaway_key(directory: Path) -> Path:
     return path
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _loadavg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -233,6 +243,7 @@ async def brevdue(args: argparse.Namespace, port: int, campaign_id: int) -> dict
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # let every process finish starting up
         pool = await create_job_pool(args.redis_url, BULK_QUEUE)
+        cpu_before = [_cpu_seconds(worker.pid) for worker in workers]
         started = time.perf_counter()
         await enqueue(pool, START_CAMPAIGN, StartCampaign(campaign_id=campaign_id))
         await pool.aclose()
@@ -249,6 +260,7 @@ async def brevdue(args: argparse.Namespace, port: int, campaign_id: int) -> dict
             if finished is not None:
                 break
         elapsed = time.perf_counter() - started
+        cpu = [_cpu_seconds(w.pid) - b for w, b in zip(workers, cpu_before, strict=True)]
         rss = [_peak_rss_mb(worker.pid) for worker in workers]
         async with engine.connect() as conn:
             counts: dict[str, int] = dict(
@@ -270,6 +282,10 @@ async def brevdue(args: argparse.Namespace, port: int, campaign_id: int) -> dict
     return {
         "elapsed_s": elapsed,
         "msgs_per_s": args.recipients / elapsed,
+        # CPU time the mailer processes spent on the campaign: unlike msgs/s, hardly moved by
+        # other work on a shared machine.
+        "cpu_s": cpu,
+        "cpu_us_per_msg": sum(cpu) / args.recipients * 1e6,
         "peak_rss_mb": rss,
         "ledger": counts,
     }
@@ -277,6 +293,7 @@ async def brevdue(args: argparse.Namespace, port: int, campaign_id: int) -> dict
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Seed, run both senders against smtp-sink, return the figures."""
+    load_at_start = _loadavg()
     sink_binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
     port = free_port()
     sink = await asyncio.create_subprocess_exec(
@@ -307,6 +324,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "dkim": args.dkim,
         "database": args.database_url.split(":", 1)[0],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "loadavg": {"start": load_at_start, "end": _loadavg()},
         "naive_recipients": naive_n,
         "naive_msgs_per_s": round(naive, 1),
         "brevdue": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in ours.items()},
@@ -366,8 +384,10 @@ def main() -> None:
     print(
         f"\nnaive {result['naive_msgs_per_s']:,.0f} msg/s | brevdue "
         f"{brevdue_result['msgs_per_s']:,.0f} msg/s{' with DKIM' if args.dkim else ''} | "
-        f"ratio {result['ratio']}× | peak RSS "
+        f"ratio {result['ratio']}× | {brevdue_result['cpu_us_per_msg']:,.0f} µs CPU/msg | "
+        "peak RSS "
         + ", ".join(f"{mb:.0f} MB" for mb in brevdue_result["peak_rss_mb"])
+        + f" | load {result['loadavg']['start'][0]:.1f} → {result['loadavg']['end'][0]:.1f}"
     )
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"delivery-{result['when'].replace(':', '')}-{args.recipients}.json"

@@ -59,8 +59,10 @@ class MailerRuntime:
     renderer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(RENDER_THREADS, "campaign-render")
     )
-    # Campaigns one of whose messages took longer than campaign_delivery.SLOW_RENDER to make.
+    # Campaigns whose messages took too long to make (campaign_delivery.SLOW_RENDER).
     costly_campaigns: set[int] = field(default_factory=set)
+    # How many of a campaign's messages took longer than SLOW_RENDER to make on the loop.
+    slow_renders: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def start(cls, settings: Settings, options: MailerOptions) -> MailerRuntime:

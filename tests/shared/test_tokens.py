@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import time_machine
+from itsdangerous import URLSafeTimedSerializer
 
 from shared.errors import TokenError, TokenExpired
 from shared.settings import Secret
@@ -50,3 +51,17 @@ def test_confirm_expires_unsubscribe_does_not() -> None:
         signer.verify(Purpose.CONFIRM, confirm)
     with time_machine.travel("2030-01-01 12:00", tick=False):
         assert signer.verify(Purpose.UNSUBSCRIBE, unsubscribe) == "abc"
+
+
+@pytest.mark.parametrize("purpose", list(Purpose))
+@pytest.mark.parametrize(
+    "payload", ["abc", ["0" * 32, 7, [1, 2]], ["x" * 300], {"ø": "Åse"}, [None, 1.5, True]]
+)
+def test_tokens_are_what_itsdangerous_writes(purpose: Purpose, payload: object) -> None:
+    # Short payloads and long ones (which itsdangerous compresses) alike.
+    reference = URLSafeTimedSerializer([NEW.reveal()], salt=f"brevdue.{purpose.value}")
+    rotated = TokenSigner([OLD, NEW])
+    with time_machine.travel("2026-11-29 12:00", tick=False):
+        assert rotated.sign(purpose, payload) == reference.dumps(payload)
+        assert TokenSigner([NEW]).sign(purpose, payload) == reference.dumps(payload)
+    assert rotated.verify(purpose, rotated.sign(purpose, payload)) == payload

@@ -1,0 +1,146 @@
+"""Where a campaign's messages are made: on the event loop while its template is cheap in CPU
+time, in the render threads once one message costs more than SLOW_RENDER."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from services.mailer import mime
+from services.mailer.campaign_cache import compile_campaign
+from services.mailer.campaign_delivery import SLOW_RENDER, SLOW_RENDERS_TO_MOVE, render_on_loop
+from services.mailer.campaign_types import CampaignSource, Recipient
+from services.mailer.runtime import MailerRuntime
+from shared.campaign_templates import CampaignTemplateError
+from shared.settings import Settings
+from tests.mailer.support import FAST
+
+CHEAP = CampaignSource(
+    id=31,
+    subject="Nyt, {{ subscriber.name }}",
+    body="<p>Hej {{ subscriber.name }}</p>" + "<p>Koncerter i Malmö og København.</p>" * 40,
+    body_text=None,
+    from_address="Kultur <nyt@kultur.test>",
+    list_slugs=("kultur",),
+    updated_at=None,
+    list_ids=(1,),
+)
+# About a thousand macro calls per message: several times SLOW_RENDER of CPU time.
+SLOW = CampaignSource(
+    id=32,
+    subject="Nyt",
+    body=(
+        "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+        "<p>Hej {{ subscriber.name }}</p>{{ f(10) }}"
+    ),
+    body_text=None,
+    from_address="Kultur <nyt@kultur.test>",
+    list_slugs=("kultur",),
+    updated_at=None,
+    list_ids=(1,),
+)
+# Stopped by the template limits each time, after a quarter of a second.
+HOSTILE = dataclasses.replace(SLOW, id=33, body=SLOW.body.replace("f(10)", "f(30)"))
+
+
+def _recipient(n: int) -> Recipient:
+    return Recipient(
+        n, n, f"key{n}", f"r{n}@example.dk", "Åse", "da", mime.campaign_message_id(31, n, "k.test")
+    )
+
+
+class GilHog:
+    """A thread that, woken, asks for the GIL and keeps it for tens of milliseconds (one long C
+    call): as the database driver's thread does, only longer."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop:
+                return
+            sum(range(3_000_000))
+
+    def wake(self) -> None:
+        """Have it ask for the GIL now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """End the thread."""
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+
+
+@pytest.fixture
+def gil_hog() -> Iterator[GilHog]:
+    """A GilHog, and a GIL handed over after 0.5 ms (5 ms by default) so that it gets it in the
+    middle of a render."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    hog = GilHog()
+    try:
+        yield hog
+    finally:
+        hog.stop()
+        sys.setswitchinterval(interval)
+
+
+async def test_a_cheap_campaign_stays_on_the_loop_when_waits_for_the_gil_are_long(
+    settings: Settings, gil_hog: GilHog
+) -> None:
+    runtime = MailerRuntime.start(settings, FAST)
+    campaign = compile_campaign(CHEAP, "x@kultur.test")
+    try:
+        slowest = 0.0
+        for n in range(1, 11):
+            gil_hog.wake()
+            started = time.perf_counter()
+            rendered = render_on_loop(runtime, campaign, _recipient(n))
+            slowest = max(slowest, time.perf_counter() - started)
+            assert not isinstance(rendered, BaseException)
+        # The wall clock saw slow renders (the waits), yet none of them cost the CPU time.
+        assert slowest > SLOW_RENDER, slowest
+        assert campaign.id not in runtime.costly_campaigns
+    finally:
+        await runtime.close()
+
+
+async def test_a_campaign_moves_to_the_threads_on_its_third_slow_message(
+    settings: Settings,
+) -> None:
+    runtime = MailerRuntime.start(settings, FAST)
+    campaign = compile_campaign(SLOW, "x@kultur.test")
+    try:
+        for n in range(1, SLOW_RENDERS_TO_MOVE):
+            assert not isinstance(render_on_loop(runtime, campaign, _recipient(n)), BaseException)
+            assert campaign.id not in runtime.costly_campaigns
+        render_on_loop(runtime, campaign, _recipient(SLOW_RENDERS_TO_MOVE))
+        assert campaign.id in runtime.costly_campaigns
+    finally:
+        await runtime.close()
+
+
+async def test_a_campaign_over_its_limits_moves_to_the_threads_at_once(
+    settings: Settings,
+) -> None:
+    runtime = MailerRuntime.start(settings, FAST)
+    campaign = compile_campaign(HOSTILE, "x@kultur.test")
+    try:
+        rendered = render_on_loop(runtime, campaign, _recipient(1))
+        assert isinstance(rendered, CampaignTemplateError)
+        assert "limit" in str(rendered)
+        assert campaign.id in runtime.costly_campaigns
+    finally:
+        await runtime.close()
