@@ -10,7 +10,9 @@ LOCALES := services/subscriptions/locales
 PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/*.po)
 STAFF_LOCALES := services/campaigns/locales
 STAFF_PO_FILES := $(wildcard $(STAFF_LOCALES)/*/LC_MESSAGES/*.po)
-PYTEST_ARGS ?= -q -n auto --maxprocesses=4
+# Four workers even on two cores: most tests wait on subprocesses, sockets and a browser rather
+# than compute, and each worker has its own Redis and PostgreSQL database (tests/conftest.py).
+PYTEST_ARGS ?= -q -n 4
 BENCH_ARGS ?=
 
 .PHONY: install run test lint bench screenshots clean
