@@ -103,15 +103,19 @@ async def test_a_cheap_campaign_stays_on_the_loop_when_waits_for_the_gil_are_lon
     runtime = MailerRuntime.start(settings, FAST)
     campaign = compile_campaign(CHEAP, "x@kultur.test")
     try:
-        slowest = 0.0
-        for n in range(1, 11):
+        # Whether the hog gets the GIL in the middle of a render depends on when the operating
+        # system runs its thread (late on a busy host), so render until the wall clock has seen
+        # more slow renders than it takes to move a campaign, however many tries that needs.
+        slow, n = 0, 0
+        while slow <= SLOW_RENDERS_TO_MOVE and n < 500:
+            n += 1
             gil_hog.wake()
             started = time.perf_counter()
             rendered = render_on_loop(runtime, campaign, _recipient(n))
-            slowest = max(slowest, time.perf_counter() - started)
+            slow += time.perf_counter() - started > SLOW_RENDER
             assert not isinstance(rendered, BaseException)
         # The wall clock saw slow renders (the waits), yet none of them cost the CPU time.
-        assert slowest > SLOW_RENDER, slowest
+        assert slow > SLOW_RENDERS_TO_MOVE, f"{slow} slow renders in {n}"
         assert campaign.id not in runtime.costly_campaigns
     finally:
         await runtime.close()
