@@ -182,6 +182,7 @@ def smtp_server(_running_smtp_server: RecordingSMTPServer) -> RecordingSMTPServe
     with handler.lock:
         handler.messages.clear()
     handler.fail_rcpt = {}
+    handler.fail_once = set()
     return _running_smtp_server
 
 

@@ -35,6 +35,8 @@ class RecordingHandler:
 
     messages: list[ReceivedMessage] = field(default_factory=list)
     fail_rcpt: dict[str, str] = field(default_factory=dict)
+    # Addresses of ``fail_rcpt`` refused only once: the next RCPT for them is accepted.
+    fail_once: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(init=False)
 
@@ -46,6 +48,9 @@ class RecordingHandler:
     ) -> str:
         reply = self.fail_rcpt.get(address.lower())
         if reply:
+            if address.lower() in self.fail_once:
+                self.fail_once.discard(address.lower())
+                self.fail_rcpt.pop(address.lower(), None)
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
