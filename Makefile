@@ -10,9 +10,10 @@ LOCALES := services/subscriptions/locales
 PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/*.po)
 STAFF_LOCALES := services/campaigns/locales
 STAFF_PO_FILES := $(wildcard $(STAFF_LOCALES)/*/LC_MESSAGES/*.po)
-# Four workers even on two cores: most tests wait on subprocesses, sockets and a browser rather
-# than compute, and each worker has its own Redis and PostgreSQL database (tests/conftest.py).
-PYTEST_ARGS ?= -q -n 4
+# One worker per core, at most four: the latency tests (a confirmation mail during a campaign,
+# the API answering while a costly template renders) measure wall-clock budgets, which more
+# workers than cores would eat. Each worker has its own Redis and PostgreSQL database.
+PYTEST_ARGS ?= -q -n auto --maxprocesses=4
 BENCH_ARGS ?=
 
 .PHONY: install run test lint bench screenshots clean
