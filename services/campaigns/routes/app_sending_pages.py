@@ -26,14 +26,12 @@ from services.campaigns.errors import (
     NotFound,
     PermissionDenied,
 )
-from services.campaigns.routes.app_guard import forbidden
+from services.campaigns.routes.app_guard import allowed, forbidden
 from services.campaigns.routes.app_pages import Form, to_login
 from services.campaigns.routes.app_sending_support import (
     act,
-    editor,
     missing,
     page,
-    viewer,
 )
 from services.campaigns.sending_schemas import ScheduleRequest, TestSendRequest
 
@@ -57,7 +55,7 @@ class SendingPages(Controller):
         campaign_id: FromPath[int],
     ) -> Response[str]:
         """The campaign's status, schedule, progress and (for editors) its actions."""
-        return await page(request, db, await viewer(request, db), campaign_id)
+        return await page(request, db, await allowed(request, db, "viewer"), campaign_id)
 
     @get("/{campaign_id:int}/progress")
     async def progress_fragment(
@@ -67,7 +65,7 @@ class SendingPages(Controller):
         campaign_id: FromPath[int],
     ) -> Response[str]:
         """The progress section alone, which htmx polls every two seconds while sending."""
-        account = await viewer(request, db)
+        account = await allowed(request, db, "viewer")
         return await page(request, db, account, campaign_id, template="app/campaign_progress.html")
 
     @post("/{campaign_id:int}/test")
@@ -119,7 +117,7 @@ class SendingPages(Controller):
     ) -> Response[str]:
         """First a confirmation naming the recipients; confirmed, the campaign goes out."""
         if data.get("confirm") != "yes":
-            account = await editor(request, db)
+            account = await allowed(request, db, "editor")
             return await page(request, db, account, campaign_id, confirm="send")
         state = request.app.state
         return await act(
@@ -216,7 +214,7 @@ class SendingPages(Controller):
     ) -> Response[str]:
         """First a confirmation; confirmed, nothing more of the campaign is sent."""
         if data.get("confirm") != "yes":
-            account = await editor(request, db)
+            account = await allowed(request, db, "editor")
             return await page(request, db, account, campaign_id, confirm="cancel")
         jobs = request.app.state.jobs
         return await act(

@@ -31,7 +31,8 @@ from services.campaigns.errors import (
     Unavailable,
 )
 from services.campaigns.pages import page_language
-from services.campaigns.routes.app_pages import render_page, signed_in
+from services.campaigns.routes.app_guard import allowed
+from services.campaigns.routes.app_pages import render_page
 from services.campaigns.schedule_times import ZONES, zone_for_language
 from shared.errors import QueueUnavailable
 from shared.statuses import CampaignStatus
@@ -51,18 +52,6 @@ def missing(request: Request[Any, Any, Any], _: NotFound) -> Response[str]:
         message=N_("there is no such campaign"),
         error=True,
     )
-
-
-async def editor(request: Request[Any, Any, Any], db: AsyncSession) -> StaffAccount:
-    account = await signed_in(request, db)
-    permissions.check(account, "editor")
-    return account
-
-
-async def viewer(request: Request[Any, Any, Any], db: AsyncSession) -> StaffAccount:
-    account = await signed_in(request, db)
-    permissions.check(account, "viewer")
-    return account
 
 
 def _zone_of(request: Request[Any, Any, Any], account: StaffAccount, zone: str | None) -> str:
@@ -155,7 +144,7 @@ async def act(
     step: Callable[[StaffAccount], Awaitable[object]],
 ) -> Response[str]:
     """Run an editor's action, record it in the audit trail, and show the page with the outcome."""
-    account = await editor(request, db)
+    account = await allowed(request, db, "editor")
     try:
         await step(account)
     except NotFound as exc:
