@@ -179,7 +179,39 @@ campaigns = Table(
     # When a scheduled campaign starts (UTC), and the IANA zone staff chose the time in.
     _ts("scheduled_at"),
     Column("schedule_zone", String(64), nullable=True),
+    # Open tracking (a pixel) is off unless staff switch it on for the campaign.
+    Column("track_opens", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
+    comment="owner: campaigns",
+)
+
+# Clicks on a campaign's tracked links, one row per (link, subscriber), written in batches
+# from the click events the public redirect appends to a Redis stream.
+link_clicks = Table(
+    "link_clicks",
+    metadata,
+    Column("link_id", Id, ForeignKey("campaign_links.id", ondelete="CASCADE"), primary_key=True),
+    Column("subscriber_id", Id, primary_key=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("clicks", Integer, nullable=False, default=1),
+    _ts("first_at", nullable=False),
+    _ts("last_at", nullable=False),
+    # Engagement rules ask "did this subscriber click in any of these campaigns?".
+    Index("ix_link_clicks_subscriber_campaign", "subscriber_id", "campaign_id"),
+    Index("ix_link_clicks_campaign", "campaign_id"),
+    comment="owner: campaigns",
+)
+
+# Opens (the tracking pixel was fetched), one row per (campaign, subscriber); only for
+# campaigns with track_opens.
+campaign_opens = Table(
+    "campaign_opens",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("subscriber_id", Id, primary_key=True),
+    Column("opens", Integer, nullable=False, default=1),
+    _ts("first_at", nullable=False),
+    _ts("last_at", nullable=False),
     comment="owner: campaigns",
 )
 
@@ -316,6 +348,20 @@ deliveries = Table(
     Index("ix_deliveries_status_updated", "status", "updated_at"),
     # Suppression at send time: has this subscriber's address bounced in any campaign?
     Index("ix_deliveries_subscriber_status", "subscriber_id", "status"),
+    comment="owner: mailer",
+)
+
+# A campaign's tracked links: each distinct URL of its body gets an id once per campaign, when
+# the mailer prepares the campaign; the public redirect goes only to the URL stored here.
+campaign_links = Table(
+    "campaign_links",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    # Order of first appearance in the body, for reports.
+    Column("position", Integer, nullable=False),
+    UniqueConstraint("campaign_id", "position"),
     comment="owner: mailer",
 )
 
