@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns.queries.common import rowcount
+from services.campaigns.queries.common import MAX_ID, rowcount
 from shared.clock import aware
 from shared.schema import (
     campaign_segments,
@@ -85,6 +85,8 @@ async def segment_by_id(session: AsyncSession, segment_id: int) -> SegmentRow | 
 
 async def segment_ids_by_id(session: AsyncSession, ids: Sequence[int]) -> set[int]:
     """Those of ``ids`` that name a saved segment."""
+    # Numbers beyond a BIGINT name no row; the driver would refuse them instead of finding none.
+    ids = [value for value in ids if 0 < value <= MAX_ID]
     if not ids:
         return set()
     result = await session.execute(sa.select(segments.c.id).where(segments.c.id.in_(ids)))
