@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.campaigns.conftest import Api
+from shared.schema import campaigns
+from tests.campaigns.conftest import CAMPAIGN, Api, new_campaign
 from tests.support.segment_population import ELIGIBLE, FIELDS, build_population
 
 
@@ -199,7 +201,33 @@ async def test_segments_are_saved_renamed_and_deleted(api: Api, db: AsyncEngine)
     assert ids["d"] > 0
 
     assert (await api.get("/api/segments/999999")).status_code == 404
+
+    # a campaign targets segments beside (or instead of) lists
+    none = await api.post("/api/campaigns", json={**CAMPAIGN, "lists": []})
+    assert none.status_code == 422
+    assert none.json()["errors"]["lists"] == "must name at least one list or segment"
+    unknown = await api.post("/api/campaigns", json={**CAMPAIGN, "segments": [999, 2**70]})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"]["segments"].startswith("unknown segment: 999")
+    campaign = await new_campaign(api, lists=[], segments=[segment["id"], segment["id"]])
+    assert (campaign["lists"], campaign["segments"]) == ([], [segment["id"]])
+    patched = await api.patch(f"/api/campaigns/{campaign['id']}", json={"lists": ["kultur"]})
+    assert (patched.json()["lists"], patched.json()["segments"]) == (["kultur"], [segment["id"]])
+    async with db.begin() as conn:
+        await conn.execute(
+            sa.update(campaigns).where(campaigns.c.id == campaign["id"]).values(status="scheduled")
+        )
+    in_use = await api.delete(f"/api/segments/{segment['id']}", "editor")
+    assert in_use.status_code == 409
+    assert in_use.json()["errors"]["campaigns"] == str(campaign["id"])
+    async with db.begin() as conn:
+        await conn.execute(
+            sa.update(campaigns).where(campaigns.c.id == campaign["id"]).values(status="draft")
+        )
     assert (await api.delete(f"/api/segments/{segment['id']}", "viewer")).status_code == 403
     deleted = await api.delete(f"/api/segments/{segment['id']}", "editor")
     assert deleted.status_code == 204
     assert (await api.get(f"/api/segments/{segment['id']}")).status_code == 404
+    # a draft that targeted it loses it
+    after = (await api.get(f"/api/campaigns/{campaign['id']}")).json()
+    assert (after["lists"], after["segments"]) == (["kultur"], [])
