@@ -23,7 +23,8 @@ from services.campaigns.segment_schemas import (
 )
 from shared.clock import utcnow
 from shared.custom_fields import is_clean_text
-from shared.segments import Context, Group, InvalidRules, compile_group, from_builtins, validated
+from shared.segment_sql import Context, compile_group
+from shared.segments import Group, InvalidRules, from_builtins, validated
 from shared.segments import to_builtins as rules_json
 from shared.statuses import CampaignStatus
 

@@ -27,7 +27,7 @@ from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
 from shared.clock import utcnow
 from shared.contracts import DeliverBatch
-from shared.segments import Context
+from shared.segment_sql import Context
 from shared.statuses import CampaignStatus, DeliveryStatus, RunState
 from shared.template_limits import TemplateLimitError
 

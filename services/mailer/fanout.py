@@ -21,7 +21,7 @@ from shared.clock import utcnow
 from shared.contracts import DeliverBatch
 from shared.jobs import JobQueue, enqueue
 from shared.queues import DELIVER_BATCH
-from shared.segments import Context
+from shared.segment_sql import Context
 from shared.statuses import CampaignStatus
 
 log = structlog.get_logger(__name__)

@@ -26,7 +26,8 @@ from shared.schema import (
     segments,
     subscribers,
 )
-from shared.segments import Catalog, eligible
+from shared.segment_sql import eligible
+from shared.segments import Catalog
 
 
 @dataclass(frozen=True, slots=True)

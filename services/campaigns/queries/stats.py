@@ -22,7 +22,8 @@ from shared.schema import (
     subscribers,
     subscriptions,
 )
-from shared.segments import Context, compile_group, eligible, from_builtins
+from shared.segment_sql import Context, compile_group, eligible
+from shared.segments import from_builtins
 from shared.statuses import DeliveryStatus, SubscriberStatus, SubscriptionStatus
 
 

@@ -20,7 +20,8 @@ from shared.schema import (
     subscriptions,
     suppressions,
 )
-from shared.segments import Context, Group, compile_group, eligible, from_builtins
+from shared.segment_sql import Context, compile_group, eligible
+from shared.segments import Group, from_builtins
 
 
 async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSource | None:
