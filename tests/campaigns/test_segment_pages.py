@@ -24,6 +24,7 @@ async def test_a_segment_is_built_saved_and_deleted_with_plain_forms(
 ) -> None:
     await build_population(db)
     client = api.client
+    client.headers["Accept-Language"] = "en"
     await sign_in_as(client, settings, "editor")
     new = await client.get("/app/segments/new")
     assert new.status_code == 200

@@ -156,15 +156,19 @@ async def set_campaign_segments(
         )
 
 
-async def count_members(
-    session: AsyncSession, condition: sa.ColumnElement[bool], sample: int
-) -> tuple[int, list[int]]:
-    """How many eligible subscribers meet ``condition``, and the lowest ``sample`` of their ids."""
+async def count_members(session: AsyncSession, condition: sa.ColumnElement[bool]) -> int:
+    """How many eligible subscribers meet ``condition``."""
     where = sa.and_(eligible(), condition)
     total = await session.scalar(sa.select(sa.func.count()).select_from(subscribers).where(where))
-    ids = (
-        await session.execute(
-            sa.select(subscribers.c.id).where(where).order_by(subscribers.c.id).limit(sample)
-        )
-    ).scalars()
-    return int(total or 0), [int(value) for value in ids]
+    return int(total or 0)
+
+
+async def sample_members(
+    session: AsyncSession, condition: sa.ColumnElement[bool], limit: int
+) -> list[int]:
+    """The lowest ``limit`` ids of eligible subscribers who meet ``condition``."""
+    where = sa.and_(eligible(), condition)
+    ids = await session.execute(
+        sa.select(subscribers.c.id).where(where).order_by(subscribers.c.id).limit(limit)
+    )
+    return [int(value) for value in ids.scalars()]

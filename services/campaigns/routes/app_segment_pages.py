@@ -53,7 +53,7 @@ async def _builder_page(
     problems: dict[str, str] = {}
     if count:
         try:
-            counted = await segments.count_rules(db, rules)
+            counted = await segments.count_rules(db, rules, sample=0)
         except InvalidInput as exc:
             problems = exc.errors
     fields = await queries.all_fields(db)
@@ -132,7 +132,7 @@ class SegmentPages(Controller):
         catalog = await queries.segment_catalog(db)
         rules, _paths = builder.rules({k: str(d["type"]) for k, d in catalog.fields.items()})
         try:
-            counted: SegmentCount | None = await segments.count_rules(db, rules)
+            counted: SegmentCount | None = await segments.count_rules(db, rules, sample=0)
         except InvalidInput:
             counted = None
         return render_page(request, "app/segment_count.html", account=account, counted=counted)
