@@ -289,7 +289,7 @@ subscribers = Table(
 # are declared here without it.
 Index("ix_subscribers_email_key_prefix", subscribers.c.email_key)
 Index("ix_subscribers_name_prefix", func.lower(subscribers.c.name), subscribers.c.id)
-# Segment rules (shared/segments.py) on municipality (and so country), source site and sign-up
+# Segment rules (shared/segment_sql.py) on municipality, source site and sign-up
 # date (migration 0015).
 Index("ix_subscribers_municipality", subscribers.c.municipality)
 Index("ix_subscribers_source_site", subscribers.c.source_site_id)

@@ -23,7 +23,7 @@ from services.campaigns.segment_schemas import (
 )
 from shared.clock import utcnow
 from shared.custom_fields import is_clean_text
-from shared.segment_sql import Context, compile_group
+from shared.segment_sql import Context, members
 from shared.segments import Group, InvalidRules, from_builtins, validated
 from shared.segments import to_builtins as rules_json
 from shared.statuses import CampaignStatus
@@ -45,7 +45,7 @@ async def check_rules(session: AsyncSession, rules: Group) -> Group:
 async def count_rules(session: AsyncSession, rules: Group, sample: int = SAMPLE) -> SegmentCount:
     """How many residents unsaved rules reach now, with the lowest ``sample`` of their ids
     (the app's live count asks for none: finding them may cost as much as the count)."""
-    condition = compile_group(await check_rules(session, rules), Context(now=utcnow()))
+    condition = members(await check_rules(session, rules), Context(now=utcnow()))
     total = await queries.count_members(session, condition)
     ids = await queries.sample_members(session, condition, sample) if sample else []
     return SegmentCount(count=total, sample=ids)
@@ -124,7 +124,7 @@ async def _row(session: AsyncSession, segment_id: int) -> queries.SegmentRow:
 
 async def _out(session: AsyncSession, row: queries.SegmentRow) -> SegmentOut:
     rules = from_builtins(row.rules)
-    count = await queries.count_members(session, compile_group(rules, Context(now=utcnow())))
+    count = await queries.count_members(session, members(rules, Context(now=utcnow())))
     return SegmentOut(
         id=row.id,
         name=row.name,
