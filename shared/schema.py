@@ -223,6 +223,31 @@ campaign_lists = Table(
     comment="owner: campaigns",
 )
 
+# Saved segments: rules over subscribers (format and compilation: shared/segments.py).
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("rules", JSON, nullable=False),
+    # The principal who created / last changed it: "user:<id>", "token:<id>" or "system".
+    Column("created_by", String(64), nullable=False),
+    _ts("created_at", nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    _ts("updated_at", nullable=False),
+    comment="owner: campaigns",
+)
+
+# Which saved segments a campaign targets, beside its lists.
+campaign_segments = Table(
+    "campaign_segments",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment_id", Id, ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_campaign_segments_segment", "segment_id"),
+    comment="owner: campaigns",
+)
+
 # --- owned by the subscriptions service ---------------------------------------------------
 
 
@@ -264,6 +289,11 @@ subscribers = Table(
 # are declared here without it.
 Index("ix_subscribers_email_key_prefix", subscribers.c.email_key)
 Index("ix_subscribers_name_prefix", func.lower(subscribers.c.name), subscribers.c.id)
+# Segment rules (shared/segment_sql.py) on municipality, source site and sign-up
+# date (migration 0015).
+Index("ix_subscribers_municipality", subscribers.c.municipality)
+Index("ix_subscribers_source_site", subscribers.c.source_site_id)
+Index("ix_subscribers_created_at", subscribers.c.created_at)
 
 subscriptions = Table(
     "subscriptions",

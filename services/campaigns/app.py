@@ -46,6 +46,7 @@ from services.campaigns.routes.app_field_pages import FieldPages
 from services.campaigns.routes.app_overview_pages import OverviewPages
 from services.campaigns.routes.app_pages import StaffAppController
 from services.campaigns.routes.app_password_links import PasswordLinkPages
+from services.campaigns.routes.app_segment_pages import SegmentPages
 from services.campaigns.routes.app_sending_pages import SendingPages
 from services.campaigns.routes.app_site_pages import SitePages
 from services.campaigns.scheduling import Scheduler
@@ -120,6 +121,7 @@ def create_app(settings: Settings) -> Litestar:
             OverviewPages,
             SitePages,
             FieldPages,
+            SegmentPages,
             AuditPages,
             create_static_files_router(
                 path="/app/static",

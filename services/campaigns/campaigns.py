@@ -11,7 +11,7 @@ from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
-from services.campaigns.drafts import Draft, check_draft, must_be_valid
+from services.campaigns.drafts import LISTS_MAX, Draft, check_draft, must_be_valid
 from services.campaigns.errors import N_, Conflict, InvalidInput, NotFound, Unavailable
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.schedule_times import local_time
@@ -43,9 +43,11 @@ async def create_campaign(
         body_text=data.body_text,
         from_address=data.from_address,
         lists=_unique(data.lists),
+        segments=tuple(dict.fromkeys(data.segments)),
     )
     list_ids = await _validated_list_ids(session, renderer, draft)
     campaign_id = await queries.insert_campaign(session, _values(draft), list_ids)
+    await queries.set_campaign_segments(session, campaign_id, draft.segments)
     await session.commit()
     return await get_campaign(session, campaign_id)
 
@@ -57,12 +59,14 @@ async def update_campaign(
     row = await campaign_row(session, campaign_id)
     _require_draft(row, "changed")
     slugs = (await queries.list_slugs_of(session, [campaign_id]))[campaign_id]
+    segments = (await queries.segments_of(session, [campaign_id]))[campaign_id]
     draft = Draft(
         subject=row.subject if patch.subject is UNSET else patch.subject,
         body=row.body if patch.body is UNSET else patch.body,
         body_text=row.body_text if patch.body_text is UNSET else patch.body_text,
         from_address=row.from_address if patch.from_address is UNSET else patch.from_address,
         lists=slugs if patch.lists is UNSET else _unique(patch.lists),
+        segments=tuple(segments if patch.segments is UNSET else dict.fromkeys(patch.segments)),
     )
     list_ids = await _validated_list_ids(session, renderer, draft)
     new_lists = None if patch.lists is UNSET else list_ids
@@ -70,6 +74,8 @@ async def update_campaign(
         # It left the draft state (was sent) while we were validating.
         await session.rollback()
         _require_draft(await campaign_row(session, campaign_id), "changed")
+    if patch.segments is not UNSET:
+        await queries.set_campaign_segments(session, campaign_id, draft.segments)
     await session.commit()
     return await get_campaign(session, campaign_id)
 
@@ -124,14 +130,17 @@ async def start_sending(
 async def check_sendable(
     session: AsyncSession, renderer: RenderPool, row: queries.CampaignRow
 ) -> None:
-    """Refuse (422) a campaign that names no list or whose templates no longer render."""
+    """Refuse (422) a campaign that names no list or segment, or whose templates no longer
+    render."""
     slugs = (await queries.list_slugs_of(session, [row.id]))[row.id]
+    segments = (await queries.segments_of(session, [row.id]))[row.id]
     draft = Draft(
         subject=row.subject,
         body=row.body,
         body_text=row.body_text,
         from_address=row.from_address,
         lists=slugs,
+        segments=tuple(segments),
     )
     problems = await renderer.run("body", check_draft, draft)
     if problems:
@@ -143,6 +152,7 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
     row = await campaign_row(session, campaign_id)
     slugs, counts, runs = await _related(session, [campaign_id])
     run = runs.get(campaign_id)
+    segments = await queries.segments_of(session, [campaign_id])
     return CampaignOut(
         id=campaign_id,
         subject=row.subject,
@@ -150,6 +160,7 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         body_text=row.body_text,
         from_address=row.from_address,
         lists=slugs[campaign_id],
+        segments=segments[campaign_id],
         status=effective_status(row, run),
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -170,11 +181,13 @@ async def list_campaigns(
     rows = await queries.campaign_page(session, per_page, (page - 1) * per_page, status)
     ids = [row.id for row in rows]
     slugs, counts, runs = await _related(session, ids)
+    segments = await queries.segments_of(session, ids)
     items = [
         CampaignSummary(
             id=row.id,
             subject=row.subject,
             lists=slugs[row.id],
+            segments=segments[row.id],
             status=effective_status(row, runs.get(row.id)),
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -200,6 +213,13 @@ async def _validated_list_ids(
         unknown = [slug for slug in draft.lists if slug not in ids]
         if unknown:
             problems["lists"] = "unknown list: " + ", ".join(unknown)
+    if len(draft.segments) > LISTS_MAX:
+        problems["segments"] = f"must name at most {LISTS_MAX} segments"
+    elif draft.segments:
+        known = await queries.segment_ids_by_id(session, draft.segments)
+        missing = [str(s) for s in draft.segments if s not in known]
+        if missing:
+            problems["segments"] = "unknown segment: " + ", ".join(missing)
     must_be_valid(problems)
     return [ids[slug] for slug in draft.lists]
 

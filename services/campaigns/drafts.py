@@ -36,6 +36,8 @@ class Draft:
     body_text: str | None
     from_address: str | None
     lists: list[str]
+    # Ids of saved segments the campaign targets beside its lists (checked to exist elsewhere).
+    segments: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def check_draft(draft: Draft) -> dict[str, str]:
         "from_address": (
             _address_problem(draft.from_address) if draft.from_address is not None else None
         ),
-        "lists": _lists_problem(draft.lists),
+        "lists": _lists_problem(draft.lists, draft.segments),
     }
     return {field: problem for field, problem in problems.items() if problem is not None}
 
@@ -165,9 +167,9 @@ def _address_problem(value: str) -> str | None:
     return None
 
 
-def _lists_problem(slugs: list[str]) -> str | None:
-    if not slugs:
-        return N_("must name at least one list")
+def _lists_problem(slugs: list[str], segments: tuple[int, ...]) -> str | None:
+    if not slugs and not segments:
+        return N_("must name at least one list or segment")
     if len(slugs) > LISTS_MAX:
         return f"must name at most {LISTS_MAX} lists"
     bad = [slug[:64] for slug in slugs if not SLUG.fullmatch(slug)]

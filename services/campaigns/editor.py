@@ -43,6 +43,7 @@ class EditorForm:
     lists: tuple[str, ...] = ()
     body: str = ""
     body_text: str = ""
+    segments: tuple[int, ...] = ()
 
     @classmethod
     def from_campaign(cls, campaign: CampaignOut) -> EditorForm:
@@ -55,10 +56,13 @@ class EditorForm:
             lists=tuple(campaign.lists),
             body=campaign.body,
             body_text=campaign.body_text or "",
+            segments=tuple(campaign.segments),
         )
 
     @classmethod
-    def from_post(cls, values: Mapping[str, str], lists: Sequence[str]) -> EditorForm:
+    def from_post(
+        cls, values: Mapping[str, str], lists: Sequence[str], segments: Sequence[str] = ()
+    ) -> EditorForm:
         """The form as posted (line breaks as the browser sends them, CRLF, made LF)."""
 
         def text(name: str) -> str:
@@ -71,6 +75,8 @@ class EditorForm:
             lists=tuple(dict.fromkeys(lists)),
             body=text("body"),
             body_text=text("body_text"),
+            # Ticked boxes carry ids; anything else names no segment.
+            segments=tuple(dict.fromkeys(int(s) for s in segments if s.isdigit() and len(s) < 19)),
         )
 
     def mailbox(self) -> str | None:
@@ -83,6 +89,7 @@ class EditorForm:
             subject=self.subject,
             body=self.body,
             lists=list(self.lists),
+            segments=list(self.segments),
             body_text=self.body_text if self.body_text.strip() else None,
             from_address=self.mailbox(),
         )
@@ -151,6 +158,7 @@ async def _body(renderer: RenderPool, form: EditorForm) -> CampaignCreate:
             body_text=form.body_text if form.body_text.strip() else None,
             from_address=None,
             lists=list(form.lists),
+            segments=form.segments,
         )
         problems = await renderer.run("body", check_draft, draft)
         raise InvalidInput(exc.message, {**problems, **exc.errors}) from exc
@@ -178,6 +186,7 @@ async def save(
         subject=body.subject,
         body=body.body,
         lists=body.lists,
+        segments=body.segments,
         body_text=body.body_text,
         from_address=body.from_address,
     )
@@ -187,7 +196,7 @@ async def save(
 
 
 async def _audit(session: AsyncSession, account: StaffAccount, action: str, ident: int) -> None:
-    fields = ["body", "body_text", "from_address", "lists", "subject"]
+    fields = ["body", "body_text", "from_address", "lists", "segments", "subject"]
     await staff_audit.record(
         session, permissions.actor(account), action, f"campaign:{ident}", {"fields": fields}
     )

@@ -244,7 +244,9 @@ class CampaignCreate(Struct, forbid_unknown_fields=True, kw_only=True):
 
     subject: str
     body: str
-    lists: list[str]
+    lists: list[str] = msgspec.field(default_factory=list)
+    # Saved segments (ids) whose members get the campaign too; at least one list or segment.
+    segments: list[int] = msgspec.field(default_factory=list)
     body_text: str | None = None
     from_address: str | None = None
 
@@ -255,6 +257,7 @@ class CampaignPatch(Struct, forbid_unknown_fields=True, kw_only=True):
     subject: str | UnsetType = UNSET
     body: str | UnsetType = UNSET
     lists: list[str] | UnsetType = UNSET
+    segments: list[int] | UnsetType = UNSET
     body_text: str | UnsetType | None = UNSET
     from_address: str | UnsetType | None = UNSET
 
@@ -279,6 +282,7 @@ class CampaignSummary(Struct, kw_only=True):
     send_requested_at: datetime | None
     counts: Counts
     updated_at: datetime | None = None
+    segments: list[int] = msgspec.field(default_factory=list)
     # Status "scheduled": when it starts (UTC) and the zone staff chose.
     scheduled_at: datetime | None = None
     schedule_zone: str | None = None
@@ -298,6 +302,7 @@ class CampaignOut(Struct, kw_only=True):
     updated_at: datetime
     send_requested_at: datetime | None
     counts: Counts
+    segments: list[int] = msgspec.field(default_factory=list)
     # Status "failed": why the mailer could not send it at all.
     failure: str | None = None
     # Status "paused" by the mailer: why it stopped (too much of its mail failed). None when

@@ -27,6 +27,7 @@ from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
 from shared.clock import utcnow
 from shared.contracts import DeliverBatch
+from shared.segment_sql import Context
 from shared.statuses import CampaignStatus, DeliveryStatus, RunState
 from shared.template_limits import TemplateLimitError
 
@@ -83,8 +84,10 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchRep
             or await queries.run_state(conn, batch.campaign_id) == RunState.PAUSE_REQUESTED
         ):
             return report  # rows stay queued; resuming the campaign enqueues them again
-        list_ids = await queries.campaign_list_ids(conn, batch.campaign_id)
-        rows = await queries.load_queued(conn, batch.campaign_id, batch.delivery_ids, list_ids)
+        audience = await queries.campaign_audience(conn, batch.campaign_id)
+        # Segments are evaluated again, as lists are: whoever no longer matches is skipped.
+        in_audience = audience.condition(Context(utcnow(), exclude_campaign=batch.campaign_id))
+        rows = await queries.load_queued(conn, batch.campaign_id, batch.delivery_ids, in_audience)
         # Suppression at send time: whoever left since fan-out is skipped, never mailed.
         skipped = [recipient.delivery_id for recipient, ok in rows if not ok]
         await queries.mark_skipped(conn, skipped, utcnow())

@@ -21,6 +21,7 @@ from shared.clock import utcnow
 from shared.contracts import DeliverBatch
 from shared.jobs import JobQueue, enqueue
 from shared.queues import DELIVER_BATCH
+from shared.segment_sql import Context
 from shared.statuses import CampaignStatus
 
 log = structlog.get_logger(__name__)
@@ -42,7 +43,7 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
             raise CampaignNotFoundError(campaign_id)
         await queries.ensure_run(conn, campaign_id, utcnow())
         run = await queries.get_run(conn, campaign_id)
-        list_ids = await queries.campaign_list_ids(conn, campaign_id)
+        audience = await queries.campaign_audience(conn, campaign_id)
     if run is not None and (run.fanned_out_at is not None or run.finished_at is not None):
         # Fan-out completed before (or the campaign failed): a late re-run must not add people
         # who joined since.
@@ -62,6 +63,8 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
     options = runtime.options
     deadline = time.monotonic() + min(options.fanout_budget, options.job_timeout / 2)
     cancelled = source.status == CampaignStatus.CANCELLED
+    # Segments are compiled once per run, with "the last N campaigns" before this one.
+    condition = audience.condition(Context(utcnow(), exclude_campaign=campaign_id))
     while not cancelled:
         async with runtime.engine.begin() as conn:
             # Staff may cancel while a big audience is being written: stop at the next page.
@@ -69,9 +72,14 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
             if status in (None, CampaignStatus.CANCELLED):
                 cancelled = True
                 break
-            page, last = await queries.audience_page(
-                conn, list_ids, after, runtime.options.batch_size
-            )
+            if audience.segments:
+                page, last = await queries.segment_audience_page(
+                    conn, condition, after, runtime.options.batch_size
+                )
+            else:
+                page, last = await queries.audience_page(
+                    conn, audience.list_ids, after, runtime.options.batch_size
+                )
             if last is None:
                 break
             rows = [(s, mime.campaign_message_id(campaign_id, s, domain)) for s in page]

@@ -195,7 +195,7 @@ async def test_a_sender_name_needs_an_address(api: Api, editor: httpx.AsyncClien
     )
     assert "A sender name needs a sender address" in both.text
     assert 'id="subject-problem">must not be empty<' in both.text
-    assert 'id="lists-problem">must name at least one list<' in both.text
+    assert 'id="lists-problem">must name at least one list or segment<' in both.text
     bad = await post_form(
         editor, "/app/campaigns/new", "/app/campaigns/new", **_form(sender_address="not mail")
     )

@@ -47,6 +47,12 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/fields/{key:str}"): "viewer",
     ("PATCH", "/api/fields/{key:str}"): "admin",
     ("DELETE", "/api/fields/{key:str}"): "admin",
+    ("GET", "/api/segments"): "viewer",
+    ("POST", "/api/segments"): "editor",
+    ("POST", "/api/segments/count"): "viewer",
+    ("GET", "/api/segments/{segment_id:int}"): "viewer",
+    ("PATCH", "/api/segments/{segment_id:int}"): "editor",
+    ("DELETE", "/api/segments/{segment_id:int}"): "editor",
     ("GET", "/api/lists/{slug:str}/stats"): "viewer",
     ("GET", "/api/subscribers"): "viewer",
     ("GET", "/api/subscribers/{subscriber_id:int}"): "viewer",
@@ -220,6 +226,14 @@ SECTION_PAGES: dict[tuple[str, str], str] = {
     ("GET", "/app/fields/nope/delete"): "admin",
     ("POST", "/app/fields/nope/delete"): "admin",
     ("GET", "/app/audit"): "admin",
+    ("GET", "/app/segments"): "viewer",
+    ("GET", "/app/segments/new"): "editor",
+    ("POST", "/app/segments/new"): "editor",
+    ("POST", "/app/segments/count"): "viewer",
+    ("GET", "/app/segments/999999"): "viewer",
+    ("POST", "/app/segments/999999"): "editor",
+    ("GET", "/app/segments/999999/delete"): "editor",
+    ("POST", "/app/segments/999999/delete"): "editor",
 }
 
 

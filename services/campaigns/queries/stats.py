@@ -11,15 +11,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.clock import aware
+from shared.clock import aware, utcnow
 from shared.schema import (
     audit_log,
     campaign_lists,
     campaign_runs,
+    campaign_segments,
     deliveries,
+    segments,
     subscribers,
     subscriptions,
 )
+from shared.segment_sql import Context, compile_group, eligible
+from shared.segments import from_builtins
 from shared.statuses import DeliveryStatus, SubscriberStatus, SubscriptionStatus
 
 
@@ -176,7 +180,8 @@ def _maybe_aware(value: datetime | None) -> datetime | None:
 
 
 async def audience_size(session: AsyncSession, campaign_id: int) -> int:
-    """Active subscribers confirmed on at least one of the campaign's lists, counted once."""
+    """Active subscribers confirmed on at least one of the campaign's lists or in one of its
+    segments, counted once."""
     confirmed = (
         sa.select(subscriptions.c.subscriber_id)
         .join(campaign_lists, campaign_lists.c.list_id == subscriptions.c.list_id)
@@ -185,11 +190,23 @@ async def audience_size(session: AsyncSession, campaign_id: int) -> int:
             subscriptions.c.status == SubscriptionStatus.CONFIRMED,
         )
     )
-    result = await session.execute(
-        sa.select(sa.func.count()).where(
+    rules = (
+        await session.execute(
+            sa.select(segments.c.rules)
+            .join(campaign_segments, campaign_segments.c.segment_id == segments.c.id)
+            .where(campaign_segments.c.campaign_id == campaign_id)
+        )
+    ).scalars()
+    context = Context(now=utcnow(), exclude_campaign=campaign_id)
+    members = [compile_group(from_builtins(value), context) for value in rules]
+    if members:
+        # With segments, as the mailer's fan-out decides: eligible, and on a list or in a segment.
+        where = sa.and_(eligible(), sa.or_(subscribers.c.id.in_(confirmed), *members))
+    else:
+        where = sa.and_(
             subscribers.c.id.in_(confirmed), subscribers.c.status == SubscriberStatus.ACTIVE
         )
-    )
+    result = await session.execute(sa.select(sa.func.count()).where(where))
     return int(result.scalar_one())
 
 

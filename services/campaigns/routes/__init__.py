@@ -14,6 +14,7 @@ from services.campaigns.routes.fields import FieldsController
 from services.campaigns.routes.health import live, ready
 from services.campaigns.routes.lists import ListsController
 from services.campaigns.routes.security import BearerTokenMiddleware, requires
+from services.campaigns.routes.segments import SegmentsController
 from services.campaigns.routes.sites import SitesController
 from services.campaigns.routes.subscribers import SubscribersController
 from services.campaigns.routes.users import TokensController, UsersController
@@ -33,6 +34,7 @@ def api_router() -> Router:
             CampaignSendingController,
             SitesController,
             FieldsController,
+            SegmentsController,
             SubscribersController,
             AuditController,
             UsersController,

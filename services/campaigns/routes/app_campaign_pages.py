@@ -119,6 +119,7 @@ async def _editor_page(
             for name, found in (problems or {}).items()
         },
         list_choices=await queries.list_choices(db),
+        segment_choices=await queries.all_segments(db),
         choice=choice,
         languages=LANGUAGES,
         default_sender=settings.mail_from,
@@ -418,4 +419,8 @@ class CampaignPages(Controller):
 async def _posted(request: Request[Any, Any, Any]) -> EditorForm:
     values = await request.form()
     plain = {key: str(values.get(key, "")) for key in values}
-    return EditorForm.from_post(plain, [str(item) for item in values.getall("lists", [])])
+    return EditorForm.from_post(
+        plain,
+        [str(item) for item in values.getall("lists", [])],
+        [str(item) for item in values.getall("segments", [])],
+    )

@@ -5,11 +5,14 @@ subscriptions services' tables. Callers use ``queries.<function>``.
 """
 
 from services.mailer.queries.audience import (
+    Audience,
     audience_page,
+    campaign_audience,
     campaign_list_ids,
     campaign_status,
     get_campaign,
     member_of,
+    segment_audience_page,
     suppressed_addresses,
 )
 from services.mailer.queries.ledger import (
@@ -50,10 +53,12 @@ from services.mailer.queries.runs import (
 
 __all__ = [
     "ActiveRun",
+    "Audience",
     "Outcome",
     "Run",
     "active_runs",
     "audience_page",
+    "campaign_audience",
     "campaign_list_ids",
     "campaign_status",
     "claim",
@@ -83,6 +88,7 @@ __all__ = [
     "requeue_failed",
     "requeue_stuck_sending",
     "run_state",
+    "segment_audience_page",
     "skip_queued",
     "suppressed_addresses",
     "unstarted_campaigns",

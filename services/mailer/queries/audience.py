@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -11,12 +12,16 @@ from services.mailer.campaign_types import CampaignSource
 from shared.addresses import address_digest
 from shared.schema import (
     campaign_lists,
+    campaign_segments,
     campaigns,
     mailing_lists,
+    segments,
     subscribers,
     subscriptions,
     suppressions,
 )
+from shared.segment_sql import Context, compile_group, eligible
+from shared.segments import Group, from_builtins
 
 
 async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSource | None:
@@ -36,6 +41,9 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
             .order_by(mailing_lists.c.slug)
         )
     ).all()
+    with_segments = await conn.scalar(
+        sa.select(sa.exists().where(campaign_segments.c.campaign_id == campaign_id))
+    )
     return CampaignSource(
         id=int(row["id"]),
         subject=row["subject"],
@@ -43,7 +51,10 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
         body_text=row["body_text"],
         from_address=row["from_address"],
         list_slugs=tuple(str(item.slug) for item in lists),
-        list_ids=tuple(sorted(int(item.id) for item in lists)),
+        # The one-click unsubscribe leaves the lists named here. A segment's members may be on
+        # none of the campaign's lists: with segments the link names none, which leaves every
+        # list, so the link always takes the reader off the mailing.
+        list_ids=() if with_segments else tuple(sorted(int(item.id) for item in lists)),
         updated_at=row["updated_at"],
         status=row["status"],
     )
@@ -62,6 +73,53 @@ async def campaign_list_ids(conn: AsyncConnection, campaign_id: int) -> list[int
         sa.select(campaign_lists.c.list_id).where(campaign_lists.c.campaign_id == campaign_id)
     )
     return [int(value) for value in result.scalars().all()]
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Whom a campaign goes to: confirmed members of its lists and members of its segments."""
+
+    list_ids: tuple[int, ...]
+    segments: tuple[Group, ...] = ()
+
+    def condition(self, context: Context) -> sa.ColumnElement[bool]:
+        """Whether a subscriber is in the audience now (correlated on subscribers)."""
+        parts: list[sa.ColumnElement[bool]] = [compile_group(g, context) for g in self.segments]
+        if self.list_ids:
+            parts.insert(0, member_of(self.list_ids))
+        return sa.and_(eligible(), sa.or_(sa.false(), *parts))
+
+
+async def campaign_audience(conn: AsyncConnection, campaign_id: int) -> Audience:
+    """The campaign's lists and the rules of its saved segments, as they are now."""
+    rules = await conn.execute(
+        sa.select(segments.c.rules)
+        .join(campaign_segments, campaign_segments.c.segment_id == segments.c.id)
+        .where(campaign_segments.c.campaign_id == campaign_id)
+        .order_by(segments.c.id)
+    )
+    return Audience(
+        list_ids=tuple(sorted(await campaign_list_ids(conn, campaign_id))),
+        segments=tuple(from_builtins(value) for value in rules.scalars()),
+    )
+
+
+async def segment_audience_page(
+    conn: AsyncConnection, condition: sa.ColumnElement[bool], after_id: int, limit: int
+) -> tuple[list[int], int | None]:
+    """Next keyset page of an audience with segments: (subscriber ids, last id or None).
+
+    One pass over subscribers in id order with the compiled audience condition; the page is
+    already filtered, so its last id is where the next one starts.
+    """
+    result = await conn.execute(
+        sa.select(subscribers.c.id)
+        .where(subscribers.c.id > after_id, condition)
+        .order_by(subscribers.c.id)
+        .limit(limit)
+    )
+    ids = [int(value) for value in result.scalars()]
+    return ids, (ids[-1] if ids else None)
 
 
 def member_of(list_ids: Sequence[int]) -> sa.Exists:

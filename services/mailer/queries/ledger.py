@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer.campaign_types import Recipient
-from services.mailer.queries.audience import member_of, suppressed_addresses
+from services.mailer.queries.audience import suppressed_addresses
 from services.mailer.queries.common import insert_ignoring
 from shared.addresses import address_identity
 from shared.schema import campaign_runs, campaigns, deliveries, subscribers
@@ -87,11 +87,15 @@ async def queued_ids_between(
 
 
 async def load_queued(
-    conn: AsyncConnection, campaign_id: int, delivery_ids: Sequence[int], list_ids: Sequence[int]
+    conn: AsyncConnection,
+    campaign_id: int,
+    delivery_ids: Sequence[int],
+    in_audience: sa.ColumnElement[bool],
 ) -> list[tuple[Recipient, bool]]:
     """Queued rows of a batch with their subscriber and whether they may still be mailed:
-    active, still on a list, never bounced, and not erased under any spelling since fan-out."""
-    eligible = sa.and_(subscribers.c.status == "active", member_of(list_ids), ~_hard_bounced())
+    active, still in the audience (``in_audience``: on a list, in a segment), never bounced,
+    and not erased under any spelling since fan-out."""
+    eligible = sa.and_(subscribers.c.status == "active", in_audience, ~_hard_bounced())
     result = await conn.execute(
         sa.select(
             deliveries.c.id,
