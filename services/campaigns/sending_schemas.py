@@ -6,6 +6,7 @@ from datetime import datetime
 
 from msgspec import Struct
 
+from shared.languages import Language
 from shared.statuses import CampaignStatus
 
 
@@ -27,6 +28,8 @@ class TestSendRequest(Struct, kw_only=True, forbid_unknown_fields=True):
 
     to: list[str]
     subscriber_id: int | None = None
+    # The reader's language (so the variant sent); default: the subscriber's own, or Danish.
+    language: Language | None = None
 
 
 class TestSendOut(Struct, kw_only=True):

@@ -8,6 +8,7 @@ are only read here. Callers use ``queries.<function>`` and ``queries.<Row>``.
 
 from services.campaigns.queries.campaigns import (
     CampaignRow,
+    VariantRow,
     campaign_by_id,
     campaign_page,
     change_status,
@@ -18,9 +19,11 @@ from services.campaigns.queries.campaigns import (
     mark_scheduled,
     mark_sending,
     pause_for_mailer,
+    replace_variants,
     unmark_scheduled,
     unmark_sending,
     update_draft,
+    variants_of,
 )
 from services.campaigns.queries.common import (
     MAX_ID,
@@ -53,6 +56,7 @@ from services.campaigns.queries.lists import (
     public_lists_by_slug,
     update_list,
 )
+from services.campaigns.queries.organisation import organisation, save_organisation
 from services.campaigns.queries.recipients import (
     ListChoice,
     RecipientRow,
@@ -120,6 +124,7 @@ __all__ = [
     "RunRow",
     "SiteRow",
     "SubscriberRow",
+    "VariantRow",
     "all_fields",
     "all_lists",
     "all_sites",
@@ -158,12 +163,15 @@ __all__ = [
     "list_slugs_of",
     "mark_scheduled",
     "mark_sending",
+    "organisation",
     "pause_for_mailer",
     "ping",
     "public_lists_by_slug",
     "recipient_by_id",
     "recipients_by_prefix",
+    "replace_variants",
     "revoke_token",
+    "save_organisation",
     "sends_per_minute",
     "sent_since",
     "site_by_key",
@@ -186,4 +194,5 @@ __all__ = [
     "update_list",
     "update_site",
     "update_staff_user",
+    "variants_of",
 ]
