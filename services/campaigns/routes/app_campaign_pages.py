@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.campaigns import campaigns, editor, preview, queries
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.auth import role_allows
+from services.campaigns.content import LAYOUTS
 from services.campaigns.editor import EditorForm
 from services.campaigns.errors import (
     N_,
@@ -121,6 +122,7 @@ async def _editor_page(
         list_choices=await queries.list_choices(db),
         choice=choice,
         languages=LANGUAGES,
+        layouts=LAYOUTS,
         default_sender=settings.mail_from,
         list_names=await editor.list_names(db, language(request, account)),
         message=message,
