@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import msgspec
 from msgspec import Struct
 
 from shared.languages import Language
@@ -48,6 +49,15 @@ class MinuteOut(Struct, kw_only=True):
     sent: int
 
 
+class VariantFiguresOut(Struct, kw_only=True):
+    """What became of the messages made from one language variant."""
+
+    language: Language
+    sent: int
+    failed: int
+    bounced: int
+
+
 class ProgressOut(Struct, kw_only=True):
     """``GET /api/campaigns/{id}/progress``: how far a campaign's sending has come.
 
@@ -73,3 +83,5 @@ class ProgressOut(Struct, kw_only=True):
     finished_at: datetime | None
     scheduled_at: datetime | None
     schedule_zone: str | None
+    # Per language variant (none for a campaign without variants).
+    variants: list[VariantFiguresOut] = msgspec.field(default_factory=list)

@@ -7,6 +7,7 @@ import re
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +24,7 @@ from shared.campaign_templates import compile_template, render_template, sample_
 from shared.schema import deliveries, mailing_lists, subscribers, subscriptions
 from shared.settings import Settings
 from tests.campaigns.conftest import Api
+from tests.campaigns.staff_support import sign_in_as
 from tests.support.smtp import RecordingSMTPServer
 
 MARKDOWN = """# Hej {{ subscriber.name or "ven" }}
@@ -227,3 +229,17 @@ async def test_da_sv_variants_reach_each_recipient_in_their_language(
         ).all()
     got = {row.subscriber_id: row.variant for row in rows}
     assert got == {ids[email]: wanted[3] for email, wanted in expected.items()}
+    # The campaign's figures split by variant.
+    progress = (await api.get(f"/api/campaigns/{campaign_id}/progress")).json()
+    assert progress["sent"] == 3
+    assert progress["variants"] == [
+        {"language": "da", "sent": 2, "failed": 0, "bounced": 0},
+        {"language": "sv", "sent": 1, "failed": 0, "bounced": 0},
+    ]
+    async with httpx.AsyncClient(
+        base_url=str(api.client.base_url), headers={"Accept-Language": "en"}, timeout=20
+    ) as browser:
+        await sign_in_as(browser, settings, "viewer")
+        fragment = (await browser.get(f"/app/campaigns/{campaign_id}/progress")).text
+    assert "By language variant" in fragment
+    assert re.search(r'id="variant-sv"><th scope="row">Swedish</th><td>1</td>', fragment)
