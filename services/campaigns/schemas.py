@@ -451,3 +451,19 @@ def _field_reason(message: str) -> tuple[str, str]:
         field = f"{field}.{named['name']}" if field else named["name"]
         reason = "is required" if named["what"] == "missing required" else "is not a known field"
     return field or "body", reason
+
+
+# --- organisation layout --------------------------------------------------------------------
+
+
+class OrganisationLayout(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``GET``/``PUT /api/organisation``: what every campaign layout shows around the body.
+    ``logo_url`` is empty or an https address; colours are hex (``#1d4e89``). Drafts pick up a
+    change when they are next saved; campaigns already sent keep what they were sent with."""
+
+    name: str
+    logo_url: str = ""
+    postal_address: str = ""
+    accent_colour: str = "#1d4e89"
+    background_colour: str = "#f4f4f4"
+    footer_text: str = ""

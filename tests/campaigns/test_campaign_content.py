@@ -243,3 +243,49 @@ async def test_da_sv_variants_reach_each_recipient_in_their_language(
         fragment = (await browser.get(f"/app/campaigns/{campaign_id}/progress")).text
     assert "By language variant" in fragment
     assert re.search(r'id="variant-sv"><th scope="row">Swedish</th><td>1</td>', fragment)
+
+
+async def test_admins_set_the_organisation_layout_that_drafts_are_compiled_with(api: Api) -> None:
+    default = await api.get("/api/organisation")
+    assert default.status_code == 200 and default.json()["accent_colour"] == "#1d4e89"
+    layout = {
+        "name": "Kulturhuset Syd",
+        "logo_url": "https://kultur.example/logo.png",
+        "postal_address": "Storgatan 1, 211 34 Malmö",
+        "accent_colour": "#7a1f5c",
+        "background_colour": "#fafafa",
+        "footer_text": "Vi ses i kulturhuset!",
+    }
+    refused = await api.client.put(
+        "/api/organisation",
+        headers=api.headers("admin"),
+        json={
+            **layout,
+            "name": " ",
+            "logo_url": "javascript:alert(1)",
+            "accent_colour": "red;}body{x",
+        },
+    )
+    assert refused.status_code == 422
+    assert set(refused.json()["errors"]) == {"name", "logo_url", "accent_colour"}
+    saved = await api.client.put("/api/organisation", headers=api.headers("admin"), json=layout)
+    assert saved.status_code == 200, saved.text
+    assert (await api.get("/api/organisation")).json() == layout
+
+    created = await api.post(
+        "/api/campaigns",
+        json={
+            "subject": "Nyt",
+            "body": "Hej",
+            "lists": ["kultur"],
+            "body_format": "markdown",
+            "layout": "card",
+        },
+    )
+    assert created.status_code == 201, created.text
+    compiled = created.json()["compiled_body"]
+    assert '<img src="https://kultur.example/logo.png" alt="Kulturhuset Syd"' in compiled
+    assert "Storgatan 1, 211 34 Malmö" in compiled and "Vi ses i kulturhuset!" in compiled
+    assert "border-top: 6px solid #7a1f5c" in compiled
+    audit = await api.get("/api/audit", role="admin", params={"object": "organisation"})
+    assert [entry["action"] for entry in audit.json()["entries"]] == ["organisation.update"]

@@ -61,6 +61,8 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/api/tokens"): "admin",
     ("DELETE", "/api/tokens/{token_id:int}"): "admin",
     ("GET", "/api/dashboard"): "viewer",
+    ("GET", "/api/organisation"): "viewer",
+    ("PUT", "/api/organisation"): "admin",
 }
 CALLERS = ("anonymous", "viewer", "editor", "admin", "deactivated user", "revoked token")
 
