@@ -222,6 +222,8 @@ SECTION_PAGES: dict[tuple[str, str], str] = {
     ("GET", "/app/fields/nope/delete"): "admin",
     ("POST", "/app/fields/nope/delete"): "admin",
     ("GET", "/app/audit"): "admin",
+    ("GET", "/app/organisation"): "admin",
+    ("POST", "/app/organisation"): "admin",
 }
 
 
