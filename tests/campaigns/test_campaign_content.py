@@ -24,7 +24,7 @@ from shared.campaign_templates import compile_template, render_template, sample_
 from shared.schema import deliveries, mailing_lists, subscribers, subscriptions
 from shared.settings import Settings
 from tests.campaigns.conftest import Api
-from tests.campaigns.staff_support import sign_in_as
+from tests.campaigns.staff_support import csrf_token, sign_in_as
 from tests.support.smtp import RecordingSMTPServer
 
 MARKDOWN = """# Hej {{ subscriber.name or "ven" }}
@@ -197,6 +197,17 @@ async def test_da_sv_variants_reach_each_recipient_in_their_language(
                 [("anne@example.dk", "da"), ("bjorn@example.se", "sv"), ("carl@example.org", "en")]
             )
         }
+    # The campaign page's test send, per variant too.
+    async with httpx.AsyncClient(base_url=str(api.client.base_url), timeout=20) as browser:
+        await sign_in_as(browser, settings, "editor")
+        page = await browser.get(f"/app/campaigns/{campaign_id}")
+        assert 'id="test-language"' in page.text
+        tested_in_app = await browser.post(
+            f"/app/campaigns/{campaign_id}/test",
+            data={"to": "editor@kultur.test", "language": "sv", "_csrf_token": csrf_token(page)},
+        )
+        assert tested_in_app.status_code == 200, tested_in_app.text
+
     sent = await api.post(f"/api/campaigns/{campaign_id}/send")
     assert sent.status_code == 202, sent.text
     await run_worker(settings, burst=True)
@@ -219,6 +230,8 @@ async def test_da_sv_variants_reach_each_recipient_in_their_language(
         # One footer: the layout's links, in HTML and in the text part derived from it.
         assert html.count("/unsubscribe/") == 1 and text.count("/unsubscribe/") == 1
         assert "<style" not in html and "background: #1d4e89" in html
+    [test_mail] = smtp_server.to("editor@kultur.test")
+    assert test_mail.parsed()["Subject"] == "[TEST] Nytt från kulturhuset"
     async with db.connect() as conn:
         rows = (
             await conn.execute(
