@@ -25,6 +25,7 @@ from shared.schema import deliveries, mailing_lists, subscribers, subscriptions
 from shared.settings import Settings
 from tests.campaigns.conftest import Api
 from tests.campaigns.staff_support import csrf_token, sign_in_as
+from tests.mailer.support import FAST
 from tests.support.smtp import RecordingSMTPServer
 
 MARKDOWN = """# Hej {{ subscriber.name or "ven" }}
@@ -210,7 +211,7 @@ async def test_da_sv_variants_reach_each_recipient_in_their_language(
 
     sent = await api.post(f"/api/campaigns/{campaign_id}/send")
     assert sent.status_code == 202, sent.text
-    await run_worker(settings, burst=True)
+    await run_worker(settings, burst=True, options=FAST)
 
     expected = {
         "anne@example.dk": ("Nyt fra kulturhuset", "Dansk tekst.", "Afmeld", "da"),
