@@ -181,7 +181,45 @@ campaigns = Table(
     Column("schedule_zone", String(64), nullable=True),
     # Open tracking (a pixel) is off unless staff switch it on for the campaign.
     Column("track_opens", Boolean, nullable=False, default=False, server_default=false()),
+    # How staff wrote the body ('markdown' or 'html'; NULL: ``body`` is an HTML template as
+    # written, with no cleaning or layout) and what they wrote; ``body`` then holds the
+    # template compiled from it at save, which the mailer renders.
+    Column("body_format", String(16), nullable=True),
+    Column("body_source", Text, nullable=True),
+    # The layout the body is wrapped in (its footer carries the reader's links); NULL: none.
+    Column("layout", String(32), nullable=True),
+    # With language variants: the variant of readers whose language has none.
+    Column("fallback_language", String(2), nullable=True),
     Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
+    comment="owner: campaigns",
+)
+
+# A campaign's subject and body in one language; a campaign without rows here sends its own.
+# The body is compiled as the campaign's is (same format and layout).
+campaign_variants = Table(
+    "campaign_variants",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("language", String(2), primary_key=True),
+    Column("subject", String(998), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("body_source", Text, nullable=True),
+    Column("body_text", Text, nullable=True),
+    comment="owner: campaigns",
+)
+
+# The organisation layout every campaign layout shows: one row (id 1), edited by admins.
+organisation_layout = Table(
+    "organisation_layout",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("logo_url", String(2000), nullable=False),
+    Column("postal_address", String(500), nullable=False),
+    Column("accent_colour", String(7), nullable=False),
+    Column("background_colour", String(7), nullable=False),
+    Column("footer_text", String(1000), nullable=False),
+    _ts("updated_at", nullable=False),
     comment="owner: campaigns",
 )
 
@@ -372,6 +410,8 @@ deliveries = Table(
     _ts("queued_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("sent_at"),
+    # The language variant the recipient got (NULL: the campaign has none), set at fan-out.
+    Column("variant", String(2), nullable=True),
     UniqueConstraint("campaign_id", "subscriber_id"),
     Index("ix_deliveries_campaign_status", "campaign_id", "status"),
     # The mailer's reconciler looks for claims gone stale across all campaigns every minute.

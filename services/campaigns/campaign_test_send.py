@@ -15,8 +15,8 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
-from services.campaigns.campaigns import campaign_row
-from services.campaigns.drafts import Draft, Rendered, render_message
+from services.campaigns.campaigns import campaign_row, stored_draft
+from services.campaigns.drafts import Rendered, render_message
 from services.campaigns.errors import N_, InvalidInput, NotFound, TooManyRequests
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.sending_schemas import TestSendOut, TestSendRequest
@@ -49,13 +49,9 @@ async def send_test(
     row = await campaign_row(session, campaign_id)
     context, rendered_as = await _reader(session, settings, request.subscriber_id)
     context["campaign"] = {"id": campaign_id, "subject": row.subject}
-    draft = Draft(
-        subject=row.subject,
-        body=row.body,
-        body_text=row.body_text,
-        from_address=row.from_address,
-        lists=[],
-    )
+    if request.language is not None:
+        context["subscriber"] = {**context["subscriber"], "language": request.language}
+    draft = await stored_draft(session, row)
     rendered = await renderer.run("body", render_message, draft, context)
     if not isinstance(rendered, Rendered):
         raise InvalidInput(N_("a template does not render"), rendered)

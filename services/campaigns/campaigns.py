@@ -4,29 +4,42 @@ preview is in preview.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
 import structlog
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
-from services.campaigns.drafts import LISTS_MAX, Draft, check_draft, must_be_valid
+from services.campaigns.content import DEFAULT_ORGANISATION, LAYOUTS
+from services.campaigns.drafts import (
+    LISTS_MAX,
+    Draft,
+    Prepared,
+    VariantDraft,
+    check_draft,
+    must_be_valid,
+    prepare_draft,
+)
 from services.campaigns.errors import N_, Conflict, InvalidInput, NotFound, Unavailable
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.schedule_times import local_time
 from services.campaigns.schemas import (
+    BodyFormatName,
     CampaignCreate,
     CampaignOut,
     CampaignPage,
     CampaignPatch,
     CampaignSummary,
     Counts,
+    LayoutName,
+    VariantIn,
 )
 from shared.clock import utcnow
 from shared.contracts import StartCampaign
 from shared.errors import QueueUnavailable
 from shared.jobs import JobQueue, enqueue
+from shared.languages import LANGUAGES, Language
 from shared.queues import START_CAMPAIGN
 from shared.statuses import CampaignStatus, DeliveryStatus, RunState
 
@@ -44,10 +57,15 @@ async def create_campaign(
         from_address=data.from_address,
         lists=_unique(data.lists),
         segments=tuple(dict.fromkeys(data.segments)),
+        body_format=data.body_format,
+        layout=data.layout,
+        fallback_language=data.fallback_language,
+        variants=_variant_drafts(data.variants),
     )
-    list_ids = await _validated_list_ids(session, renderer, draft)
-    campaign_id = await queries.insert_campaign(session, _values(draft), list_ids)
+    list_ids, prepared = await _validated(session, renderer, draft)
+    campaign_id = await queries.insert_campaign(session, _values(draft, prepared), list_ids)
     await queries.set_campaign_segments(session, campaign_id, draft.segments)
+    await queries.replace_variants(session, campaign_id, _variant_rows(draft, prepared))
     await session.commit()
     return await get_campaign(session, campaign_id)
 
@@ -60,24 +78,96 @@ async def update_campaign(
     _require_draft(row, "changed")
     slugs = (await queries.list_slugs_of(session, [campaign_id]))[campaign_id]
     segments = (await queries.segments_of(session, [campaign_id]))[campaign_id]
+    written = _written(row)
+    variants = (
+        tuple(
+            VariantDraft(item.language, item.subject, item.body_source or item.body, item.body_text)
+            for item in await queries.variants_of(session, campaign_id)
+        )
+        if patch.variants is UNSET
+        else _variant_drafts(patch.variants)
+    )
     draft = Draft(
-        subject=row.subject if patch.subject is UNSET else patch.subject,
-        body=row.body if patch.body is UNSET else patch.body,
-        body_text=row.body_text if patch.body_text is UNSET else patch.body_text,
+        subject=written.subject if patch.subject is UNSET else patch.subject,
+        body=written.body if patch.body is UNSET else patch.body,
+        body_text=written.body_text if patch.body_text is UNSET else patch.body_text,
         from_address=row.from_address if patch.from_address is UNSET else patch.from_address,
         lists=slugs if patch.lists is UNSET else _unique(patch.lists),
         segments=tuple(segments if patch.segments is UNSET else dict.fromkeys(patch.segments)),
+        body_format=written.body_format if patch.body_format is UNSET else patch.body_format,
+        layout=written.layout if patch.layout is UNSET else patch.layout,
+        fallback_language=(
+            written.fallback_language
+            if patch.fallback_language is UNSET
+            else patch.fallback_language
+        ),
+        variants=variants,
     )
-    list_ids = await _validated_list_ids(session, renderer, draft)
+    list_ids, prepared = await _validated(session, renderer, draft)
     new_lists = None if patch.lists is UNSET else list_ids
-    if not await queries.update_draft(session, campaign_id, _values(draft), new_lists):
+    if not await queries.update_draft(session, campaign_id, _values(draft, prepared), new_lists):
         # It left the draft state (was sent) while we were validating.
         await session.rollback()
         _require_draft(await campaign_row(session, campaign_id), "changed")
     if patch.segments is not UNSET:
         await queries.set_campaign_segments(session, campaign_id, draft.segments)
+    await queries.replace_variants(session, campaign_id, _variant_rows(draft, prepared))
     await session.commit()
     return await get_campaign(session, campaign_id)
+
+
+def _written(row: queries.CampaignRow) -> Draft:
+    """The campaign's own text as staff wrote it (the source, for a compiled body)."""
+    return Draft(
+        subject=row.subject,
+        body=row.body_source if row.body_format and row.body_source is not None else row.body,
+        body_text=row.body_text,
+        from_address=row.from_address,
+        lists=[],
+        body_format=row.body_format,
+        layout=row.layout,
+        fallback_language=row.fallback_language,
+    )
+
+
+async def stored_draft(session: AsyncSession, row: queries.CampaignRow) -> Draft:
+    """The campaign as the mailer sends it: its compiled bodies and its variants'."""
+    slugs = (await queries.list_slugs_of(session, [row.id]))[row.id]
+    segments = (await queries.segments_of(session, [row.id]))[row.id]
+    return Draft(
+        subject=row.subject,
+        body=row.body,
+        body_text=row.body_text,
+        from_address=row.from_address,
+        lists=slugs,
+        segments=tuple(segments),
+        layout=row.layout,
+        fallback_language=row.fallback_language,
+        variants=tuple(
+            VariantDraft(item.language, item.subject, item.body, item.body_text)
+            for item in await queries.variants_of(session, row.id)
+        ),
+    )
+
+
+def _variant_drafts(variants: list[VariantIn]) -> tuple[VariantDraft, ...]:
+    return tuple(
+        VariantDraft(item.language, item.subject, item.body, item.body_text) for item in variants
+    )
+
+
+def _variant_rows(draft: Draft, prepared: Prepared) -> list[queries.VariantRow]:
+    compiled = draft.body_format is not None
+    return [
+        queries.VariantRow(
+            language=variant.language,
+            subject=variant.subject,
+            body=prepared.variant_bodies[variant.language],
+            body_source=variant.body if compiled else None,
+            body_text=variant.body_text,
+        )
+        for variant in draft.variants
+    ]
 
 
 async def send_campaign(
@@ -132,16 +222,7 @@ async def check_sendable(
 ) -> None:
     """Refuse (422) a campaign that names no list or segment, or whose templates no longer
     render."""
-    slugs = (await queries.list_slugs_of(session, [row.id]))[row.id]
-    segments = (await queries.segments_of(session, [row.id]))[row.id]
-    draft = Draft(
-        subject=row.subject,
-        body=row.body,
-        body_text=row.body_text,
-        from_address=row.from_address,
-        lists=slugs,
-        segments=tuple(segments),
-    )
+    draft = await stored_draft(session, row)
     problems = await renderer.run("body", check_draft, draft)
     if problems:
         raise InvalidInput(N_("the campaign cannot be sent as it is"), problems)
@@ -153,10 +234,12 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
     slugs, counts, runs = await _related(session, [campaign_id])
     run = runs.get(campaign_id)
     segments = await queries.segments_of(session, [campaign_id])
+    written = _written(row)
+    variants = await queries.variants_of(session, campaign_id)
     return CampaignOut(
         id=campaign_id,
         subject=row.subject,
-        body=row.body,
+        body=written.body,
         body_text=row.body_text,
         from_address=row.from_address,
         lists=slugs[campaign_id],
@@ -171,6 +254,19 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         scheduled_at=row.scheduled_at,
         schedule_zone=row.schedule_zone,
         scheduled_local=local_time(row.scheduled_at, row.schedule_zone),
+        body_format=_format_name(row.body_format),
+        layout=_layout_name(row.layout),
+        compiled_body=row.body if row.body_format else None,
+        fallback_language=_language(row.fallback_language),
+        variants=[
+            VariantIn(
+                language=_language(item.language) or "da",
+                subject=item.subject,
+                body=item.body_source or item.body,
+                body_text=item.body_text,
+            )
+            for item in variants
+        ],
     )
 
 
@@ -202,11 +298,14 @@ async def list_campaigns(
     return CampaignPage(items=items, page=page, per_page=per_page, total=total)
 
 
-async def _validated_list_ids(
+async def _validated(
     session: AsyncSession, renderer: RenderPool, draft: Draft
-) -> list[int]:
-    # Templates are tried in a worker process: a costly one cannot stall this service.
-    problems = await renderer.run("body", check_draft, draft)
+) -> tuple[list[int], Prepared]:
+    # Templates are tried, and bodies compiled, in a worker process: a costly one cannot
+    # stall this service.
+    organisation = await queries.organisation(session) or DEFAULT_ORGANISATION
+    prepared = await renderer.run("body", prepare_draft, draft, organisation)
+    problems = prepared.problems
     ids: dict[str, int] = {}
     if "lists" not in problems:
         ids = await queries.list_ids_by_slug(session, draft.lists)
@@ -221,7 +320,7 @@ async def _validated_list_ids(
         if missing:
             problems["segments"] = "unknown segment: " + ", ".join(missing)
     must_be_valid(problems)
-    return [ids[slug] for slug in draft.lists]
+    return [ids[slug] for slug in draft.lists], prepared
 
 
 async def campaign_row(session: AsyncSession, campaign_id: int) -> queries.CampaignRow:
@@ -279,13 +378,30 @@ def _counts(by_status: Mapping[str, int], run: queries.RunRow | None) -> Counts:
     )
 
 
-def _values(draft: Draft) -> dict[str, Any]:
+def _values(draft: Draft, prepared: Prepared) -> dict[str, Any]:
+    compiled = draft.body_format is not None
     return {
         "subject": draft.subject,
-        "body": draft.body,
+        "body": prepared.body,
+        "body_source": draft.body if compiled else None,
+        "body_format": draft.body_format,
+        "layout": (draft.layout or LAYOUTS[0]) if compiled else None,
         "body_text": draft.body_text,
         "from_address": draft.from_address,
+        "fallback_language": draft.fallback_language if draft.variants else None,
     }
+
+
+def _format_name(value: str | None) -> BodyFormatName | None:
+    return "markdown" if value == "markdown" else "html" if value == "html" else None
+
+
+def _layout_name(value: str | None) -> LayoutName | None:
+    return next((name for name in get_args(LayoutName) if name == value), None)
+
+
+def _language(value: str | None) -> Language | None:
+    return next((code for code in LANGUAGES if code == value), None)
 
 
 def _unique(slugs: list[str]) -> list[str]:

@@ -10,6 +10,14 @@ from typing import Any, Final
 
 from email_validator import EmailNotValidError, validate_email
 
+from services.campaigns.content import (
+    DEFAULT_ORGANISATION,
+    LAYOUTS,
+    BodyFormat,
+    ContentError,
+    Organisation,
+    compile_body,
+)
 from services.campaigns.errors import N_, InvalidInput
 from services.campaigns.lists import SLUG
 from shared import campaign_footer
@@ -28,8 +36,19 @@ LISTS_MAX: Final = 100
 
 
 @dataclass(frozen=True)
+class VariantDraft:
+    """A campaign's subject and body in one more language."""
+
+    language: str
+    subject: str
+    body: str
+    body_text: str | None
+
+
+@dataclass(frozen=True)
 class Draft:
-    """The editable part of a campaign."""
+    """The editable part of a campaign. With a ``body_format`` the bodies are Markdown or HTML
+    sources that compile into ``layout``; without one, each body is the HTML template itself."""
 
     subject: str
     body: str
@@ -38,6 +57,19 @@ class Draft:
     lists: list[str]
     # Ids of saved segments the campaign targets beside its lists (checked to exist elsewhere).
     segments: tuple[int, ...] = ()
+    body_format: str | None = None
+    layout: str | None = None
+    fallback_language: str | None = None
+    variants: tuple[VariantDraft, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A draft checked and its bodies compiled: what is stored for the mailer to render."""
+
+    problems: dict[str, str]
+    body: str
+    variant_bodies: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -63,35 +95,101 @@ def check_draft(draft: Draft) -> dict[str, str]:
             _address_problem(draft.from_address) if draft.from_address is not None else None
         ),
         "lists": _lists_problem(draft.lists, draft.segments),
+        "body_format": _format_problem(draft),
+        **_variant_problems(draft),
     }
     return {field: problem for field, problem in problems.items() if problem is not None}
 
 
+def _format_problem(draft: Draft) -> str | None:
+    if draft.body_format is not None and draft.body_format not in set(BodyFormat):
+        return N_("must be markdown or html")
+    if draft.layout is not None and draft.layout not in LAYOUTS:
+        return "unknown layout; choose one of " + ", ".join(LAYOUTS)
+    return None
+
+
+def _variant_problems(draft: Draft) -> dict[str, str | None]:
+    problems: dict[str, str | None] = {}
+    languages = [variant.language for variant in draft.variants]
+    if draft.variants and draft.fallback_language is None:
+        problems["fallback_language"] = N_("variants need the language of the campaign's own text")
+    if draft.fallback_language in languages or len(set(languages)) != len(languages):
+        problems["variants"] = N_("one variant per language, other than the campaign's own")
+    for variant in draft.variants:
+        where = f"variants.{variant.language}"
+        problems[f"{where}.subject"] = _subject_problem(variant.subject)
+        problems[f"{where}.body"] = _template_problem(variant.body, "body", html=True)
+        if variant.body_text is not None:
+            problems[f"{where}.body_text"] = _template_problem(
+                variant.body_text, "body_text", html=False
+            )
+    return problems
+
+
+def prepare_draft(draft: Draft, organisation: Organisation = DEFAULT_ORGANISATION) -> Prepared:
+    """Check a draft and compile its bodies (and its variants') into the HTML templates the
+    mailer renders, once, at save. A body's template problems are reported at the lines staff
+    wrote, before it is compiled; the compiled template is then tried as the mailer renders it."""
+    problems = check_draft(draft)
+    if draft.layout is not None and draft.body_format is None:
+        problems["layout"] = N_("a layout needs a body written in Markdown or HTML")
+    body = _compiled(draft, draft.body, "body", organisation, problems)
+    variant_bodies = {
+        variant.language: _compiled(
+            draft, variant.body, f"variants.{variant.language}.body", organisation, problems
+        )
+        for variant in draft.variants
+    }
+    return Prepared(problems=problems, body=body, variant_bodies=variant_bodies)
+
+
+def _compiled(
+    draft: Draft, source: str, field: str, organisation: Organisation, problems: dict[str, str]
+) -> str:
+    if draft.body_format is None or field in problems or "body_format" in problems:
+        return source
+    try:
+        compiled = compile_body(
+            source, BodyFormat(draft.body_format), draft.layout or LAYOUTS[0], organisation
+        )
+    except ContentError as exc:
+        problems[field] = str(exc)
+        return source
+    problem = _template_problem(compiled.html, field, html=True)
+    if problem is not None:
+        problems[field] = problem
+    return compiled.html
+
+
 def render_message(draft: Draft, context: dict[str, Any]) -> Rendered | dict[str, str]:
     """Render a draft as the mailer does for one reader; the failing field and why otherwise.
+    The bodies are the stored (compiled) templates; the reader's language picks the variant.
 
     The subject first (the body sees it rendered as ``campaign.subject``), then HTML and text;
     without a text template the text is derived from the rendered HTML. Both get the footer in
     ``subscriber.language`` with ``unsubscribe_url`` and ``preferences_url``. Returns rather than
     raises, as it runs in a worker process (see render_pool)."""
+    language = context["subscriber"]["language"]
+    content = next((item for item in draft.variants if item.language == language), draft)
     try:
-        subject = _render(draft.subject, "subject", context, html=False)
+        subject = _render(content.subject, "subject", context, html=False)
         context = {**context, "campaign": {**context["campaign"], "subject": subject}}
-        html = _render(draft.body, "body", context, html=True)
+        html = _render(content.body, "body", context, html=True)
         text = (
-            _render(draft.body_text, "body_text", context, html=False)
-            if draft.body_text is not None
+            _render(content.body_text, "body_text", context, html=False)
+            if content.body_text is not None
             else html_to_text(html)
         )
     except CampaignTemplateError as exc:
         return {exc.field: _describe(exc)}
-    language = context["subscriber"]["language"]
     links = (language, context["unsubscribe_url"], context["preferences_url"])
-    return Rendered(
-        subject=subject,
-        html=campaign_footer.with_footer(html, campaign_footer.html_footer(*links)),
-        text=text + campaign_footer.text_footer(*links),
-    )
+    # A layout's footer carries the links already, and so does a text part derived from it.
+    if content.body_text is not None or draft.layout is None:
+        text += campaign_footer.text_footer(*links)
+    if draft.layout is None:
+        html = campaign_footer.with_footer(html, campaign_footer.html_footer(*links))
+    return Rendered(subject=subject, html=html, text=text)
 
 
 def _render(source: str, field: str, context: dict[str, Any], *, html: bool) -> str:

@@ -9,18 +9,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Final
+from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import campaigns, permissions, queries, staff_audit
 from services.campaigns.accounts import StaffAccount
-from services.campaigns.drafts import Draft, check_draft
+from services.campaigns.content import LAYOUTS
+from services.campaigns.drafts import Draft, VariantDraft, check_draft
 from services.campaigns.errors import N_, InvalidInput
 from services.campaigns.render_pool import RenderPool
-from services.campaigns.schemas import CampaignCreate, CampaignOut, CampaignPatch
-from shared.languages import localised
+from services.campaigns.schemas import (
+    CampaignCreate,
+    CampaignOut,
+    CampaignPatch,
+    VariantIn,
+)
+from shared.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, localised
 from shared.statuses import CampaignStatus
 
 PER_PAGE: Final = 20
@@ -31,6 +37,25 @@ _LINE: Final = re.compile(r"^line (\d+): (.*)$", re.DOTALL)
 # but the zone named is the one they know.
 _ZONES: Final = {"sv": ZoneInfo("Europe/Stockholm")}
 _DEFAULT_ZONE: Final = ZoneInfo("Europe/Copenhagen")
+
+
+# The body formats the editor offers: "" is an HTML template taken as written (no cleaning,
+# no layout), as every campaign was before formats.
+FORMATS: Final = ("markdown", "html", "")
+
+
+@dataclass(frozen=True)
+class VariantForm:
+    """One language's subject and bodies in the editor; all empty: no variant."""
+
+    language: str
+    subject: str = ""
+    body: str = ""
+    body_text: str = ""
+
+    def given(self) -> bool:
+        """Whether staff wrote anything for this language."""
+        return bool(self.subject.strip() or self.body.strip() or self.body_text.strip())
 
 
 @dataclass(frozen=True)
@@ -44,11 +69,16 @@ class EditorForm:
     body: str = ""
     body_text: str = ""
     segments: tuple[int, ...] = ()
+    body_format: str = "markdown"
+    layout: str = LAYOUTS[0]
+    language: str = DEFAULT_LANGUAGE
+    variants: tuple[VariantForm, ...] = tuple(VariantForm(code) for code in LANGUAGES)
 
     @classmethod
     def from_campaign(cls, campaign: CampaignOut) -> EditorForm:
         """The form filled with a stored campaign."""
         name, address = sender_parts(campaign.from_address)
+        stored = {variant.language: variant for variant in campaign.variants}
         return cls(
             subject=campaign.subject,
             sender_name=name,
@@ -57,6 +87,20 @@ class EditorForm:
             body=campaign.body,
             body_text=campaign.body_text or "",
             segments=tuple(campaign.segments),
+            body_format=campaign.body_format or "",
+            layout=campaign.layout or LAYOUTS[0],
+            language=campaign.fallback_language or DEFAULT_LANGUAGE,
+            variants=tuple(
+                VariantForm(
+                    code,
+                    stored[code].subject,
+                    stored[code].body,
+                    stored[code].body_text or "",
+                )
+                if code in stored
+                else VariantForm(code)
+                for code in LANGUAGES
+            ),
         )
 
     @classmethod
@@ -77,6 +121,18 @@ class EditorForm:
             body_text=text("body_text"),
             # Ticked boxes carry ids; anything else names no segment.
             segments=tuple(dict.fromkeys(int(s) for s in segments if s.isdigit() and len(s) < 19)),
+            body_format=text("body_format"),
+            layout=text("layout"),
+            language=text("language") or DEFAULT_LANGUAGE,
+            variants=tuple(
+                VariantForm(
+                    code,
+                    text(f"variant_{code}_subject"),
+                    text(f"variant_{code}_body"),
+                    text(f"variant_{code}_body_text"),
+                )
+                for code in LANGUAGES
+            ),
         )
 
     def mailbox(self) -> str | None:
@@ -85,6 +141,8 @@ class EditorForm:
 
     def create(self) -> CampaignCreate:
         """The API's body for a new campaign."""
+        body_format = _format(self.body_format)
+        variants = self.variant_bodies()
         return CampaignCreate(
             subject=self.subject,
             body=self.body,
@@ -92,7 +150,36 @@ class EditorForm:
             segments=list(self.segments),
             body_text=self.body_text if self.body_text.strip() else None,
             from_address=self.mailbox(),
+            body_format=body_format,
+            layout=_layout(self.layout) if body_format else None,
+            fallback_language=_language(self.language) if variants else None,
+            variants=variants,
         )
+
+    def variant_bodies(self) -> list[VariantIn]:
+        """The languages staff wrote a variant for, as the API takes them."""
+        return [
+            VariantIn(
+                language=_language(variant.language) or DEFAULT_LANGUAGE,
+                subject=variant.subject,
+                body=variant.body,
+                body_text=variant.body_text if variant.body_text.strip() else None,
+            )
+            for variant in self.variants
+            if variant.given()
+        ]
+
+
+def _format(value: str) -> Literal["markdown", "html"] | None:
+    return "markdown" if value == "markdown" else "html" if value == "html" else None
+
+
+def _layout(value: str) -> Literal["simple", "banner", "card"]:
+    return "banner" if value == "banner" else "card" if value == "card" else "simple"
+
+
+def _language(value: str) -> Language | None:
+    return next((code for code in LANGUAGES if code == value), None)
 
 
 def sender_parts(from_address: str | None) -> tuple[str, str]:
@@ -159,6 +246,11 @@ async def _body(renderer: RenderPool, form: EditorForm) -> CampaignCreate:
             from_address=None,
             lists=list(form.lists),
             segments=form.segments,
+            variants=tuple(
+                VariantDraft(item.language, item.subject, item.body, item.body_text)
+                for item in form.variant_bodies()
+            ),
+            fallback_language=form.language,
         )
         problems = await renderer.run("body", check_draft, draft)
         raise InvalidInput(exc.message, {**problems, **exc.errors}) from exc
@@ -189,6 +281,10 @@ async def save(
         segments=body.segments,
         body_text=body.body_text,
         from_address=body.from_address,
+        body_format=body.body_format,
+        layout=body.layout,
+        fallback_language=body.fallback_language,
+        variants=body.variants,
     )
     campaign = await campaigns.update_campaign(session, renderer, campaign_id, patch)
     await _audit(session, account, "campaign.update", campaign_id)
@@ -196,7 +292,18 @@ async def save(
 
 
 async def _audit(session: AsyncSession, account: StaffAccount, action: str, ident: int) -> None:
-    fields = ["body", "body_text", "from_address", "lists", "segments", "subject"]
+    fields = [
+        "body",
+        "body_format",
+        "body_text",
+        "fallback_language",
+        "from_address",
+        "layout",
+        "lists",
+        "segments",
+        "subject",
+        "variants",
+    ]
     await staff_audit.record(
         session, permissions.actor(account), action, f"campaign:{ident}", {"fields": fields}
     )

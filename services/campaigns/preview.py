@@ -10,8 +10,9 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
-from services.campaigns.campaigns import campaign_row
-from services.campaigns.drafts import Draft, Rendered, render_message
+from services.campaigns.campaigns import campaign_row, stored_draft
+from services.campaigns.content import GMAIL_CLIP_BYTES, rendered_size
+from services.campaigns.drafts import Rendered, render_message
 from services.campaigns.editor import display_mailbox
 from services.campaigns.errors import N_, InvalidInput
 from services.campaigns.render_pool import RenderPool
@@ -52,13 +53,7 @@ async def preview_campaign(
         "unsubscribe_url": f"{public_url.rstrip('/')}/unsubscribe/preview?lang={language}",
         "preferences_url": f"{public_url.rstrip('/')}/preferences/preview?lang={language}",
     }
-    draft = Draft(
-        subject=row.subject,
-        body=row.body,
-        body_text=row.body_text,
-        from_address=row.from_address,
-        lists=slugs,
-    )
+    draft = await stored_draft(session, row)
     rendered = await renderer.run("body", render_message, draft, context)
     if not isinstance(rendered, Rendered):
         raise InvalidInput(N_("a template does not render for this reader"), rendered)
@@ -71,6 +66,8 @@ async def preview_campaign(
         from_address=row.from_address or mail_from,
         to=display_mailbox(subscriber["name"], subscriber["email"]),
         lists=[localised(item, "name", language, item.slug) for item in lists],
+        size=rendered_size(rendered.html),
+        clipped=rendered_size(rendered.html) > GMAIL_CLIP_BYTES,
     )
 
 

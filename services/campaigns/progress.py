@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
 from services.campaigns.campaigns import campaign_row, effective_status
-from services.campaigns.sending_schemas import MinuteOut, ProgressOut
+from services.campaigns.sending_schemas import MinuteOut, ProgressOut, VariantFiguresOut
 from shared.clock import utcnow
+from shared.languages import LANGUAGES
 from shared.statuses import CampaignStatus, DeliveryStatus
 
 # The estimated finish follows the rate of the last few minutes, not the whole run's.
@@ -66,7 +67,22 @@ async def campaign_progress(
         finished_at=run.finished_at if run is not None else None,
         scheduled_at=row.scheduled_at,
         schedule_zone=row.schedule_zone,
+        variants=await _variant_figures(session, campaign_id),
     )
+
+
+async def _variant_figures(session: AsyncSession, campaign_id: int) -> list[VariantFiguresOut]:
+    counts = await queries.delivery_counts_by_variant(session, campaign_id)
+    return [
+        VariantFiguresOut(
+            language=code,
+            sent=counts[code].get(DeliveryStatus.SENT, 0),
+            failed=counts[code].get(DeliveryStatus.FAILED, 0),
+            bounced=counts[code].get(DeliveryStatus.BOUNCED, 0),
+        )
+        for code in LANGUAGES
+        if code in counts
+    ]
 
 
 def _minutes(counts: dict[datetime, int]) -> list[MinuteOut]:

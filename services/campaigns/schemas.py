@@ -239,8 +239,27 @@ class FieldsOut(Struct, kw_only=True):
 # --- campaigns ------------------------------------------------------------------------------
 
 
+BodyFormatName = Literal["markdown", "html"]
+LayoutName = Literal["simple", "banner", "card"]
+
+
+class VariantIn(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A campaign's subject and body in one more language; the body in the campaign's format."""
+
+    language: Language
+    subject: str
+    body: str
+    body_text: str | None = None
+
+
 class CampaignCreate(Struct, forbid_unknown_fields=True, kw_only=True):
-    """``POST /api/campaigns``: templates are Jinja2, run in the staff sandbox."""
+    """``POST /api/campaigns``: templates are Jinja2, run in the staff sandbox.
+
+    Without ``body_format`` the body is the HTML template itself, as written. With it
+    (``markdown`` or ``html``) the body is compiled at save: Markdown rendered, HTML cleaned,
+    wrapped in ``layout`` (default ``simple``) whose footer carries the reader's links, CSS
+    inlined. ``variants`` give the subject and body in more languages; the campaign's own are
+    in ``fallback_language`` and go to readers whose language has no variant."""
 
     subject: str
     body: str
@@ -249,6 +268,10 @@ class CampaignCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     segments: list[int] = msgspec.field(default_factory=list)
     body_text: str | None = None
     from_address: str | None = None
+    body_format: BodyFormatName | None = None
+    layout: LayoutName | None = None
+    fallback_language: Language | None = None
+    variants: list[VariantIn] = msgspec.field(default_factory=list)
 
 
 class CampaignPatch(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -260,6 +283,11 @@ class CampaignPatch(Struct, forbid_unknown_fields=True, kw_only=True):
     segments: list[int] | UnsetType = UNSET
     body_text: str | UnsetType | None = UNSET
     from_address: str | UnsetType | None = UNSET
+    body_format: BodyFormatName | UnsetType | None = UNSET
+    layout: LayoutName | UnsetType | None = UNSET
+    fallback_language: Language | UnsetType | None = UNSET
+    # Given: the campaign's variants are exactly these.
+    variants: list[VariantIn] | UnsetType = UNSET
 
 
 class Counts(Struct, kw_only=True):
@@ -312,6 +340,13 @@ class CampaignOut(Struct, kw_only=True):
     scheduled_at: datetime | None = None
     schedule_zone: str | None = None
     scheduled_local: datetime | None = None
+    # The body as staff wrote it is ``body``; with a format, ``compiled_body`` is the template
+    # the mailer renders.
+    body_format: BodyFormatName | None = None
+    layout: LayoutName | None = None
+    compiled_body: str | None = None
+    fallback_language: Language | None = None
+    variants: list[VariantIn] = msgspec.field(default_factory=list)
 
 
 class CampaignPage(Struct, kw_only=True):
@@ -375,6 +410,9 @@ class PreviewOut(Struct, kw_only=True):
     from_address: str = ""
     to: str = ""
     lists: list[str] = msgspec.field(default_factory=list)
+    # Bytes of the HTML as sent; Gmail clips a message above about 102 KB.
+    size: int = 0
+    clipped: bool = False
 
 
 # --- health ---------------------------------------------------------------------------------
@@ -418,3 +456,19 @@ def _field_reason(message: str) -> tuple[str, str]:
         field = f"{field}.{named['name']}" if field else named["name"]
         reason = "is required" if named["what"] == "missing required" else "is not a known field"
     return field or "body", reason
+
+
+# --- organisation layout --------------------------------------------------------------------
+
+
+class OrganisationLayout(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``GET``/``PUT /api/organisation``: what every campaign layout shows around the body.
+    ``logo_url`` is empty or an https address; colours are hex (``#1d4e89``). Drafts pick up a
+    change when they are next saved; campaigns already sent keep what they were sent with."""
+
+    name: str
+    logo_url: str = ""
+    postal_address: str = ""
+    accent_colour: str = "#1d4e89"
+    background_colour: str = "#f4f4f4"
+    footer_text: str = ""

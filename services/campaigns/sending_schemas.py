@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import msgspec
 from msgspec import Struct
 
+from shared.languages import Language
 from shared.statuses import CampaignStatus
 
 
@@ -27,6 +29,8 @@ class TestSendRequest(Struct, kw_only=True, forbid_unknown_fields=True):
 
     to: list[str]
     subscriber_id: int | None = None
+    # The reader's language (so the variant sent); default: the subscriber's own, or Danish.
+    language: Language | None = None
 
 
 class TestSendOut(Struct, kw_only=True):
@@ -43,6 +47,15 @@ class MinuteOut(Struct, kw_only=True):
 
     minute: datetime
     sent: int
+
+
+class VariantFiguresOut(Struct, kw_only=True):
+    """What became of the messages made from one language variant."""
+
+    language: Language
+    sent: int
+    failed: int
+    bounced: int
 
 
 class ProgressOut(Struct, kw_only=True):
@@ -70,3 +83,5 @@ class ProgressOut(Struct, kw_only=True):
     finished_at: datetime | None
     scheduled_at: datetime | None
     schedule_zone: str | None
+    # Per language variant (none for a campaign without variants).
+    variants: list[VariantFiguresOut] = msgspec.field(default_factory=list)

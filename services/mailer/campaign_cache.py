@@ -8,7 +8,12 @@ from collections import OrderedDict
 from jinja2 import Template
 
 from services.mailer import mime
-from services.mailer.campaign_types import CampaignSource, CompiledCampaign
+from services.mailer.campaign_types import (
+    CampaignSource,
+    CompiledCampaign,
+    CompiledVariant,
+    VariantSource,
+)
 from shared.campaign_templates import compile_template
 
 
@@ -18,7 +23,7 @@ def list_id_for(slugs: tuple[str, ...], domain: str) -> str:
     return f"<{'.'.join(cleaned)}.lists.{domain}>"
 
 
-def _text_template(source: CampaignSource) -> Template | None:
+def _text_template(source: CampaignSource | VariantSource) -> Template | None:
     if source.body_text:
         return compile_template(source.body_text, field="body_text", html=False)
     # No text version written: render_message converts each recipient's rendered HTML. The
@@ -45,6 +50,18 @@ def compile_campaign(source: CampaignSource, mail_from: str) -> CompiledCampaign
         ),
         envelope_from=address,
         list_ids=source.list_ids,
+        footer_in_body=source.layout is not None,
+        fallback_language=source.fallback_language,
+        variants={variant.language: _compile_variant(variant) for variant in source.variants},
+    )
+
+
+def _compile_variant(variant: VariantSource) -> CompiledVariant:
+    return CompiledVariant(
+        subject_source=variant.subject,
+        subject=compile_template(variant.subject, field="subject", html=False),
+        body=compile_template(variant.body, field="body", html=True),
+        body_text=_text_template(variant),
     )
 
 

@@ -327,10 +327,17 @@ def _not_compiled(recipient: Recipient) -> Outcome:
 async def _send_one(
     runtime: MailerRuntime, campaign: CompiledCampaign, recipient: Recipient, rendered: Rendered
 ) -> Outcome:
+    variant = campaign.variant_of(recipient.language)
     if isinstance(rendered, BaseException):
         # This recipient's message cannot be made (a template failing or over its limits for
         # them, a bad address): a failed row with the reason, and the batch goes on.
-        return Outcome(recipient.delivery_id, DeliveryStatus.FAILED, None, str(rendered)[:1000])
+        return Outcome(
+            recipient.delivery_id,
+            DeliveryStatus.FAILED,
+            None,
+            str(rendered)[:1000],
+            variant=variant,
+        )
     message, address = rendered
     try:
         sender = runtime.return_path(campaign.id, recipient.subscriber_id, campaign.envelope_from)
@@ -339,10 +346,17 @@ async def _send_one(
         # recipient.attempts was read before this claim added one.
         exhausted = recipient.attempts + 1 >= runtime.options.max_attempts
         status = DeliveryStatus.QUEUED if exc.temporary and not exhausted else DeliveryStatus.FAILED
-        return Outcome(recipient.delivery_id, status, exc.code, exc.message)
+        return Outcome(recipient.delivery_id, status, exc.code, exc.message, variant=variant)
     except (MailerError, CampaignTemplateError, ValueError) as exc:
         # Refused before any SMTP (bad address, header, template): retrying will not help.
-        return Outcome(recipient.delivery_id, DeliveryStatus.FAILED, None, str(exc))
+        return Outcome(
+            recipient.delivery_id, DeliveryStatus.FAILED, None, str(exc), variant=variant
+        )
     return Outcome(
-        recipient.delivery_id, DeliveryStatus.SENT, result.code, result.message, sent_at=utcnow()
+        recipient.delivery_id,
+        DeliveryStatus.SENT,
+        result.code,
+        result.message,
+        sent_at=utcnow(),
+        variant=variant,
     )

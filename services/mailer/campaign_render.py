@@ -14,6 +14,8 @@ from shared.html_text import html_to_text
 
 def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Links) -> bytes:
     """Render the templates for one recipient and assemble the message bytes."""
+    # The reader's language variant, else the campaign's own subject and body.
+    content = campaign.variants.get(recipient.language) or campaign
     unsubscribe_url = links.unsubscribe(recipient, campaign.id, campaign.list_ids)
     preferences_url = links.preferences(recipient)
     context: dict[str, Any] = {
@@ -22,21 +24,24 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
             "email": recipient.email,
             "language": recipient.language,
         },
-        "campaign": {"id": campaign.id, "subject": campaign.subject_source},
+        "campaign": {"id": campaign.id, "subject": content.subject_source},
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
     }
-    subject = render_template(campaign.subject, context, field="subject")
+    subject = render_template(content.subject, context, field="subject")
     context["campaign"] = {"id": campaign.id, "subject": subject}
-    body_html = render_template(campaign.body, context, field="body")
-    if campaign.body_text is not None:
-        body_text = render_template(campaign.body_text, context, field="body_text")
+    body_html = render_template(content.body, context, field="body")
+    if content.body_text is not None:
+        body_text = render_template(content.body_text, context, field="body_text")
     else:
         body_text = html_to_text(body_html)
-    body_text += footer.text_footer(recipient.language, unsubscribe_url, preferences_url)
-    body_html = footer.with_footer(
-        body_html, footer.html_footer(recipient.language, unsubscribe_url, preferences_url)
-    )
+    # A layout's footer carries the links already, and so does a text part derived from it.
+    if content.body_text is not None or not campaign.footer_in_body:
+        body_text += footer.text_footer(recipient.language, unsubscribe_url, preferences_url)
+    if not campaign.footer_in_body:
+        body_html = footer.with_footer(
+            body_html, footer.html_footer(recipient.language, unsubscribe_url, preferences_url)
+        )
     return mime.render_campaign_message(
         campaign.skeleton,
         to_header=mime.format_mailbox(recipient.name, recipient.email),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from jinja2 import Template
 
@@ -25,6 +26,22 @@ class CampaignSource:
     status: str = CampaignStatus.SENDING
     # The lists it goes to: what its one-click unsubscribe link leaves.
     list_ids: tuple[int, ...] = ()
+    # The layout its body was compiled into; that layout's footer carries the reader's links.
+    layout: str | None = None
+    # Language variants: the campaign's own subject and body are in ``fallback_language``
+    # and go to readers whose language has no variant.
+    fallback_language: str | None = None
+    variants: tuple[VariantSource, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSource:
+    """A campaign's subject and body in one language (campaign_variants)."""
+
+    language: str
+    subject: str
+    body: str
+    body_text: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +70,24 @@ class CompiledCampaign:
     skeleton: mime.CampaignSkeleton
     envelope_from: str
     list_ids: tuple[int, ...] = ()
+    # The body carries the footer with the reader's links (a layout); none is added.
+    footer_in_body: bool = False
+    fallback_language: str | None = None
+    variants: Mapping[str, CompiledVariant] = field(default_factory=dict)
+
+    def variant_of(self, language: str) -> str | None:
+        """The variant a reader of ``language`` gets: their own, else the fallback; None for
+        a campaign without variants."""
+        if not self.variants:
+            return None
+        return language if language in self.variants else self.fallback_language
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledVariant:
+    """One language variant's templates, compiled once per process like the campaign's own."""
+
+    subject_source: str
+    subject: Template
+    body: Template
+    body_text: Template | None

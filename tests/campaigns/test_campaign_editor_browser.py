@@ -58,11 +58,11 @@ async def test_create_a_campaign_for_kultur_and_preview_it_as_a_subscriber_in_sw
     await page.get_by_role("link", name="Ny kampagne").click()
     await page.wait_for_url("**/app/campaigns/new")
     await assert_accessible(page)
-    await page.get_by_label("Emne").fill("Kulturnyt for {{ subscriber.name }}")
+    await page.get_by_label("Emne", exact=True).fill("Kulturnyt for {{ subscriber.name }}")
     await page.get_by_label("Afsendernavn").fill("Københavns Kommune")
     await page.get_by_label("Afsenderadresse").fill("nyhed@kk.test")
     await page.locator("#list-kultur").check()
-    await page.get_by_label("HTML-indhold").fill(
+    await page.get_by_label("Indhold", exact=True).fill(
         "<p>Hej {{ subscriber.name }}</p>\n<p>{{ nmae }}</p>"
     )
     await page.get_by_role("button", name="Opret kampagnen").click()
@@ -74,7 +74,7 @@ async def test_create_a_campaign_for_kultur_and_preview_it_as_a_subscriber_in_sw
     assert await page.locator("#body").get_attribute("aria-invalid") == "true"
     await assert_accessible(page)
 
-    await page.get_by_label("HTML-indhold").fill("<p>Hej {{ subscriber.name }}</p>")
+    await page.get_by_label("Indhold", exact=True).fill("<p>Hej {{ subscriber.name }}</p>")
     await page.get_by_role("button", name="Opret kampagnen").click()
     await page.wait_for_url(re.compile(r".*/app/campaigns/\d+/edit\?created=1$"))
     await expect(page.locator('[role="status"]')).to_have_text("Kampagnen er oprettet.")
@@ -84,7 +84,7 @@ async def test_create_a_campaign_for_kultur_and_preview_it_as_a_subscriber_in_sw
     await page.get_by_label("Find en abonnent efter adresse").press_sequentially("bj")
     reader = page.get_by_label("bjorn@example.se (Björn)")
     await reader.check()
-    await page.get_by_label("Sprog").select_option("sv")
+    await page.get_by_label("Sprog", exact=True).select_option("sv")
     await page.get_by_role("button", name="Vis forhåndsvisningen").click()
     frame = page.frame_locator("iframe.preview")
     await expect(frame.locator("body")).to_contain_text(
@@ -115,9 +115,9 @@ async def test_the_preview_works_without_javascript(
     page = await context.new_page()
     await _sign_in(page, staff_url, "ea@example.dk")
     await page.goto(staff_url + "/app/campaigns/new")
-    await page.get_by_label("Subject").fill("News")
+    await page.get_by_label("Subject", exact=True).fill("News")
     await page.locator("#list-kultur").check()
-    await page.get_by_label("HTML body").fill("<p>Hi {{ subscriber.name }}</p>")
+    await page.get_by_label("Body", exact=True).fill("<p>Hi {{ subscriber.name }}</p>")
     await page.get_by_role("button", name="Create the campaign").click()
     await page.wait_for_url(re.compile(r".*/edit\?created=1$"))
     await page.get_by_label("Find a subscriber by address").fill("AS")

@@ -67,6 +67,8 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/api/tokens"): "admin",
     ("DELETE", "/api/tokens/{token_id:int}"): "admin",
     ("GET", "/api/dashboard"): "viewer",
+    ("GET", "/api/organisation"): "viewer",
+    ("PUT", "/api/organisation"): "admin",
 }
 CALLERS = ("anonymous", "viewer", "editor", "admin", "deactivated user", "revoked token")
 
@@ -234,6 +236,8 @@ SECTION_PAGES: dict[tuple[str, str], str] = {
     ("POST", "/app/segments/999999"): "editor",
     ("GET", "/app/segments/999999/delete"): "editor",
     ("POST", "/app/segments/999999/delete"): "editor",
+    ("GET", "/app/organisation"): "admin",
+    ("POST", "/app/organisation"): "admin",
 }
 
 

@@ -8,6 +8,7 @@ are only read here. Callers use ``queries.<function>`` and ``queries.<Row>``.
 
 from services.campaigns.queries.campaigns import (
     CampaignRow,
+    VariantRow,
     campaign_by_id,
     campaign_page,
     change_status,
@@ -18,9 +19,11 @@ from services.campaigns.queries.campaigns import (
     mark_scheduled,
     mark_sending,
     pause_for_mailer,
+    replace_variants,
     unmark_scheduled,
     unmark_sending,
     update_draft,
+    variants_of,
 )
 from services.campaigns.queries.common import (
     MAX_ID,
@@ -53,6 +56,7 @@ from services.campaigns.queries.lists import (
     public_lists_by_slug,
     update_list,
 )
+from services.campaigns.queries.organisation import organisation, save_organisation
 from services.campaigns.queries.recipients import (
     ListChoice,
     RecipientRow,
@@ -103,6 +107,7 @@ from services.campaigns.queries.stats import (
     audience_size,
     campaign_run_rows,
     delivery_counts,
+    delivery_counts_by_variant,
     failed_deliveries,
     failed_summary,
     sends_per_minute,
@@ -136,6 +141,7 @@ __all__ = [
     "SegmentRow",
     "SiteRow",
     "SubscriberRow",
+    "VariantRow",
     "all_fields",
     "all_lists",
     "all_segments",
@@ -159,6 +165,7 @@ __all__ = [
     "delete_segment",
     "delete_site",
     "delivery_counts",
+    "delivery_counts_by_variant",
     "due_campaign_ids",
     "failed_deliveries",
     "failed_summary",
@@ -179,13 +186,16 @@ __all__ = [
     "list_slugs_of",
     "mark_scheduled",
     "mark_sending",
+    "organisation",
     "pause_for_mailer",
     "ping",
     "public_lists_by_slug",
     "recipient_by_id",
     "recipients_by_prefix",
+    "replace_variants",
     "revoke_token",
     "sample_members",
+    "save_organisation",
     "segment_by_id",
     "segment_catalog",
     "segment_ids_by_id",
@@ -214,4 +224,5 @@ __all__ = [
     "update_segment",
     "update_site",
     "update_staff_user",
+    "variants_of",
 ]

@@ -16,6 +16,7 @@ from shared.clock import aware, utcnow
 from shared.schema import (
     campaign_lists,
     campaign_runs,
+    campaign_variants,
     campaigns,
     mailing_lists,
 )
@@ -40,6 +41,23 @@ class CampaignRow:
     # When a scheduled campaign starts (or was to start) and the zone staff chose it in.
     scheduled_at: datetime | None = None
     schedule_zone: str | None = None
+    # How the body was written and what was written (None: ``body`` is the template as
+    # written), its layout, and the language of its own text when it has variants.
+    body_format: str | None = None
+    body_source: str | None = None
+    layout: str | None = None
+    fallback_language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VariantRow:
+    """A campaign's subject and body in one more language (body: the compiled template)."""
+
+    language: str
+    subject: str
+    body: str
+    body_source: str | None
+    body_text: str | None
 
 
 def _campaign(row: RowMapping) -> CampaignRow:
@@ -58,7 +76,54 @@ def _campaign(row: RowMapping) -> CampaignRow:
         pause_reason=row["pause_reason"],
         scheduled_at=aware(scheduled) if scheduled is not None else None,
         schedule_zone=row["schedule_zone"],
+        body_format=row["body_format"],
+        body_source=row["body_source"],
+        layout=row["layout"],
+        fallback_language=row["fallback_language"],
     )
+
+
+async def variants_of(session: AsyncSession, campaign_id: int) -> list[VariantRow]:
+    """A campaign's language variants, by language."""
+    result = await session.execute(
+        sa.select(campaign_variants)
+        .where(campaign_variants.c.campaign_id == campaign_id)
+        .order_by(campaign_variants.c.language)
+    )
+    return [
+        VariantRow(
+            language=str(row["language"]),
+            subject=str(row["subject"]),
+            body=str(row["body"]),
+            body_source=row["body_source"],
+            body_text=row["body_text"],
+        )
+        for row in result.mappings()
+    ]
+
+
+async def replace_variants(
+    session: AsyncSession, campaign_id: int, variants: Sequence[VariantRow]
+) -> None:
+    """Make ``variants`` the campaign's variants, and only those."""
+    await session.execute(
+        sa.delete(campaign_variants).where(campaign_variants.c.campaign_id == campaign_id)
+    )
+    if variants:
+        await session.execute(
+            sa.insert(campaign_variants),
+            [
+                {
+                    "campaign_id": campaign_id,
+                    "language": variant.language,
+                    "subject": variant.subject,
+                    "body": variant.body,
+                    "body_source": variant.body_source,
+                    "body_text": variant.body_text,
+                }
+                for variant in variants
+            ],
+        )
 
 
 async def insert_campaign(

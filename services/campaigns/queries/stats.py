@@ -77,6 +77,22 @@ async def delivery_counts(
     return counts
 
 
+async def delivery_counts_by_variant(
+    session: AsyncSession, campaign_id: int
+) -> dict[str, dict[str, int]]:
+    """Number of a campaign's ledger rows per language variant and status (rows the mailer
+    has made a message for; none for a campaign without variants)."""
+    result = await session.execute(
+        sa.select(deliveries.c.variant, deliveries.c.status, sa.func.count())
+        .where(deliveries.c.campaign_id == campaign_id, deliveries.c.variant.is_not(None))
+        .group_by(deliveries.c.variant, deliveries.c.status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for variant, status, number in result.all():
+        counts.setdefault(str(variant), {})[str(status)] = int(number)
+    return counts
+
+
 @dataclass(frozen=True, slots=True)
 class RunRow:
     """The mailer's run of a campaign: its state, recipient count and why it failed, if it did."""

@@ -13,6 +13,7 @@ from services.campaigns.routes.dashboard import DashboardController
 from services.campaigns.routes.fields import FieldsController
 from services.campaigns.routes.health import live, ready
 from services.campaigns.routes.lists import ListsController
+from services.campaigns.routes.organisation import OrganisationController
 from services.campaigns.routes.security import BearerTokenMiddleware, requires
 from services.campaigns.routes.segments import SegmentsController
 from services.campaigns.routes.sites import SitesController
@@ -40,6 +41,7 @@ def api_router() -> Router:
             UsersController,
             TokensController,
             DashboardController,
+            OrganisationController,
         ],
         # OPTIONS too: Litestar skips it by default, and the role guard then finds no user.
         # Authentication first: the audit trail names the caller it let through.

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.campaigns import campaigns, editor, preview, queries
 from services.campaigns.accounts import StaffAccount
 from services.campaigns.auth import role_allows
+from services.campaigns.content import LAYOUTS
 from services.campaigns.editor import EditorForm
 from services.campaigns.errors import (
     N_,
@@ -122,6 +123,7 @@ async def _editor_page(
         segment_choices=await queries.all_segments(db),
         choice=choice,
         languages=LANGUAGES,
+        layouts=LAYOUTS,
         default_sender=settings.mail_from,
         list_names=await editor.list_names(db, language(request, account)),
         message=message,

@@ -34,6 +34,7 @@ from services.campaigns.routes.app_sending_support import (
     page,
 )
 from services.campaigns.sending_schemas import ScheduleRequest, TestSendRequest
+from shared.languages import LANGUAGES
 
 
 class SendingPages(Controller):
@@ -86,6 +87,7 @@ class SendingPages(Controller):
             test = TestSendRequest(
                 to=data.get("to", "").replace(",", " ").split()[:50],
                 subscriber_id=int(raw_subscriber[:19]) if raw_subscriber else None,
+                language=next((code for code in LANGUAGES if code == data.get("language")), None),
             )
             return await campaign_test_send.send_test(
                 db,

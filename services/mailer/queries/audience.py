@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.mailer.campaign_types import CampaignSource
+from services.mailer.campaign_types import CampaignSource, VariantSource
 from shared.addresses import address_digest
 from shared.schema import (
     campaign_lists,
     campaign_segments,
+    campaign_variants,
     campaigns,
     mailing_lists,
     segments,
@@ -44,6 +45,18 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
     with_segments = await conn.scalar(
         sa.select(sa.exists().where(campaign_segments.c.campaign_id == campaign_id))
     )
+    variants = (
+        await conn.execute(
+            sa.select(
+                campaign_variants.c.language,
+                campaign_variants.c.subject,
+                campaign_variants.c.body,
+                campaign_variants.c.body_text,
+            )
+            .where(campaign_variants.c.campaign_id == campaign_id)
+            .order_by(campaign_variants.c.language)
+        )
+    ).all()
     return CampaignSource(
         id=int(row["id"]),
         subject=row["subject"],
@@ -57,6 +70,12 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
         list_ids=() if with_segments else tuple(sorted(int(item.id) for item in lists)),
         updated_at=row["updated_at"],
         status=row["status"],
+        layout=row["layout"],
+        fallback_language=row["fallback_language"],
+        variants=tuple(
+            VariantSource(str(item.language), item.subject, item.body, item.body_text)
+            for item in variants
+        ),
     )
 
 

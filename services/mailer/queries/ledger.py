@@ -44,6 +44,8 @@ class Outcome:
     code: int | None
     response: str | None
     sent_at: datetime | None = None
+    # The language variant the message was made from (None: the campaign has none).
+    variant: str | None = None
 
 
 async def insert_deliveries(
@@ -222,6 +224,7 @@ async def record_outcomes(
             last_code=sa.bindparam("b_code"),
             last_response=sa.bindparam("b_response"),
             sent_at=sa.bindparam("b_sent_at"),
+            variant=sa.bindparam("b_variant"),
             updated_at=now,
         ),
         [
@@ -231,6 +234,7 @@ async def record_outcomes(
                 "b_code": outcome.code,
                 "b_response": (outcome.response or "")[:500] or None,
                 "b_sent_at": outcome.sent_at,
+                "b_variant": outcome.variant,
             }
             for outcome in outcomes
         ],
