@@ -181,6 +181,8 @@ campaigns = Table(
     Column("schedule_zone", String(64), nullable=True),
     # Open tracking (a pixel) is off unless staff switch it on for the campaign.
     Column("track_opens", Boolean, nullable=False, default=False, server_default=false()),
+    # Once sent, shown in the public archive (a page per language, the lists' Atom feeds).
+    Column("archive_public", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
     comment="owner: campaigns",
 )

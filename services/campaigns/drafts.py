@@ -84,7 +84,12 @@ def render_message(draft: Draft, context: dict[str, Any]) -> Rendered | dict[str
     except CampaignTemplateError as exc:
         return {exc.field: _describe(exc)}
     language = context["subscriber"]["language"]
-    links = (language, context["unsubscribe_url"], context["preferences_url"])
+    links = (
+        language,
+        context["unsubscribe_url"],
+        context["preferences_url"],
+        context.get("view_url"),
+    )
     return Rendered(
         subject=subject,
         html=campaign_footer.with_footer(html, campaign_footer.html_footer(*links)),

@@ -51,6 +51,7 @@ async def preview_campaign(
         "campaign": {"id": campaign_id, "subject": row.subject},
         "unsubscribe_url": f"{public_url.rstrip('/')}/unsubscribe/preview?lang={language}",
         "preferences_url": f"{public_url.rstrip('/')}/preferences/preview?lang={language}",
+        "view_url": f"{public_url.rstrip('/')}/v/preview?lang={language}",
     }
     draft = Draft(
         subject=row.subject,

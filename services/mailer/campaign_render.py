@@ -7,6 +7,7 @@ from typing import Any
 from services.mailer import mime
 from services.mailer.campaign_types import CompiledCampaign, Recipient
 from services.mailer.recipient_links import Links
+from services.mailer.tracked_links import VARIABLE
 from shared import campaign_footer as footer
 from shared.campaign_templates import render_template
 from shared.html_text import html_to_text
@@ -16,6 +17,7 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
     """Render the templates for one recipient and assemble the message bytes."""
     unsubscribe_url = links.unsubscribe(recipient, campaign.id, campaign.list_ids)
     preferences_url = links.preferences(recipient)
+    view_url = links.view(recipient, campaign.id, public=campaign.archive_public)
     context: dict[str, Any] = {
         "subscriber": {
             "name": recipient.name or "",
@@ -25,7 +27,11 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
         "campaign": {"id": campaign.id, "subject": campaign.subject_source},
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
+        "view_url": view_url,
     }
+    if campaign.link_ids:
+        # The body was rewritten to read each tracked link's href from here (tracked_links).
+        context[VARIABLE] = links.clicks(recipient, campaign.link_ids)
     subject = render_template(campaign.subject, context, field="subject")
     context["campaign"] = {"id": campaign.id, "subject": subject}
     body_html = render_template(campaign.body, context, field="body")
@@ -33,9 +39,13 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
         body_text = render_template(campaign.body_text, context, field="body_text")
     else:
         body_text = html_to_text(body_html)
-    body_text += footer.text_footer(recipient.language, unsubscribe_url, preferences_url)
+    pixel_url = links.open_pixel(recipient, campaign.id) if campaign.track_opens else None
+    body_text += footer.text_footer(recipient.language, unsubscribe_url, preferences_url, view_url)
     body_html = footer.with_footer(
-        body_html, footer.html_footer(recipient.language, unsubscribe_url, preferences_url)
+        body_html,
+        footer.html_footer(
+            recipient.language, unsubscribe_url, preferences_url, view_url, pixel_url
+        ),
     )
     return mime.render_campaign_message(
         campaign.skeleton,

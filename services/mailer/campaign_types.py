@@ -25,6 +25,10 @@ class CampaignSource:
     status: str = CampaignStatus.SENDING
     # The lists it goes to: what its one-click unsubscribe link leaves.
     list_ids: tuple[int, ...] = ()
+    # Whether its mail carries an open-tracking pixel (off unless staff switched it on).
+    track_opens: bool = False
+    # Whether it is shown in the public archive: its "view in the browser" link goes there.
+    archive_public: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +57,7 @@ class CompiledCampaign:
     skeleton: mime.CampaignSkeleton
     envelope_from: str
     list_ids: tuple[int, ...] = ()
+    # campaign_links ids of the tracked links, in the order of ``tracked_links[i]`` in ``body``.
+    link_ids: tuple[int, ...] = ()
+    track_opens: bool = False
+    archive_public: bool = False

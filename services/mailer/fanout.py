@@ -49,7 +49,10 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
         return run.recipients
     try:
         # What every message needs: a sendable From address and templates that compile.
-        domain = mime.domain_of(runtime.campaigns.get(source).envelope_from)
+        # Its tracked links get their ids here, before any message is made.
+        async with runtime.engine.begin() as conn:
+            compiled = await runtime.campaigns.prepare(conn, source)
+        domain = mime.domain_of(compiled.envelope_from)
     except (MailerError, CampaignTemplateError) as exc:
         # Retrying cannot help: the campaign fails with a reason staff can read.
         async with runtime.engine.begin() as conn:

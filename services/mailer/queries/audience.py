@@ -46,6 +46,8 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
         list_ids=tuple(sorted(int(item.id) for item in lists)),
         updated_at=row["updated_at"],
         status=row["status"],
+        track_opens=bool(row["track_opens"]),
+        archive_public=bool(row["archive_public"]),
     )
 
 
