@@ -76,6 +76,11 @@ from services.subscriptions.queries.subscriptions import (
     leave_lists,
     reopen_unsubscribed,
 )
+from services.subscriptions.queries.tracking import (
+    LinkTarget,
+    campaign_tracks_opens,
+    get_link_target,
+)
 
 __all__ = [
     "AuditEntryRow",
@@ -83,6 +88,7 @@ __all__ = [
     "ConsentRecord",
     "CustomFieldRow",
     "DeliveryRow",
+    "LinkTarget",
     "ListRow",
     "ListTextRow",
     "PreferenceListRow",
@@ -92,6 +98,7 @@ __all__ = [
     "SubscriptionHistoryRow",
     "WelcomeRow",
     "any_site_requires_proof_of_work",
+    "campaign_tracks_opens",
     "change_subscriber_status",
     "confirm_pending_lists",
     "delete_stale_pending",
@@ -103,6 +110,7 @@ __all__ = [
     "get_consent_events_of",
     "get_deliveries_of",
     "get_latest_requests",
+    "get_link_target",
     "get_lists_by_id",
     "get_preference_lists",
     "get_profile_by_email",
