@@ -45,7 +45,12 @@ async def create_campaign(
         lists=_unique(data.lists),
     )
     list_ids = await _validated_list_ids(session, renderer, draft)
-    campaign_id = await queries.insert_campaign(session, _values(draft), list_ids)
+    values = {
+        **_values(draft),
+        "track_opens": data.track_opens,
+        "archive_public": data.archive_public,
+    }
+    campaign_id = await queries.insert_campaign(session, values, list_ids)
     await session.commit()
     return await get_campaign(session, campaign_id)
 
@@ -66,7 +71,12 @@ async def update_campaign(
     )
     list_ids = await _validated_list_ids(session, renderer, draft)
     new_lists = None if patch.lists is UNSET else list_ids
-    if not await queries.update_draft(session, campaign_id, _values(draft), new_lists):
+    values = _values(draft)
+    if patch.track_opens is not UNSET:
+        values["track_opens"] = patch.track_opens
+    if patch.archive_public is not UNSET:
+        values["archive_public"] = patch.archive_public
+    if not await queries.update_draft(session, campaign_id, values, new_lists):
         # It left the draft state (was sent) while we were validating.
         await session.rollback()
         _require_draft(await campaign_row(session, campaign_id), "changed")
@@ -160,6 +170,8 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         scheduled_at=row.scheduled_at,
         schedule_zone=row.schedule_zone,
         scheduled_local=local_time(row.scheduled_at, row.schedule_zone),
+        track_opens=row.track_opens,
+        archive_public=row.archive_public,
     )
 
 

@@ -43,6 +43,8 @@ class EditorForm:
     lists: tuple[str, ...] = ()
     body: str = ""
     body_text: str = ""
+    track_opens: bool = False
+    archive_public: bool = False
 
     @classmethod
     def from_campaign(cls, campaign: CampaignOut) -> EditorForm:
@@ -55,6 +57,8 @@ class EditorForm:
             lists=tuple(campaign.lists),
             body=campaign.body,
             body_text=campaign.body_text or "",
+            track_opens=campaign.track_opens,
+            archive_public=campaign.archive_public,
         )
 
     @classmethod
@@ -71,6 +75,9 @@ class EditorForm:
             lists=tuple(dict.fromkeys(lists)),
             body=text("body"),
             body_text=text("body_text"),
+            # Checkboxes: sent when ticked, absent otherwise.
+            track_opens=values.get("track_opens") == "on",
+            archive_public=values.get("archive_public") == "on",
         )
 
     def mailbox(self) -> str | None:
@@ -85,6 +92,8 @@ class EditorForm:
             lists=list(self.lists),
             body_text=self.body_text if self.body_text.strip() else None,
             from_address=self.mailbox(),
+            track_opens=self.track_opens,
+            archive_public=self.archive_public,
         )
 
 
@@ -180,6 +189,8 @@ async def save(
         lists=body.lists,
         body_text=body.body_text,
         from_address=body.from_address,
+        track_opens=body.track_opens,
+        archive_public=body.archive_public,
     )
     campaign = await campaigns.update_campaign(session, renderer, campaign_id, patch)
     await _audit(session, account, "campaign.update", campaign_id)
@@ -187,7 +198,15 @@ async def save(
 
 
 async def _audit(session: AsyncSession, account: StaffAccount, action: str, ident: int) -> None:
-    fields = ["body", "body_text", "from_address", "lists", "subject"]
+    fields = [
+        "archive_public",
+        "body",
+        "body_text",
+        "from_address",
+        "lists",
+        "subject",
+        "track_opens",
+    ]
     await staff_audit.record(
         session, permissions.actor(account), action, f"campaign:{ident}", {"fields": fields}
     )

@@ -247,6 +247,10 @@ class CampaignCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     lists: list[str]
     body_text: str | None = None
     from_address: str | None = None
+    # Open tracking (an image in the mail) is off unless switched on; opens are unreliable.
+    track_opens: bool = False
+    # Once sent, shown in the public archive (a page per language, the lists' Atom feeds).
+    archive_public: bool = False
 
 
 class CampaignPatch(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -257,6 +261,8 @@ class CampaignPatch(Struct, forbid_unknown_fields=True, kw_only=True):
     lists: list[str] | UnsetType = UNSET
     body_text: str | UnsetType | None = UNSET
     from_address: str | UnsetType | None = UNSET
+    track_opens: bool | UnsetType = UNSET
+    archive_public: bool | UnsetType = UNSET
 
 
 class Counts(Struct, kw_only=True):
@@ -307,6 +313,8 @@ class CampaignOut(Struct, kw_only=True):
     scheduled_at: datetime | None = None
     schedule_zone: str | None = None
     scheduled_local: datetime | None = None
+    track_opens: bool = False
+    archive_public: bool = False
 
 
 class CampaignPage(Struct, kw_only=True):

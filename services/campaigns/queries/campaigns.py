@@ -40,6 +40,9 @@ class CampaignRow:
     # When a scheduled campaign starts (or was to start) and the zone staff chose it in.
     scheduled_at: datetime | None = None
     schedule_zone: str | None = None
+    # Whether its mail carries an open-tracking image; whether it is in the public archive.
+    track_opens: bool = False
+    archive_public: bool = False
 
 
 def _campaign(row: RowMapping) -> CampaignRow:
@@ -58,6 +61,8 @@ def _campaign(row: RowMapping) -> CampaignRow:
         pause_reason=row["pause_reason"],
         scheduled_at=aware(scheduled) if scheduled is not None else None,
         schedule_zone=row["schedule_zone"],
+        track_opens=bool(row["track_opens"]),
+        archive_public=bool(row["archive_public"]),
     )
 
 
