@@ -84,7 +84,7 @@ def view_url(public_url: str, token: str) -> str:
 
 def archive_url(public_url: str, campaign_id: int) -> str:
     """The public archive page of a campaign marked public (no token, no personal data)."""
-    return f"{public_url.rstrip('/')}/archive/c/{campaign_id}"
+    return f"{public_url.rstrip('/')}/archive/campaigns/{campaign_id}"
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ BODY = (
     '<a href="{{ unsubscribe_url }}">afmeld</a></p></body></html>'
 )
 SHORT_LINK = re.compile(r'href="http://subscriptions\.test(/l/[A-Za-z0-9_.\-]+)"')
+VIEW = re.compile(r'href="http://subscriptions\.test(/v/[A-Za-z0-9_.\-]+)"')
 PIXEL = re.compile(r'src="http://subscriptions\.test(/o/[A-Za-z0-9_.\-]+\.gif)"')
 
 
@@ -151,6 +152,18 @@ async def test_links_are_rewritten_once_and_redirect_only_to_stored_urls(
         assert pixel.status_code == 200 and pixel.headers["content-type"] == "image/gif"
         assert pixel.content.startswith(b"GIF89a")
         assert (await http.get(anne_pixel.replace(".gif", ".png"))).status_code == 404
+
+        # "View in the browser" (the campaign is not public): Anne's own copy, sandboxed.
+        [view] = VIEW.findall(anne)
+        copy = await http.get(view)
+        assert copy.status_code == 200 and "Hej Anne" in copy.text
+        assert copy.headers["content-security-policy"].startswith("sandbox;")
+        assert copy.headers["cache-control"].startswith("no-store")
+        assert "http://subscriptions.test/unsubscribe/" in copy.text
+        assert "/l/" not in copy.text  # the web copy's links go straight to their pages
+        assert (await http.get(view[:-4] + "AAAA")).status_code == 404
+        # Not public: no archive page for it.
+        assert (await http.get(f"/archive/campaigns/{campaign_id}")).status_code == 404
     await engine.dispose()
     assert await redis.xlen(ENGAGEMENT_STREAM) == 6
 

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.admission import Admission
+from services.subscriptions.archive import CopyRenderer
+from services.subscriptions.archive_routes import ARCHIVE_ROUTES
 from services.subscriptions.cors import add_cors_headers
 from services.subscriptions.errors import (
     CrossOriginRefused,
@@ -80,6 +82,7 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     )
     app.state.sites = SiteDirectory(app.state.sessionmaker)
     app.state.tracking = TrackingDirectory(app.state.sessionmaker)
+    app.state.copies = CopyRenderer(settings.subscriptions_public_url)
     app.state.proof_of_work = ProofOfWork(
         derive_hmac_key(settings), jobs, max_number=settings.altcha_max_number
     )
@@ -264,6 +267,7 @@ def create_app(settings: Settings) -> Litestar:
             *WIDGET_ROUTES,
             *PREFERENCE_ROUTES,
             *TRACKING_ROUTES,
+            *ARCHIVE_ROUTES,
         ],
         dependencies={
             "session": Provide(_provide_session),

@@ -5,6 +5,14 @@ function that calls them owns the transaction. Rows are frozen dataclasses. Call
 ``queries.<function>``.
 """
 
+from services.subscriptions.queries.archive import (
+    ArchivedCampaign,
+    ArchiveList,
+    get_archive_list,
+    get_campaign_list_ids,
+    get_public_campaigns_of,
+    get_sent_campaign,
+)
 from services.subscriptions.queries.audit import (
     AuditEntryRow,
     get_audit_entries,
@@ -83,6 +91,8 @@ from services.subscriptions.queries.tracking import (
 )
 
 __all__ = [
+    "ArchiveList",
+    "ArchivedCampaign",
     "AuditEntryRow",
     "ConsentHistoryRow",
     "ConsentRecord",
@@ -106,7 +116,9 @@ __all__ = [
     "delete_subscribers_without_subscriptions",
     "find_stale_pending_subscribers",
     "get_all_allowed_origins",
+    "get_archive_list",
     "get_audit_entries",
+    "get_campaign_list_ids",
     "get_consent_events_of",
     "get_deliveries_of",
     "get_latest_requests",
@@ -115,9 +127,11 @@ __all__ = [
     "get_preference_lists",
     "get_profile_by_email",
     "get_profile_by_key",
+    "get_public_campaigns_of",
     "get_public_custom_fields",
     "get_public_list_texts",
     "get_public_lists",
+    "get_sent_campaign",
     "get_site_by_key",
     "get_site_id",
     "get_site_key",
