@@ -77,12 +77,19 @@ class CampaignCache:
         self._own_url = own_url
         self._items: OrderedDict[tuple[int, object], CompiledCampaign] = OrderedDict()
 
+    def cached(self, source: CampaignSource) -> CompiledCampaign | None:
+        """The compiled form of ``source`` if this process has prepared it already."""
+        key = (source.id, source.updated_at)
+        compiled = self._items.get(key)
+        if compiled is not None:
+            self._items.move_to_end(key)
+        return compiled
+
     async def prepare(self, conn: AsyncConnection, source: CampaignSource) -> CompiledCampaign:
         """The compiled form of ``source`` with its links tracked: on first use in this
         process, its links are stored (or found) in campaign_links and the body rewritten."""
-        compiled = self._items.get((source.id, source.updated_at))
+        compiled = self.cached(source)
         if compiled is not None:
-            self._items.move_to_end((source.id, source.updated_at))
             return compiled
         compile_campaign(source, self._mail_from)  # a broken template fails before any write
         urls = tracked_links.tracked_urls(source.body, self._own_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from litestar import Response, get
@@ -18,6 +19,8 @@ from services.subscriptions.i18n import list_name
 from services.subscriptions.pages import PAGE_HEADERS, request_language
 from shared.campaign_templates import CampaignTemplateError
 
+# What a list slug can be (as the campaigns service accepts them); anything else names none.
+_SLUG: Final = re.compile(r"[a-z0-9-]{1,64}")
 # Entries on a list's archive page and in its feed.
 ARCHIVE_ENTRIES: Final = 50
 # Staff HTML is shown as its own sandboxed document: no script runs, nothing is fetched but
@@ -54,7 +57,7 @@ def _copy_renderer(state: State) -> archive.CopyRenderer:
 
 
 async def _public_list(session: Session, slug: str) -> queries.ArchiveList:
-    found = await queries.get_archive_list(session, slug) if len(slug) <= 64 else None
+    found = await queries.get_archive_list(session, slug) if _SLUG.fullmatch(slug) else None
     if found is None:
         raise UnknownTrackedLink()
     return found
