@@ -46,6 +46,8 @@ class Links:
         """ "View in the browser": the archive page of a public campaign (the same for
         everyone, no token), else the recipient's own copy behind a signed link."""
         if public:
-            return link_tokens.archive_url(self.public_url, campaign_id)
+            return (
+                f"{link_tokens.archive_url(self.public_url, campaign_id)}?lang={recipient.language}"
+            )
         token = link_tokens.sign_view(self.signer, recipient.key, campaign_id)
         return link_tokens.view_url(self.public_url, token)
