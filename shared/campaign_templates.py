@@ -13,7 +13,7 @@ from shared.errors import BrevdueError
 from shared.template_limits import BoundedSandbox, Budget, TemplateLimitError, render_bounded
 
 # Variables a campaign template may use; documented for staff in docs/templates.md.
-TEMPLATE_VARIABLES = ("subscriber", "campaign", "unsubscribe_url", "preferences_url")
+TEMPLATE_VARIABLES = ("subscriber", "campaign", "unsubscribe_url", "preferences_url", "view_url")
 
 
 class CampaignTemplateError(BrevdueError):
@@ -78,4 +78,5 @@ def sample_context(subscriber_name: str | None = "Maja", language: str = "da") -
         "campaign": {"id": 0, "subject": ""},
         "unsubscribe_url": "https://example.org/unsubscribe/preview",
         "preferences_url": "https://example.org/preferences/preview",
+        "view_url": "https://example.org/v/preview",
     }

@@ -13,11 +13,15 @@ Payloads (JSON inside the signed token):
   to. Mail sent before campaigns named their lists carries ``[subscriber key, campaign id]``;
   such a link still works and means every list, as it did when it was mailed (and so does
   one naming no list).
+- click: ``[link id, subscriber key]``, a tracked link (``campaign_links.id``) in campaign mail.
+- open, view: ``[campaign id, subscriber key]``, the open-tracking pixel and the "view in the
+  browser" link of a campaign mail.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -63,6 +67,26 @@ def export_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/export/{token}"
 
 
+def click_url(public_url: str, token: str) -> str:
+    """The public short link of a tracked link (redirects to the stored URL)."""
+    return f"{public_url.rstrip('/')}/l/{token}"
+
+
+def open_pixel_url(public_url: str, token: str) -> str:
+    """The open-tracking pixel of a campaign mail."""
+    return f"{public_url.rstrip('/')}/o/{token}.gif"
+
+
+def view_url(public_url: str, token: str) -> str:
+    """A recipient's own copy of a campaign on the web ("view in the browser")."""
+    return f"{public_url.rstrip('/')}/v/{token}"
+
+
+def archive_url(public_url: str, campaign_id: int) -> str:
+    """The public archive page of a campaign marked public (no token, no personal data)."""
+    return f"{public_url.rstrip('/')}/archive/campaigns/{campaign_id}"
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -86,6 +110,26 @@ def sign_preferences(signer: TokenSigner, subscriber_key: str) -> str:
 def sign_export(signer: TokenSigner, subscriber_key: str) -> str:
     """An export token; it expires after the signer's EXPORT max age."""
     return signer.sign(Purpose.EXPORT, [subscriber_key])
+
+
+def sign_clicks(signer: TokenSigner, subscriber_key: str, link_ids: Sequence[int]) -> list[str]:
+    """Click tokens for each of ``link_ids``, for one recipient.
+
+    On the mailer's per-message path: the payload is written here as compact JSON (what
+    ``json.dumps`` would write for ``[link_id, key]``) and signed without the serializer.
+    """
+    key = json.dumps(subscriber_key)
+    return [signer.sign_json(Purpose.CLICK, f"[{link_id},{key}]".encode()) for link_id in link_ids]
+
+
+def sign_open(signer: TokenSigner, subscriber_key: str, campaign_id: int) -> str:
+    """The token of a campaign mail's open-tracking pixel."""
+    return signer.sign(Purpose.OPEN, [campaign_id, subscriber_key])
+
+
+def sign_view(signer: TokenSigner, subscriber_key: str, campaign_id: int) -> str:
+    """The token of a recipient's "view in the browser" link."""
+    return signer.sign(Purpose.VIEW, [campaign_id, subscriber_key])
 
 
 # --- reading (each raises TokenError, or TokenExpired, when the token is not one) -------------
@@ -119,6 +163,24 @@ def read_export(signer: TokenSigner, token: str) -> str:
     """The subscriber key of an export token."""
     (key,) = _read(signer, Purpose.EXPORT, token, tuple[str])
     return str(key)
+
+
+def read_click(signer: TokenSigner, token: str) -> tuple[int, str]:
+    """The link id and subscriber key of a click token."""
+    link_id, key = _read(signer, Purpose.CLICK, token, tuple[int, str])
+    return int(link_id), str(key)
+
+
+def read_open(signer: TokenSigner, token: str) -> tuple[int, str]:
+    """The campaign id and subscriber key of an open-pixel token."""
+    campaign_id, key = _read(signer, Purpose.OPEN, token, tuple[int, str])
+    return int(campaign_id), str(key)
+
+
+def read_view(signer: TokenSigner, token: str) -> tuple[int, str]:
+    """The campaign id and subscriber key of a "view in the browser" token."""
+    campaign_id, key = _read(signer, Purpose.VIEW, token, tuple[int, str])
+    return int(campaign_id), str(key)
 
 
 def _read(signer: TokenSigner, purpose: Purpose, token: str, shape: Any) -> Any:

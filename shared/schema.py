@@ -190,6 +190,8 @@ campaigns = Table(
     Column("layout", String(32), nullable=True),
     # With language variants: the variant of readers whose language has none.
     Column("fallback_language", String(2), nullable=True),
+    # Once sent, shown in the public archive (a page per language, the lists' Atom feeds).
+    Column("archive_public", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
     comment="owner: campaigns",
 )

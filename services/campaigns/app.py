@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.campaigns.engagement import EngagementReader
 from services.campaigns.errors import (
     CampaignsError,
     Conflict,
@@ -90,6 +91,8 @@ def create_app(settings: Settings) -> Litestar:
             # Its own connection: the reader's blocking reads must not hold one of the pool's.
             events = CampaignEventReader(Redis.from_url(settings.redis_url), sessionmaker)
             events.start()
+            engagement = EngagementReader(Redis.from_url(settings.redis_url), sessionmaker)
+            engagement.start()
             scheduler = Scheduler(sessionmaker, jobs, settings.schedule_poll_interval)
             scheduler.start()
             try:
@@ -104,6 +107,8 @@ def create_app(settings: Settings) -> Litestar:
                 await scheduler.stop()
                 await events.stop()
                 await events.redis.aclose()
+                await engagement.stop()
+                await engagement.redis.aclose()
                 await jobs.aclose()
         finally:
             renderer.close()

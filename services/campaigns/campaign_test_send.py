@@ -106,6 +106,7 @@ async def _reader(
     links = {
         "unsubscribe_url": f"{harmless}/unsubscribe/test-message",
         "preferences_url": f"{harmless}/preferences/test-message",
+        "view_url": f"{harmless}/v/test-message",
     }
     if subscriber_id is None:
         return {**sample_context(), **links}, "sample"

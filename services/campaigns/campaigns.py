@@ -63,7 +63,12 @@ async def create_campaign(
         variants=_variant_drafts(data.variants),
     )
     list_ids, prepared = await _validated(session, renderer, draft)
-    campaign_id = await queries.insert_campaign(session, _values(draft, prepared), list_ids)
+    values = {
+        **_values(draft, prepared),
+        "track_opens": data.track_opens,
+        "archive_public": data.archive_public,
+    }
+    campaign_id = await queries.insert_campaign(session, values, list_ids)
     await queries.set_campaign_segments(session, campaign_id, draft.segments)
     await queries.replace_variants(session, campaign_id, _variant_rows(draft, prepared))
     await session.commit()
@@ -105,7 +110,12 @@ async def update_campaign(
     )
     list_ids, prepared = await _validated(session, renderer, draft)
     new_lists = None if patch.lists is UNSET else list_ids
-    if not await queries.update_draft(session, campaign_id, _values(draft, prepared), new_lists):
+    values = _values(draft, prepared)
+    if patch.track_opens is not UNSET:
+        values["track_opens"] = patch.track_opens
+    if patch.archive_public is not UNSET:
+        values["archive_public"] = patch.archive_public
+    if not await queries.update_draft(session, campaign_id, values, new_lists):
         # It left the draft state (was sent) while we were validating.
         await session.rollback()
         _require_draft(await campaign_row(session, campaign_id), "changed")
@@ -267,6 +277,8 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
             )
             for item in variants
         ],
+        track_opens=row.track_opens,
+        archive_public=row.archive_public,
     )
 
 

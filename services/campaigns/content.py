@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-from shared.campaign_footer import FOOTER
+from shared.campaign_footer import FOOTER, VIEW_IN_BROWSER
 
 
 class BodyFormat(StrEnum):
@@ -170,7 +170,11 @@ def compile_body(
         org=organisation,
         unsubscribe_url=Markup(tags.word("{{ unsubscribe_url }}")),  # noqa: S704
         preferences_url=Markup(tags.word("{{ preferences_url }}")),  # noqa: S704
-        say={key: Markup(tags.word(_by_language(key))) for key in ("reason", "leave", "prefs")},  # noqa: S704
+        view_url=Markup(tags.word("{{ view_url }}")),  # noqa: S704
+        say={
+            key: Markup(tags.word(_by_language(key)))  # noqa: S704
+            for key in ("reason", "leave", "prefs", "view")
+        },
         safe_colour=safe_colour,
     )
     inlined = css_inline.inline(document, load_remote_stylesheets=False, keep_style_tags=False)
@@ -181,8 +185,11 @@ def compile_body(
 def _by_language(key: str) -> str:
     # The footer in each reader's own language, as the mailer's own footer is: a template
     # statement chosen per recipient, with the texts fixed (and escaped) at compile time.
-    index = {"reason": 0, "leave": 1, "prefs": 2}[key]
-    texts = {language: str(escape(words[index])) for language, words in FOOTER.items()}
+    if key == "view":
+        texts = {language: str(escape(label)) for language, label in VIEW_IN_BROWSER.items()}
+    else:
+        index = {"reason": 0, "leave": 1, "prefs": 2}[key]
+        texts = {language: str(escape(words[index])) for language, words in FOOTER.items()}
     return (
         f'{{% if subscriber.language == "sv" %}}{texts["sv"]}'
         f'{{% elif subscriber.language == "en" %}}{texts["en"]}'

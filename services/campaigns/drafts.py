@@ -183,7 +183,12 @@ def render_message(draft: Draft, context: dict[str, Any]) -> Rendered | dict[str
         )
     except CampaignTemplateError as exc:
         return {exc.field: _describe(exc)}
-    links = (language, context["unsubscribe_url"], context["preferences_url"])
+    links = (
+        language,
+        context["unsubscribe_url"],
+        context["preferences_url"],
+        context.get("view_url"),
+    )
     # A layout's footer carries the links already, and so does a text part derived from it.
     if content.body_text is not None or draft.layout is None:
         text += campaign_footer.text_footer(*links)

@@ -73,6 +73,8 @@ class EditorForm:
     layout: str = LAYOUTS[0]
     language: str = DEFAULT_LANGUAGE
     variants: tuple[VariantForm, ...] = tuple(VariantForm(code) for code in LANGUAGES)
+    track_opens: bool = False
+    archive_public: bool = False
 
     @classmethod
     def from_campaign(cls, campaign: CampaignOut) -> EditorForm:
@@ -101,6 +103,8 @@ class EditorForm:
                 else VariantForm(code)
                 for code in LANGUAGES
             ),
+            track_opens=campaign.track_opens,
+            archive_public=campaign.archive_public,
         )
 
     @classmethod
@@ -133,6 +137,9 @@ class EditorForm:
                 )
                 for code in LANGUAGES
             ),
+            # Checkboxes: sent when ticked, absent otherwise.
+            track_opens=values.get("track_opens") == "on",
+            archive_public=values.get("archive_public") == "on",
         )
 
     def mailbox(self) -> str | None:
@@ -154,6 +161,8 @@ class EditorForm:
             layout=_layout(self.layout) if body_format else None,
             fallback_language=_language(self.language) if variants else None,
             variants=variants,
+            track_opens=self.track_opens,
+            archive_public=self.archive_public,
         )
 
     def variant_bodies(self) -> list[VariantIn]:
@@ -285,6 +294,8 @@ async def save(
         layout=body.layout,
         fallback_language=body.fallback_language,
         variants=body.variants,
+        track_opens=body.track_opens,
+        archive_public=body.archive_public,
     )
     campaign = await campaigns.update_campaign(session, renderer, campaign_id, patch)
     await _audit(session, account, "campaign.update", campaign_id)
@@ -293,6 +304,7 @@ async def save(
 
 async def _audit(session: AsyncSession, account: StaffAccount, action: str, ident: int) -> None:
     fields = [
+        "archive_public",
         "body",
         "body_format",
         "body_text",
@@ -302,6 +314,7 @@ async def _audit(session: AsyncSession, account: StaffAccount, action: str, iden
         "lists",
         "segments",
         "subject",
+        "track_opens",
         "variants",
     ]
     await staff_audit.record(

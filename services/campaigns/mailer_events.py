@@ -66,7 +66,16 @@ async def pause_for_failures(session: AsyncSession, event: CampaignPaused) -> bo
 
 
 class CampaignEventReader:
-    """One replica's reader of the campaign events stream, run as a task in the lifespan."""
+    """One replica's reader of the campaign events stream, run as a task in the lifespan.
+
+    Other streams of events for this service reuse it with their own ``stream``, ``group`` and
+    ``apply_entries`` (see engagement.py).
+    """
+
+    stream: str = CAMPAIGN_EVENTS_STREAM
+    group: str = CAMPAIGN_EVENTS_GROUP
+    task_name: str = "campaign-events"
+    batch_size: int = BATCH
 
     def __init__(
         self,
@@ -92,7 +101,7 @@ class CampaignEventReader:
     def start(self) -> None:
         """Start reading in a background task."""
         if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="campaign-events")
+            self._task = asyncio.create_task(self.run(), name=self.task_name)
 
     async def stop(self) -> None:
         """Stop reading; an entry being applied is read again by the next replica to start."""
@@ -116,8 +125,7 @@ class CampaignEventReader:
                 entries = await self._read(own_pending)
                 if own_pending and not entries:
                     own_pending = False
-                for entry_id, fields in entries:
-                    await self._apply(entry_id, fields)
+                await self.apply_entries(entries)
                 delay = self.backoff[0]
             except Exception as exc:
                 if isinstance(exc, _TRANSIENT):
@@ -133,9 +141,7 @@ class CampaignEventReader:
     async def _create_group(self) -> None:
         try:
             # From the stream's start: entries written before the first replica ever ran count.
-            await self.redis.xgroup_create(
-                CAMPAIGN_EVENTS_STREAM, CAMPAIGN_EVENTS_GROUP, id="0", mkstream=True
-            )
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -148,12 +154,12 @@ class CampaignEventReader:
         start: Any = "0-0"
         while True:
             reply = await self.redis.xautoclaim(
-                CAMPAIGN_EVENTS_STREAM,
-                CAMPAIGN_EVENTS_GROUP,
+                self.stream,
+                self.group,
                 self.consumer,
                 min_idle_time=0,
                 start_id=start,
-                count=BATCH,
+                count=self.batch_size,
             )
             start = reply[0]
             if reply[1]:
@@ -163,10 +169,10 @@ class CampaignEventReader:
 
     async def _read(self, own_pending: bool) -> Entries:
         reply = await self.redis.xreadgroup(
-            CAMPAIGN_EVENTS_GROUP,
+            self.group,
             self.consumer,
-            {CAMPAIGN_EVENTS_STREAM: "0" if own_pending else ">"},
-            count=BATCH,
+            {self.stream: "0" if own_pending else ">"},
+            count=self.batch_size,
             block=None if own_pending else self.block_ms,
         )
         if not reply:
@@ -174,6 +180,11 @@ class CampaignEventReader:
         _stream, entries = reply[0]
         # An entry trimmed from the stream while pending comes back without fields.
         return [(entry_id, fields or {}) for entry_id, fields in entries]
+
+    async def apply_entries(self, entries: Entries) -> None:
+        """Apply and acknowledge entries read from the stream, one by one."""
+        for entry_id, fields in entries:
+            await self._apply(entry_id, fields)
 
     async def _apply(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         try:
@@ -184,4 +195,4 @@ class CampaignEventReader:
         else:
             async with self.sessionmaker() as session:
                 await pause_for_failures(session, event)
-        await self.redis.xack(CAMPAIGN_EVENTS_STREAM, CAMPAIGN_EVENTS_GROUP, entry_id)
+        await self.redis.xack(self.stream, self.group, entry_id)

@@ -52,6 +52,7 @@ async def preview_campaign(
         "campaign": {"id": campaign_id, "subject": row.subject},
         "unsubscribe_url": f"{public_url.rstrip('/')}/unsubscribe/preview?lang={language}",
         "preferences_url": f"{public_url.rstrip('/')}/preferences/preview?lang={language}",
+        "view_url": f"{public_url.rstrip('/')}/v/preview?lang={language}",
     }
     draft = await stored_draft(session, row)
     rendered = await renderer.run("body", render_message, draft, context)

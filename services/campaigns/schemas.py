@@ -272,6 +272,10 @@ class CampaignCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     layout: LayoutName | None = None
     fallback_language: Language | None = None
     variants: list[VariantIn] = msgspec.field(default_factory=list)
+    # Open tracking (an image in the mail) is off unless switched on; opens are unreliable.
+    track_opens: bool = False
+    # Once sent, shown in the public archive (a page per language, the lists' Atom feeds).
+    archive_public: bool = False
 
 
 class CampaignPatch(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -288,6 +292,8 @@ class CampaignPatch(Struct, forbid_unknown_fields=True, kw_only=True):
     fallback_language: Language | UnsetType | None = UNSET
     # Given: the campaign's variants are exactly these.
     variants: list[VariantIn] | UnsetType = UNSET
+    track_opens: bool | UnsetType = UNSET
+    archive_public: bool | UnsetType = UNSET
 
 
 class Counts(Struct, kw_only=True):
@@ -347,6 +353,8 @@ class CampaignOut(Struct, kw_only=True):
     compiled_body: str | None = None
     fallback_language: Language | None = None
     variants: list[VariantIn] = msgspec.field(default_factory=list)
+    track_opens: bool = False
+    archive_public: bool = False
 
 
 class CampaignPage(Struct, kw_only=True):

@@ -93,7 +93,11 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchRep
         await queries.mark_skipped(conn, skipped, utcnow())
     report.skipped = len(skipped)
     try:
-        campaign = runtime.campaigns.get(source)
+        campaign = runtime.campaigns.cached(source)
+        if campaign is None:
+            async with runtime.engine.begin() as conn:
+                # Once per campaign and process: its tracked links stored, its body rewritten.
+                campaign = await runtime.campaigns.prepare(conn, source)
     except (CampaignTemplateError, MailerError) as exc:  # a bad template or From address
         log.error("campaign.template_error", campaign_id=batch.campaign_id, error=str(exc))
         campaign = None

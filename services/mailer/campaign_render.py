@@ -7,6 +7,7 @@ from typing import Any
 from services.mailer import mime
 from services.mailer.campaign_types import CompiledCampaign, Recipient
 from services.mailer.recipient_links import Links
+from services.mailer.tracked_links import VARIABLE
 from shared import campaign_footer as footer
 from shared.campaign_templates import render_template
 from shared.html_text import html_to_text
@@ -18,6 +19,7 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
     content = campaign.variants.get(recipient.language) or campaign
     unsubscribe_url = links.unsubscribe(recipient, campaign.id, campaign.list_ids)
     preferences_url = links.preferences(recipient)
+    view_url = links.view(recipient, campaign.id, public=campaign.archive_public)
     context: dict[str, Any] = {
         "subscriber": {
             "name": recipient.name or "",
@@ -27,7 +29,11 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
         "campaign": {"id": campaign.id, "subject": content.subject_source},
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
+        "view_url": view_url,
     }
+    if campaign.link_ids:
+        # The body was rewritten to read each tracked link's href from here (tracked_links).
+        context[VARIABLE] = links.clicks(recipient, campaign.link_ids)
     subject = render_template(content.subject, context, field="subject")
     context["campaign"] = {"id": campaign.id, "subject": subject}
     body_html = render_template(content.body, context, field="body")
@@ -35,13 +41,21 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
         body_text = render_template(content.body_text, context, field="body_text")
     else:
         body_text = html_to_text(body_html)
+    pixel_url = links.open_pixel(recipient, campaign.id) if campaign.track_opens else None
     # A layout's footer carries the links already, and so does a text part derived from it.
     if content.body_text is not None or not campaign.footer_in_body:
-        body_text += footer.text_footer(recipient.language, unsubscribe_url, preferences_url)
+        body_text += footer.text_footer(
+            recipient.language, unsubscribe_url, preferences_url, view_url
+        )
     if not campaign.footer_in_body:
         body_html = footer.with_footer(
-            body_html, footer.html_footer(recipient.language, unsubscribe_url, preferences_url)
+            body_html,
+            footer.html_footer(
+                recipient.language, unsubscribe_url, preferences_url, view_url, pixel_url
+            ),
         )
+    elif pixel_url is not None:
+        body_html = footer.with_footer(body_html, footer.open_pixel(pixel_url))
     return mime.render_campaign_message(
         campaign.skeleton,
         to_header=mime.format_mailbox(recipient.name, recipient.email),

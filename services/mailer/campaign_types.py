@@ -32,6 +32,10 @@ class CampaignSource:
     # and go to readers whose language has no variant.
     fallback_language: str | None = None
     variants: tuple[VariantSource, ...] = ()
+    # Whether its mail carries an open-tracking pixel (off unless staff switched it on).
+    track_opens: bool = False
+    # Whether it is shown in the public archive: its "view in the browser" link goes there.
+    archive_public: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,10 @@ class CompiledCampaign:
     footer_in_body: bool = False
     fallback_language: str | None = None
     variants: Mapping[str, CompiledVariant] = field(default_factory=dict)
+    # campaign_links ids of the tracked links, in the order of ``tracked_links[i]`` in ``body``.
+    link_ids: tuple[int, ...] = ()
+    track_opens: bool = False
+    archive_public: bool = False
 
     def variant_of(self, language: str) -> str | None:
         """The variant a reader of ``language`` gets: their own, else the fallback; None for

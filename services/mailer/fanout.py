@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 
+import sqlalchemy as sa
 import structlog
 from arq.worker import Retry
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer import mime, queries
 from services.mailer.errors import CampaignNotFoundError, MailerError, UnsupportedAddressError
@@ -50,7 +52,10 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
         return run.recipients
     try:
         # What every message needs: a sendable From address and templates that compile.
-        domain = mime.domain_of(runtime.campaigns.get(source).envelope_from)
+        # Its tracked links get their ids here, before any message is made.
+        async with runtime.engine.begin() as conn:
+            compiled = await runtime.campaigns.prepare(conn, source)
+        domain = mime.domain_of(compiled.envelope_from)
     except (MailerError, CampaignTemplateError) as exc:
         # Retrying cannot help: the campaign fails with a reason staff can read.
         async with runtime.engine.begin() as conn:
@@ -72,14 +77,9 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
             if status in (None, CampaignStatus.CANCELLED):
                 cancelled = True
                 break
-            if audience.segments:
-                page, last = await queries.segment_audience_page(
-                    conn, condition, after, runtime.options.batch_size
-                )
-            else:
-                page, last = await queries.audience_page(
-                    conn, audience.list_ids, after, runtime.options.batch_size
-                )
+            page, last = await _audience_page(
+                conn, audience, condition, after, runtime.options.batch_size
+            )
             if last is None:
                 break
             rows = [(s, mime.campaign_message_id(campaign_id, s, domain)) for s in page]
@@ -107,6 +107,18 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
         await queries.finish_if_done(conn, campaign_id, utcnow())
     log.info("campaign.fanned_out", campaign_id=campaign_id, recipients=recipients, batches=batches)
     return recipients
+
+
+async def _audience_page(
+    conn: AsyncConnection,
+    audience: queries.Audience,
+    condition: sa.ColumnElement[bool],
+    after: int,
+    size: int,
+) -> tuple[list[int], int | None]:
+    if audience.segments:
+        return await queries.segment_audience_page(conn, condition, after, size)
+    return await queries.audience_page(conn, audience.list_ids, after, size)
 
 
 def _reason(exc: Exception) -> str:

@@ -91,7 +91,7 @@ class MailerRuntime:
             sessions=create_sessionmaker(engine),
             signer=signer,
             links=Links(public_url=settings.subscriptions_public_url, signer=signer),
-            campaigns=CampaignCache(settings.mail_from),
+            campaigns=CampaignCache(settings.mail_from, own_url=settings.subscriptions_public_url),
             bulk_smtp=_router(relays, options, domain, metrics, bulk=True),
             transactional_smtp=_router(relays, options, domain, metrics, bulk=False),
             from_header=mime.format_mailbox(name, address),

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.admission import Admission
+from services.subscriptions.archive import CopyRenderer
+from services.subscriptions.archive_routes import ARCHIVE_ROUTES
 from services.subscriptions.cors import add_cors_headers
 from services.subscriptions.errors import (
     CrossOriginRefused,
@@ -24,6 +26,7 @@ from services.subscriptions.errors import (
     InvalidLink,
     RateLimited,
     UnknownSite,
+    UnknownTrackedLink,
     UnsupportedContentType,
 )
 from services.subscriptions.i18n import N_, load_translations, negotiate_language
@@ -40,6 +43,8 @@ from services.subscriptions.request_url import refuse_unreadable_url
 from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
 from services.subscriptions.sites import SiteDirectory
+from services.subscriptions.tracking import TrackingDirectory
+from services.subscriptions.tracking_routes import TRACKING_ROUTES
 from services.subscriptions.widget_routes import PREFLIGHT_ROUTES, WIDGET_ROUTES
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import QueueUnavailable
@@ -76,6 +81,8 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
         },
     )
     app.state.sites = SiteDirectory(app.state.sessionmaker)
+    app.state.tracking = TrackingDirectory(app.state.sessionmaker)
+    app.state.copies = CopyRenderer(settings.subscriptions_public_url)
     app.state.proof_of_work = ProofOfWork(
         derive_hmac_key(settings), jobs, max_number=settings.altcha_max_number
     )
@@ -192,6 +199,12 @@ def _unknown_site(request: Request[Any, Any, Any], exc: UnknownSite) -> Response
     return _status_page(request, 404)
 
 
+def _unknown_tracked_link(
+    request: Request[Any, Any, Any], exc: UnknownTrackedLink
+) -> Response[Any]:
+    return _status_page(request, 404)
+
+
 def _cross_origin_refused(
     request: Request[Any, Any, Any], exc: CrossOriginRefused
 ) -> Response[Any]:
@@ -248,7 +261,14 @@ def create_app(settings: Settings) -> Litestar:
     """Build the subscriptions app; resources open when it starts, not here."""
     renderer = Renderer(load_translations())
     return Litestar(
-        route_handlers=[*PREFLIGHT_ROUTES, *ROUTES, *WIDGET_ROUTES, *PREFERENCE_ROUTES],
+        route_handlers=[
+            *PREFLIGHT_ROUTES,
+            *ROUTES,
+            *WIDGET_ROUTES,
+            *PREFERENCE_ROUTES,
+            *TRACKING_ROUTES,
+            *ARCHIVE_ROUTES,
+        ],
         dependencies={
             "session": Provide(_provide_session),
             "jobs": _from_state("jobs"),
@@ -267,6 +287,7 @@ def create_app(settings: Settings) -> Litestar:
             UnsupportedContentType: _unsupported_content_type,
             RateLimited: _rate_limited,
             UnknownSite: _unknown_site,
+            UnknownTrackedLink: _unknown_tracked_link,
             CrossOriginRefused: _cross_origin_refused,
             HTTPException: _http_exception,
             QueueUnavailable: _queue_unavailable,

@@ -91,3 +91,11 @@ class RateLimited(SubscriptionsError):
         self.scope = scope  # "client" or "address"; never shown, the answer is the same
         self.retry_after = retry_after  # seconds
         super().__init__(f"rate limited ({scope}); retry after {retry_after} s")
+
+
+class UnknownTrackedLink(SubscriptionsError):
+    """A short link, open pixel or archive page that is not ours, was tampered with or leads
+    nowhere any more: a 404, never a redirect elsewhere."""
+
+    def __init__(self) -> None:
+        super().__init__("unknown tracked link")

@@ -35,6 +35,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/api/campaigns/{campaign_id:int}/unschedule"): "editor",
     ("POST", "/api/campaigns/{campaign_id:int}/test"): "editor",
     ("GET", "/api/campaigns/{campaign_id:int}/progress"): "viewer",
+    ("GET", "/api/campaigns/{campaign_id:int}/engagement"): "viewer",
     ("GET", "/api/sites"): "viewer",
     ("POST", "/api/sites"): "admin",
     ("GET", "/api/sites/{key:str}"): "viewer",

@@ -26,3 +26,22 @@ def test_preferences_link_names_the_recipient() -> None:
     prefix = "https://s.example/preferences/"
     assert url.startswith(prefix)
     assert links.read_preferences(SIGNER, url.removeprefix(prefix)) == "key7"
+
+
+def test_tracked_view_and_open_links_name_the_recipient() -> None:
+    prefix = "https://s.example/l/"
+    clicks = LINKS.clicks(RECIPIENT, [5, 9])
+    assert all(url.startswith(prefix) for url in clicks)
+    assert [links.read_click(SIGNER, url.removeprefix(prefix)) for url in clicks] == [
+        (5, "key7"),
+        (9, "key7"),
+    ]
+    view = LINKS.view(RECIPIENT, 42, public=False)
+    assert links.read_view(SIGNER, view.removeprefix("https://s.example/v/")) == (42, "key7")
+    # A public campaign's copy is the same for everyone: its archive page, no token.
+    assert (
+        LINKS.view(RECIPIENT, 42, public=True) == "https://s.example/archive/campaigns/42?lang=da"
+    )
+    pixel = LINKS.open_pixel(RECIPIENT, 42)
+    assert pixel.startswith("https://s.example/o/") and pixel.endswith(".gif")
+    assert links.read_open(SIGNER, pixel[len("https://s.example/o/") : -4]) == (42, "key7")

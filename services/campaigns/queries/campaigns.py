@@ -47,6 +47,9 @@ class CampaignRow:
     body_source: str | None = None
     layout: str | None = None
     fallback_language: str | None = None
+    # Whether its mail carries an open-tracking image; whether it is in the public archive.
+    track_opens: bool = False
+    archive_public: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ def _campaign(row: RowMapping) -> CampaignRow:
         body_source=row["body_source"],
         layout=row["layout"],
         fallback_language=row["fallback_language"],
+        track_opens=bool(row["track_opens"]),
+        archive_public=bool(row["archive_public"]),
     )
 
 

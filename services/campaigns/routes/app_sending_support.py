@@ -15,6 +15,7 @@ from services.campaigns import (
     campaign_actions,
     campaigns,
     charts,
+    engagement_report,
     permissions,
     progress,
     queries,
@@ -97,6 +98,9 @@ async def _context(
         "editor": may_act,
         "failures": failures,
         "audience": await queries.audience_size(db, campaign_id) if waiting else None,
+        "engagement": (
+            None if waiting else await engagement_report.campaign_engagement(db, campaign_id)
+        ),
         # Seconds between progress refreshes: often while sending; now and then while a
         # scheduled campaign waits, so the page shows its start; never once it is done.
         "polling": {CampaignStatus.SENDING: 2, CampaignStatus.SCHEDULED: 10}.get(figures.status),

@@ -9,7 +9,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns import campaign_test_send, permissions, progress, scheduling
+from services.campaigns import (
+    campaign_test_send,
+    engagement_report,
+    permissions,
+    progress,
+    scheduling,
+)
+from services.campaigns.engagement_schemas import EngagementOut
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import CampaignOut, decode_json
@@ -22,7 +29,8 @@ from services.campaigns.sending_schemas import (
 
 
 class CampaignSendingController(Controller):
-    """``/api/campaigns/{id}/schedule``, ``…/unschedule``, ``…/test`` and ``…/progress``."""
+    """``/api/campaigns/{id}/schedule``, ``…/unschedule``, ``…/test``, ``…/progress`` and
+    ``…/engagement``."""
 
     path = "/campaigns"
     tags = ("campaigns",)
@@ -94,3 +102,11 @@ class CampaignSendingController(Controller):
         """Recipients, sent, failed, bounced, skipped, unsubscribed, messages per minute and
         the estimated finish."""
         return await progress.campaign_progress(db, campaign_id)
+
+    @get("/{campaign_id:int}/engagement")
+    async def campaign_engagement(
+        self, db: NamedDependency[AsyncSession], campaign_id: FromPath[int]
+    ) -> EngagementOut:
+        """Clicks per tracked link (unique and total), click rate (residents who clicked over
+        messages delivered) and, when the campaign tracks them, opens with why they mislead."""
+        return await engagement_report.campaign_engagement(db, campaign_id)

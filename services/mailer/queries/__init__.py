@@ -34,6 +34,7 @@ from services.mailer.queries.ledger import (
     requeue_stuck_sending,
     skip_queued,
 )
+from services.mailer.queries.links import ensure_links
 from services.mailer.queries.runs import (
     ActiveRun,
     Run,
@@ -63,6 +64,7 @@ __all__ = [
     "campaign_status",
     "claim",
     "clear_pause_request",
+    "ensure_links",
     "ensure_run",
     "fail_run",
     "finish_if_done",

@@ -76,6 +76,8 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
             VariantSource(str(item.language), item.subject, item.body, item.body_text)
             for item in variants
         ),
+        track_opens=bool(row["track_opens"]),
+        archive_public=bool(row["archive_public"]),
     )
 
 

@@ -5,6 +5,14 @@ function that calls them owns the transaction. Rows are frozen dataclasses. Call
 ``queries.<function>``.
 """
 
+from services.subscriptions.queries.archive import (
+    ArchivedCampaign,
+    ArchiveList,
+    get_archive_list,
+    get_campaign_list_ids,
+    get_public_campaigns_of,
+    get_sent_campaign,
+)
 from services.subscriptions.queries.audit import (
     AuditEntryRow,
     get_audit_entries,
@@ -76,13 +84,21 @@ from services.subscriptions.queries.subscriptions import (
     leave_lists,
     reopen_unsubscribed,
 )
+from services.subscriptions.queries.tracking import (
+    LinkTarget,
+    campaign_tracks_opens,
+    get_link_target,
+)
 
 __all__ = [
+    "ArchiveList",
+    "ArchivedCampaign",
     "AuditEntryRow",
     "ConsentHistoryRow",
     "ConsentRecord",
     "CustomFieldRow",
     "DeliveryRow",
+    "LinkTarget",
     "ListRow",
     "ListTextRow",
     "PreferenceListRow",
@@ -92,6 +108,7 @@ __all__ = [
     "SubscriptionHistoryRow",
     "WelcomeRow",
     "any_site_requires_proof_of_work",
+    "campaign_tracks_opens",
     "change_subscriber_status",
     "confirm_pending_lists",
     "delete_stale_pending",
@@ -99,17 +116,22 @@ __all__ = [
     "delete_subscribers_without_subscriptions",
     "find_stale_pending_subscribers",
     "get_all_allowed_origins",
+    "get_archive_list",
     "get_audit_entries",
+    "get_campaign_list_ids",
     "get_consent_events_of",
     "get_deliveries_of",
     "get_latest_requests",
+    "get_link_target",
     "get_lists_by_id",
     "get_preference_lists",
     "get_profile_by_email",
     "get_profile_by_key",
+    "get_public_campaigns_of",
     "get_public_custom_fields",
     "get_public_list_texts",
     "get_public_lists",
+    "get_sent_campaign",
     "get_site_by_key",
     "get_site_id",
     "get_site_key",
