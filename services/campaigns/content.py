@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -125,14 +126,16 @@ class _Placeholders:
         """``html`` with every brace turned into a character reference, then the template
         tags put back; a tag whose placeholder cleaning removed is a ContentError."""
         html = html.replace("{", "&#123;").replace("}", "&#125;")
+        # One pass over the HTML, however many tags it has.
+        words = re.compile(re.escape(self._prefix) + r"\d+x")
+        found = Counter(words.findall(html))
         for word, tag in self.tags.items():
-            if html.count(word) != 1:
+            if found[word] != 1:
                 raise ContentError(
                     f"the template tag {tag[:60]!r} stands inside HTML markup that is not "
                     "allowed in a campaign; put it in text or in an attribute value"
                 )
-            html = html.replace(word, tag)
-        return html
+        return words.sub(lambda match: self.tags[match.group(0)], html)
 
 
 def clean_html(html: str) -> str:

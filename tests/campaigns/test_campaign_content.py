@@ -36,7 +36,7 @@ Programmet for **december** er klar.
 - {{ event }}
 {% endfor %}
 
-[Læs mere](https://kultur.example/program)
+[Læs mere](https://kultur.example/program) · [Indstillinger]({{ preferences_url }})
 """
 
 
@@ -58,6 +58,7 @@ def test_markdown_layout_and_inlining_make_inline_styles() -> None:
         # Every <style> rule became inline styles; no style element is left.
         assert "<style" not in html and "</style>" not in html
         assert re.search(r'<a href="https://kultur\.example/program" style="[^"]*#aa0000', html)
+        assert re.search(r'<a href="\{\{ preferences_url \}\}" style="[^"]*#aa0000', html)
         assert re.search(r'<body style="[^"]*margin: 0', html)
         assert compiled.size == len(html.encode())
         # The staff's tags are intact; the organisation's braces never become template code.

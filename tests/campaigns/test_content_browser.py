@@ -55,11 +55,25 @@ async def test_an_admin_sets_the_organisation_layout_a_markdown_campaign_shows(
     await page.get_by_label("The body is written in").select_option("markdown")
     await page.get_by_label("Layout").select_option("banner")
     await page.get_by_label("Body", exact=True).fill("# Hello {{ subscriber.name or 'friend' }}")
+    # A Swedish variant, in its own section of the form.
+    await page.locator("summary", has_text="Swedish").click()
+    await page.get_by_label("Subject (Swedish)").fill("Nyheter")
+    await page.get_by_label("Body (Swedish)").fill("# Hej {{ subscriber.name }}")
     await page.get_by_role("button", name="Create the campaign").click()
     await page.wait_for_url(re.compile(r".*/edit\?created=1$"))
     frame = page.frame_locator("iframe.preview")
     await expect(frame.locator("h1")).to_have_text("Hello Maja")
     await expect(frame.locator("body")).to_contain_text("Storgatan 1, 211 34 Malmö")
     await expect(page.locator(".rendered-size")).to_contain_text("KB of HTML")
+    await assert_accessible(page)
+    # The preview in Swedish shows the Swedish variant.
+    await page.locator("#preview-lang").select_option("sv")
+    await page.get_by_role("button", name="Show the preview").click()
+    await expect(page.locator(".rendered-subject")).to_have_text("Nyheter")
+    await expect(frame.locator("h1")).to_have_text("Hej Maja")
+
+    # The campaign page offers the test send per variant.
+    await page.get_by_role("link", name="The campaign page: test send, send and progress").click()
+    await expect(page.get_by_label("Language variant")).to_be_visible()
     await assert_accessible(page)
     await context.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns.content import Organisation
@@ -41,6 +42,15 @@ async def save_organisation(session: AsyncSession, value: Organisation) -> None:
         .values(**values, updated_at=utcnow())
     )
     if rowcount(updated) == 0:
-        await session.execute(
-            sa.insert(organisation_layout).values(id=_ROW_ID, **values, updated_at=utcnow())
-        )
+        try:
+            async with session.begin_nested():
+                await session.execute(
+                    sa.insert(organisation_layout).values(id=_ROW_ID, **values, updated_at=utcnow())
+                )
+        except IntegrityError:
+            # Another admin's first save came first: the row is there now.
+            await session.execute(
+                sa.update(organisation_layout)
+                .where(organisation_layout.c.id == _ROW_ID)
+                .values(**values, updated_at=utcnow())
+            )
