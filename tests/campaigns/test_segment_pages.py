@@ -94,6 +94,9 @@ async def test_a_segment_is_built_saved_and_deleted_with_plain_forms(
     campaign = (await api.get("/api/campaigns")).json()["items"][0]
     assert (campaign["subject"], campaign["lists"]) == ("Til Skåne", [])
     assert campaign["segments"] == [segment["id"]]
+    # the campaign page counts the audience as the fan-out will: the segment's members
+    page = await client.get(f"/app/campaigns/{campaign['id']}")
+    assert "3 recipients on the lists right now." in page.text
 
     confirm = await client.get(f"/app/segments/{segment['id']}/delete")
     assert confirm.status_code == 200
