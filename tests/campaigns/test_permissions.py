@@ -48,6 +48,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("PATCH", "/api/fields/{key:str}"): "admin",
     ("DELETE", "/api/fields/{key:str}"): "admin",
     ("GET", "/api/lists/{slug:str}/stats"): "viewer",
+    ("GET", "/api/lists/{slug:str}/export.csv"): "admin",
     ("GET", "/api/subscribers"): "viewer",
     ("GET", "/api/subscribers/{subscriber_id:int}"): "viewer",
     ("POST", "/api/subscribers/export"): "admin",

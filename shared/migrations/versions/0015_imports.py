@@ -66,7 +66,9 @@ def upgrade() -> None:
         sa.Column(
             "import_id",
             Id,
-            sa.ForeignKey("imports.id", ondelete="CASCADE", name="fk_import_rejects_import_id_imports"),
+            sa.ForeignKey(
+                "imports.id", ondelete="CASCADE", name="fk_import_rejects_import_id_imports"
+            ),
             nullable=False,
         ),
         sa.Column("line", sa.Integer(), nullable=False),
