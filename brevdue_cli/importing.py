@@ -68,17 +68,19 @@ def import_csv(
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from exc
     with binary, _bar(console) as bar:
-        task = bar.add_task("import", total=path.stat().st_size, counts="")
+        size = path.stat().st_size
+        task = bar.add_task("import", total=size, counts="")
 
         def progress(row: object) -> None:
             counts = ", ".join(
                 f"{name} {getattr(row, name)}" for name in ("added", "invalid", "suppressed")
             )
-            bar.update(task, completed=binary.tell(), counts=counts)
+            done = size if binary.closed else binary.tell()
+            bar.update(task, completed=done, counts=counts)
 
         console.print(f"import key: {request.key} (run again with --key to continue it)")
         job = asyncio.run(import_file(settings, request, binary, progress=progress))
-        bar.update(task, completed=path.stat().st_size)
+        bar.update(task, completed=size)
     print(
         f"brevdue: import {job.key} {job.state}: {job.rows_done} rows read up to line "
         f"{job.lines_done}; added {job.added}, updated {job.updated}, unchanged {job.unchanged}, "

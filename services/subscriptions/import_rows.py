@@ -70,6 +70,8 @@ class CsvSource:
 
     header: list[str]
     reader: Any  # csv.reader over the text stream; typeshed names no public type for it
+    # Held so the wrapper (which closes the file when collected) lives as long as the reader.
+    text: IO[str]
 
     @property
     def line(self) -> int:
@@ -92,7 +94,7 @@ def open_csv(binary: IO[bytes]) -> CsvSource:
     header = [cell.strip() for cell in next(reader)]
     if len(header) > MAX_HEADER_COLUMNS:
         raise ImportFileError("too_many_columns", str(MAX_HEADER_COLUMNS))
-    return CsvSource(header, reader)
+    return CsvSource(header, reader, text)
 
 
 def _chain_first(first: str, rest: IO[str]) -> Iterator[str]:
