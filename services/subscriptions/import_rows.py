@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import IO, Any, Final
 
 from services.subscriptions.errors import FieldProblem
@@ -19,25 +20,12 @@ from services.subscriptions.queries import CustomFieldRow, RejectRow
 from services.subscriptions.schemas import MAX_NAME, check_email, is_clean
 from shared.addresses import address_identity
 from shared.custom_fields import InvalidCustomValue, validate_custom_value
+from shared.import_uploads import CUSTOM_PREFIX, FIELDS, delimiter_of, text_encoding
 from shared.languages import LANGUAGES
 from shared.municipalities import find_municipality
 
-# The fields a column can fill besides custom fields (``custom.<key>``).
-FIELDS: Final = ("email", "name", "language", "municipality")
-CUSTOM_PREFIX: Final = "custom."
-# Header names recognised without a mapping (compared case-insensitively), in da/sv/en.
-_HEADER_NAMES: Final[Mapping[str, frozenset[str]]] = {
-    "email": frozenset(
-        {"email", "e-mail", "mail", "email address", "e-mail address", "e-mailadresse"}
-        | {"emailadresse", "e-post", "epost", "e-postadress", "mailadresse", "adresse"}
-    ),
-    "name": frozenset({"name", "navn", "namn", "full name", "fulde navn", "fullständigt namn"}),
-    "language": frozenset({"language", "sprog", "språk", "lang"}),
-    "municipality": frozenset({"municipality", "kommune", "kommun"}),
-}
-_DELIMITERS: Final = ",;\t"
-# Enough of the file to tell UTF-8 from a Windows code page (Excel's "CSV" in da/sv).
-_SNIFF_BYTES: Final = 64 * 1024
+# Enough of the file to tell UTF-8 from a Windows code page.
+SNIFF_BYTES: Final = 64 * 1024
 MAX_HEADER_COLUMNS: Final = 200
 MAX_CELL: Final = 10_000  # longer than any field takes; a longer cell is refused, not parsed
 
@@ -82,14 +70,13 @@ class CsvSource:
 def open_csv(binary: IO[bytes]) -> CsvSource:
     """Read the header of a CSV file (UTF-8, with or without BOM, or Windows-1252) and
     choose the delimiter (comma, semicolon or tab) the header uses most."""
-    start = binary.read(_SNIFF_BYTES)
+    start = binary.read(SNIFF_BYTES)
     binary.seek(0)
-    encoding = "utf-8-sig" if _is_utf8(start) else "cp1252"
-    text = io.TextIOWrapper(binary, encoding=encoding, newline="")
+    text = io.TextIOWrapper(binary, encoding=text_encoding(start), newline="")
     first = text.readline()
     if not first.strip():
         raise ImportFileError("no_header")
-    delimiter = max(_DELIMITERS, key=first.count)
+    delimiter = delimiter_of(first)
     reader = csv.reader(_chain_first(first, text), delimiter=delimiter)
     header = [cell.strip() for cell in next(reader)]
     if len(header) > MAX_HEADER_COLUMNS:
@@ -100,32 +87,6 @@ def open_csv(binary: IO[bytes]) -> CsvSource:
 def _chain_first(first: str, rest: IO[str]) -> Iterator[str]:
     yield first
     yield from rest
-
-
-def _is_utf8(start: bytes) -> bool:
-    try:
-        start.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut off by the sniffing window is still UTF-8.
-        return exc.start >= len(start) - 3 and exc.reason == "unexpected end of data"
-    return True
-
-
-def guess_columns(header: Sequence[str], custom_keys: Sequence[str]) -> dict[str, str]:
-    """The field each header names, for a first mapping staff then correct: ``{field: header}``.
-
-    Custom fields are recognised by their key (or ``custom.<key>``).
-    """
-    columns: dict[str, str] = {}
-    for title in header:
-        wanted = title.strip().casefold()
-        for field, names in _HEADER_NAMES.items():
-            if wanted in names and field not in columns:
-                columns[field] = title
-        key = wanted.removeprefix(CUSTOM_PREFIX)
-        if key in custom_keys and CUSTOM_PREFIX + key not in columns:
-            columns[CUSTOM_PREFIX + key] = title
-    return columns
 
 
 def resolve_columns(
@@ -216,11 +177,15 @@ def _language(line: int, value: str, rejects: list[RejectRow]) -> str | None:
 def _municipality(line: int, value: str, rejects: list[RejectRow]) -> str | None:
     if not value:
         return None
-    found = find_municipality(value[:MAX_CELL])
+    found = _municipality_of(value[:MAX_CELL])
     if found is None:
         rejects.append(RejectRow(line, "municipality", "unknown"))
         return None
     return found.id
+
+
+# Files repeat a few municipality names; finding one by name scans them all.
+_municipality_of = lru_cache(maxsize=1024)(find_municipality)
 
 
 def _custom(

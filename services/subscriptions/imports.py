@@ -36,7 +36,6 @@ from services.subscriptions.import_rows import (
     CheckedRow,
     ImportFileError,
     check_line,
-    guess_columns,
     open_csv,
     read_lines,
     resolve_columns,
@@ -47,6 +46,7 @@ from services.subscriptions.queries import ImportRow, KnownSubscriber, ListRow, 
 from shared.addresses import address_digest
 from shared.clock import utcnow
 from shared.contracts import OutboundMail
+from shared.import_uploads import guess_columns
 from shared.languages import LANGUAGES
 from shared.statuses import ConsentEvent, SubscriberStatus, SubscriptionStatus
 
