@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import platform
 import statistics
 import time
@@ -126,7 +127,7 @@ async def bench(url: str, rows: int, rounds: int) -> dict[str, object]:
         },
         "rows_per_second": rows / statistics.median(imports),
         "machine": platform.platform(),
-        "load_average": Path("/proc/loadavg").read_text().split()[:3],
+        "load_average": os.getloadavg(),
     }
 
 

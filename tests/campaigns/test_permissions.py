@@ -221,6 +221,12 @@ SECTION_PAGES: dict[tuple[str, str], str] = {
     ("GET", "/app/fields/nope/delete"): "admin",
     ("POST", "/app/fields/nope/delete"): "admin",
     ("GET", "/app/audit"): "admin",
+    ("GET", "/app/import"): "admin",
+    ("POST", "/app/import"): "admin",
+    ("GET", "/app/import/nope"): "admin",
+    ("POST", "/app/import/nope"): "admin",
+    ("GET", "/app/import/nope/progress"): "admin",
+    ("GET", "/app/import/nope/rejected.csv"): "admin",
 }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.subscriptions import queries
 from services.subscriptions.i18n import load_translations
+from services.subscriptions.import_rows import checked_email
 from services.subscriptions.imports import (
     Attestation,
     ImportRefused,
@@ -24,6 +25,7 @@ from services.subscriptions.imports import (
 )
 from services.subscriptions.outbox import Outbox
 from services.subscriptions.pages import Renderer
+from services.subscriptions.schemas import check_email
 from shared.addresses import address_digest
 from shared.db import create_sessionmaker
 from shared.jobs import create_job_pool
@@ -368,3 +370,30 @@ async def test_an_import_that_cannot_start_says_why_and_stores_nothing(
     async with engine.connect() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(imports)) == 0
         assert await conn.scalar(sa.select(sa.func.count()).select_from(subscribers)) == 0
+
+
+def test_the_import_address_check_agrees_with_the_sign_up_check() -> None:
+    addresses = [
+        "maja@example.org",
+        "Maja.Lund+news@Example.ORG",
+        "o'brien@kultur.dk",
+        "a@b",
+        "dots..twice@example.org",
+        ".leading@example.org",
+        '"quoted local"@example.org',
+        "åsa@example.se",
+        "asa@exämple.se",
+        "x@xn--exmple-cua.se",
+        "no-at-sign",
+        "two@@example.org",
+        "trailing@example.org.",
+        "space in@example.org",
+        "l" * 65 + "@example.org",
+        "a@" + "d" * 250 + ".dk",
+        "tab\t@example.org",
+        "",
+    ]
+    for address in addresses:
+        fast: dict[str, Any] = {}
+        full: dict[str, Any] = {}
+        assert (checked_email(address, fast), fast) == (check_email(address, full), full), address
