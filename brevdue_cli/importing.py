@@ -1,16 +1,18 @@
-"""``brevdue import`` and ``brevdue export``: CSV in and out of a list, with a progress bar.
+"""``brevdue import`` and ``brevdue export``: CSV in and out of a list.
 
 The import runs the subscriptions service's own import in this process (it owns the tables it
-writes); the bar follows the bytes of the file read so far.
+writes), with a progress bar that follows the bytes of the file read so far; the export runs
+the campaigns service's export (audited as ``system``), as the staff API does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from brevdue_cli.config import load_settings
 from brevdue_cli.errors import CliError
@@ -114,3 +116,30 @@ def _bar(console: Console) -> Progress:
         console=console,
         transient=False,
     )
+
+
+def export_csv(var: Path, *, list_slug: str, statuses: Sequence[str], output: Path | None) -> int:
+    """Write a list's subscribers as CSV to ``output`` (or standard output), page by page."""
+    from services.campaigns.list_export import export_lines, start_list_export
+    from shared.db import create_engine, create_sessionmaker
+
+    settings = load_settings(var=var)
+
+    async def export(out: IO[str]) -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            sessions = create_sessionmaker(engine)
+            async with sessions() as session:
+                selection = await start_list_export(session, list_slug, statuses, actor="system")
+            async for lines in export_lines(sessions, selection):
+                out.write(lines)
+        finally:
+            await engine.dispose()
+
+    if output is None:
+        asyncio.run(export(sys.stdout))
+        return 0
+    with output.open("w", encoding="utf-8", newline="") as out:
+        asyncio.run(export(out))
+    print(f"brevdue: the subscribers of {list_slug} written to {output}", file=sys.stderr)
+    return 0

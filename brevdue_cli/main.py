@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(handler=lambda a: commands.bounces(var_dir(a.var_dir)))
 
     _add_import(sub)
+    _add_export(sub)
 
     serve = sub.add_parser("serve", help="serve one HTTP service")
     serve.add_argument("service", choices=sorted(commands.DEFAULT_PORTS))
@@ -216,6 +217,24 @@ def _add_import(sub: Any) -> None:
             columns=importing.parse_columns(a.map),
             key=a.key,
             rejects=a.rejects,
+        )
+    )
+
+
+def _add_export(sub: Any) -> None:
+    parser = sub.add_parser("export", help="write a list's subscribers as CSV")
+    parser.add_argument("--list", dest="list_slug", required=True, help="the list's slug")
+    parser.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        choices=("confirmed", "pending", "unsubscribed"),
+        help="subscription states to include (repeatable; default: confirmed)",
+    )
+    parser.add_argument("--output", "-o", type=Path, help="default: standard output")
+    parser.set_defaults(
+        handler=lambda a: importing.export_csv(
+            var_dir(a.var_dir), list_slug=a.list_slug, statuses=a.status, output=a.output
         )
     )
 

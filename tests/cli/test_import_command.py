@@ -1,5 +1,5 @@
-"""``brevdue import``: a CSV file into a list from the command line (run in this process: a
-subprocess pays for importing the services twice)."""
+"""``brevdue import`` and ``brevdue export``: CSV into and out of a list from the command
+line (run in this process: a subprocess pays for importing the services each time)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,10 @@ def test_import_prints_counts_and_writes_the_rejected_lines(
     report = (tmp_path / "people.rejected.csv").read_text().splitlines()
     assert report == ["line,field,problem,detail", "3,email,invalid,"]
     assert asyncio.run(_names(database_url)) == {"maja@example.org": "Maja", "kim@example.se": None}
+
+    exported = tmp_path / "kultur.csv"
+    assert main(["export", "--list", "kultur", "-o", str(exported)]) == 0
+    rows = exported.read_text().splitlines()
+    assert rows[0].startswith("email,name,language,municipality,status")
+    assert sorted(row.split(",")[0] for row in rows[1:]) == ["kim@example.se", "maja@example.org"]
+    assert main(["export", "--list", "nope"]) == 1
