@@ -26,6 +26,7 @@ from services.campaigns.errors import (
     NotFound,
     PermissionDenied,
 )
+from services.campaigns.lists import SLUG
 from services.campaigns.routes.app_guard import allowed, forbidden, not_found, translated
 from services.campaigns.routes.app_pages import render_page, to_login
 from shared.import_uploads import MAX_UPLOAD_BYTES
@@ -124,7 +125,9 @@ class ImportPages(Controller):
         except CampaignsError as exc:
             return await _start_page(request, db, account, 422, message=exc.message, error=True)
         slug = str(data.get("list") or "")
-        return Redirect(f"/app/import/{key}?list={slug}" if slug else f"/app/import/{key}")
+        # Only a well-formed slug is carried on to the next page (it is chosen there again).
+        chosen = f"?list={slug}" if SLUG.fullmatch(slug) else ""
+        return Redirect(f"/app/import/{key}{chosen}")
 
     @get("/{key:str}")
     async def import_page(
