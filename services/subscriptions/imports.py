@@ -424,12 +424,14 @@ async def _write_batch(
     await queries.insert_subscriptions(session, job.list_id, joined, status=status, now=now)
     confirming = [found.id for found in plan.confirming]
     await queries.confirm_pending(session, job.list_id, confirming, now)
-    consent = [_consent(job, id_, ConsentEvent.REQUESTED, languages[id_], now) for id_ in joined]
-    if attested:
-        consent += [
-            _consent(job, id_, ConsentEvent.CONFIRMED, languages[id_], now)
-            for id_ in [*joined, *confirming]
-        ]
+    # Attested: one ``confirmed`` record per subscription, whose import holds the attestation
+    # (there was no request here to record); confirm mode: the ``requested`` record the
+    # confirmation link later answers.
+    event = ConsentEvent.CONFIRMED if attested else ConsentEvent.REQUESTED
+    consent = [
+        _consent(job, id_, event, languages[id_], now)
+        for id_ in [*joined, *(confirming if attested else [])]
+    ]
     await queries.insert_import_consent(session, consent)
     if attested or outbox is None:
         return plan.counts, []

@@ -244,8 +244,7 @@ async def test_bad_lines_are_reported_by_line_and_the_rest_imported_with_the_att
     assert people["known@example.org"].name == "Old Name"  # not updated unless asked
     maja = people["maja@example.org"].id
     assert [(event, form) for sid, event, form, *_ in consent if sid == maja] == [
-        ("requested", "import"),
-        ("confirmed", "import"),
+        ("confirmed", "import")
     ]
     assert {(basis, who) for *_, basis, who in consent} == {
         (ATTESTATION.basis, ATTESTATION.attested_by)
