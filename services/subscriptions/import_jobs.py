@@ -31,7 +31,7 @@ from shared.tokens import Purpose, TokenSigner
 log = structlog.get_logger(__name__)
 
 # Double opt-in mail is paced (imports.CONFIRMATIONS_PER_MINUTE), so a large confirm import
-# runs for hours; an attested one takes about a minute per 100,000 rows.
+# runs for hours; an attested one takes minutes (bench/README.md).
 IMPORT_TIMEOUT: Final = 6 * 3600
 # After a crash arq runs the job again; each run continues the import.
 IMPORT_TRIES: Final = 5
