@@ -7,10 +7,11 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from brevdue_cli import commands
+from brevdue_cli import commands, importing
 from brevdue_cli.config import var_dir
 from brevdue_cli.devrun import RunOptions, run
 from brevdue_cli.errors import CliError, MissingServiceError
@@ -160,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ports and credentials: BREVDUE_MAILER_BOUNCE_* and BREVDUE_MAILER_WEBHOOK_*.",
     ).set_defaults(handler=lambda a: commands.bounces(var_dir(a.var_dir)))
 
+    _add_import(sub)
+    _add_export(sub)
+
     serve = sub.add_parser("serve", help="serve one HTTP service")
     serve.add_argument("service", choices=sorted(commands.DEFAULT_PORTS))
     serve.add_argument("--host", default="127.0.0.1")
@@ -168,6 +172,71 @@ def build_parser() -> argparse.ArgumentParser:
         handler=lambda a: commands.serve(var_dir(a.var_dir), a.service, a.host, a.port)
     )
     return parser
+
+
+def _add_import(sub: Any) -> None:
+    parser = sub.add_parser(
+        "import",
+        help="import subscribers from a CSV file into a list",
+        description=(
+            "Either attest how consent was collected (--basis, --collected, --method, "
+            "--attested-by) or send every new address a confirmation mail (--confirm). "
+            "Rejected lines are written with their line numbers to FILE.rejected.csv."
+        ),
+    )
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--list", dest="list_slug", required=True, help="the list's slug")
+    parser.add_argument("--confirm", action="store_true", help="double opt-in mail to each")
+    parser.add_argument("--basis", help="legal basis of the consent")
+    parser.add_argument("--collected", help="when consent was collected")
+    parser.add_argument("--method", help="how consent was collected")
+    parser.add_argument("--attested-by", help="who attests it")
+    parser.add_argument(
+        "--update-existing", action="store_true", help="also update known subscribers' details"
+    )
+    parser.add_argument("--language", default="da", help="for rows without one (default da)")
+    parser.add_argument(
+        "--map", action="append", default=[], metavar="FIELD=HEADER", help="column mapping"
+    )
+    parser.add_argument("--key", help="continue the interrupted import with this key")
+    parser.add_argument("--rejects", type=Path, help="where to write the rejected lines")
+    parser.set_defaults(
+        handler=lambda a: importing.import_csv(
+            var_dir(a.var_dir),
+            a.file,
+            list_slug=a.list_slug,
+            attestation={
+                "basis": a.basis,
+                "collected": a.collected,
+                "method": a.method,
+                "attested_by": a.attested_by,
+            },
+            confirm=a.confirm,
+            update_existing=a.update_existing,
+            language=a.language,
+            columns=importing.parse_columns(a.map),
+            key=a.key,
+            rejects=a.rejects,
+        )
+    )
+
+
+def _add_export(sub: Any) -> None:
+    parser = sub.add_parser("export", help="write a list's subscribers as CSV")
+    parser.add_argument("--list", dest="list_slug", required=True, help="the list's slug")
+    parser.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        choices=("confirmed", "pending", "unsubscribed"),
+        help="subscription states to include (repeatable; default: confirmed)",
+    )
+    parser.add_argument("--output", "-o", type=Path, help="default: standard output")
+    parser.set_defaults(
+        handler=lambda a: importing.export_csv(
+            var_dir(a.var_dir), list_slug=a.list_slug, statuses=a.status, output=a.output
+        )
+    )
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -76,6 +76,31 @@ class DeliveryProblem(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
 
 
+ImportMode = Literal["attested", "confirm"]
+
+
+class ImportSubscribers(msgspec.Struct, frozen=True, kw_only=True):
+    """A staff import of an uploaded CSV file (kept in Redis under ``key``) into one list.
+
+    Mode ``attested`` carries the consent attestation (basis, when and how consent was
+    collected, who attests); mode ``confirm`` mails every new address the double opt-in link.
+    ``columns`` maps fields (``email``, ``name``, ``language``, ``municipality``,
+    ``custom.<key>``) to header names. ``actor`` is ``staff:user:<id>`` or ``staff:token:<id>``.
+    """
+
+    key: str
+    list_slug: str
+    actor: str
+    mode: ImportMode
+    columns: dict[str, str]
+    update_existing: bool = False
+    default_language: str = "da"
+    consent_basis: str | None = None
+    consent_collected: str | None = None
+    consent_method: str | None = None
+    attested_by: str | None = None
+
+
 # --- results: what a job hands back to whoever waits for it ---------------------------------
 
 

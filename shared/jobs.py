@@ -136,6 +136,7 @@ def job_function(
     *,
     max_tries: int | None = None,
     keep_result: float | None = None,
+    timeout: float | None = None,
 ) -> Function:
     """The arq function for ``spec``: validates the payload, runs ``handler``, encodes its result.
 
@@ -154,4 +155,4 @@ def job_function(
         return spec.encode_result(await handler(ctx, decoded))
 
     run.__qualname__ = run.__name__ = handler.__name__
-    return func(run, name=spec.name, max_tries=max_tries, keep_result=keep_result)
+    return func(run, name=spec.name, max_tries=max_tries, keep_result=keep_result, timeout=timeout)

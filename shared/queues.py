@@ -11,6 +11,7 @@ from shared.contracts import (
     DeliverBatch,
     DeliveryProblem,
     ErasureReport,
+    ImportSubscribers,
     OutboundMail,
     RetryFailed,
     StartCampaign,
@@ -27,6 +28,9 @@ TRANSACTIONAL_QUEUE: Final = KEY_PREFIX + "queue:transactional"
 BULK_QUEUE: Final = KEY_PREFIX + "queue:bulk"
 # Jobs the subscriptions service runs on its own data (scheduled purges, staff GDPR requests).
 SUBSCRIPTIONS_QUEUE: Final = KEY_PREFIX + "queue:subscriptions"
+
+# Uploaded import files, in chunks, until the subscriptions worker has imported them.
+IMPORT_UPLOAD_PREFIX: Final = KEY_PREFIX + "import:"
 
 HEALTH_CHECK_KEY_TRANSACTIONAL: Final = TRANSACTIONAL_QUEUE + ":health-check"
 HEALTH_CHECK_KEY_BULK: Final = BULK_QUEUE + ":health-check"
@@ -137,6 +141,15 @@ RECORD_DELIVERY_PROBLEM: Final = JobSpec(
     payload=DeliveryProblem,
     result=int,
     id_template="problem:{kind}:c{campaign_id}:s{subscriber_id}",
+)
+# From the campaigns service (the staff app's import): import an uploaded CSV file. Its key
+# names the import; the job runs again after a crash and continues where the import stopped.
+IMPORT_SUBSCRIBERS: Final = JobSpec(
+    name="import_subscribers",
+    queue=SUBSCRIPTIONS_QUEUE,
+    payload=ImportSubscribers,
+    result=str,
+    id_template="import:{key}",
 )
 # Scheduled upkeep: unconfirmed sign-ups are deleted when old.
 PURGE_UNCONFIRMED: Final = CronSpec(name="purge_unconfirmed", queue=SUBSCRIPTIONS_QUEUE)

@@ -364,9 +364,66 @@ consent_events = Table(
     Column("consent_text_version", String(32), nullable=True),
     Column("language", String(2), nullable=False),
     Column("ip", String(45), nullable=True),
+    # The staff import (form "import") whose attestation vouches for this consent.
+    Column("import_id", Id, ForeignKey("imports.id", ondelete="SET NULL"), nullable=True),
     Index("ix_consent_events_subscriber", "subscriber_id", "at"),
     # A list's confirmations and withdrawals per day (the staff app's growth chart).
     Index("ix_consent_events_list_at", "list_id", "at"),
+    comment="owner: subscriptions",
+)
+
+# Staff imports of a CSV file into one list: the options, the consent attestation (mode
+# "attested": who attests that consent was collected, on what basis, when and how) or a double
+# opt-in mail to every address (mode "confirm"), and the progress. The import commits one batch
+# of rows at a time with its counters and the last line it covered, so an interrupted import
+# says how far it got and continues from there.
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # The public handle of the import (the staff app and the job name it by this).
+    Column("key", String(64), nullable=False, unique=True),
+    Column("list_id", Id, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("update_existing", Boolean, nullable=False),
+    Column("default_language", String(2), nullable=False),
+    # Which CSV column holds which field: {"email": "E-mail", "custom.member_no": "Nr"}.
+    Column("columns", JSON, nullable=False),
+    Column("consent_basis", String(200), nullable=True),
+    Column("consent_collected", String(200), nullable=True),
+    Column("consent_method", String(500), nullable=True),
+    Column("attested_by", String(200), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("failure", Text, nullable=True),
+    # The last physical line of the file the committed batches covered (the header is line 1).
+    Column("lines_done", Integer, nullable=False),
+    Column("rows_done", Integer, nullable=False),
+    Column("added", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("invalid", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("suppressed", Integer, nullable=False),
+    # Addresses that had left the list: an import never subscribes them again.
+    Column("withdrawn", Integer, nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("finished_at"),
+    comment="owner: subscriptions",
+)
+
+# The lines of an import that were not imported and why (invalid values, duplicates), by line
+# number and field; never the values themselves.
+import_rejects = Table(
+    "import_rejects",
+    metadata,
+    Column("import_id", Id, ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("problem", String(32), nullable=False),
+    # E.g. the line a duplicate first appeared on, or a length limit.
+    Column("detail", String(64), nullable=True),
     comment="owner: subscriptions",
 )
 

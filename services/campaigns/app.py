@@ -44,6 +44,7 @@ from services.campaigns.routes.app_audience_pages import AudiencePages
 from services.campaigns.routes.app_audit_pages import AuditPages
 from services.campaigns.routes.app_campaign_pages import CampaignPages
 from services.campaigns.routes.app_field_pages import FieldPages
+from services.campaigns.routes.app_import_pages import ImportPages
 from services.campaigns.routes.app_organisation_pages import OrganisationPages
 from services.campaigns.routes.app_overview_pages import OverviewPages
 from services.campaigns.routes.app_pages import StaffAppController
@@ -128,6 +129,7 @@ def create_app(settings: Settings) -> Litestar:
             SitePages,
             FieldPages,
             SegmentPages,
+            ImportPages,
             AuditPages,
             OrganisationPages,
             create_static_files_router(

@@ -24,6 +24,8 @@ UNSUBSCRIBED: Final = "unsubscribed"
 EXPORT_REQUESTED: Final = "export_requested"
 EXPORTED: Final = "exported"
 ERASED: Final = "erased"
+IMPORTED: Final = "imported"  # a staff import into a list (counts only, no addresses)
+LIST_EXPORTED: Final = "list_exported"  # a staff export of a list's subscribers
 BOUNCED: Final = "bounced"  # the mailer reported a hard bounce; the subscriber is stopped
 
 

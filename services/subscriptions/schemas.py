@@ -137,25 +137,25 @@ def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) 
     """Check every field at once, custom ones against the public ``fields``; raise InvalidInput
     with all problems found."""
     problems: dict[str, FieldProblem] = {}
-    email = _check_email(body.email, problems)
+    email = check_email(body.email, problems)
     slugs = split_slugs(body.lists)
     if not slugs:
         problems["lists"] = FieldProblem("required")
     elif len(slugs) > MAX_LISTS:
         problems["lists"] = FieldProblem("too_many", str(MAX_LISTS))
-    elif bad := next((s for s in slugs if len(s) > MAX_SLUG or not _is_clean(s)), None):
+    elif bad := next((s for s in slugs if len(s) > MAX_SLUG or not is_clean(s)), None):
         problems["lists"] = FieldProblem("unknown", bad[:MAX_SLUG])
     if body.language not in LANGUAGES:
         problems["language"] = FieldProblem("required" if not body.language else "invalid")
     name = (body.name or "").strip() or None
     if name is not None and len(name) > MAX_NAME:
         problems["name"] = FieldProblem("too_long", str(MAX_NAME))
-    elif name is not None and not _is_clean(name):
+    elif name is not None and not is_clean(name):
         problems["name"] = FieldProblem("invalid")
     if not _is_true(body.consent):
         problems["consent"] = FieldProblem("required")
     site = (body.site or "").strip() or None
-    if site is not None and (len(site) > MAX_SITE_KEY or not _is_clean(site)):
+    if site is not None and (len(site) > MAX_SITE_KEY or not is_clean(site)):
         problems["site"] = FieldProblem("invalid")
     custom = public_fields.check(fields, body.custom, problems)
     if problems or email is None:
@@ -171,7 +171,8 @@ def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) 
     )
 
 
-def _check_email(raw: str | None, problems: dict[str, FieldProblem]) -> str | None:
+def check_email(raw: str | None, problems: dict[str, FieldProblem]) -> str | None:
+    """The address normalised for storing, or None with its problem under ``email``."""
     value = (raw or "").strip()
     if not value:
         problems["email"] = FieldProblem("required")
@@ -179,7 +180,7 @@ def _check_email(raw: str | None, problems: dict[str, FieldProblem]) -> str | No
     if len(value) > MAX_EMAIL:
         problems["email"] = FieldProblem("too_long", str(MAX_EMAIL))
         return None
-    if not _is_clean(value):
+    if not is_clean(value):
         problems["email"] = FieldProblem("invalid")
         return None
     try:
@@ -217,7 +218,7 @@ def _is_true(value: bool | int | str | None) -> bool:
     return isinstance(value, str) and value.strip().lower() in _TRUE
 
 
-def _is_clean(text: str) -> bool:
+def is_clean(text: str) -> bool:
     """No control characters and no lone surrogates: neither can be stored or mailed safely."""
     if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
         return False

@@ -15,6 +15,7 @@ from arq.worker import Worker, func
 
 from services.subscriptions.bounces import DELIVERY_PROBLEM_JOBS
 from services.subscriptions.gdpr_jobs import GDPR_JOBS
+from services.subscriptions.import_jobs import IMPORT_JOBS
 from services.subscriptions.purge import PurgeResult, purge_unconfirmed
 from services.subscriptions.runtime import CTX_KEY, WorkerRuntime, worker_runtime
 from shared.jobs import deserialize_job, redis_settings, serialize_job
@@ -54,6 +55,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             func(purge_unconfirmed_job, name=PURGE_UNCONFIRMED.name, max_tries=3),
             *GDPR_JOBS,
             *DELIVERY_PROBLEM_JOBS,  # hard bounces and complaints reported by the mailer
+            *IMPORT_JOBS,  # staff imports uploaded in the staff app
         ],
         # Not in burst mode: a burst run ends when the queue is empty, a cron job never is.
         cron_jobs=[] if burst else [_daily_purge()],

@@ -55,6 +55,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("PATCH", "/api/segments/{segment_id:int}"): "editor",
     ("DELETE", "/api/segments/{segment_id:int}"): "editor",
     ("GET", "/api/lists/{slug:str}/stats"): "viewer",
+    ("GET", "/api/lists/{slug:str}/export.csv"): "admin",
     ("GET", "/api/subscribers"): "viewer",
     ("GET", "/api/subscribers/{subscriber_id:int}"): "viewer",
     ("POST", "/api/subscribers/export"): "admin",
@@ -239,6 +240,12 @@ SECTION_PAGES: dict[tuple[str, str], str] = {
     ("POST", "/app/segments/999999/delete"): "editor",
     ("GET", "/app/organisation"): "admin",
     ("POST", "/app/organisation"): "admin",
+    ("GET", "/app/import"): "admin",
+    ("POST", "/app/import"): "admin",
+    ("GET", "/app/import/nope"): "admin",
+    ("POST", "/app/import/nope"): "admin",
+    ("GET", "/app/import/nope/progress"): "admin",
+    ("GET", "/app/import/nope/rejected.csv"): "admin",
 }
 
 

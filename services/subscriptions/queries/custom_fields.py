@@ -27,21 +27,28 @@ class CustomFieldRow:
 
 async def get_public_custom_fields(session: AsyncSession) -> list[CustomFieldRow]:
     """Custom field definitions staff allow on public forms, oldest first."""
-    query = (
-        sa.select(
-            custom_fields.c.key,
-            custom_fields.c.label_da,
-            custom_fields.c.label_sv,
-            custom_fields.c.label_en,
-            custom_fields.c.type,
-            custom_fields.c.choices,
-            custom_fields.c.required,
-            custom_fields.c.public,
-            custom_fields.c.max_length,
-        )
-        .where(custom_fields.c.public.is_(True))
-        .order_by(custom_fields.c.created_at, custom_fields.c.id)
-    )
+    return await _custom_fields(session, public_only=True)
+
+
+async def get_all_custom_fields(session: AsyncSession) -> list[CustomFieldRow]:
+    """Every custom field definition, public or not, oldest first (staff imports fill all)."""
+    return await _custom_fields(session, public_only=False)
+
+
+async def _custom_fields(session: AsyncSession, *, public_only: bool) -> list[CustomFieldRow]:
+    query = sa.select(
+        custom_fields.c.key,
+        custom_fields.c.label_da,
+        custom_fields.c.label_sv,
+        custom_fields.c.label_en,
+        custom_fields.c.type,
+        custom_fields.c.choices,
+        custom_fields.c.required,
+        custom_fields.c.public,
+        custom_fields.c.max_length,
+    ).order_by(custom_fields.c.created_at, custom_fields.c.id)
+    if public_only:
+        query = query.where(custom_fields.c.public.is_(True))
     return [
         CustomFieldRow(
             key=str(row.key),

@@ -48,6 +48,14 @@ async def get_public_lists(
     return [ListRow(*row) for row in await session.execute(query.order_by(mailing_lists.c.slug))]
 
 
+async def get_list_by_slug(session: AsyncSession, slug: str) -> ListRow | None:
+    """The list with this slug, public or private (staff imports into either)."""
+    row = (
+        await session.execute(sa.select(*_LIST_COLUMNS).where(mailing_lists.c.slug == slug))
+    ).first()
+    return ListRow(*row) if row else None
+
+
 async def get_lists_by_id(session: AsyncSession, list_ids: Collection[int]) -> list[ListRow]:
     """Lists by id, in slug order (private ones too: a confirm link may name them)."""
     query = (
