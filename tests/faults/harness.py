@@ -310,7 +310,14 @@ class Stack:
     """Both web services and N mailer processes on one database, one Redis, one sink."""
 
     def __init__(
-        self, *, database_url: str, redis_url: str, sink: Sink, log_dir: Path, mailers: int
+        self,
+        *,
+        database_url: str,
+        redis_url: str,
+        sink: Sink,
+        log_dir: Path,
+        mailers: int,
+        **overrides: str,
     ) -> None:
         self.database_url = database_url
         self.redis_url = redis_url
@@ -350,6 +357,7 @@ class Stack:
             # A relay that defers everything is not "this campaign's mail is bad".
             BREVDUE_MAILER_PAUSE_FAILURE_RATE="0",
         )
+        env.update({f"BREVDUE_{key.upper()}": value for key, value in overrides.items()})
         self.env = env
         self.subscriptions = Process(
             "subscriptions",

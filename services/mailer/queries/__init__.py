@@ -29,6 +29,7 @@ from services.mailer.queries.ledger import (
     release,
     requeue_failed,
     requeue_stuck_sending,
+    skip_departed,
     skip_queued,
 )
 from services.mailer.queries.runs import (
@@ -83,6 +84,7 @@ __all__ = [
     "requeue_failed",
     "requeue_stuck_sending",
     "run_state",
+    "skip_departed",
     "skip_queued",
     "suppressed_addresses",
     "unstarted_campaigns",

@@ -172,12 +172,48 @@ async def requeue_failed(conn: AsyncConnection, campaign_id: int, now: datetime)
     return int(result.rowcount)
 
 
-async def claim(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime) -> set[int]:
+def _still_wanted(list_ids: Sequence[int]) -> sa.Exists:
+    """The row's subscriber is active and still confirmed on one of the campaign's lists
+    (correlated on deliveries)."""
+    return (
+        sa.exists()
+        .where(subscribers.c.id == deliveries.c.subscriber_id)
+        .where(subscribers.c.status == "active")
+        .where(member_of(list_ids))
+    )
+
+
+async def skip_departed(
+    conn: AsyncConnection, delivery_ids: Sequence[int], list_ids: Sequence[int], now: datetime
+) -> set[int]:
+    """Queued rows whose subscriber left the campaign's lists (or stopped being active) since
+    their batch started: 'skipped'; returns their ids."""
+    if not delivery_ids:
+        return set()
+    result = await conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.id.in_(delivery_ids))
+        .where(deliveries.c.status == DeliveryStatus.QUEUED)
+        .where(~_still_wanted(list_ids))
+        .values(status=DeliveryStatus.SKIPPED, updated_at=now)
+        .returning(deliveries.c.id)
+    )
+    return {int(value) for value in result.scalars().all()}
+
+
+async def claim(
+    conn: AsyncConnection,
+    delivery_ids: Sequence[int],
+    now: datetime,
+    list_ids: Sequence[int] | None = None,
+) -> set[int]:
     """Move queued rows to 'sending' and return those this call moved (and may now send).
 
     Rows of a campaign that is paused or cancelled, or whose run asked for a pause, are not
     claimed: both rows are read in the same statement, so a pause takes effect at the next
-    chunk of every running batch.
+    chunk of every running batch. With ``list_ids``, neither are rows whose subscriber has left
+    those lists: an unsubscribe committed before the claim stops the mail, however long ago
+    the batch started.
     """
     if not delivery_ids:
         return set()
@@ -197,6 +233,7 @@ async def claim(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetim
         .where(deliveries.c.status == DeliveryStatus.QUEUED)
         .where(~halted)
         .where(~pause_requested)
+        .where(_still_wanted(list_ids) if list_ids is not None else sa.true())
         .values(status=DeliveryStatus.SENDING, attempts=deliveries.c.attempts + 1, updated_at=now)
         .returning(deliveries.c.id)
     )
