@@ -613,3 +613,17 @@ async def wait_for_progress(database_url: str, campaign_id: int, rows: float) ->
     """Until at least ``rows`` rows of the campaign are settled (polling the ledger)."""
     while await settled_count(database_url, campaign_id) < rows:  # noqa: ASYNC110 - a DB poll
         await asyncio.sleep(0.02)
+
+
+async def sign_up(client: httpx.AsyncClient, email: str) -> httpx.Response:
+    """A resident's JSON sign-up to the ``kultur`` list, as the widget sends it."""
+    return await client.post(
+        "/subscribe",
+        json={"email": email, "lists": ["kultur"], "language": "da", "consent": True},
+    )
+
+
+def first_arrival(found: Iterable[Delivery], rcpt: str) -> float | None:
+    """When the first message for ``rcpt`` arrived (monotonic), if one did."""
+    times = [d.at for d in found if d.rcpt == rcpt]
+    return min(times) if times else None
