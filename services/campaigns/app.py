@@ -20,6 +20,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -147,6 +149,8 @@ def create_app(settings: Settings) -> Litestar:
             OperationalError: _backend_down,
             InterfaceError: _backend_down,
             OSError: _backend_down,
+            RedisConnectionError: _backend_down,
+            RedisTimeoutError: _backend_down,
             Exception: _unexpected_error,
         },
         openapi_config=OpenAPIConfig(
@@ -247,7 +251,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 def _backend_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.warning("request.backend_unavailable", path=request.url.path, error=repr(exc)[:300])
     return Response(
-        {"error": "the database cannot be reached; try again shortly"},
+        {"error": "the database or Redis cannot be reached; try again shortly"},
         status_code=503,
         headers={"Retry-After": "5"},
     )

@@ -627,3 +627,50 @@ def first_arrival(found: Iterable[Delivery], rcpt: str) -> float | None:
     """When the first message for ``rcpt`` arrived (monotonic), if one did."""
     times = [d.at for d in found if d.rcpt == rcpt]
     return min(times) if times else None
+
+
+class Supervisor:
+    """Restarts whichever process exits, as ``restart: unless-stopped`` in deploy/ does;
+    counts the restarts, since a process that dies on a fault is a finding too."""
+
+    def __init__(self, processes: list[Process]) -> None:
+        self.processes = processes
+        self.restarts: Counter[str] = Counter()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        while True:
+            for process in self.processes:
+                if process.process is not None and not process.alive:
+                    self.restarts[process.name] += 1
+                    process.start()
+            await asyncio.sleep(0.5)
+
+    def __enter__(self) -> Supervisor:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+@dataclass
+class SignUps:
+    """Sign-ups made during a fault: answers by status, and which addresses got a 2xx."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    accepted: list[str] = field(default_factory=list)
+    without_retry_after: int = 0  # 503 answers that did not say when to come back
+
+    async def attempt(self, client: httpx.AsyncClient, email: str) -> None:
+        try:
+            response = await sign_up(client, email)
+        except httpx.HTTPError:
+            self.statuses[0] += 1  # no answer at all
+            return
+        self.statuses[response.status_code] += 1
+        if 200 <= response.status_code < 300:
+            self.accepted.append(email)
+        if response.status_code == 503 and "retry-after" not in response.headers:
+            self.without_retry_after += 1
