@@ -330,7 +330,7 @@ class Stack:
             PYTHONUNBUFFERED="1",
             BREVDUE_DATABASE_URL=database_url,
             BREVDUE_REDIS_URL=redis_url,
-            BREVDUE_SMTP_URL=f"smtp://127.0.0.1:{sink.port}?starttls=off&timeout=5",
+            BREVDUE_SMTP_URL=f"smtp://127.0.0.1:{sink.port}?starttls=off",
             BREVDUE_SECRET_KEYS=TEST_SECRET.reveal(),
             BREVDUE_MAIL_FROM="KulturMetropolØresund <nyhedsbrev@kultur.test>",
             BREVDUE_SUBSCRIPTIONS_PUBLIC_URL=f"http://127.0.0.1:{self.subscriptions_port}",
@@ -342,7 +342,7 @@ class Stack:
             BREVDUE_SCHEDULE_POLL_INTERVAL="1",
             # Recovery in seconds, not minutes: a dead worker's job re-runs after the job
             # timeout + 10 s, and the reconciler looks every few seconds.
-            BREVDUE_MAILER_JOB_TIMEOUT="5",
+            BREVDUE_MAILER_JOB_TIMEOUT="10",
             BREVDUE_MAILER_RECONCILE_EVERY_SECONDS="5",
             BREVDUE_MAILER_RECONCILE_GRACE="2",
             BREVDUE_MAILER_RETRY_BASE="1",
