@@ -15,7 +15,7 @@ from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions.abuse import SignupGuard
@@ -44,7 +44,7 @@ from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
 from services.subscriptions.sites import SiteDirectory
 from services.subscriptions.widget_routes import PREFLIGHT_ROUTES, WIDGET_ROUTES
-from shared.db import create_engine, create_sessionmaker
+from shared.db import create_engine, create_sessionmaker, database_unreachable
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
 from shared.logging import configure_logging
@@ -239,6 +239,13 @@ def _backend_down(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     return response
 
 
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database went away (503) or a statement was wrong (a bug: 500)."""
+    if database_unreachable(exc):
+        return _backend_down(request, exc)
+    return _unexpected(request, exc)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A real bug: log it with its traceback, show a plain apology, never the details."""
     log.error(
@@ -286,8 +293,7 @@ def create_app(settings: Settings) -> Litestar:
             # Lost or refused connections to Redis or the database: the client may retry.
             RedisConnectionError: _backend_down,
             RedisTimeoutError: _backend_down,
-            OperationalError: _backend_down,
-            InterfaceError: _backend_down,
+            DBAPIError: _database_error,
             OSError: _backend_down,
             Exception: _unexpected,
         },

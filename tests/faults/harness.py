@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -265,12 +266,14 @@ def postgres_binaries() -> Path | None:
 class OwnPostgres:
     """A PostgreSQL cluster of the scenario's own (initdb in a temp dir, its own port)."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self) -> None:
         binaries = postgres_binaries()
         assert binaries is not None
         self.bin = binaries
-        self.base = base
-        self.data = base / "pgdata"
+        # A directory of its own under the system's temp dir: the server's user (postgres, when
+        # we run as root) must reach it, which a test's private tmp_path does not allow.
+        self.base = Path(tempfile.mkdtemp(prefix="brevdue-faults-pg-"))
+        self.data = self.base / "pgdata"
         self.port = free_port()
         # initdb refuses to run as root: the cluster then belongs to the postgres user.
         self.user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -283,7 +286,6 @@ class OwnPostgres:
         subprocess.run([*self.user, *args], check=True, capture_output=True, timeout=120)
 
     def init(self) -> None:
-        self.base.mkdir(parents=True, exist_ok=True)
         if self.user:
             shutil.chown(self.base, "postgres", "postgres")
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust")
@@ -301,6 +303,15 @@ class OwnPostgres:
 
     def stop(self, mode: str = "fast") -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", mode, "stop")
+
+    def remove(self) -> None:
+        """Stop the server if it runs and delete the cluster."""
+        subprocess.run(
+            [*self.user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 # --- the suite of processes --------------------------------------------------------------------
@@ -674,3 +685,12 @@ class SignUps:
             self.accepted.append(email)
         if response.status_code == 503 and "retry-after" not in response.headers:
             self.without_retry_after += 1
+
+
+def open_claims_at_most(stack: Stack, size: FaultSize) -> int:
+    """The most ledger rows the mailers can hold claimed ('sending') at one moment."""
+    env = stack.env
+    per_process = int(env.get("BREVDUE_MAILER_BULK_MAX_JOBS", "4")) * int(
+        env["BREVDUE_MAILER_CHUNK_SIZE"]
+    )
+    return size.mailers * per_process

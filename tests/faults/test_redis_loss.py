@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.faults.harness import (
+    FULL,
     SHORT,
     FaultSize,
     OwnRedis,
@@ -133,3 +134,11 @@ async def test_redis_lost_mid_campaign(
     how: str, fault_database: str, own_redis: OwnRedis, sink: Sink, tmp_path: Path
 ) -> None:
     await run_redis_loss(SHORT, how, fault_database, own_redis, sink, tmp_path)
+
+
+@pytest.mark.faults_full
+@pytest.mark.parametrize("how", ["restart", "flushall"])
+async def test_redis_lost_mid_campaign_full_size(
+    how: str, fault_database: str, own_redis: OwnRedis, sink: Sink, tmp_path: Path
+) -> None:
+    await run_redis_loss(FULL, how, fault_database, own_redis, sink, tmp_path)
