@@ -56,13 +56,15 @@ async def run_kills(
     try:
         stack.start_web()
         stack.start_mailers()
-        # A run without kills, for the time it takes.
-        calm = await api.create_campaign("Uden uheld", ["kultur"])
-        await api.send(calm)
-        calm_seconds = await wait_until_done(
-            database_url, calm, size.recipients, within=600, stack=stack
-        )
-        assert not missing(everyone, by_recipient(sink.of_campaign(calm)))
+        calm_seconds = 0.0
+        if size is FULL:
+            # A run without kills, for the time it takes (the short version skips it).
+            calm = await api.create_campaign("Uden uheld", ["kultur"])
+            await api.send(calm)
+            calm_seconds = await wait_until_done(
+                database_url, calm, size.recipients, within=600, stack=stack
+            )
+            assert not missing(everyone, by_recipient(sink.of_campaign(calm)))
 
         stormy = await api.create_campaign("Med uheld", ["kultur"])
         started = time.monotonic()
