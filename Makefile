@@ -54,11 +54,12 @@ test: install
 	if [ $$tests -ne 0 ]; then exit $$tests; fi; exit $$lint
 
 # The fault scenarios at the issue's sizes (20,000 recipients, five mailer kills, 30 s outages
-# of the relay, Redis and PostgreSQL); `make test` runs their short versions. They start real
-# processes and servers of their own and take many minutes: one at a time, figures printed.
-# Their database is BREVDUE_TEST_DATABASE_URL's (PostgreSQL); docs/reliability.md has the results.
+# of the relay, Redis and PostgreSQL) and the short versions too long for `make test`. They
+# start real processes and servers of their own and take many minutes: one at a time, figures
+# printed. Their database is BREVDUE_TEST_DATABASE_URL's (PostgreSQL); docs/reliability.md has
+# the results.
 test-faults: install
-	$(BIN)/pytest -q -s -m faults_full tests/faults $(FAULTS_ARGS)
+	$(BIN)/pytest -q -s -m faults_long tests/faults $(FAULTS_ARGS)
 
 # Both linters always run, so one report shows every problem.
 lint: install

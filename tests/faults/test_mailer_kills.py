@@ -114,7 +114,7 @@ async def test_mailers_killed_mid_campaign_lose_nobody(
     await run_kills(SHORT, fault_database, own_redis, sink, tmp_path)
 
 
-@pytest.mark.faults_full
+@pytest.mark.faults_long
 async def test_mailers_killed_mid_campaign_full_size(
     fault_database: str, own_redis: OwnRedis, sink: Sink, tmp_path: Path
 ) -> None:

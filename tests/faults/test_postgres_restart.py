@@ -143,13 +143,14 @@ async def run_postgres_restart(
         postgres.remove()
 
 
+@pytest.mark.faults_long
 async def test_postgres_restarted_mid_send_and_sign_ups(
     own_redis: OwnRedis, sink: Sink, tmp_path: Path
 ) -> None:
     await run_postgres_restart(SHORT, own_redis, sink, tmp_path)
 
 
-@pytest.mark.faults_full
+@pytest.mark.faults_long
 async def test_postgres_restarted_full_size(
     own_redis: OwnRedis, sink: Sink, tmp_path: Path
 ) -> None:

@@ -129,14 +129,16 @@ async def run_redis_loss(
         stack.stop_all()
 
 
-@pytest.mark.parametrize("how", ["restart", "flushall"])
+@pytest.mark.parametrize(
+    "how", ["restart", pytest.param("flushall", marks=pytest.mark.faults_long)]
+)
 async def test_redis_lost_mid_campaign(
     how: str, fault_database: str, own_redis: OwnRedis, sink: Sink, tmp_path: Path
 ) -> None:
     await run_redis_loss(SHORT, how, fault_database, own_redis, sink, tmp_path)
 
 
-@pytest.mark.faults_full
+@pytest.mark.faults_long
 @pytest.mark.parametrize("how", ["restart", "flushall"])
 async def test_redis_lost_mid_campaign_full_size(
     how: str, fault_database: str, own_redis: OwnRedis, sink: Sink, tmp_path: Path

@@ -115,13 +115,14 @@ async def run_relay_outage(
         stack.stop_all()
 
 
+@pytest.mark.faults_long
 async def test_relay_refusing_then_deferring(
     fault_database: str, own_redis: OwnRedis, sink: Sink, tmp_path: Path
 ) -> None:
     await run_relay_outage(SHORT, fault_database, own_redis, sink, tmp_path)
 
 
-@pytest.mark.faults_full
+@pytest.mark.faults_long
 async def test_relay_refusing_then_deferring_full_size(
     fault_database: str, own_redis: OwnRedis, sink: Sink, tmp_path: Path
 ) -> None:
