@@ -43,3 +43,15 @@ def sink() -> Iterator[Sink]:
     server.start()
     yield server
     server.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Scenarios marked ``faults_long`` run only when the ``-m`` expression names them, as
+    ``make test-faults`` does; ``make test`` passes a ``-m`` of its own, so addopts could not
+    keep them out."""
+    if "faults_long" in str(config.getoption("markexpr") or ""):
+        return
+    keep = [item for item in items if item.get_closest_marker("faults_long") is None]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
