@@ -10,6 +10,7 @@ from ``FaultSize``: the short one runs inside ``make test``, the issue's sizes i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -199,11 +200,13 @@ class Process:
         return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL: no grace, no clean-up, as a power cut or the OOM killer would."""
-        if self.alive:
-            assert self.process is not None
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
+        """SIGKILL to the process and its children (the campaigns service's render workers):
+        no grace, no clean-up, as a power cut would."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own session: pid is the group
+        self.process.wait()
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM and wait, then SIGKILL if it did not go."""
@@ -211,10 +214,9 @@ class Process:
             return
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        self.kill()  # whatever of its group is left
 
     def log(self) -> str:
         """What the process printed."""
