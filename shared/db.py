@@ -7,6 +7,13 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -49,3 +56,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# Errors of the statement itself (wrong SQL, a broken constraint): bugs, worth a 500.
+_STATEMENT_FAULTS = (ProgrammingError, IntegrityError, DataError, NotSupportedError)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True for a driver error that says the database is away (shutting down, starting up,
+    the connection lost mid-statement), which a client may retry, rather than a bad statement.
+
+    asyncpg's "the database system is shutting down" and "connection was closed in the middle
+    of operation" reach SQLAlchemy as a bare ``DBAPIError`` (or ``InternalError``), not as an
+    ``OperationalError``.
+    """
+    return isinstance(exc, DBAPIError) and not isinstance(exc, _STATEMENT_FAULTS)

@@ -20,7 +20,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from redis.asyncio import Redis
-from sqlalchemy.exc import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns.engagement import EngagementReader
@@ -53,7 +55,7 @@ from services.campaigns.routes.app_segment_pages import SegmentPages
 from services.campaigns.routes.app_sending_pages import SendingPages
 from services.campaigns.routes.app_site_pages import SitePages
 from services.campaigns.scheduling import Scheduler
-from shared.db import create_engine, create_sessionmaker
+from shared.db import create_engine, create_sessionmaker, database_unreachable
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
 from shared.logging import configure_logging
@@ -157,7 +159,10 @@ def create_app(settings: Settings) -> Litestar:
             # Lost or refused connections to the database: the client may retry later.
             OperationalError: _backend_down,
             InterfaceError: _backend_down,
+            DBAPIError: _database_error,
             OSError: _backend_down,
+            RedisConnectionError: _backend_down,
+            RedisTimeoutError: _backend_down,
             Exception: _unexpected_error,
         },
         openapi_config=OpenAPIConfig(
@@ -258,10 +263,17 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 def _backend_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.warning("request.backend_unavailable", path=request.url.path, error=repr(exc)[:300])
     return Response(
-        {"error": "the database cannot be reached; try again shortly"},
+        {"error": "the database or Redis cannot be reached; try again shortly"},
         status_code=503,
         headers={"Retry-After": "5"},
     )
+
+
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # asyncpg's shutdown and lost-connection errors arrive as a bare DBAPIError.
+    if database_unreachable(exc):
+        return _backend_down(request, exc)
+    return _unexpected_error(request, exc)
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 import structlog
 from arq.worker import Retry
 
@@ -111,8 +112,11 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchRep
     out_of_time = False
     for start in range(0, len(eligible), size):
         chunk = eligible[start : start + size]
-        outcomes, released = await _deliver_chunk(runtime, campaign, chunk, deadline)
+        outcomes, released, departed = await _deliver_chunk(
+            runtime, campaign, chunk, in_audience, deadline
+        )
         report.add(outcomes)
+        report.skipped += departed
         for outcome in outcomes:
             if outcome.status == DeliveryStatus.QUEUED:
                 report.retry_attempt = max(report.retry_attempt, attempts[outcome.delivery_id])
@@ -148,11 +152,18 @@ async def _deliver_chunk(
     runtime: MailerRuntime,
     campaign: CompiledCampaign | None,
     chunk: list[Recipient],
+    in_audience: sa.ColumnElement[bool],
     deadline: float,
-) -> tuple[list[Outcome], int]:
-    """Claim, send and record one chunk; returns the outcomes and how many rows went back."""
+) -> tuple[list[Outcome], int, int]:
+    """Claim, send and record one chunk; returns the outcomes, how many rows went back and how
+    many were skipped because their subscriber left since the batch started."""
+    ids = [r.delivery_id for r in chunk]
+    # Consent is checked again at the claim, in the claim's own statement: a batch's rows may
+    # wait seconds for their chunk, and a resident who unsubscribed meanwhile gets nothing.
     async with runtime.engine.begin() as conn:
-        claimed = await queries.claim(conn, [r.delivery_id for r in chunk], utcnow())
+        claimed = await queries.claim(conn, ids, utcnow(), in_audience)
+        unclaimed = [i for i in ids if i not in claimed]  # usually none: one statement only
+        departed = await queries.skip_departed(conn, unclaimed, in_audience, utcnow())
     mine = [r for r in chunk if r.delivery_id in claimed]
     outcomes: list[Outcome] = []
     started: set[int] = set()
@@ -165,7 +176,7 @@ async def _deliver_chunk(
         raise
     untouched = [r.delivery_id for r in mine if r.delivery_id not in started]
     await _settle(runtime, outcomes, untouched)
-    return outcomes, len(untouched)
+    return outcomes, len(untouched), len(departed)
 
 
 async def _settle(runtime: MailerRuntime, outcomes: list[Outcome], untouched: list[int]) -> None:

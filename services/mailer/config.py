@@ -46,6 +46,8 @@ class MailerOptions:
     domain_rate_limit_per_minute: int = 0  # per domain and sliding minute, unless listed below
     domain_limits_per_minute: str = ""  # "gmail.com=100,outlook.com=50": per sliding minute
     reconcile_every_minutes: int = 1
+    reconcile_every_seconds: int = 0  # > 0: every this many seconds instead (a divisor of 60)
+    reconcile_grace: float = 30.0  # seconds beyond a job's life before a 'sending' row is stuck
     bounce_domain: str = ""  # set: campaign mail leaves with VERP return paths at this domain
     bounce_host: str = "127.0.0.1"  # the bounce listener's address (0.0.0.0 to face an MX)
     bounce_port: int = 0  # 0 = no bounce listener in this process

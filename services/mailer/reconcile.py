@@ -38,8 +38,6 @@ from shared.queues import BULK_QUEUE, CAMPAIGN_JOBS, START_CAMPAIGN
 
 log = structlog.get_logger(__name__)
 
-# Claims younger than a job's life (+ this) are never touched: their job may still be running.
-GRACE = timedelta(seconds=30)
 # A start job may wait behind other jobs in the queue for a while before it creates its run.
 START_GRACE = timedelta(minutes=2)
 
@@ -79,8 +77,10 @@ async def reconcile(
     """Repair what a lost job or a dead worker left behind."""
     now = now or utcnow()
     report = ReconcileReport()
-    # A live job settles or releases its claims before the job timeout cancels it.
-    stuck_before = now - timedelta(seconds=runtime.options.job_timeout + 10) - GRACE
+    # A live job settles or releases its claims before the job timeout cancels it; claims
+    # younger than a job's life plus the grace are never touched, their job may still run.
+    life = runtime.options.job_timeout + 10 + runtime.options.reconcile_grace
+    stuck_before = now - timedelta(seconds=life)
     async with runtime.engine.begin() as conn:
         report.requeued_sending = await queries.requeue_stuck_sending(conn, stuck_before, now)
         runs = await queries.active_runs(conn)

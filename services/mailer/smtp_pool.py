@@ -170,6 +170,12 @@ class SmtpPool:
             except SmtpError as exc:
                 self._count(started, exc)
                 raise
+            except BaseException:
+                # Cancelled mid-transaction (a job timeout, a shutdown): the session's state is
+                # unknown, and a next MAIL on it would be refused ("503 nested MAIL command"),
+                # failing a resident for good. Close it; the next send connects afresh.
+                pooled.connection.close()
+                raise
             finally:
                 pooled.last_used = time.monotonic()
                 self._idle.append(pooled)

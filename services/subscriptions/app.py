@@ -13,6 +13,9 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions.abuse import SignupGuard
@@ -46,7 +49,7 @@ from services.subscriptions.sites import SiteDirectory
 from services.subscriptions.tracking import TrackingDirectory
 from services.subscriptions.tracking_routes import TRACKING_ROUTES
 from services.subscriptions.widget_routes import PREFLIGHT_ROUTES, WIDGET_ROUTES
-from shared.db import create_engine, create_sessionmaker
+from shared.db import create_engine, create_sessionmaker, database_unreachable
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
 from shared.logging import configure_logging
@@ -239,6 +242,23 @@ def _queue_unavailable(request: Request[Any, Any, Any], exc: QueueUnavailable) -
     return response
 
 
+def _backend_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Redis or the database cannot be reached (a restart, a failover): 503 with Retry-After,
+    as for a full queue, never a 500. Nothing was half-done: the sign-up's transaction did not
+    commit, so trying again is safe."""
+    log.warning("request.backend_unavailable", path=request.url.path, error=type(exc).__name__)
+    response = _status_page(request, HTTP_503_SERVICE_UNAVAILABLE)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database went away (503) or a statement was wrong (a bug: 500)."""
+    if database_unreachable(exc):
+        return _backend_down(request, exc)
+    return _unexpected(request, exc)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A real bug: log it with its traceback, show a plain apology, never the details."""
     log.error(
@@ -291,6 +311,11 @@ def create_app(settings: Settings) -> Litestar:
             CrossOriginRefused: _cross_origin_refused,
             HTTPException: _http_exception,
             QueueUnavailable: _queue_unavailable,
+            # Lost or refused connections to Redis or the database: the client may retry.
+            RedisConnectionError: _backend_down,
+            RedisTimeoutError: _backend_down,
+            DBAPIError: _database_error,
+            OSError: _backend_down,
             Exception: _unexpected,
         },
         lifespan=[_resources],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from brevdue_cli.redis_server import free_port
@@ -9,7 +11,7 @@ from services.mailer.errors import SmtpError
 from services.mailer.smtp_pool import SmtpPool
 from services.mailer.smtp_wire import WireConnection
 from shared.settings import SmtpSettings
-from tests.support.smtp import RecordingSMTPServer
+from tests.support.smtp import RecordingSMTPServer, SlowSMTPServer
 
 MESSAGE = b"From: a@b.dk\r\nTo: c@d.dk\r\nSubject: s\r\n\r\nbody\r\n"
 
@@ -103,3 +105,23 @@ async def test_pipelined_transactions(smtp_server: RecordingSMTPServer) -> None:
     finally:
         await connection.quit()
     assert [m.rcpt_tos for m in smtp_server.messages] == [["c@d.dk"], ["c@d.dk"]]
+
+
+async def test_a_send_cancelled_mid_transaction_leaves_no_half_session(pipelining: bool) -> None:
+    # A job timeout or a shutdown cancels a send while the relay holds its DATA: reusing that
+    # session, the next MAIL was refused as "503 nested MAIL command", failing a resident for
+    # good. The pool must close such a connection instead of lending it out again.
+    server = SlowSMTPServer(free_port(), delay=0.5)
+    server.start()
+    pool = SmtpPool(SmtpSettings("127.0.0.1", server.port, timeout=5), 1, pipelining=pipelining)
+    try:
+        cut_off = asyncio.create_task(pool.send("a@b.dk", ["c@d.dk"], MESSAGE))
+        await asyncio.sleep(0.2)
+        cut_off.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cut_off
+        result = await pool.send("a@b.dk", ["e@d.dk"], MESSAGE)
+        assert result.code == 250
+    finally:
+        await pool.close()
+        server.stop()

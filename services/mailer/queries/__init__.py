@@ -32,6 +32,7 @@ from services.mailer.queries.ledger import (
     release,
     requeue_failed,
     requeue_stuck_sending,
+    skip_departed,
     skip_queued,
 )
 from services.mailer.queries.links import ensure_links
@@ -91,6 +92,7 @@ __all__ = [
     "requeue_stuck_sending",
     "run_state",
     "segment_audience_page",
+    "skip_departed",
     "skip_queued",
     "suppressed_addresses",
     "unstarted_campaigns",

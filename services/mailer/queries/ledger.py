@@ -178,12 +178,51 @@ async def requeue_failed(conn: AsyncConnection, campaign_id: int, now: datetime)
     return int(result.rowcount)
 
 
-async def claim(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime) -> set[int]:
+def _still_wanted(in_audience: sa.ColumnElement[bool]) -> sa.Exists:
+    """The row's subscriber is active and still in the campaign's audience (``in_audience``:
+    confirmed on one of its lists, in one of its segments), correlated on deliveries."""
+    return (
+        sa.exists()
+        .where(subscribers.c.id == deliveries.c.subscriber_id)
+        .where(subscribers.c.status == "active")
+        .where(in_audience)
+    )
+
+
+async def skip_departed(
+    conn: AsyncConnection,
+    delivery_ids: Sequence[int],
+    in_audience: sa.ColumnElement[bool],
+    now: datetime,
+) -> set[int]:
+    """Queued rows whose subscriber left the campaign's audience (or stopped being active) since
+    their batch started: 'skipped'; returns their ids."""
+    if not delivery_ids:
+        return set()
+    result = await conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.id.in_(delivery_ids))
+        .where(deliveries.c.status == DeliveryStatus.QUEUED)
+        .where(~_still_wanted(in_audience))
+        .values(status=DeliveryStatus.SKIPPED, updated_at=now)
+        .returning(deliveries.c.id)
+    )
+    return {int(value) for value in result.scalars().all()}
+
+
+async def claim(
+    conn: AsyncConnection,
+    delivery_ids: Sequence[int],
+    now: datetime,
+    in_audience: sa.ColumnElement[bool] | None = None,
+) -> set[int]:
     """Move queued rows to 'sending' and return those this call moved (and may now send).
 
     Rows of a campaign that is paused or cancelled, or whose run asked for a pause, are not
     claimed: both rows are read in the same statement, so a pause takes effect at the next
-    chunk of every running batch.
+    chunk of every running batch. With ``in_audience``, neither are rows whose subscriber has
+    left the campaign's audience: an unsubscribe committed before the claim stops the mail,
+    however long ago the batch started.
     """
     if not delivery_ids:
         return set()
@@ -203,6 +242,7 @@ async def claim(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetim
         .where(deliveries.c.status == DeliveryStatus.QUEUED)
         .where(~halted)
         .where(~pause_requested)
+        .where(_still_wanted(in_audience) if in_audience is not None else sa.true())
         .values(status=DeliveryStatus.SENDING, attempts=deliveries.c.attempts + 1, updated_at=now)
         .returning(deliveries.c.id)
     )
