@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import campaign_test_send, permissions, progress, scheduling
+from services.campaigns.openapi import json_body
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import CampaignOut, decode_json
@@ -29,6 +30,7 @@ class CampaignSendingController(Controller):
 
     @post(
         "/{campaign_id:int}/schedule",
+        operation_class=json_body(ScheduleRequest),
         guards=[requires("editor")],
         status_code=200,
         audit="campaign.schedule",
@@ -61,6 +63,7 @@ class CampaignSendingController(Controller):
 
     @post(
         "/{campaign_id:int}/test",
+        operation_class=json_body(TestSendRequest),
         guards=[requires("editor")],
         status_code=202,
         audit="campaign.test_send",
