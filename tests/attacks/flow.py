@@ -60,10 +60,6 @@ async def services(settings: Settings, access_log: bool = False) -> AsyncIterato
     token = await create_token(settings, "admin", "attack suite")
     subs = LiveServer(create_subscriptions_app(settings), subs_port)
     camps = LiveServer(create_campaigns_app(settings), camps_port)
-    for server in (subs, camps):
-        server.server.config.access_log = access_log
-        if access_log:
-            server.server.config.log_level = "info"
     async with subs, camps, httpx.AsyncClient(timeout=30) as http:
         yield Services(subs.url, camps.url, http, {"Authorization": f"Bearer {token}"}, settings)
 
