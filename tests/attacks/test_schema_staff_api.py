@@ -57,6 +57,10 @@ async def test_no_generated_request_gets_a_server_error_or_a_nonconforming_answe
             known=known,
         )
 
+    for role, run in runs.items():  # figures for docs/security-tests.md (shown with -s)
+        print(
+            f"\n{role}: {run.operations} operations, answers {dict(sorted(run.statuses.items()))}"
+        )
     assert "/api/campaigns" in schema["paths"]
     # The bodies the handlers decode themselves are described, so valid ones are generated.
     assert "requestBody" in schema["paths"]["/api/campaigns/{campaign_id}"]["patch"]
