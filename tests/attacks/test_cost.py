@@ -37,7 +37,7 @@ DEEP_JSON = {
 # Budgets with room for a busy shared machine; unbounded, most of these take minutes or
 # exhaust memory.
 REFUSAL_BUDGET = 5.0
-RESPONSIVE_BUDGET = 2.0
+RESPONSIVE_BUDGET = 3.0
 MEMORY_BUDGET_MB = 200
 
 
