@@ -252,6 +252,7 @@ async def _longest_stall(work: Any) -> tuple[Any, float]:
     return result, longest
 
 
+@pytest.mark.timing
 async def test_costly_template_is_refused_without_stalling_the_api(api: Api) -> None:
     await new_campaign(api)  # the render workers are up
     hostile = {**CAMPAIGN, "subject": "x" + COSTLY, "body": COSTLY, "body_text": COSTLY}
@@ -266,6 +267,7 @@ async def test_costly_template_is_refused_without_stalling_the_api(api: Api) -> 
     assert (await api.client.get("/health/live")).status_code == 200
 
 
+@pytest.mark.timing
 async def test_viewer_preview_of_a_costly_campaign_is_422_without_stalling(
     api: Api, db: AsyncEngine
 ) -> None:

@@ -167,6 +167,7 @@ async def test_staff_paused_campaign_gains_the_mailers_reason(
     await eventually(lambda: _is(db, campaign_id, ("paused", "why")))
 
 
+@pytest.mark.timing
 async def test_stop_is_prompt_while_redis_is_away(db: AsyncEngine) -> None:
     events = CampaignEventReader(
         Redis.from_url("redis://127.0.0.1:1/0"), create_sessionmaker(db), backoff=(0.02, 0.1)

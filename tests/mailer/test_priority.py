@@ -24,6 +24,8 @@ from tests.mailer.seed import NOW, seed
 from tests.mailer.support import FAST, enqueue_start
 from tests.support.smtp import RecordingSMTPServer, SlowSMTPServer
 
+pytestmark = pytest.mark.timing
+
 RECIPIENTS = 3000
 CONFIRMATION = "new.reader@example.dk"
 

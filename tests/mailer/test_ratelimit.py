@@ -85,6 +85,7 @@ async def test_sliding_window_weighs_the_previous_window(redis: Redis) -> None:
     assert (await window.lease(start + 96.2)).tokens == 0
 
 
+@pytest.mark.timing
 async def test_a_per_minute_domain_limit_holds_for_two_limiters(
     redis: Redis, redis_url: str
 ) -> None:
@@ -114,6 +115,7 @@ async def test_a_per_minute_domain_limit_holds_for_two_limiters(
         assert current + previous * (1 - (stamp - window)) <= 5 + 0.05
 
 
+@pytest.mark.timing
 async def test_a_full_window_stops_the_wait_at_the_deadline(redis: Redis) -> None:
     limiter = RateLimiter(redis, per_hour=2)
     assert await limiter.acquire("a.dk") and await limiter.acquire("b.dk")

@@ -21,6 +21,8 @@ from shared.campaign_templates import CampaignTemplateError
 from shared.settings import Settings
 from tests.mailer.support import FAST
 
+pytestmark = pytest.mark.timing
+
 CHEAP = CampaignSource(
     id=31,
     subject="Nyt, {{ subscriber.name }}",

@@ -87,6 +87,7 @@ HOSTILE: list[tuple[str, str, str]] = [
 @pytest.mark.parametrize(
     ("source", "reason"), [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE]
 )
+@pytest.mark.timing
 def test_hostile_template_fails_fast_with_a_reason(source: str, reason: str) -> None:
     started = time.monotonic()
     with pytest.raises(CampaignTemplateError) as caught:
@@ -117,6 +118,7 @@ def test_ordinary_template_still_renders() -> None:
     assert rendered == "Hej Maja! 012 00007 a-b    1 45 1024 ['x', 'x', 'x']12 a1Majablk"
 
 
+@pytest.mark.timing
 def test_rendering_costs_microseconds() -> None:
     """The limits sit on the mailer's per-recipient path: they must stay cheap."""
     template = compile_template(

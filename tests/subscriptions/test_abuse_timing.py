@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.subscriptions.app import create_app
 from shared.schema import subscribers, subscriptions
 from shared.settings import Settings
+
+pytestmark = pytest.mark.timing
 
 ROUNDS = 11
 # Generous on purpose: the point is that no state stands out, not a benchmark.
