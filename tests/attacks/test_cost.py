@@ -61,6 +61,7 @@ def _raw_request(port: int, request: bytes) -> bytes:
         return b"".join(chunks)
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_costly_requests_are_refused_quickly_and_the_api_keeps_answering(
     api: Api,

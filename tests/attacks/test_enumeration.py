@@ -33,7 +33,7 @@ from shared.schema import staff_users, subscribers, subscriptions, suppressions
 from shared.settings import Settings
 from tests.campaigns.staff_support import create_staff, csrf_token
 
-pytestmark = pytest.mark.one_database
+pytestmark = [pytest.mark.one_database, pytest.mark.timing]
 
 ROUNDS = 7
 FLOOR = Settings.signup_min_duration
