@@ -122,8 +122,8 @@ class Settings:
     confirm_mails_per_address_per_day: int = 3
     # Peers (addresses or networks) whose X-Forwarded-For is believed; empty: none.
     trusted_proxies: tuple[str, ...] = ()
-    # Every accepted sign-up answers no sooner than this, so timing does not tell whether an
-    # address was new, pending, confirmed or unsubscribed.
+    # Every accepted sign-up (and staff password-reset request) answers no sooner than this, so
+    # timing does not tell whether an address was new, pending, confirmed or unsubscribed.
     signup_min_duration: float = 0.15
     check_mx: bool = False
     mx_check_timeout: float = 3.0

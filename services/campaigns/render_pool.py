@@ -62,11 +62,13 @@ class RenderPool:
 
     async def run(self, field: str, function: Callable[..., T], *args: object) -> T:
         """``function(*args)`` in a worker; InvalidInput naming ``field`` when it overruns."""
-        loop = asyncio.get_running_loop()
+        pool = self._pool()
         try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(self._pool(), function, *args), self._timeout
-            )
+            # Submitting starts the workers when there are none, and the first start waits for
+            # the fork server to import the template code: seconds on a busy machine, which
+            # must not stall every other request on the event loop.
+            submitted = await asyncio.to_thread(pool.submit, function, *args)
+            return await asyncio.wait_for(asyncio.wrap_future(submitted), self._timeout)
         except TimeoutError as exc:
             self._kill()
             log.warning("templates.render_timeout", field=field, seconds=self._timeout)

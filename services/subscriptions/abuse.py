@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import ipaddress
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Final
 
@@ -156,15 +154,3 @@ class SignupGuard:
         if not decision.allowed:
             log.info("mail.rate_limited", retry_after=decision.retry_after)
             raise RateLimited("address", decision.retry_after)
-
-
-@asynccontextmanager
-async def minimum_duration(seconds: float) -> AsyncIterator[None]:
-    """Finish the block no sooner than ``seconds`` after it began (not when it raises), so
-    quick and slow paths through a sign-up look alike from outside."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    yield
-    remaining = deadline - loop.time()
-    if remaining > 0:
-        await asyncio.sleep(remaining)

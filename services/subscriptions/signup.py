@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import enrolment, public_fields, queries
-from services.subscriptions.abuse import SignupGuard, is_honeypot_filled, minimum_duration
+from services.subscriptions.abuse import SignupGuard, is_honeypot_filled
 from services.subscriptions.audit import address_hash
 from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem, InvalidInput, ListChoice
@@ -37,6 +37,7 @@ from services.subscriptions.schemas import (
     validate_signup,
 )
 from services.subscriptions.welcome import welcome_mails
+from shared.answer_time import minimum_duration
 from shared.clock import utcnow
 from shared.jobs import JobQueue
 from shared.languages import LANGUAGES

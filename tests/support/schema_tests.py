@@ -3,6 +3,7 @@ and sends them to the service running on a real port."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,7 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckFunction, not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.generation.case import Case
 
 SCHEMA_PATH = "/schema/openapi.json"
@@ -37,9 +39,11 @@ class SchemaRun:
     and which operations got which hostile inputs (``"header"``, ``"deep-json"``)."""
 
     operations: int = 0
+    sent: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     hostile: set[tuple[str, str]] = field(default_factory=set)
+    seconds: Counter[str] = field(default_factory=Counter)
 
 
 def run_schema(
@@ -50,11 +54,14 @@ def run_schema(
     skip: Callable[[str], bool] = lambda label: False,
     hostile: bool = True,
     known: Mapping[str, str] | None = None,
+    modes: tuple[GenerationMode, ...] = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
+    checks: tuple[CheckFunction, ...] = (not_a_server_error,),
 ) -> SchemaRun:
     """Send generated requests (valid and invalid) to every operation of the schema served at
-    ``base_url``, then the hostile inputs above (unless ``hostile`` is off; path parameters named in
-    ``known`` set to those values, so they reach past "not found"); the run names each
-    operation that answered with a server error.
+    ``base_url`` in each of ``modes``, then the hostile inputs above (unless ``hostile`` is off);
+    path parameters named in ``known`` are set to those values in every other valid request and
+    in the hostile ones, so they reach past "not found". The run names each operation whose
+    answer failed one of ``checks`` (by default: a server error).
 
     Blocking: call it from a thread while the server runs in the test's event loop.
     """
@@ -66,7 +73,8 @@ def run_schema(
         if skip(operation.label):
             continue
         run.operations += 1
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        started = time.monotonic()
+        for mode in modes:
 
             @settings(
                 max_examples=max_examples,
@@ -79,15 +87,23 @@ def run_schema(
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case: Case) -> None:
                 first_cases.setdefault(case.operation.label, case)
+                run.sent += 1
+                # Every other valid request names objects that exist, so the run reaches past
+                # "not found" into what the operation does. (``call`` runs within this
+                # iteration, so the loop's current mode is the one meant.)
+                positive = mode is GenerationMode.POSITIVE  # noqa: B023
+                if positive and run.sent % 2 and case.path_parameters:
+                    for name in case.path_parameters.keys() & (known or {}).keys():
+                        case.path_parameters[name] = (known or {})[name]
                 response = case.call(base_url=base_url, headers=dict(headers or {}), timeout=20)
                 run.statuses[response.status_code] += 1
-                case.validate_response(response, checks=[not_a_server_error])
+                case.validate_response(response, checks=list(checks))
 
             try:
                 call()
             except Unsatisfiable:
                 continue  # nothing to make invalid (an operation without parameters or body)
-            except Exception as exc:
+            except (Exception, FailureGroup) as exc:
                 run.errors.append(f"{operation.label} ({mode.value}): {str(exc)[:2000]}")
         if hostile and operation.label in first_cases:
             case = first_cases[operation.label]
@@ -95,6 +111,7 @@ def run_schema(
                 if case.path_parameters and name in case.path_parameters:
                     case.path_parameters[name] = value
             _send_hostile(run, case, base_url, dict(headers or {}))
+        run.seconds[operation.label] += time.monotonic() - started
     return run
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.middleware import DefineMiddleware
 
+from services.campaigns.openapi import document_errors
 from services.campaigns.routes.audit import AuditController
 from services.campaigns.routes.audit_trail import AuditTrailMiddleware
 from services.campaigns.routes.campaign_sending import CampaignSendingController
@@ -27,7 +28,7 @@ __all__ = ["BEARER_SCHEME", "api_router", "health_handlers"]
 
 def api_router() -> Router:
     """``/api``: every route needs a bearer token of at least the viewer role."""
-    return Router(
+    router = Router(
         path="/api",
         route_handlers=[
             ListsController,
@@ -52,6 +53,7 @@ def api_router() -> Router:
         guards=[requires("viewer")],
         security=[{BEARER_SCHEME: []}],
     )
+    return document_errors(router)
 
 
 health_handlers = [live, ready]

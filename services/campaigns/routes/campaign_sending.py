@@ -17,6 +17,7 @@ from services.campaigns import (
     scheduling,
 )
 from services.campaigns.engagement_schemas import EngagementOut
+from services.campaigns.openapi import json_body
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import CampaignOut, decode_json
@@ -37,6 +38,7 @@ class CampaignSendingController(Controller):
 
     @post(
         "/{campaign_id:int}/schedule",
+        operation_class=json_body(ScheduleRequest),
         guards=[requires("editor")],
         status_code=200,
         audit="campaign.schedule",
@@ -69,6 +71,7 @@ class CampaignSendingController(Controller):
 
     @post(
         "/{campaign_id:int}/test",
+        operation_class=json_body(TestSendRequest),
         guards=[requires("editor")],
         status_code=202,
         audit="campaign.test_send",

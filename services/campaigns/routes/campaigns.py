@@ -11,6 +11,7 @@ from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import campaign_actions, campaigns, preview
+from services.campaigns.openapi import json_body
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import (
@@ -34,7 +35,13 @@ class CampaignsController(Controller):
     path = "/campaigns"
     tags = ("campaigns",)
 
-    @post("/", guards=[requires("editor")], status_code=201, audit="campaign.create")
+    @post(
+        "/",
+        guards=[requires("editor")],
+        status_code=201,
+        audit="campaign.create",
+        operation_class=json_body(CampaignCreate),
+    )
     async def create_campaign(
         self,
         request: Request[Any, Any, Any],
@@ -65,7 +72,12 @@ class CampaignsController(Controller):
         """One campaign with status and delivery counts."""
         return await campaigns.get_campaign(db, campaign_id)
 
-    @patch("/{campaign_id:int}", guards=[requires("editor")], audit="campaign.update")
+    @patch(
+        "/{campaign_id:int}",
+        guards=[requires("editor")],
+        audit="campaign.update",
+        operation_class=json_body(CampaignPatch),
+    )
     async def update_campaign(
         self,
         request: Request[Any, Any, Any],
@@ -94,7 +106,11 @@ class CampaignsController(Controller):
         lists or its templates no longer render."""
         return await campaigns.send_campaign(db, renderer, jobs, campaign_id)
 
-    @post("/{campaign_id:int}/preview", status_code=200)
+    @post(
+        "/{campaign_id:int}/preview",
+        status_code=200,
+        operation_class=json_body(PreviewRequest, required=False),
+    )
     async def preview_campaign(
         self,
         request: Request[Any, Any, Any],

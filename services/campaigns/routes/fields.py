@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import fields
+from services.campaigns.openapi import json_body
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import FieldCreate, FieldOut, FieldPatch, FieldsOut, decode_json
 
@@ -25,7 +26,13 @@ class FieldsController(Controller):
         """Every custom field, in creation order."""
         return await fields.get_fields(db)
 
-    @post("/", guards=[requires("admin")], status_code=201, audit="field.create")
+    @post(
+        "/",
+        guards=[requires("admin")],
+        status_code=201,
+        audit="field.create",
+        operation_class=json_body(FieldCreate),
+    )
     async def create_field(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> FieldOut:
@@ -38,7 +45,12 @@ class FieldsController(Controller):
         """One custom field."""
         return await fields.get_field(db, key)
 
-    @patch("/{key:str}", guards=[requires("admin")], audit="field.update")
+    @patch(
+        "/{key:str}",
+        guards=[requires("admin")],
+        audit="field.update",
+        operation_class=json_body(FieldPatch),
+    )
     async def update_field(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], key: FromPath[str]
     ) -> FieldOut:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import list_export, list_stats, lists, permissions
 from services.campaigns.audience_schemas import ListStatsOut
+from services.campaigns.openapi import json_body
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import ListCreate, ListOut, ListPatch, ListsOut, decode_json
@@ -28,7 +29,13 @@ class ListsController(Controller):
         """Every mailing list."""
         return await lists.get_lists(db)
 
-    @post("/", guards=[requires("admin")], status_code=201, audit="list.create")
+    @post(
+        "/",
+        guards=[requires("admin")],
+        status_code=201,
+        audit="list.create",
+        operation_class=json_body(ListCreate),
+    )
     async def create_list(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> ListOut:
@@ -41,7 +48,12 @@ class ListsController(Controller):
         """One mailing list."""
         return await lists.get_list(db, slug)
 
-    @patch("/{slug:str}", guards=[requires("admin")], audit="list.update")
+    @patch(
+        "/{slug:str}",
+        guards=[requires("admin")],
+        audit="list.update",
+        operation_class=json_body(ListPatch),
+    )
     async def update_list(
         self,
         request: Request[Any, Any, Any],

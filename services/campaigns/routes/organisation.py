@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import organisation
+from services.campaigns.openapi import json_body
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import OrganisationLayout, decode_json
 
@@ -24,7 +25,12 @@ class OrganisationController(Controller):
         """Name, logo, postal address, colours and footer text of the campaign layouts."""
         return await organisation.get_organisation(db)
 
-    @put("/", guards=[requires("admin")], audit="organisation.update")
+    @put(
+        "/",
+        guards=[requires("admin")],
+        audit="organisation.update",
+        operation_class=json_body(OrganisationLayout),
+    )
     async def put_layout(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> OrganisationLayout:

@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import permissions, segments
+from services.campaigns.openapi import json_body
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import decode_json
 from services.campaigns.segment_schemas import (
@@ -33,7 +34,7 @@ class SegmentsController(Controller):
         """Every saved segment by name, with member counts."""
         return await segments.get_segments(db)
 
-    @post("/count", status_code=200)
+    @post("/count", status_code=200, operation_class=json_body(CountRequest))
     async def count_segment(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> SegmentCount:
@@ -41,7 +42,13 @@ class SegmentsController(Controller):
         data = decode_json(await request.body(), CountRequest)
         return await segments.count_rules(db, data.rules)
 
-    @post("/", guards=[requires("editor")], status_code=201, audit="segment.create")
+    @post(
+        "/",
+        guards=[requires("editor")],
+        status_code=201,
+        audit="segment.create",
+        operation_class=json_body(SegmentCreate),
+    )
     async def create_segment(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> SegmentOut:
@@ -56,7 +63,12 @@ class SegmentsController(Controller):
         """One saved segment with its member count."""
         return await segments.get_segment(db, segment_id)
 
-    @patch("/{segment_id:int}", guards=[requires("editor")], audit="segment.update")
+    @patch(
+        "/{segment_id:int}",
+        guards=[requires("editor")],
+        audit="segment.update",
+        operation_class=json_body(SegmentPatch),
+    )
     async def update_segment(
         self,
         request: Request[Any, Any, Any],

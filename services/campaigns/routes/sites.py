@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import site_stats, sites, snippets
+from services.campaigns.openapi import json_body
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import (
     SiteCreate,
@@ -34,7 +35,13 @@ class SitesController(Controller):
         """Every member site."""
         return await sites.get_sites(db)
 
-    @post("/", guards=[requires("admin")], status_code=201, audit="site.create")
+    @post(
+        "/",
+        guards=[requires("admin")],
+        status_code=201,
+        audit="site.create",
+        operation_class=json_body(SiteCreate),
+    )
     async def create_site(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> SiteOut:
@@ -47,7 +54,12 @@ class SitesController(Controller):
         """One member site."""
         return await sites.get_site(db, key)
 
-    @patch("/{key:str}", guards=[requires("admin")], audit="site.update")
+    @patch(
+        "/{key:str}",
+        guards=[requires("admin")],
+        audit="site.update",
+        operation_class=json_body(SitePatch),
+    )
     async def update_site(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], key: FromPath[str]
     ) -> SiteOut:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.campaigns import subscriber_lookup, subscribers
 from services.campaigns.audience_schemas import SubscriberOut, SubscriberPage
 from services.campaigns.auth import StaffToken
+from services.campaigns.openapi import json_body
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import decode_json
 from services.campaigns.subscribers import ErasureAccepted, SubscriberAddress
@@ -48,7 +49,13 @@ class SubscribersController(Controller):
         """One subscriber: lists and states, consent history, recent deliveries."""
         return await subscriber_lookup.get_subscriber(db, subscriber_id)
 
-    @post("/export", status_code=200, guards=[requires("admin")], audit="subscriber.export")
+    @post(
+        "/export",
+        status_code=200,
+        guards=[requires("admin")],
+        audit="subscriber.export",
+        operation_class=json_body(SubscriberAddress),
+    )
     async def export_subscriber(
         self, request: Request[StaffToken, Any, Any], jobs: NamedDependency[ArqRedis]
     ) -> SubscriberExport:
@@ -56,7 +63,13 @@ class SubscribersController(Controller):
         body = decode_json(await request.body(), SubscriberAddress)
         return await subscribers.export(jobs, body, request.user)
 
-    @post("/erase", status_code=202, guards=[requires("admin")], audit="subscriber.erase")
+    @post(
+        "/erase",
+        status_code=202,
+        guards=[requires("admin")],
+        audit="subscriber.erase",
+        operation_class=json_body(SubscriberAddress),
+    )
     async def erase_subscriber(
         self, request: Request[StaffToken, Any, Any], jobs: NamedDependency[ArqRedis]
     ) -> ErasureAccepted:

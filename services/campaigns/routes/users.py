@@ -11,6 +11,7 @@ from msgspec import UnsetType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import accounts, auth, password_links, permissions
+from services.campaigns.openapi import json_body
 from services.campaigns.pages import negotiate
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import decode_json
@@ -46,7 +47,7 @@ class UsersController(Controller):
         """Every staff user (admin)."""
         return UsersOut(users=[user_out(a) for a in await accounts.list_users(db)])
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, operation_class=json_body(UserInvite))
     async def invite_user(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> UserOut:
@@ -64,7 +65,7 @@ class UsersController(Controller):
         """One staff user (admin)."""
         return user_out(await accounts.get_user(db, user_id))
 
-    @patch("/{user_id:int}")
+    @patch("/{user_id:int}", operation_class=json_body(UserPatch))
     async def update_user(
         self,
         request: Request[Any, Any, Any],
@@ -94,7 +95,7 @@ class TokensController(Controller):
         """Every API token with its last use, never a secret (admin)."""
         return TokensOut(tokens=[token_out(info) for info in await auth.list_tokens(db)])
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, operation_class=json_body(TokenCreate))
     async def create_token(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     ) -> TokenCreated:
