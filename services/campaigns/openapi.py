@@ -82,15 +82,21 @@ def document_errors(router: Router) -> Router:
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     definitions: dict[str, Any] = schema.pop("$defs", {})
 
-    def resolve(node: Any) -> Any:
+    def resolve(node: Any, seen: tuple[str, ...]) -> Any:
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve(definitions[ref.removeprefix("#/$defs/")])
-            return {key: resolve(value) for key, value in node.items()}
+                name = ref.removeprefix("#/$defs/")
+                if name in seen:
+                    # A recursive type (a segment's nested rule groups) cannot be inlined
+                    # whole: below its first level it is described as any object, and the
+                    # handler's own decoding checks the rest.
+                    return {"type": "object", "description": f"{name}, nested"}
+                return resolve(definitions[name], (*seen, name))
+            return {key: resolve(value, seen) for key, value in node.items()}
         if isinstance(node, list):
-            return [resolve(item) for item in node]
+            return [resolve(item, seen) for item in node]
         return node
 
-    resolved: dict[str, Any] = resolve(schema)
+    resolved: dict[str, Any] = resolve(schema, ())
     return resolved
