@@ -180,7 +180,7 @@ campaigns = Table(
     _ts("scheduled_at"),
     Column("schedule_zone", String(64), nullable=True),
     # Open tracking (a pixel) is off unless staff switch it on for the campaign.
-    Column("track_opens", Boolean, nullable=False, default=False, server_default=false()),
+    Column("track_opens", Boolean, nullable=False, server_default=false()),
     # How staff wrote the body ('markdown' or 'html'; NULL: ``body`` is an HTML template as
     # written, with no cleaning or layout) and what they wrote; ``body`` then holds the
     # template compiled from it at save, which the mailer renders.
@@ -191,7 +191,7 @@ campaigns = Table(
     # With language variants: the variant of readers whose language has none.
     Column("fallback_language", String(2), nullable=True),
     # Once sent, shown in the public archive (a page per language, the lists' Atom feeds).
-    Column("archive_public", Boolean, nullable=False, default=False, server_default=false()),
+    Column("archive_public", Boolean, nullable=False, server_default=false()),
     Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
     comment="owner: campaigns",
 )

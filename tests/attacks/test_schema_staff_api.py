@@ -24,9 +24,9 @@ REVOKE = "DELETE /api/tokens/{token_id}"
 # (role, modes, examples per operation and mode): the admin may take every path, so its run
 # also sends invalid requests; the lower roles' runs prove their refusals and reads conform.
 ROLES = (
-    ("viewer", (GenerationMode.POSITIVE,), 3),
-    ("editor", (GenerationMode.POSITIVE,), 5),
-    ("admin", (GenerationMode.POSITIVE, GenerationMode.NEGATIVE), 10),
+    ("viewer", (GenerationMode.POSITIVE,), 2),
+    ("editor", (GenerationMode.POSITIVE,), 3),
+    ("admin", (GenerationMode.POSITIVE, GenerationMode.NEGATIVE), 6),
 )
 
 
