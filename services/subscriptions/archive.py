@@ -55,7 +55,9 @@ class CopyRenderer:
 
     def __init__(self, public_url: str) -> None:
         self._public_url = public_url.rstrip("/")
-        self._compiled: OrderedDict[tuple[int, object], tuple[Template, Template]] = OrderedDict()
+        self._compiled: OrderedDict[tuple[int, object, str], tuple[Template, Template]] = (
+            OrderedDict()
+        )
         self._copies: OrderedDict[tuple[int, object, str], Copy] = OrderedDict()
 
     async def public_copy(self, campaign: queries.ArchivedCampaign, lang: str) -> Copy:
@@ -106,18 +108,30 @@ class CopyRenderer:
     async def _render(
         self, campaign: queries.ArchivedCampaign, context: dict[str, Any], lang: str
     ) -> Copy:
-        subject_template, body_template = self._templates(campaign)
+        subject_template, body_template = self._templates(campaign, lang)
         return await asyncio.to_thread(
-            _render_copy, campaign.id, subject_template, body_template, context, lang
+            _render_copy,
+            campaign.id,
+            subject_template,
+            body_template,
+            context,
+            lang,
+            add_footer=campaign.layout is None,
         )
 
-    def _templates(self, campaign: queries.ArchivedCampaign) -> tuple[Template, Template]:
-        key = (campaign.id, campaign.updated_at)
+    def _templates(
+        self, campaign: queries.ArchivedCampaign, lang: str
+    ) -> tuple[Template, Template]:
+        # The variant in the page's language, else the campaign's own text (as the mailer
+        # chooses for a reader of that language).
+        language = lang if lang in campaign.variants else ""
+        key = (campaign.id, campaign.updated_at, language)
         compiled = self._compiled.get(key)
         if compiled is None:
+            subject, body = campaign.variants.get(language, (campaign.subject, campaign.body))
             compiled = (
-                compile_template(campaign.subject, field="subject", html=False),
-                compile_template(campaign.body, field="body", html=True),
+                compile_template(subject, field="subject", html=False),
+                compile_template(body, field="body", html=True),
             )
             self._compiled[key] = compiled
             while len(self._compiled) > MAX_COPIES:
@@ -126,12 +140,21 @@ class CopyRenderer:
 
 
 def _render_copy(
-    campaign_id: int, subject: Template, body: Template, context: dict[str, Any], lang: str
+    campaign_id: int,
+    subject: Template,
+    body: Template,
+    context: dict[str, Any],
+    lang: str,
+    *,
+    add_footer: bool,
 ) -> Copy:
     context = {**context, "campaign": {"id": campaign_id, "subject": ""}}
     rendered_subject = render_template(subject, context, field="subject")
     context["campaign"] = {"id": campaign_id, "subject": rendered_subject}
     html = render_template(body, context, field="body")
+    if not add_footer:
+        # A layout's footer carries the links already.
+        return Copy(campaign_id, rendered_subject, html)
     footer = campaign_footer.html_footer(
         lang, context["unsubscribe_url"], context["preferences_url"], context["view_url"]
     )

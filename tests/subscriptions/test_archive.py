@@ -10,7 +10,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.schema import campaign_lists, campaign_runs, campaigns
+from shared.schema import campaign_lists, campaign_runs, campaign_variants, campaigns
 
 SENT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SUBJECT = (
@@ -106,3 +106,41 @@ async def test_public_sent_campaigns_have_pages_and_a_feed_without_personal_data
     [link] = entries[0].findall(f"{atom}link")
     assert link.get("href") == f"http://subscriptions.test/archive/campaigns/{public}?lang=da"
     assert entries[0].findtext(f"{atom}updated") == SENT.isoformat()
+
+
+async def test_the_archive_shows_each_languages_variant_and_a_layouts_own_footer(
+    client: httpx.AsyncClient, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    # A compiled layout body carries its footer; the Swedish variant is the page in Swedish.
+    layout_body = (
+        '<div class="footer"><a href="{{ view_url }}">web</a> '
+        '<a href="{{ unsubscribe_url }}">afmeld</a></div>'
+    )
+    campaign_id = await _campaign(
+        engine,
+        lists["kultur"],
+        public=True,
+        subject="Nyheder",
+        body="<p>Dansk tekst</p>" + layout_body,
+        layout="simple",
+        fallback_language="da",
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(campaign_variants).values(
+                campaign_id=campaign_id,
+                language="sv",
+                subject="Nyheter",
+                body="<p>Svensk text</p>" + layout_body,
+            )
+        )
+    swedish = await client.get(f"/archive/campaigns/{campaign_id}/content?lang=sv")
+    danish = await client.get(f"/archive/campaigns/{campaign_id}/content?lang=da")
+    english = await client.get(f"/archive/campaigns/{campaign_id}/content?lang=en")
+    assert "Svensk text" in swedish.text and "Dansk tekst" not in swedish.text
+    assert "Dansk tekst" in danish.text and "Dansk tekst" in english.text
+    for copy in (swedish, danish, english):
+        # The layout's footer only: no second footer added below it.
+        assert copy.text.count("/archive/about?") == 1, copy.text
+    page = await client.get(f"/archive/campaigns/{campaign_id}?lang=sv")
+    assert "<h1>Nyheter</h1>" in page.text

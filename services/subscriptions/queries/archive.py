@@ -3,14 +3,20 @@ their lists and the mailer's runs (owned by the campaigns service and the mailer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.schema import campaign_lists, campaign_runs, campaigns, mailing_lists
+from shared.schema import (
+    campaign_lists,
+    campaign_runs,
+    campaign_variants,
+    campaigns,
+    mailing_lists,
+)
 from shared.statuses import CampaignStatus, RunState
 
 
@@ -24,6 +30,10 @@ class ArchivedCampaign:
     updated_at: object  # part of the cache key of rendered copies
     sent_at: datetime
     archive_public: bool
+    # The layout its body was compiled into (its footer carries the reader's links); None: none.
+    layout: str | None = None
+    # Its subject and body per language variant: the archive page in that language shows them.
+    variants: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +66,7 @@ _COLUMNS = (
     campaigns.c.body,
     campaigns.c.updated_at,
     campaigns.c.archive_public,
+    campaigns.c.layout,
     campaign_runs.c.started_at,
 )
 
@@ -68,7 +79,25 @@ def _archived(row: Any) -> ArchivedCampaign:
         updated_at=row.updated_at,
         sent_at=_aware(row.started_at),
         archive_public=bool(row.archive_public),
+        layout=row.layout,
     )
+
+
+async def _with_variants(
+    session: AsyncSession, found: list[ArchivedCampaign]
+) -> list[ArchivedCampaign]:
+    if not found:
+        return found
+    query = sa.select(
+        campaign_variants.c.campaign_id,
+        campaign_variants.c.language,
+        campaign_variants.c.subject,
+        campaign_variants.c.body,
+    ).where(campaign_variants.c.campaign_id.in_([item.id for item in found]))
+    variants: dict[int, dict[str, tuple[str, str]]] = {}
+    for row in (await session.execute(query)).all():
+        variants.setdefault(int(row.campaign_id), {})[str(row.language)] = (row.subject, row.body)
+    return [replace(item, variants=variants.get(item.id, {})) for item in found]
 
 
 async def get_sent_campaign(session: AsyncSession, campaign_id: int) -> ArchivedCampaign | None:
@@ -79,7 +108,10 @@ async def get_sent_campaign(session: AsyncSession, campaign_id: int) -> Archived
         .where(campaigns.c.id == campaign_id, *_sent())
     )
     row = (await session.execute(query)).first()
-    return None if row is None else _archived(row)
+    if row is None:
+        return None
+    [found] = await _with_variants(session, [_archived(row)])
+    return found
 
 
 async def get_archive_list(session: AsyncSession, slug: str) -> ArchiveList | None:
@@ -107,7 +139,9 @@ async def get_public_campaigns_of(
         .order_by(campaign_runs.c.started_at.desc(), campaigns.c.id.desc())
         .limit(limit)
     )
-    return [_archived(row) for row in (await session.execute(query)).all()]
+    return await _with_variants(
+        session, [_archived(row) for row in (await session.execute(query)).all()]
+    )
 
 
 async def get_campaign_list_ids(session: AsyncSession, campaign_id: int) -> list[int]:
