@@ -93,61 +93,57 @@ async def add_clicks(
     session: AsyncSession, clicks: Sequence[EngagementCount], campaign_of: dict[int, int]
 ) -> None:
     """Add a batch's clicks: a row per (link, subscriber), its count raised by the batch's."""
-    if not clicks:
-        return
-    statement = _upsert(session, link_clicks)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["link_id", "subscriber_id"],
-        set_={
-            "clicks": link_clicks.c.clicks + excluded.clicks,
-            "first_at": _earliest(session, link_clicks.c.first_at, excluded.first_at),
-            "last_at": _latest(session, link_clicks.c.last_at, excluded.last_at),
-        },
-    )
-    await session.execute(
-        statement,
-        [
-            {
-                "link_id": click.target_id,
-                "subscriber_id": click.subscriber_id,
-                "campaign_id": campaign_of[click.target_id],
-                "clicks": click.count,
-                "first_at": click.first_at,
-                "last_at": click.last_at,
-            }
-            for click in clicks
-        ],
-    )
+    rows = [
+        {
+            "link_id": click.target_id,
+            "subscriber_id": click.subscriber_id,
+            "campaign_id": campaign_of[click.target_id],
+            "clicks": click.count,
+            "first_at": click.first_at,
+            "last_at": click.last_at,
+        }
+        for click in clicks
+    ]
+    await _add_counts(session, link_clicks, ["link_id", "subscriber_id"], "clicks", rows)
 
 
 async def add_opens(session: AsyncSession, opens: Sequence[EngagementCount]) -> None:
     """Add a batch's opens: a row per (campaign, subscriber), its count raised by the batch's."""
-    if not opens:
+    rows = [
+        {
+            "campaign_id": item.target_id,
+            "subscriber_id": item.subscriber_id,
+            "opens": item.count,
+            "first_at": item.first_at,
+            "last_at": item.last_at,
+        }
+        for item in opens
+    ]
+    await _add_counts(session, campaign_opens, ["campaign_id", "subscriber_id"], "opens", rows)
+
+
+async def _add_counts(
+    session: AsyncSession,
+    table: sa.Table,
+    keys: list[str],
+    counter: str,
+    rows: list[dict[str, Any]],
+) -> None:
+    """Upsert ``rows`` into ``table``: a new key's row as given, an existing one's ``counter``
+    raised by the row's and its first and last times widened."""
+    if not rows:
         return
-    statement = _upsert(session, campaign_opens)
+    statement = _upsert(session, table)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
-        index_elements=["campaign_id", "subscriber_id"],
+        index_elements=keys,
         set_={
-            "opens": campaign_opens.c.opens + excluded.opens,
-            "first_at": _earliest(session, campaign_opens.c.first_at, excluded.first_at),
-            "last_at": _latest(session, campaign_opens.c.last_at, excluded.last_at),
+            counter: table.c[counter] + excluded[counter],
+            "first_at": _earliest(session, table.c.first_at, excluded.first_at),
+            "last_at": _latest(session, table.c.last_at, excluded.last_at),
         },
     )
-    await session.execute(
-        statement,
-        [
-            {
-                "campaign_id": item.target_id,
-                "subscriber_id": item.subscriber_id,
-                "opens": item.count,
-                "first_at": item.first_at,
-                "last_at": item.last_at,
-            }
-            for item in opens
-        ],
-    )
+    await session.execute(statement, rows)
 
 
 async def link_stats(session: AsyncSession, campaign_id: int) -> list[LinkStatsRow]:
