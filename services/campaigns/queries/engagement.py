@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import conflict_insert
 from shared.schema import campaign_links, campaign_opens, campaigns, link_clicks, subscribers
 
 
@@ -70,8 +70,7 @@ async def existing_campaigns(session: AsyncSession, campaign_ids: Collection[int
 
 
 def _upsert(session: AsyncSession, table: sa.Table) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return conflict_insert(session.get_bind().dialect.name, table)
 
 
 def _earliest(session: AsyncSession, a: Any, b: Any) -> Any:
