@@ -1,14 +1,28 @@
-"""Running arq workers inside a process: until a stop event, then a graceful stop."""
+"""Running arq workers inside a process: until a stop event, then a graceful stop; and again,
+built afresh, after Redis went away and came back."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis.exceptions
+import structlog
 from arq.worker import Worker
+
+log = structlog.get_logger(__name__)
+
+# What a worker's Redis calls raise when the server is gone, restarting or unreachable.
+REDIS_LOST: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
 
 
 async def run_workers(
@@ -33,8 +47,44 @@ async def run_workers(
         else:
             await _stop_gracefully(workers, running, grace)
     finally:
+        # A worker that ended with an error (its Redis went away) leaves the others running:
+        # they stop too, and all are built again together.
+        mains = [worker.main_task for worker in workers if worker.main_task is not None]
+        for task in mains:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*mains, return_exceptions=True)
         for worker in workers:
             await _close(worker)
+
+
+async def keep_workers_running(
+    build: Callable[[], Sequence[Worker]],
+    *,
+    stop: asyncio.Event,
+    grace: float,
+    first_wait: float = 0.5,
+    longest_wait: float = 10.0,
+) -> None:
+    """Run the workers ``build`` makes until ``stop`` is set, riding out Redis outages.
+
+    arq ends a worker whose Redis connection breaks. Exiting the process with it would leave
+    the chunks it was sending without their outcomes, and the reconciler would send them a
+    second time; here the jobs in progress finish (their outcomes are written to the
+    database, which does not need Redis), the workers are closed, and new ones are built once
+    Redis answers again, waiting a little longer after each failed attempt.
+    """
+    wait = first_wait
+    while not stop.is_set():
+        workers = build()
+        try:
+            await run_workers(workers, stop=stop, grace=grace)
+            return
+        except REDIS_LOST as exc:
+            log.warning("workers.redis_unreachable", error=type(exc).__name__, retry_in=wait)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+        wait = min(wait * 2, longest_wait)
 
 
 async def _stop_gracefully(
@@ -57,4 +107,13 @@ async def _close(worker: Worker) -> None:
     if tasks:
         await asyncio.gather(*tasks, return_exceptions=True)
     worker.tasks.clear()
-    await worker.close()
+    try:
+        await worker.close()
+    except REDIS_LOST:
+        # close() stops at its first Redis call (removing its health record) when Redis is
+        # away; what it would have done after that still has to happen.
+        if worker.on_shutdown is not None:
+            await worker.on_shutdown(worker.ctx)
+        with contextlib.suppress(*REDIS_LOST):
+            await worker.pool.aclose()
+        worker._pool = None

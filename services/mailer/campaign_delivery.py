@@ -164,15 +164,32 @@ async def _deliver_chunk(
         claimed = await queries.claim(conn, ids, utcnow(), in_audience)
         unclaimed = [i for i in ids if i not in claimed]  # usually none: one statement only
         departed = await queries.skip_departed(conn, unclaimed, in_audience, utcnow())
+    if claimed:
+        # Asked once more, after the claim's commit. The claiming statement reads the residents'
+        # subscriptions as of its own start (READ COMMITTED), so an unsubscribe that commits
+        # while it runs is not seen by it, and the resident may already have been told "you
+        # are unsubscribed". A statement that starts after the commit sees every unsubscribe
+        # answered before it; what is left is the chunk's own time on the wire.
+        async with runtime.engine.begin() as conn:
+            late = await queries.skip_departed(
+                conn, sorted(claimed), in_audience, utcnow(), status=DeliveryStatus.SENDING
+            )
+        claimed -= late
+        departed |= late
     mine = [r for r in chunk if r.delivery_id in claimed]
     outcomes: list[Outcome] = []
     started: set[int] = set()
     try:
         await _send_all(runtime, campaign, mine, outcomes, started, deadline=deadline)
-    except asyncio.CancelledError:
-        # Stopped mid-chunk (shutdown or job timeout): settle what is known before leaving.
+    except BaseException:
+        # Stopped mid-chunk (shutdown, job timeout, or Redis gone under the rate limiter):
+        # settle what is known before leaving, so the messages already handed to the relay
+        # are recorded as sent and never sent again by the reconciler.
         untouched = [r.delivery_id for r in mine if r.delivery_id not in started]
-        await asyncio.shield(_settle(runtime, outcomes, untouched))
+        try:
+            await asyncio.shield(_settle(runtime, outcomes, untouched))
+        except Exception as exc:  # the database may be what failed: the reconciler has it
+            log.warning("chunk.unsettled", rows=len(mine), error=type(exc).__name__)
         raise
     untouched = [r.delivery_id for r in mine if r.delivery_id not in started]
     await _settle(runtime, outcomes, untouched)

@@ -28,7 +28,7 @@ from shared.queues import (
     TRANSACTIONAL_QUEUE,
 )
 from shared.settings import Settings
-from shared.workers import run_workers
+from shared.workers import keep_workers_running, run_workers
 
 
 class _SharedRuntime:
@@ -133,8 +133,16 @@ async def run_worker(
 ) -> None:
     """Run both workers until ``stop`` is set (or, in burst mode, until both queues are empty)."""
     options = options or MailerOptions.from_env()
-    workers = build_workers(settings, options, burst=burst)
-    await run_workers(workers, stop=stop, grace=options.shutdown_grace)
+    if burst or stop is None:
+        workers = build_workers(settings, options, burst=burst)
+        await run_workers(workers, stop=stop, grace=options.shutdown_grace)
+        return
+    # A long-running mailer stays up through a Redis outage: see keep_workers_running.
+    await keep_workers_running(
+        lambda: build_workers(settings, options, burst=False),
+        stop=stop,
+        grace=options.shutdown_grace,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,7 +22,7 @@ from shared.jobs import deserialize_job, redis_settings, serialize_job
 from shared.process import run_process
 from shared.queues import HEALTH_CHECK_KEY_SUBSCRIPTIONS, PURGE_UNCONFIRMED, SUBSCRIPTIONS_QUEUE
 from shared.settings import Settings
-from shared.workers import run_workers
+from shared.workers import keep_workers_running, run_workers
 
 JOB_TIMEOUT = 30 * 60  # a first purge of a large backlog may take a while
 PURGE_HOUR = 3  # UTC, when sign-ups are fewest
@@ -90,7 +90,10 @@ async def run_worker(
     settings: Settings, *, burst: bool = False, stop: asyncio.Event | None = None
 ) -> None:
     """Run the worker until ``stop`` is set (or, in burst mode, until its queue is empty)."""
-    await run_workers([build_worker(settings, burst=burst)], stop=stop, grace=SHUTDOWN_GRACE)
+    if burst or stop is None:
+        await run_workers([build_worker(settings, burst=burst)], stop=stop, grace=SHUTDOWN_GRACE)
+        return
+    await keep_workers_running(lambda: [build_worker(settings)], stop=stop, grace=SHUTDOWN_GRACE)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -194,15 +194,20 @@ async def skip_departed(
     delivery_ids: Sequence[int],
     in_audience: sa.ColumnElement[bool],
     now: datetime,
+    *,
+    status: DeliveryStatus = DeliveryStatus.QUEUED,
 ) -> set[int]:
-    """Queued rows whose subscriber left the campaign's audience (or stopped being active) since
-    their batch started: 'skipped'; returns their ids."""
+    """Rows in ``status`` whose subscriber left the campaign's audience (or stopped being
+    active) since their batch started: 'skipped'; returns their ids.
+
+    With ``status`` 'sending' it takes back rows this process has just claimed and not yet
+    handed to the relay (see ``campaign_delivery._deliver_chunk``)."""
     if not delivery_ids:
         return set()
     result = await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.id.in_(delivery_ids))
-        .where(deliveries.c.status == DeliveryStatus.QUEUED)
+        .where(deliveries.c.status == status)
         .where(~_still_wanted(in_audience))
         .values(status=DeliveryStatus.SKIPPED, updated_at=now)
         .returning(deliveries.c.id)
