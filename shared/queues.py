@@ -32,6 +32,13 @@ SUBSCRIPTIONS_QUEUE: Final = KEY_PREFIX + "queue:subscriptions"
 # Uploaded import files, in chunks, until the subscriptions worker has imported them.
 IMPORT_UPLOAD_PREFIX: Final = KEY_PREFIX + "import:"
 
+# Set by the mailer right after the relay took a transactional mail (the key is the mail's
+# message_key), kept as long as arq keeps a job's result. The mailer reads it so that a job
+# re-run after a crash sends nothing twice; the subscriptions service's outbox sweep reads it to
+# know the mail is out.
+TRANSACTIONAL_SENT_MARK_PREFIX: Final = KEY_PREFIX + "mailer:tx-sent:"
+TRANSACTIONAL_SENT_MARK_SECONDS: Final = 3600
+
 HEALTH_CHECK_KEY_TRANSACTIONAL: Final = TRANSACTIONAL_QUEUE + ":health-check"
 HEALTH_CHECK_KEY_BULK: Final = BULK_QUEUE + ":health-check"
 HEALTH_CHECK_KEY_SUBSCRIPTIONS: Final = SUBSCRIPTIONS_QUEUE + ":health-check"

@@ -427,6 +427,29 @@ import_rejects = Table(
     comment="owner: subscriptions",
 )
 
+# Residents' mails handed to the mailer and not yet known to be sent. The mailer's queue lives
+# in Redis; a Redis that lost its data would lose them with it, so each is kept here, written in
+# the transaction of the change it follows, until the outbox sweep sees that the mailer has
+# finished its job (and replays it when Redis has no trace of it).
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", String(200), nullable=False, unique=True),
+    Column(
+        "subscriber_id",
+        Id,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # The OutboundMail as JSON, as the job carries it.
+    Column("mail", Text, nullable=False),
+    _ts("created_at", nullable=False),
+    Column("replays", Integer, nullable=False, server_default="0"),
+    comment="owner: subscriptions",
+)
+
 # Erased addresses, kept only as a salted SHA-256 digest so a later sign-up or import of the
 # same address is refused without storing the address itself.
 suppressions = Table(

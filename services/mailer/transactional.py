@@ -13,12 +13,10 @@ from services.mailer.errors import MailerError, SmtpError
 from services.mailer.retry import backoff
 from services.mailer.runtime import MailerRuntime
 from shared.contracts import OutboundMail
-from shared.queues import KEY_PREFIX
+from shared.queues import TRANSACTIONAL_SENT_MARK_PREFIX, TRANSACTIONAL_SENT_MARK_SECONDS
 
 log = structlog.get_logger(__name__)
 
-SENT_MARK_PREFIX = KEY_PREFIX + "mailer:tx-sent:"
-SENT_MARK_SECONDS = 3600  # arq's keep_result: how long the job id itself de-duplicates
 
 # Headers the mailer sets itself; a producer cannot override them.
 _RESERVED = frozenset(
@@ -75,13 +73,13 @@ async def send_transactional_mail(
     # arq re-runs a job whose worker died; if that was after the relay took the mail, the
     # mark (set right after) keeps the re-run from sending it again. Kept as long as arq
     # keeps a job id, so a later mail with the same key is not mistaken for a re-run.
-    mark = SENT_MARK_PREFIX + mail.message_key
+    mark = TRANSACTIONAL_SENT_MARK_PREFIX + mail.message_key
     if await marks.exists(mark):
         return "already sent"
     try:
         recipient, message = build_transactional(runtime, mail)
         await runtime.transactional_smtp.send(runtime.envelope_from, [recipient], message)
-        await marks.set(mark, b"1", ex=SENT_MARK_SECONDS)
+        await marks.set(mark, b"1", ex=TRANSACTIONAL_SENT_MARK_SECONDS)
     except SmtpError as exc:
         if exc.temporary and job_try < options.max_attempts:
             delay = backoff(job_try, options.retry_base, options.retry_cap)

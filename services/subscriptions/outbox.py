@@ -6,8 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import uuid4
 
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.subscriptions import queries
 from services.subscriptions.links import confirm_url
 from services.subscriptions.pages import Renderer
+from shared.clock import utcnow
 from shared.contracts import OutboundMail
 from shared.jobs import JobQueue, enqueue
 from shared.queues import SEND_TRANSACTIONAL
@@ -79,3 +84,24 @@ async def enqueue_mails(jobs: JobQueue, mails: Sequence[OutboundMail]) -> list[s
     twice.
     """
     return [await enqueue_mail(jobs, mail) for mail in mails]
+
+
+async def keep_and_enqueue(
+    session: AsyncSession, jobs: JobQueue, subscriber_id: int, mails: Sequence[OutboundMail]
+) -> list[str]:
+    """``enqueue_mails``, with each mail also kept in the outbox, in the same transaction.
+
+    The queue lives in Redis. A Redis that loses its data (FLUSHALL, an empty replica promoted)
+    would take a confirmation mail with it, after the resident was told to look for it; the
+    outbox sweep (outbox_sweep.py) replays a kept mail that Redis has no trace of.
+    """
+    now = utcnow()
+    for mail in mails:
+        await queries.insert_outbox_mail(
+            session,
+            job_id=SEND_TRANSACTIONAL.job_id(mail),
+            subscriber_id=subscriber_id,
+            mail=msgspec.json.encode(mail).decode(),
+            now=now,
+        )
+    return await enqueue_mails(jobs, mails)

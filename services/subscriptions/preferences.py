@@ -22,7 +22,7 @@ from services.subscriptions.links import (
     sign_confirm,
     sign_preferences,
 )
-from services.subscriptions.outbox import Outbox, enqueue_mail, enqueue_mails, render_confirmation
+from services.subscriptions.outbox import Outbox, keep_and_enqueue, render_confirmation
 from services.subscriptions.preference_form import (
     FormValues,
     Preferences,
@@ -239,7 +239,7 @@ async def _join(
         # Raised inside the transaction and before any mail is queued: the refused save
         # leaves nothing behind.
         await guard.admit_confirmation_mail(profile.email)
-    await enqueue_mails(outbox.jobs, enrolled.welcomes)
+    await keep_and_enqueue(session, outbox.jobs, profile.id, enrolled.welcomes)
     if not needs_mail:
         return False
     signer, settings = outbox.signer, outbox.settings
@@ -255,5 +255,5 @@ async def _join(
         preferences_url=preferences_url(settings, sign_preferences(signer, profile.key)),
     )
     # Before the commit, as in sign-up: no pending rows whose mail was never queued.
-    await enqueue_mail(outbox.jobs, mail)
+    await keep_and_enqueue(session, outbox.jobs, profile.id, [mail])
     return True

@@ -25,8 +25,7 @@ from services.subscriptions.links import (
 )
 from services.subscriptions.outbox import (
     Outbox,
-    enqueue_mail,
-    enqueue_mails,
+    keep_and_enqueue,
     render_confirmation,
 )
 from services.subscriptions.queries import ListRow
@@ -205,7 +204,7 @@ async def _subscribe(
         log.info("signup.already_confirmed", subscriber=subscriber.key)
         return SignupResult(subscriber.key, (), None)
     # Lists whose staff turned double opt-in off are confirmed at once, with their welcome.
-    await enqueue_mails(outbox.jobs, enrolled.welcomes)
+    await keep_and_enqueue(session, outbox.jobs, subscriber.id, enrolled.welcomes)
     if enrolled.confirmed:
         log.info("signup.confirmed_at_once", subscriber=subscriber.key, lists=enrolled.confirmed)
     pending = [row for row in lists if row.id in enrolled.pending]
@@ -231,7 +230,8 @@ async def _subscribe(
     )
     # Enqueued before the commit (mail.enqueue_mails): if Redis is down the request fails and
     # nothing is stored, rather than leaving pending rows whose confirmation mail was never sent.
-    job_id = await enqueue_mail(outbox.jobs, mail)
+    # Kept in the outbox too: a Redis that loses its data does not lose this mail.
+    [job_id] = await keep_and_enqueue(session, outbox.jobs, subscriber.id, [mail])
     log.info("signup.pending", subscriber=subscriber.key, lists=pending_ids, job=job_id)
     return SignupResult(subscriber.key, tuple(pending_ids), job_id)
 
@@ -275,7 +275,8 @@ async def confirm(
                 ip=ip,
                 record_ip=record_ip,
             )
-            await enqueue_mails(jobs, await welcome_mails(session, subscriber, confirmed))
+            welcomes = await welcome_mails(session, subscriber, confirmed)
+            await keep_and_enqueue(session, jobs, subscriber.id, welcomes)
     log.info("signup.confirmed", subscriber=key, lists=list_ids, changed=len(confirmed))
     return _link_target(subscriber, lists, statuses, len(confirmed))
 

@@ -7,6 +7,7 @@ runs once per tick across all of them).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from arq.worker import Worker, func
 from services.subscriptions.bounces import DELIVERY_PROBLEM_JOBS
 from services.subscriptions.gdpr_jobs import GDPR_JOBS
 from services.subscriptions.import_jobs import IMPORT_JOBS
+from services.subscriptions.outbox_sweep import SweepResult, sweep_outbox
 from services.subscriptions.purge import PurgeResult, purge_unconfirmed
 from services.subscriptions.runtime import CTX_KEY, WorkerRuntime, worker_runtime
 from shared.jobs import deserialize_job, redis_settings, serialize_job
@@ -29,6 +31,8 @@ PURGE_HOUR = 3  # UTC, when sign-ups are fewest
 PURGE_MINUTE = 17
 # On stop, a running purge may finish its batch; arq queues the rest again.
 SHUTDOWN_GRACE = 30.0
+# How often the outbox is swept: a confirmation mail Redis lost is sent again within this.
+OUTBOX_SWEEP_SECONDS = 20
 
 
 async def purge_unconfirmed_job(ctx: dict[str, Any]) -> dict[str, int]:
@@ -38,6 +42,13 @@ async def purge_unconfirmed_job(ctx: dict[str, Any]) -> dict[str, int]:
         runtime.sessions, older_than_days=runtime.settings.purge_unconfirmed_after_days
     )
     return {"subscriptions": result.subscriptions, "subscribers": result.subscribers}
+
+
+async def sweep_outbox_job(ctx: dict[str, Any]) -> dict[str, int]:
+    """arq cron job: forget the kept mails the mailer finished, replay those Redis lost."""
+    runtime = worker_runtime(ctx)
+    result: SweepResult = await sweep_outbox(runtime.sessions, runtime.mail_jobs, runtime.mail_jobs)
+    return dataclasses.asdict(result)
 
 
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
@@ -58,7 +69,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             *IMPORT_JOBS,  # staff imports uploaded in the staff app
         ],
         # Not in burst mode: a burst run ends when the queue is empty, a cron job never is.
-        cron_jobs=[] if burst else [_daily_purge()],
+        cron_jobs=[] if burst else [_daily_purge(), _outbox_sweep()],
         queue_name=SUBSCRIPTIONS_QUEUE,
         health_check_key=HEALTH_CHECK_KEY_SUBSCRIPTIONS,
         redis_settings=redis_settings(settings.redis_url),
@@ -83,6 +94,18 @@ def _daily_purge() -> Any:
         minute={PURGE_MINUTE},
         unique=True,  # several worker processes: one run per day
         timeout=JOB_TIMEOUT,
+    )
+
+
+def _outbox_sweep() -> Any:
+    return cron(
+        sweep_outbox_job,
+        name="subscriptions:sweep-outbox",
+        minute=None,
+        second=set(range(0, 60, OUTBOX_SWEEP_SECONDS)),
+        unique=True,
+        timeout=OUTBOX_SWEEP_SECONDS * 10,
+        run_at_startup=True,  # after an outage, at once
     )
 
 

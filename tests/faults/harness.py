@@ -384,6 +384,10 @@ class Stack:
             env,
             log_dir,
         )
+        # Its outbox sweep replays a confirmation mail Redis lost.
+        self.worker = Process(
+            "subscriptions-worker", ["-m", "services.subscriptions.worker"], env, log_dir
+        )
         self.mailers = [
             Process(f"mailer{n}", ["-m", "services.mailer"], env, log_dir) for n in range(mailers)
         ]
@@ -398,11 +402,12 @@ class Stack:
 
     @property
     def processes(self) -> list[Process]:
-        return [self.subscriptions, self.campaigns, *self.mailers]
+        return [self.subscriptions, self.campaigns, self.worker, *self.mailers]
 
     def start_web(self) -> None:
         self.subscriptions.start()
         self.campaigns.start()
+        self.worker.start()
         wait_for_http(self.subscriptions_url + "/health/live", self.subscriptions)
         wait_for_http(self.campaigns_url + "/health/live", self.campaigns)
 

@@ -3,10 +3,9 @@ emptied with FLUSHALL. The campaign completes from the ledger, nothing lost, not
 sign-ups while Redis is away get 503 with Retry-After, never 500, and every sign-up that got a
 2xx has its confirmation mail sent.
 
-Known limit, measured here: arq ends a worker whose Redis connection breaks, so a mailer process
-exits when Redis goes away and comes back through its restart policy (the Supervisor plays
-``restart: unless-stopped``). The rows it had claimed are sent again by the reconciler: at most
-the claims open at that moment are doubled."""
+arq ends a worker whose Redis connection breaks; the mailer and the subscriptions worker build
+theirs again in the same process once Redis answers (shared/workers.py), so no process should
+exit. A Supervisor still plays ``restart: unless-stopped`` and counts any restart."""
 
 from __future__ import annotations
 
@@ -95,7 +94,7 @@ async def run_redis_loss(
             await wait_until_done(database_url, campaign, size.recipients, within=600, stack=stack)
             finished = time.monotonic()
         received = by_recipient(sink.of_campaign(campaign))
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90  # the outbox sweep runs every 20 s
         while time.monotonic() < deadline:
             confirmed = {d.rcpt for d in sink.transactional()}
             if set(signups.accepted) <= confirmed:
@@ -117,17 +116,15 @@ async def run_redis_loss(
         }
         print(f"\nscenario 3, {how} ({size.name}): {figures}")
         assert figures["lost"] == 0, figures
-        # arq ends a worker whose Redis connection breaks, so a mailer dies with its claims
-        # open and is restarted (restart: unless-stopped); its open claims may be sent again.
-        # A job starved past its life has its claims taken back by the reconciler too.
+        # A job starved of CPU past its life has its claims taken back by the reconciler, and
+        # they may be sent again: at most the claims open at the fault.
         assert duplicates(received) <= open_claims_at_most(stack, size), figures
         assert dict(counts) == {"sent": size.recipients}
         assert set(signups.statuses) <= {202, 503}, figures
         assert signups.without_retry_after == 0, figures
-        if how == "restart":
-            # After a FLUSHALL a confirmation job still queued is gone: no outbox replays it
-            # (docs/reliability.md, "Not covered yet"); the figure is printed, not asserted.
-            assert not unconfirmed, figures
+        # After a FLUSHALL a confirmation job still queued is gone from Redis; the outbox
+        # sweep of the subscriptions worker sends it again.
+        assert not unconfirmed, figures
     finally:
         await residents.aclose()
         await api.aclose()

@@ -66,6 +66,13 @@ from services.subscriptions.queries.lists import (
     get_public_lists,
     get_welcome_texts,
 )
+from services.subscriptions.queries.outbox import (
+    OutboxRow,
+    count_outbox_replays,
+    delete_outbox_mails,
+    get_outbox_page,
+    insert_outbox_mail,
+)
 from services.subscriptions.queries.purge import (
     delete_stale_pending,
     delete_subscribers_without_subscriptions,
@@ -125,6 +132,7 @@ __all__ = [
     "LinkTarget",
     "ListRow",
     "ListTextRow",
+    "OutboxRow",
     "PreferenceListRow",
     "ProfileRow",
     "RejectRow",
@@ -137,6 +145,8 @@ __all__ = [
     "change_subscriber_status",
     "confirm_pending",
     "confirm_pending_lists",
+    "count_outbox_replays",
+    "delete_outbox_mails",
     "delete_stale_pending",
     "delete_subscriber",
     "delete_subscribers_without_subscriptions",
@@ -155,6 +165,7 @@ __all__ = [
     "get_link_target",
     "get_list_by_slug",
     "get_lists_by_id",
+    "get_outbox_page",
     "get_preference_lists",
     "get_profile_by_email",
     "get_profile_by_key",
@@ -177,6 +188,7 @@ __all__ = [
     "insert_consent_events",
     "insert_import",
     "insert_import_consent",
+    "insert_outbox_mail",
     "insert_pending_subscriptions",
     "insert_rejects",
     "insert_subscriber",
