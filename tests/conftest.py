@@ -153,11 +153,20 @@ async def database_url(
     if postgres_migrated is None:
         pytest.skip("PostgreSQL: set BREVDUE_TEST_DATABASE_URL to run")
     engine = create_engine(postgres_migrated)
-    tables = ", ".join(table.name for table in metadata.sorted_tables)
     async with engine.begin() as conn:
-        await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        raw = await conn.get_raw_connection()
+        # One round trip of plain DELETEs (children first) and sequences set back to 1: on
+        # tables a test left nearly empty this takes a few milliseconds, where TRUNCATE, which
+        # gives every table a new file, took 0.3–0.7 s per test.
+        await raw.driver_connection.execute(EMPTY_POSTGRES)  # type: ignore[union-attr]
     await engine.dispose()
     yield postgres_migrated
+
+
+EMPTY_POSTGRES = (
+    "".join(f'DELETE FROM "{table.name}";' for table in reversed(metadata.sorted_tables))
+    + "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c WHERE c.relkind = 'S';"
+)
 
 
 # --- SMTP --------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ from tests.campaigns.staff_support import csrf_token, post_form, sign_in_as
 from tests.mailer.support import FAST
 from tests.support.smtp import RecordingSMTPServer
 
+# Pages, permissions and input checks, not SQL: the queries behind them run on both
+# databases in the API's tests, so these run on one (PostgreSQL when configured).
+pytestmark = pytest.mark.one_database
+
 
 @pytest.fixture
 async def editor(api: Api, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:

@@ -25,6 +25,10 @@ from tests.campaigns.sending_support import (
 )
 from tests.campaigns.staff_support import csrf_token, sign_in_as
 
+# Pages, permissions and input checks, not SQL: the queries behind them run on both
+# databases in the API's tests, so these run on one (PostgreSQL when configured).
+pytestmark = pytest.mark.one_database
+
 
 @pytest.fixture
 async def browser(api: Api) -> AsyncIterator[httpx.AsyncClient]:

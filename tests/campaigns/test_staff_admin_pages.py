@@ -6,12 +6,17 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from services.campaigns import accounts
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
 from tests.campaigns.conftest import Api
 from tests.campaigns.test_staff_app import csrf_token, log_in
+
+# Pages, permissions and input checks, not SQL: the queries behind them run on both
+# databases in the API's tests, so these run on one (PostgreSQL when configured).
+pytestmark = pytest.mark.one_database
 
 PASSWORD = "a long enough password"
 

@@ -16,6 +16,10 @@ from services.campaigns.app import create_app
 from shared.settings import Settings
 from tests.campaigns.staff_support import PASSWORD, create_staff
 
+# Pages, permissions and input checks, not SQL: the queries behind them run on both
+# databases in the API's tests, so these run on one (PostgreSQL when configured).
+pytestmark = pytest.mark.one_database
+
 NEW_PASSWORD = "en lang og god adgangskode"
 
 

@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from shared.db import create_engine
-from shared.schema import metadata
+from tests.conftest import EMPTY_POSTGRES
 from tests.faults.harness import OwnRedis, Sink
 
 
@@ -20,9 +19,9 @@ async def fault_database(postgres_migrated: str | None) -> AsyncIterator[str]:
     if postgres_migrated is None:
         pytest.skip("fault scenarios run on PostgreSQL: set BREVDUE_TEST_DATABASE_URL")
     engine = create_engine(postgres_migrated)
-    tables = ", ".join(table.name for table in metadata.sorted_tables)
     async with engine.begin() as conn:
-        await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.execute(EMPTY_POSTGRES)  # type: ignore[union-attr]
     await engine.dispose()
     yield postgres_migrated
 

@@ -23,6 +23,10 @@ from services.subscriptions.mx_check import MxChecker, Verdict
 from shared.settings import Settings
 from tests.subscriptions.conftest import all_subscribers, subscribe_json
 
+# Pages, permissions and input checks, not SQL: the queries behind them run on both
+# databases in the API's tests, so these run on one (PostgreSQL when configured).
+pytestmark = pytest.mark.one_database
+
 
 class FakeZone(asyncio.DatagramProtocol):
     """A tiny authoritative DNS server: mail.example has an MX, web.example only an A,
