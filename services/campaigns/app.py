@@ -37,6 +37,7 @@ from services.campaigns.errors import (
     TooManyRequests,
     Unavailable,
 )
+from services.campaigns.feeds import FeedPoller
 from services.campaigns.mailer_events import CampaignEventReader
 from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
@@ -98,6 +99,8 @@ def create_app(settings: Settings) -> Litestar:
             engagement.start()
             scheduler = Scheduler(sessionmaker, jobs, settings.schedule_poll_interval)
             scheduler.start()
+            feeds = FeedPoller(sessionmaker, settings)
+            feeds.start()
             try:
                 app.state.settings = settings
                 app.state.engine = engine
@@ -108,6 +111,7 @@ def create_app(settings: Settings) -> Litestar:
                 yield
             finally:
                 await scheduler.stop()
+                await feeds.stop()
                 await events.stop()
                 await events.redis.aclose()
                 await engagement.stop()
