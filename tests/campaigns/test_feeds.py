@@ -81,9 +81,7 @@ async def test_valid_ics_and_rss_feeds_store_their_upcoming_events(
     ics = await feeds.register_feed(
         session, "demo-site", f"{url}/valid.ics", "kultur", "dk-koebenhavn"
     )
-    rss = await feeds.register_feed(
-        session, "demo-site", f"{url}/events.rss", "kultur", "se-malmo"
-    )
+    rss = await feeds.register_feed(session, "demo-site", f"{url}/events.rss", "kultur", "se-malmo")
 
     assert sorted(await _refresh_all(session, limited)) == sorted([ics.id, rss.id])
 
