@@ -46,6 +46,8 @@ from services.campaigns.routes.app_admin_pages import AdminPages
 from services.campaigns.routes.app_audience_pages import AudiencePages
 from services.campaigns.routes.app_audit_pages import AuditPages
 from services.campaigns.routes.app_campaign_pages import CampaignPages
+from services.campaigns.routes.app_digest_pages import DigestPages
+from services.campaigns.routes.app_feed_pages import FeedPages
 from services.campaigns.routes.app_field_pages import FieldPages
 from services.campaigns.routes.app_import_pages import ImportPages
 from services.campaigns.routes.app_organisation_pages import OrganisationPages
@@ -133,6 +135,8 @@ def create_app(settings: Settings) -> Litestar:
             AudiencePages,
             OverviewPages,
             SitePages,
+            FeedPages,
+            DigestPages,
             FieldPages,
             SegmentPages,
             ImportPages,

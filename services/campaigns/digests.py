@@ -10,6 +10,7 @@ archive shows too. Pinned events lead every block; dropped events are left out."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -223,3 +224,25 @@ def _section(heading: str, found: Sequence[EventRow], language: str) -> Section:
             )
         )
     return section
+
+
+def preview_block(
+    found: Sequence[EventRow],
+    municipality: str,
+    pinned: frozenset[int],
+    dropped: frozenset[int],
+    language: str,
+) -> str:
+    """The block a reader of ``municipality`` and ``language`` would get, as HTML."""
+    shown = [event for event in found if event.id not in dropped]
+    return _ENV.get_template("block.html").render(
+        sections=sections_for(shown, municipality, pinned, language)
+    )
+
+
+def has_digest_tag(body: str) -> bool:
+    """Whether a campaign body places the digest (``{{ digest }}``)."""
+    return _DIGEST_TAG.search(body) is not None
+
+
+_DIGEST_TAG: Final = re.compile(r"\{\{-?\s*digest\s*-?\}\}")
