@@ -178,6 +178,13 @@ async def test_weekly_digest_from_three_feeds_puts_each_readers_municipality_fir
         for municipality in ("", "dk-koebenhavn", "dk-helsingoer", "se-malmo")
     }
 
+    # A test send as a subscriber renders the digest too (the general block).
+    tested = await api.post(
+        f"/api/campaigns/{campaign['id']}/test",
+        json={"to": ["editor@kultur.test"], "subscriber_id": ids["anne@example.dk"]},
+    )
+    assert tested.status_code in {200, 202}, tested.text
+
     sent = await api.post(f"/api/campaigns/{campaign['id']}/send")
     assert sent.status_code == 202, sent.text
     await run_worker(settings, burst=True, options=FAST)
