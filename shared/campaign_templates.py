@@ -13,7 +13,14 @@ from shared.errors import BrevdueError
 from shared.template_limits import BoundedSandbox, Budget, TemplateLimitError, render_bounded
 
 # Variables a campaign template may use; documented for staff in docs/templates.md.
-TEMPLATE_VARIABLES = ("subscriber", "campaign", "unsubscribe_url", "preferences_url", "view_url")
+TEMPLATE_VARIABLES = (
+    "subscriber",
+    "campaign",
+    "unsubscribe_url",
+    "preferences_url",
+    "view_url",
+    "digest",
+)
 
 
 class CampaignTemplateError(BrevdueError):
@@ -79,4 +86,6 @@ def sample_context(subscriber_name: str | None = "Maja", language: str = "da") -
         "unsubscribe_url": "https://example.org/unsubscribe/preview",
         "preferences_url": "https://example.org/preferences/preview",
         "view_url": "https://example.org/v/preview",
+        # A digest campaign's events (services/campaigns/digests.py); none in a sample.
+        "digest": "",
     }

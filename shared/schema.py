@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -532,4 +533,84 @@ campaign_runs = Table(
     # row changed later (staff resumed it) is not paused by that request again.
     _ts("pause_requested_at"),
     comment="owner: mailer",
+)
+
+# Event feeds (iCalendar or RSS/Atom) that member institutions publish; staff register them per
+# member site with the topic (list) and municipality their events default to. The campaigns
+# service's feed poller fetches each when ``next_fetch_at`` has come (conditional GET with the
+# ETag and Last-Modified kept here) and records the outcome: status 'new', 'ok' or 'broken'
+# with ``error`` saying why.
+event_feeds = Table(
+    "event_feeds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site_id", Id, ForeignKey("member_sites.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("list_id", Id, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    # A municipality id from shared/municipalities.py; NULL: the events belong to none.
+    Column("municipality", String(64), nullable=True),
+    Column("status", String(16), nullable=False, default="new"),
+    Column("error", Text, nullable=True),
+    Column("etag", String(500), nullable=True),
+    Column("last_modified", String(100), nullable=True),
+    _ts("fetched_at"),
+    _ts("next_fetch_at", nullable=False),
+    _ts("created_at", nullable=False),
+    UniqueConstraint("site_id", "url"),
+    Index("ix_event_feeds_next_fetch_at", "next_fetch_at"),
+    comment="owner: campaigns",
+)
+
+# The upcoming events of the feeds, one row per feed and UID (iCalendar) or guid (RSS/Atom):
+# a fetch updates the rows it finds and deletes the feed's rows it no longer lists.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("feed_id", Id, ForeignKey("event_feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", String(500), nullable=False),
+    Column("title", String(500), nullable=False),
+    # The start in UTC and the IANA zone the feed gave it in (for showing it as published).
+    _ts("starts_at", nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("all_day", Boolean, nullable=False, default=False),
+    Column("place", String(500), nullable=True),
+    Column("link", String(2000), nullable=True),
+    Column("image_url", String(2000), nullable=True),
+    Column("list_id", Id, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("municipality", String(64), nullable=True),
+    _ts("updated_at", nullable=False),
+    UniqueConstraint("feed_id", "uid"),
+    Index("ix_events_starts_at", "starts_at"),
+    comment="owner: campaigns",
+)
+
+# A digest campaign's choice: the period and topics (lists) its events come from, and the
+# events staff pinned (shown first) or dropped.
+campaign_digests = Table(
+    "campaign_digests",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("list_ids", JSON, nullable=False),
+    Column("pinned", JSON, nullable=False),
+    Column("dropped", JSON, nullable=False),
+    _ts("updated_at", nullable=False),
+    comment="owner: campaigns",
+)
+
+# A digest campaign's event block as HTML, computed once per reader language and municipality
+# when staff save the digest: ``municipality`` '' is the block for readers of no municipality
+# with events of its own. The mailer picks one per recipient (the body's ``{{ digest }}``); the
+# archive shows the '' block.
+digest_blocks = Table(
+    "digest_blocks",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("language", String(2), primary_key=True),
+    Column("municipality", String(64), primary_key=True),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    comment="owner: campaigns",
 )

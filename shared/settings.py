@@ -134,6 +134,13 @@ class Settings:
     schedule_poll_interval: float = 10.0
     # Test sends of campaigns each staff user (or token) may make per hour.
     test_sends_per_hour: int = 20
+    # Event feeds of member institutions (services/campaigns/feed_fetch.py): how often each
+    # replica looks for feeds that are due, how often a feed is fetched, and the limits of
+    # one fetch (whole seconds for the answer, bytes of the body).
+    feed_poll_interval: float = 60.0
+    feed_fetch_interval: float = 3600.0
+    feed_timeout: float = 10.0
+    feed_max_bytes: int = 5_000_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -236,6 +243,16 @@ def _abuse_settings(get: Callable[[str], str | None], defaults: Settings) -> dic
             get("SCHEDULE_POLL_INTERVAL"),
             defaults.schedule_poll_interval,
             0.05,
+        ),
+        "feed_poll_interval": _seconds(
+            "FEED_POLL_INTERVAL", get("FEED_POLL_INTERVAL"), defaults.feed_poll_interval, 0.05
+        ),
+        "feed_fetch_interval": _seconds(
+            "FEED_FETCH_INTERVAL", get("FEED_FETCH_INTERVAL"), defaults.feed_fetch_interval, 1.0
+        ),
+        "feed_timeout": _seconds("FEED_TIMEOUT", get("FEED_TIMEOUT"), defaults.feed_timeout, 0.1),
+        "feed_max_bytes": _positive_int(
+            "FEED_MAX_BYTES", get("FEED_MAX_BYTES"), defaults.feed_max_bytes
         ),
         "test_sends_per_hour": _positive_int(
             "TEST_SENDS_PER_HOUR", get("TEST_SENDS_PER_HOUR"), defaults.test_sends_per_hour

@@ -37,6 +37,7 @@ from services.campaigns.errors import (
     TooManyRequests,
     Unavailable,
 )
+from services.campaigns.feeds import FeedPoller
 from services.campaigns.mailer_events import CampaignEventReader
 from services.campaigns.pages import Renderer
 from services.campaigns.render_pool import RenderPool
@@ -45,6 +46,8 @@ from services.campaigns.routes.app_admin_pages import AdminPages
 from services.campaigns.routes.app_audience_pages import AudiencePages
 from services.campaigns.routes.app_audit_pages import AuditPages
 from services.campaigns.routes.app_campaign_pages import CampaignPages
+from services.campaigns.routes.app_digest_pages import DigestPages
+from services.campaigns.routes.app_feed_pages import FeedPages
 from services.campaigns.routes.app_field_pages import FieldPages
 from services.campaigns.routes.app_import_pages import ImportPages
 from services.campaigns.routes.app_organisation_pages import OrganisationPages
@@ -98,6 +101,8 @@ def create_app(settings: Settings) -> Litestar:
             engagement.start()
             scheduler = Scheduler(sessionmaker, jobs, settings.schedule_poll_interval)
             scheduler.start()
+            feeds = FeedPoller(sessionmaker, settings)
+            feeds.start()
             try:
                 app.state.settings = settings
                 app.state.engine = engine
@@ -108,6 +113,7 @@ def create_app(settings: Settings) -> Litestar:
                 yield
             finally:
                 await scheduler.stop()
+                await feeds.stop()
                 await events.stop()
                 await events.redis.aclose()
                 await engagement.stop()
@@ -129,6 +135,8 @@ def create_app(settings: Settings) -> Litestar:
             AudiencePages,
             OverviewPages,
             SitePages,
+            FeedPages,
+            DigestPages,
             FieldPages,
             SegmentPages,
             ImportPages,

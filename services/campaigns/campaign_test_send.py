@@ -12,6 +12,7 @@ from typing import Any, Final
 from uuid import uuid4
 
 from email_validator import EmailNotValidError, validate_email
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
@@ -51,6 +52,10 @@ async def send_test(
     context["campaign"] = {"id": campaign_id, "subject": row.subject}
     if request.language is not None:
         context["subscriber"] = {**context["subscriber"], "language": request.language}
+    # A digest campaign's block for readers of no municipality of their own, in the
+    # reader's language (stored HTML from the block template, escaped there).
+    block = await queries.digest_block(session, campaign_id, context["subscriber"]["language"], "")
+    context["digest"] = Markup(block or "")  # noqa: S704
     draft = await stored_draft(session, row)
     rendered = await renderer.run("body", render_message, draft, context)
     if not isinstance(rendered, Rendered):

@@ -85,3 +85,7 @@ class TooManyRequests(CampaignsError):
     def __init__(self, message: str, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(message, {"retry_after": str(retry_after)})
+
+
+class FeedError(CampaignsError):
+    """An event feed that cannot be fetched or read; ``message`` says why, for staff to see."""

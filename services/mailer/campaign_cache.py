@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from jinja2 import Template
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer import mime, queries, tracked_links
@@ -75,6 +76,11 @@ def compile_campaign(
         link_ids=tuple((link_ids or {})[url] for url in urls),
         track_opens=source.track_opens,
         archive_public=source.archive_public,
+        # Stored HTML from the campaigns service's own block template, escaped there.
+        digest={
+            (language, municipality): (Markup(html), text)  # noqa: S704
+            for language, municipality, html, text in source.digest
+        },
     )
 
 

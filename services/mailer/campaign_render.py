@@ -34,10 +34,15 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
     if campaign.link_ids:
         # The body was rewritten to read each tracked link's href from here (tracked_links).
         context[VARIABLE] = links.clicks(recipient, campaign.link_ids)
+    # A digest campaign: the reader's block, chosen by municipality (computed at save).
+    digest = campaign.digest_for(recipient.language, recipient.municipality)
+    context["digest"] = digest[0] if digest is not None else ""
     subject = render_template(content.subject, context, field="subject")
     context["campaign"] = {"id": campaign.id, "subject": subject}
     body_html = render_template(content.body, context, field="body")
     if content.body_text is not None:
+        if digest is not None:
+            context["digest"] = digest[1]
         body_text = render_template(content.body_text, context, field="body_text")
     else:
         body_text = html_to_text(body_html)

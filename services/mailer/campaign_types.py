@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from jinja2 import Template
+from markupsafe import Markup
 
 from services.mailer import mime
 from shared.statuses import CampaignStatus
@@ -36,6 +37,9 @@ class CampaignSource:
     track_opens: bool = False
     # Whether it is shown in the public archive: its "view in the browser" link goes there.
     archive_public: bool = False
+    # A digest campaign's event blocks (digest_blocks): (language, municipality, html, text),
+    # municipality '' for readers of no municipality with a block of its own.
+    digest: tuple[tuple[str, str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,7 @@ class Recipient:
     language: str
     message_id: str
     attempts: int = 0
+    municipality: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,16 @@ class CompiledCampaign:
     link_ids: tuple[int, ...] = ()
     track_opens: bool = False
     archive_public: bool = False
+    # A digest campaign's ``{{ digest }}`` per (language, municipality): HTML and text.
+    digest: Mapping[tuple[str, str], tuple[Markup, str]] = field(default_factory=dict)
+
+    def digest_for(self, language: str, municipality: str | None) -> tuple[Markup, str] | None:
+        """The digest block a reader gets: their municipality's in their language, else the
+        block of readers without one of their own; None for a campaign that is no digest."""
+        if not self.digest:
+            return None
+        language = language if (language, "") in self.digest else "da"
+        return self.digest.get((language, municipality or "")) or self.digest.get((language, ""))
 
     def variant_of(self, language: str) -> str | None:
         """The variant a reader of ``language`` gets: their own, else the fallback; None for

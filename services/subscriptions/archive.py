@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from jinja2 import Template
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
@@ -109,6 +110,9 @@ class CopyRenderer:
         self, campaign: queries.ArchivedCampaign, context: dict[str, Any], lang: str
     ) -> Copy:
         subject_template, body_template = self._templates(campaign, lang)
+        # Stored by the campaigns service from its own escaped block template.
+        digest = campaign.digest.get(lang) or campaign.digest.get("da", "")
+        context = {**context, "digest": Markup(digest)}  # noqa: S704
         return await asyncio.to_thread(
             _render_copy,
             campaign.id,

@@ -10,7 +10,13 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.schema import campaign_lists, campaign_runs, campaign_variants, campaigns
+from shared.schema import (
+    campaign_lists,
+    campaign_runs,
+    campaign_variants,
+    campaigns,
+    digest_blocks,
+)
 
 SENT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SUBJECT = (
@@ -144,3 +150,33 @@ async def test_the_archive_shows_each_languages_variant_and_a_layouts_own_footer
         assert copy.text.count("/archive/about?") == 1, copy.text
     page = await client.get(f"/archive/campaigns/{campaign_id}?lang=sv")
     assert "<h1>Nyheter</h1>" in page.text
+
+
+async def test_a_digest_campaign_in_the_archive_shows_its_general_block(
+    client: httpx.AsyncClient, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    campaign_id = await _campaign(
+        engine, lists["kultur"], public=True, body="<h1>Ugens kultur</h1>{{ digest }}"
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(digest_blocks),
+            [
+                {
+                    "campaign_id": campaign_id,
+                    "language": language,
+                    "municipality": municipality,
+                    "html": f"<p>{language}:{municipality or 'general'}</p>",
+                    "text": "",
+                }
+                for language in ("da", "sv")
+                for municipality in ("", "dk-koebenhavn")
+            ],
+        )
+    for lang, shown in (("da", "<p>da:general</p>"), ("sv", "<p>sv:general</p>")):
+        content = await client.get(f"/archive/campaigns/{campaign_id}/content?lang={lang}")
+        assert content.status_code == 200
+        assert shown in content.text and "dk-koebenhavn" not in content.text
+    # No English block: the Danish one.
+    content = await client.get(f"/archive/campaigns/{campaign_id}/content?lang=en")
+    assert "<p>da:general</p>" in content.text

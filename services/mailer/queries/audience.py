@@ -15,6 +15,7 @@ from shared.schema import (
     campaign_segments,
     campaign_variants,
     campaigns,
+    digest_blocks,
     mailing_lists,
     segments,
     subscribers,
@@ -57,6 +58,16 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
             .order_by(campaign_variants.c.language)
         )
     ).all()
+    digest = (
+        await conn.execute(
+            sa.select(
+                digest_blocks.c.language,
+                digest_blocks.c.municipality,
+                digest_blocks.c.html,
+                digest_blocks.c.text,
+            ).where(digest_blocks.c.campaign_id == campaign_id)
+        )
+    ).all()
     return CampaignSource(
         id=int(row["id"]),
         subject=row["subject"],
@@ -78,6 +89,10 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
         ),
         track_opens=bool(row["track_opens"]),
         archive_public=bool(row["archive_public"]),
+        digest=tuple(
+            (str(item.language), str(item.municipality), str(item.html), str(item.text))
+            for item in digest
+        ),
     )
 
 

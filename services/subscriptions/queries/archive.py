@@ -15,6 +15,7 @@ from shared.schema import (
     campaign_runs,
     campaign_variants,
     campaigns,
+    digest_blocks,
     mailing_lists,
 )
 from shared.statuses import CampaignStatus, RunState
@@ -34,6 +35,8 @@ class ArchivedCampaign:
     layout: str | None = None
     # Its subject and body per language variant: the archive page in that language shows them.
     variants: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # A digest campaign's block per language for readers of no particular municipality.
+    digest: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,18 @@ async def _with_variants(
     variants: dict[int, dict[str, tuple[str, str]]] = {}
     for row in (await session.execute(query)).all():
         variants.setdefault(int(row.campaign_id), {})[str(row.language)] = (row.subject, row.body)
-    return [replace(item, variants=variants.get(item.id, {})) for item in found]
+    digests: dict[int, dict[str, str]] = {}
+    blocks = (
+        sa.select(digest_blocks.c.campaign_id, digest_blocks.c.language, digest_blocks.c.html)
+        .where(digest_blocks.c.campaign_id.in_([item.id for item in found]))
+        .where(digest_blocks.c.municipality == "")
+    )
+    for block in (await session.execute(blocks)).all():
+        digests.setdefault(int(block.campaign_id), {})[str(block.language)] = str(block.html)
+    return [
+        replace(item, variants=variants.get(item.id, {}), digest=digests.get(item.id, {}))
+        for item in found
+    ]
 
 
 async def get_sent_campaign(session: AsyncSession, campaign_id: int) -> ArchivedCampaign | None:
