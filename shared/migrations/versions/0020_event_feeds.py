@@ -1,7 +1,7 @@
 """Event feeds of member institutions, their events, and digest campaigns' choices and blocks
 
-Revision ID: 0023_event_feeds
-Revises: 0018_imports
+Revision ID: 0020_event_feeds
+Revises: 0019_mail_outbox
 Create Date: 2026-11-29 21:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_event_feeds"
-down_revision: str | None = "0018_imports"
+revision: str = "0020_event_feeds"
+down_revision: str | None = "0019_mail_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
