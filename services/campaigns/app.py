@@ -55,6 +55,8 @@ from services.campaigns.routes.app_segment_pages import SegmentPages
 from services.campaigns.routes.app_sending_pages import SendingPages
 from services.campaigns.routes.app_site_pages import SitePages
 from services.campaigns.scheduling import Scheduler
+from services.campaigns.webhook_dispatch import Dispatcher
+from services.campaigns.webhook_events import ResidentEventReader
 from shared.db import create_engine, create_sessionmaker, database_unreachable
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
@@ -98,6 +100,10 @@ def create_app(settings: Settings) -> Litestar:
             engagement.start()
             scheduler = Scheduler(sessionmaker, jobs, settings.schedule_poll_interval)
             scheduler.start()
+            resident_events = ResidentEventReader(Redis.from_url(settings.redis_url), sessionmaker)
+            resident_events.start()
+            dispatcher = Dispatcher(sessionmaker, settings)
+            dispatcher.start()
             try:
                 app.state.settings = settings
                 app.state.engine = engine
@@ -108,6 +114,9 @@ def create_app(settings: Settings) -> Litestar:
                 yield
             finally:
                 await scheduler.stop()
+                await dispatcher.stop()
+                await resident_events.stop()
+                await resident_events.redis.aclose()
                 await events.stop()
                 await events.redis.aclose()
                 await engagement.stop()
