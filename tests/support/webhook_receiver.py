@@ -63,9 +63,9 @@ class WebhookReceiver:
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b"receiver says %d" % status})
 
-    async def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
-        """Wait until ``count`` requests have arrived; all that did."""
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, count: int) -> list[Received]:
+        """Wait (up to 15 s) until ``count`` requests have arrived; all that did."""
+        async with asyncio.timeout(15):
             while len(self.received) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
