@@ -179,7 +179,7 @@ def event_data(event: ResidentEvent) -> dict[str, Any]:
     if event.type == "campaign.sent":
         return {"campaign_id": event.campaign_id, "recipients": event.recipients}
     data: dict[str, Any] = {"subscriber": event.subscriber_key, "lists": list(event.lists)}
-    if event.type in ("subscriber.bounced", "subscriber.complained"):
+    if event.campaign_id is not None:  # the campaign's mail it bounced, or left from
         data["campaign_id"] = event.campaign_id
     return data
 
