@@ -54,6 +54,7 @@ from services.campaigns.routes.app_password_links import PasswordLinkPages
 from services.campaigns.routes.app_segment_pages import SegmentPages
 from services.campaigns.routes.app_sending_pages import SendingPages
 from services.campaigns.routes.app_site_pages import SitePages
+from services.campaigns.routes.app_webhook_pages import WebhookPages
 from services.campaigns.scheduling import Scheduler
 from services.campaigns.webhook_dispatch import Dispatcher
 from services.campaigns.webhook_events import ResidentEventReader
@@ -143,6 +144,7 @@ def create_app(settings: Settings) -> Litestar:
             ImportPages,
             AuditPages,
             OrganisationPages,
+            WebhookPages,
             create_static_files_router(
                 path="/app/static",
                 directories=[STATIC_DIR],

@@ -19,6 +19,8 @@ from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
+from services.campaigns.errors import N_
+
 MAX_URL: Final = 2000
 # Only the start of an answer is kept for the log.
 MAX_ERROR: Final = 300
@@ -48,19 +50,19 @@ class Outcome:
 def url_problem(url: str, allow_loopback_http: bool) -> str | None:
     """Why ``url`` cannot be registered, or None; addresses are checked at each attempt."""
     if len(url) > MAX_URL or any(ord(ch) < 33 for ch in url):
-        return "must be a URL of at most 2000 characters without spaces"
+        return N_("must be a URL of at most 2000 characters without spaces")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        return "is not a valid URL"
+        return N_("is not a valid URL")
     loopback_http = parts.scheme == "http" and allow_loopback_http
     problems = (
-        (parts.username is not None or parts.password is not None, "must not carry a password"),
-        (not parts.hostname, "must name a host"),
-        (bool(parts.fragment), "must not have a #fragment"),
-        (parts.scheme != "https" and not loopback_http, "must start with https://"),
-        (loopback_http and parts.hostname != "127.0.0.1", "http:// is only for 127.0.0.1"),
+        (parts.username is not None or parts.password is not None, N_("must not carry a password")),
+        (not parts.hostname, N_("must name a host")),
+        (bool(parts.fragment), N_("must not have a #fragment")),
+        (parts.scheme != "https" and not loopback_http, N_("must start with https://")),
+        (loopback_http and parts.hostname != "127.0.0.1", N_("http:// is only for 127.0.0.1")),
     )
     return next((problem for broken, problem in problems if broken), None)
 

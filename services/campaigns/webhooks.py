@@ -16,7 +16,7 @@ import structlog
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.campaigns.errors import InvalidInput, NotFound
+from services.campaigns.errors import N_, InvalidInput, NotFound
 from services.campaigns.queries import webhooks as rows
 from services.campaigns.queries.common import MAX_ID
 from services.campaigns.webhook_http import url_problem
@@ -46,7 +46,7 @@ def _check_events(events: Sequence[str]) -> list[str]:
     if unknown or not events:
         raise InvalidInput(
             "the webhook is not valid",
-            {"events": "choose one or more of " + ", ".join(EVENT_TYPES)},
+            {"events": N_("choose one or more of the event types")},
         )
     return [name for name in EVENT_TYPES if name in events]  # one order, no repeats
 
@@ -54,13 +54,15 @@ def _check_events(events: Sequence[str]) -> list[str]:
 def _check_url(url: str, settings: Settings) -> str:
     problem = url_problem(url.strip(), settings.webhook_allow_loopback_http)
     if problem is not None:
-        raise InvalidInput("the webhook is not valid", {"url": problem})
+        raise InvalidInput(N_("the webhook is not valid"), {"url": problem})
     return url.strip()
 
 
 def _check_description(description: str) -> str:
     if len(description) > MAX_DESCRIPTION:
-        raise InvalidInput("the webhook is not valid", {"description": "at most 200 characters"})
+        raise InvalidInput(
+            N_("the webhook is not valid"), {"description": N_("at most 200 characters")}
+        )
     return description.strip()
 
 
