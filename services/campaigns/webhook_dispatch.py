@@ -33,6 +33,9 @@ log = structlog.get_logger(__name__)
 BATCH: Final = 20
 # A claimed delivery is due again after this if its replica died during the attempt.
 LEASE_MARGIN: Final = 60.0
+# The log keeps finished deliveries (their bodies name residents by key) this long.
+KEEP_LOG: Final = timedelta(days=30)
+PRUNE_EVERY: Final = 600.0
 
 
 def next_attempt(
@@ -117,13 +120,18 @@ class Dispatcher:
                 for endpoint in await rows.all_endpoints(session)
                 if endpoint.id in {d.endpoint_id for d in claimed}
             }
-        await asyncio.gather(
+        results = await asyncio.gather(
             *(
                 self._attempt(d, endpoints[d.endpoint_id])
                 for d in claimed
                 if d.endpoint_id in endpoints
-            )
+            ),
+            return_exceptions=True,
         )
+        for result in results:
+            if isinstance(result, Exception):
+                # The outcome could not be stored: the delivery is due again after its lease.
+                log.warning("webhook.attempt_not_recorded", error=repr(result)[:300])
         return len(claimed)
 
     async def _attempt(self, delivery: rows.DeliveryRow, endpoint: rows.EndpointRow) -> None:
@@ -147,9 +155,20 @@ class Dispatcher:
             status=status,
         )
 
+    async def prune(self) -> int:
+        """Delete the log's finished deliveries older than ``KEEP_LOG``."""
+        async with self.sessionmaker() as session:
+            pruned = await rows.prune_deliveries(session, utcnow() - KEEP_LOG)
+            await session.commit()
+        return pruned
+
     async def _run(self) -> None:
+        pruned_at: float | None = None
         while True:
             try:
+                if pruned_at is None or time.monotonic() - pruned_at > PRUNE_EVERY:
+                    pruned_at = time.monotonic()
+                    await self.prune()
                 if await self.poll() == BATCH:
                     continue  # more may be due at once
             except Exception as exc:

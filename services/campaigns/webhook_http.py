@@ -132,7 +132,8 @@ async def post(
             start = b"" if 200 <= code < 300 else await _start_of(response)
     except httpx.TimeoutException:
         return Outcome(None, "no answer within the time limit")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
+        # Whatever the URL or the network does, it is this attempt's failure, kept in the log.
         return Outcome(None, (f"{type(exc).__name__}: {exc}")[:MAX_ERROR])
     if 300 <= code < 400:
         return Outcome(code, "redirects are not followed")

@@ -7,13 +7,22 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.campaigns.webhook_http import url_problem
+from services.campaigns import webhooks
+from services.campaigns.webhook_dispatch import Dispatcher
+from services.campaigns.webhook_http import UnsafeTarget, resolve_public, url_problem
+from services.campaigns.webhook_schemas import WebhookCreate
+from shared.clock import utcnow
+from shared.db import create_sessionmaker
 from shared.events import ResidentEvent, publish_resident_event
+from shared.schema import webhook_deliveries
 from shared.settings import Settings
 from tests.campaigns.conftest import Api
 from tests.support.webhook_receiver import WebhookReceiver, verify
@@ -217,3 +226,57 @@ async def test_bad_input_and_roles(api: Api) -> None:
         404,
     )
     assert (await api.delete("/api/webhooks/5", role="admin")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("93.184.215.14", True),
+        ("2a00:1450:4001:82b::200e", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.9", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # cloud metadata
+        ("100.64.0.1", False),  # shared address space
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fd00::1", False),
+        ("fe80::1", False),
+        ("::ffff:127.0.0.1", False),  # IPv4-mapped loopback
+        ("::ffff:93.184.215.14", True),
+    ],
+)
+async def test_only_public_addresses_are_called(address: str, allowed: bool) -> None:
+    if allowed:
+        assert await resolve_public(address, 443, allow_loopback=False) == address
+    else:
+        with pytest.raises(UnsafeTarget):
+            await resolve_public(address, 443, allow_loopback=False)
+
+
+async def test_an_entry_read_twice_queues_one_delivery_and_old_ones_are_pruned(
+    settings: Settings, db: AsyncEngine
+) -> None:
+    sessions = create_sessionmaker(db)  # no app runs: nothing is sent
+    async with sessions() as session:
+        for url, events in [
+            ("https://hooks.example.org/in", ["subscriber.confirmed"]),
+            ("https://other.example.org/in", ["campaign.sent"]),
+        ]:
+            await webhooks.create_endpoint(session, settings, WebhookCreate(url=url, events=events))
+        assert await webhooks.fan_out(session, "1-0", confirmed()) == 1
+        assert await webhooks.fan_out(session, "1-0", confirmed()) == 0
+        assert await webhooks.fan_out(session, "2-0", confirmed()) == 1
+    async with db.begin() as conn:
+        await conn.execute(
+            sa.update(webhook_deliveries)
+            .where(webhook_deliveries.c.source == "1-0")
+            .values(status="delivered", created_at=utcnow() - timedelta(days=31))
+        )
+    dispatcher = Dispatcher(sessions, Settings())
+    assert await dispatcher.prune() == 1
+    async with db.connect() as conn:
+        left = (await conn.execute(sa.select(webhook_deliveries.c.source))).scalars().all()
+    assert left == ["2-0"]

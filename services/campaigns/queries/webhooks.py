@@ -112,7 +112,8 @@ async def insert_endpoint(
 ) -> int:
     """Add an active endpoint; its id."""
     result = await session.execute(
-        sa.insert(webhook_endpoints).values(
+        sa.insert(webhook_endpoints)
+        .values(
             url=url,
             description=description,
             events=list(events),
@@ -321,3 +322,13 @@ async def delivery_by_id(session: AsyncSession, delivery_id: int) -> DeliveryRow
     )
     row = result.mappings().first()
     return _delivery(row) if row is not None else None
+
+
+async def prune_deliveries(session: AsyncSession, before: datetime) -> int:
+    """Delete finished deliveries created before ``before``; how many."""
+    result = await session.execute(
+        sa.delete(webhook_deliveries)
+        .where(webhook_deliveries.c.status.in_([DELIVERED, FAILED]))
+        .where(webhook_deliveries.c.created_at < before)
+    )
+    return rowcount(result)
