@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
 
 import msgspec
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
 from shared.queues import KEY_PREFIX
+
+_log = structlog.get_logger(__name__)
 
 # The mailer appends here when it stops sending a campaign on its own (too many failures); the
 # campaigns service, owner of ``campaigns.status``, reads it with a consumer group. A stream
@@ -108,3 +112,74 @@ async def publish_engagement(redis: Redis, event: Engagement) -> None:
     entry = encode_engagement(event)
     fields: dict[FieldT, EncodableT] = {key: value for key, value in entry.items()}
     await redis.xadd(ENGAGEMENT_STREAM, fields, maxlen=ENGAGEMENT_MAX_LENGTH, approximate=True)
+
+
+# --- resident and campaign events, for outgoing webhooks -----------------------------------
+
+# The owning services append one entry where a subscription or campaign changed state, after
+# the change committed: subscriptions for sign-ups, confirmations and unsubscriptions, the
+# mailer for bounces, complaints and finished campaigns. The campaigns service, owner of the
+# webhook tables, reads it with a consumer group and fans each entry out to the endpoints that
+# asked for its type. An entry nobody reads waits; the cap bounds a stream left unread for days.
+RESIDENT_EVENTS_STREAM: Final = KEY_PREFIX + "stream:resident-events"
+RESIDENT_EVENTS_GROUP: Final = "webhooks"
+RESIDENT_EVENTS_MAX_LENGTH: Final = 100_000
+
+EventType = Literal[
+    "subscriber.subscribed",
+    "subscriber.confirmed",
+    "subscriber.unsubscribed",
+    "subscriber.bounced",
+    "subscriber.complained",
+    "campaign.sent",
+]
+EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
+
+
+class ResidentEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A subscription or campaign changed state; ``at`` is when (UTC, epoch seconds).
+
+    Residents are named only by their pseudonymous key, never by address or name: a webhook
+    receiver that needs more asks the staff API. ``lists`` are list slugs; ``campaign_id`` is
+    set for bounces, complaints and sent campaigns; ``recipients`` only for a sent campaign.
+    """
+
+    type: EventType
+    at: float
+    subscriber_key: str | None = None
+    lists: tuple[str, ...] = ()
+    campaign_id: int | None = None
+    recipients: int | None = None
+
+
+_resident_decoder: Final = msgspec.msgpack.Decoder(ResidentEvent)
+
+
+def decode_resident_event(fields: dict[bytes, bytes]) -> ResidentEvent:
+    """Read an entry written by ``publish_resident_event``; raises ``msgspec.DecodeError``."""
+    payload = fields.get(PAYLOAD_FIELD)
+    if payload is None:
+        raise msgspec.ValidationError("stream entry has no payload field")
+    return _resident_decoder.decode(payload)
+
+
+async def publish_resident_event(redis: Redis, event: ResidentEvent) -> None:
+    """Append ``event`` to the resident events stream."""
+    fields: dict[FieldT, EncodableT] = {PAYLOAD_FIELD: msgspec.msgpack.encode(event)}
+    await redis.xadd(
+        RESIDENT_EVENTS_STREAM, fields, maxlen=RESIDENT_EVENTS_MAX_LENGTH, approximate=True
+    )
+
+
+async def announce_resident_event(redis: Redis, event: ResidentEvent) -> bool:
+    """Publish ``event`` once its change has committed; False (logged) when Redis is away.
+
+    The change itself stands either way: an event lost here costs a webhook delivery, while
+    failing the request would tell the resident their committed sign-up did not happen.
+    """
+    try:
+        await publish_resident_event(redis, event)
+    except (RedisError, OSError) as exc:
+        _log.warning("resident_event.not_published", type=event.type, error=repr(exc)[:300])
+        return False
+    return True

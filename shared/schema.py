@@ -289,6 +289,59 @@ campaign_segments = Table(
     comment="owner: campaigns",
 )
 
+# Outgoing webhooks: endpoints staff registered, and one row per event per endpoint, which is
+# both the delivery queue (status pending, next_attempt_at) and the delivery log shown to staff.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("url", String(2000), nullable=False),
+    Column("description", String(200), nullable=False, default=""),
+    # The event types (shared.events.EVENT_TYPES) this endpoint receives.
+    Column("events", JSON, nullable=False),
+    # whsec_<base64>: needed in clear to sign each delivery; shown to staff only at creation.
+    Column("secret", String(100), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    # Deliveries that exhausted their retries since the last success; at the limit the
+    # endpoint is disabled, with the time and reason shown to staff.
+    Column("failures_in_row", Integer, nullable=False, default=0),
+    _ts("disabled_at"),
+    Column("disabled_reason", String(500), nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    comment="owner: campaigns",
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "endpoint_id", Id, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    ),
+    # The Standard Webhooks message id (webhook-id), the same on every attempt.
+    Column("message_id", String(64), nullable=False, unique=True),
+    # The stream entry the event came from ("test:<token>" for a test event): reading an entry
+    # twice after a crash adds no second delivery.
+    Column("source", String(64), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("next_attempt_at"),
+    Column("last_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("delivered_at"),
+    UniqueConstraint("endpoint_id", "source"),
+    # The dispatcher's poll: pending deliveries whose time has come.
+    Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
+    comment="owner: campaigns",
+)
+
+
 # --- owned by the subscriptions service ---------------------------------------------------
 
 

@@ -141,6 +141,17 @@ class Settings:
     feed_fetch_interval: float = 3600.0
     feed_timeout: float = 10.0
     feed_max_bytes: int = 5_000_000
+    # Outgoing webhooks: plain http:// to 127.0.0.1 (a receiver on this machine, in tests and
+    # local trials); otherwise only https:// to public addresses is ever called.
+    webhook_allow_loopback_http: bool = False
+    # Waits before the 2nd, 3rd, ... attempt of a delivery (seconds); after the last, it failed.
+    webhook_retry_delays: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0)
+    # Deliveries in a row that exhausted their retries before an endpoint is disabled.
+    webhook_disable_after: int = 5
+    # How often each campaigns replica looks for deliveries that are due (seconds).
+    webhook_poll_interval: float = 1.0
+    # One attempt's limit, connection and answer together (seconds).
+    webhook_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -256,6 +267,12 @@ def _abuse_settings(get: Callable[[str], str | None], defaults: Settings) -> dic
         ),
         "test_sends_per_hour": _positive_int(
             "TEST_SENDS_PER_HOUR", get("TEST_SENDS_PER_HOUR"), defaults.test_sends_per_hour
+        ),
+        "webhook_allow_loopback_http": _flag(
+            "WEBHOOK_ALLOW_LOOPBACK_HTTP", get("WEBHOOK_ALLOW_LOOPBACK_HTTP")
+        ),
+        "webhook_disable_after": _positive_int(
+            "WEBHOOK_DISABLE_AFTER", get("WEBHOOK_DISABLE_AFTER"), defaults.webhook_disable_after
         ),
         "purge_unconfirmed_after_days": _positive_int(
             "PURGE_UNCONFIRMED_AFTER_DAYS",

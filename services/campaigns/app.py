@@ -57,7 +57,10 @@ from services.campaigns.routes.app_password_links import PasswordLinkPages
 from services.campaigns.routes.app_segment_pages import SegmentPages
 from services.campaigns.routes.app_sending_pages import SendingPages
 from services.campaigns.routes.app_site_pages import SitePages
+from services.campaigns.routes.app_webhook_pages import WebhookPages
 from services.campaigns.scheduling import Scheduler
+from services.campaigns.webhook_dispatch import Dispatcher
+from services.campaigns.webhook_events import ResidentEventReader
 from shared.db import create_engine, create_sessionmaker, database_unreachable
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
@@ -103,6 +106,10 @@ def create_app(settings: Settings) -> Litestar:
             scheduler.start()
             feeds = FeedPoller(sessionmaker, settings)
             feeds.start()
+            resident_events = ResidentEventReader(Redis.from_url(settings.redis_url), sessionmaker)
+            resident_events.start()
+            dispatcher = Dispatcher(sessionmaker, settings)
+            dispatcher.start()
             try:
                 app.state.settings = settings
                 app.state.engine = engine
@@ -114,6 +121,9 @@ def create_app(settings: Settings) -> Litestar:
             finally:
                 await scheduler.stop()
                 await feeds.stop()
+                await dispatcher.stop()
+                await resident_events.stop()
+                await resident_events.redis.aclose()
                 await events.stop()
                 await events.redis.aclose()
                 await engagement.stop()
@@ -142,6 +152,7 @@ def create_app(settings: Settings) -> Litestar:
             ImportPages,
             AuditPages,
             OrganisationPages,
+            WebhookPages,
             create_static_files_router(
                 path="/app/static",
                 directories=[STATIC_DIR],

@@ -23,6 +23,7 @@ from services.mailer.campaign_render import render_message
 from services.mailer.campaign_types import CompiledCampaign, Recipient
 from services.mailer.errors import MailerError, SmtpError
 from services.mailer.queries import Outcome
+from services.mailer.resident_events import announce_sent
 from services.mailer.retry import backoff
 from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
@@ -123,8 +124,7 @@ async def deliver_batch(runtime: MailerRuntime, batch: DeliverBatch) -> BatchRep
         if released or time.monotonic() > deadline:
             out_of_time = start + size < len(eligible) or bool(released)
             break
-    async with runtime.engine.begin() as conn:
-        await queries.finish_if_done(conn, batch.campaign_id, utcnow())
+    await _finish_if_done(runtime, batch.campaign_id)
     await pause_if_failing(runtime, batch.campaign_id, report.sent, report.failed)
     _count(runtime, report)
     if report.deferred:
@@ -146,6 +146,14 @@ def _count(runtime: MailerRuntime, report: BatchReport) -> None:
     ):
         if number:
             ledger.labels(status).inc(number)
+
+
+async def _finish_if_done(runtime: MailerRuntime, campaign_id: int) -> None:
+    """End the run when no row waits any more, and announce the campaign sent."""
+    async with runtime.engine.begin() as conn:
+        finished = await queries.finish_if_done(conn, campaign_id, utcnow())
+    if finished:
+        await announce_sent(runtime.events, runtime.engine, campaign_id)
 
 
 async def _deliver_chunk(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer import mime, queries
 from services.mailer.errors import CampaignNotFoundError, MailerError, UnsupportedAddressError
+from services.mailer.resident_events import announce_sent
 from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
 from shared.clock import utcnow
@@ -104,7 +105,9 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
     async with runtime.engine.begin() as conn:
         if cancelled:
             await queries.skip_queued(conn, campaign_id, utcnow(), "campaign cancelled")
-        await queries.finish_if_done(conn, campaign_id, utcnow())
+        finished = await queries.finish_if_done(conn, campaign_id, utcnow())
+    if finished:  # nobody to send to, or every row skipped
+        await announce_sent(runtime.events, runtime.engine, campaign_id)
     log.info("campaign.fanned_out", campaign_id=campaign_id, recipients=recipients, batches=batches)
     return recipients
 

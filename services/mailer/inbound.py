@@ -28,6 +28,7 @@ from services.mailer import mime, queries
 from services.mailer.bounces import EventKind, classify, parse_campaign_message_id, parse_verp
 from services.mailer.metrics import MailerMetrics
 from services.mailer.providers import ProviderEvent
+from services.mailer.resident_events import announce_problem
 from shared.clock import utcnow
 from shared.contracts import DeliveryProblem
 from shared.db import create_engine
@@ -124,6 +125,7 @@ async def record_delivery_event(
         at=now,
     )
     await enqueue(runtime.problem_jobs, RECORD_DELIVERY_PROBLEM, problem)
+    await announce_problem(runtime.redis, runtime.engine, campaign_id, subscriber_id, kind)
     log.info("bounce.recorded", kind=kind, campaign=campaign_id, code=code)
     return True
 

@@ -29,6 +29,7 @@ import structlog
 from services.mailer import queries
 from services.mailer.auto_pause import announce_unseen_pauses
 from services.mailer.fanout import enqueue_batch
+from services.mailer.resident_events import announce_sent
 from services.mailer.runtime import MailerRuntime
 from shared.clock import utcnow
 from shared.contracts import StartCampaign
@@ -103,7 +104,10 @@ async def reconcile(
         if run.fanned_out and run.campaign_id not in live:
             report.batches += await requeue_campaign(runtime, redis, run.campaign_id, now, tag)
             async with runtime.engine.begin() as conn:
-                report.finished += await queries.finish_if_done(conn, run.campaign_id, now)
+                finished = await queries.finish_if_done(conn, run.campaign_id, now)
+            if finished:
+                report.finished += 1
+                await announce_sent(runtime.events, runtime.engine, run.campaign_id)
     report.pauses_announced = await announce_unseen_pauses(runtime)
     if report.requeued_sending or report.batches or report.starts:
         log.warning("reconcile.repaired", **vars(report))

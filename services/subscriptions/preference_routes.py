@@ -180,10 +180,11 @@ async def preferences_unsubscribe(
     signer: Signer,
     renderer: Pages,
     settings: Config,
+    jobs: Jobs,
 ) -> Response[str]:
     """Unsubscribe from every list at once."""
     require_same_origin(request, settings)
-    prefs = await preferences.unsubscribe_everything(session, signer, token)
+    prefs = await preferences.unsubscribe_everything(session, signer, token, jobs)
     if prefs is None:
         return _no_data(renderer, request)
     lang = request_language(request, prefs.profile.language)

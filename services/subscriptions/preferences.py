@@ -30,7 +30,9 @@ from services.subscriptions.preference_form import (
     check,
 )
 from services.subscriptions.queries import PreferenceListRow, ProfileRow
+from services.subscriptions.resident_events import announce, slugs_of
 from shared.clock import utcnow
+from shared.jobs import JobQueue
 from shared.statuses import SubscriberStatus, SubscriptionStatus
 from shared.tokens import TokenSigner
 
@@ -90,12 +92,14 @@ async def save(
         if problems:
             return prefs, SaveOutcome(problems=problems)
         outcome = await _apply(session, prefs, values, outbox=outbox, ip=ip, guard=guard)
+    await announce(outbox.jobs, "subscriber.subscribed", key, outcome.added)
+    await announce(outbox.jobs, "subscriber.unsubscribed", key, outcome.removed)
     log.info("preferences.saved", subscriber=key, added=outcome.added, removed=outcome.removed)
     return prefs, outcome
 
 
 async def unsubscribe_everything(
-    session: AsyncSession, signer: TokenSigner, token: str
+    session: AsyncSession, signer: TokenSigner, token: str, jobs: JobQueue | None = None
 ) -> Preferences | None:
     """Unsubscribe from every list (withdrawals recorded); None when no data is held."""
     key = read_preferences_token(signer, token)
@@ -111,6 +115,8 @@ async def unsubscribe_everything(
             actor=audit.RESIDENT,
             now=utcnow(),
         )
+    if jobs is not None:
+        await announce(jobs, "subscriber.unsubscribed", key, slugs_of(prefs.lists, left))
     log.info("preferences.unsubscribed_all", subscriber=key, lists=len(left))
     return prefs
 

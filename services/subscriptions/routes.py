@@ -151,13 +151,15 @@ async def unsubscribe_form(
 async def unsubscribe_now(
     request: AnyRequest,
     token: FromPath[str],
+    *,
     session: Session,
     signer: Signer,
     renderer: Pages,
+    jobs: Jobs,
 ) -> Response[str]:
     """Leave the mail's lists (button or RFC 8058 one-click): 200 with a page, no redirect,
     no cookie."""
-    result = await unsubscribe.unsubscribe(session, signer, token)
+    result = await unsubscribe.unsubscribe(session, signer, token, jobs=jobs)
     return _unsubscribe_page(request, renderer, "unsubscribed.html", token, result)
 
 
@@ -170,12 +172,14 @@ async def unsubscribe_now(
 async def unsubscribe_everything(
     request: AnyRequest,
     token: FromPath[str],
+    *,
     session: Session,
     signer: Signer,
     renderer: Pages,
+    jobs: Jobs,
 ) -> Response[str]:
     """Leave every list (the unsubscribe page's second button)."""
-    result = await unsubscribe.unsubscribe(session, signer, token, everything=True)
+    result = await unsubscribe.unsubscribe(session, signer, token, jobs=jobs, everything=True)
     return _unsubscribe_page(request, renderer, "unsubscribed.html", token, result)
 
 

@@ -29,6 +29,7 @@ from services.subscriptions.outbox import (
     render_confirmation,
 )
 from services.subscriptions.queries import ListRow
+from services.subscriptions.resident_events import announce, slugs_of
 from services.subscriptions.schemas import (
     SignupRequest,
     SubscribeBody,
@@ -58,6 +59,10 @@ class SignupResult:
     subscriber_key: str
     pending_list_ids: tuple[int, ...]
     mail_job_id: str | None
+    # Slugs of the lists this sign-up joined, and of those it confirmed at once (no double
+    # opt-in), announced on the resident events stream after the commit.
+    joined: tuple[str, ...] = ()
+    confirmed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,9 +139,11 @@ async def subscribe(
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 async with session.begin():
-                    return await _subscribe(
+                    result = await _subscribe(
                         session, request, source=source, outbox=outbox, guard=guard
                     )
+                await _announce_signup(outbox.jobs, result)
+                return result
             except (IntegrityError, OperationalError):
                 if attempt == _ATTEMPTS:
                     raise
@@ -207,14 +214,18 @@ async def _subscribe(
     await keep_and_enqueue(session, outbox.jobs, subscriber.id, enrolled.welcomes)
     if enrolled.confirmed:
         log.info("signup.confirmed_at_once", subscriber=subscriber.key, lists=enrolled.confirmed)
+    changes = {
+        "joined": slugs_of(lists, {*enrolled.pending, *enrolled.confirmed}),
+        "confirmed": slugs_of(lists, enrolled.confirmed),
+    }
     pending = [row for row in lists if row.id in enrolled.pending]
     if not pending:
-        return SignupResult(subscriber.key, (), None)
+        return SignupResult(subscriber.key, (), None, **changes)
     pending_ids = sorted(row.id for row in pending)
     if guard is not None and not await guard.may_send_confirmation(subscriber.email):
         # The bombing guard: same answer, rows stay pending, but no more mail today.
         log.info("signup.confirmation_withheld", subscriber=subscriber.key, lists=pending_ids)
-        return SignupResult(subscriber.key, tuple(pending_ids), None)
+        return SignupResult(subscriber.key, tuple(pending_ids), None, **changes)
     signer, settings = outbox.signer, outbox.settings
     mail = render_confirmation(
         outbox.renderer,
@@ -233,7 +244,12 @@ async def _subscribe(
     # Kept in the outbox too: a Redis that loses its data does not lose this mail.
     [job_id] = await keep_and_enqueue(session, outbox.jobs, subscriber.id, [mail])
     log.info("signup.pending", subscriber=subscriber.key, lists=pending_ids, job=job_id)
-    return SignupResult(subscriber.key, tuple(pending_ids), job_id)
+    return SignupResult(subscriber.key, tuple(pending_ids), job_id, **changes)
+
+
+async def _announce_signup(redis: JobQueue, result: SignupResult) -> None:
+    await announce(redis, "subscriber.subscribed", result.subscriber_key, result.joined)
+    await announce(redis, "subscriber.confirmed", result.subscriber_key, result.confirmed)
 
 
 async def inspect_confirm(session: AsyncSession, signer: TokenSigner, token: str) -> LinkTarget:
@@ -277,6 +293,7 @@ async def confirm(
             )
             welcomes = await welcome_mails(session, subscriber, confirmed)
             await keep_and_enqueue(session, jobs, subscriber.id, welcomes)
+    await announce(jobs, "subscriber.confirmed", key, slugs_of(lists, confirmed))
     log.info("signup.confirmed", subscriber=key, lists=list_ids, changed=len(confirmed))
     return _link_target(subscriber, lists, statuses, len(confirmed))
 

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, enrolment, queries
 from services.subscriptions.links import read_unsubscribe_token, sign_preferences
+from services.subscriptions.resident_events import announce, slugs_of
 from shared.clock import utcnow
+from shared.jobs import JobQueue
 from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
@@ -39,7 +41,12 @@ async def inspect_unsubscribe(
 
 
 async def unsubscribe(
-    session: AsyncSession, signer: TokenSigner, token: str, *, everything: bool = False
+    session: AsyncSession,
+    signer: TokenSigner,
+    token: str,
+    *,
+    jobs: JobQueue | None = None,
+    everything: bool = False,
 ) -> UnsubscribeResult:
     """Leave the lists of the mailing the link came with; with ``everything``, every list.
 
@@ -65,6 +72,15 @@ async def unsubscribe(
             now=utcnow(),
         )
         lists = await queries.get_lists_by_id(session, list_ids or ())
+        left = await queries.get_lists_by_id(session, changed)
+    if jobs is not None:
+        await announce(
+            jobs,
+            "subscriber.unsubscribed",
+            subscriber.key,
+            slugs_of(left, changed),
+            campaign_id=link.campaign_id,
+        )
     log.info(
         "unsubscribe.done",
         subscriber=link.subscriber_key,

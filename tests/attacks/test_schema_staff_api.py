@@ -37,7 +37,13 @@ async def test_no_generated_request_gets_a_server_error_or_a_nonconforming_answe
     base_url = str(api.client.base_url).rstrip("/")
     schema = (await api.get(SCHEMA_PATH)).json()
     campaign = await new_campaign(api)
+    webhook = await api.post(
+        "/api/webhooks",
+        role="admin",
+        json={"url": "https://hooks.example.org/in", "events": ["campaign.sent"]},
+    )
     known = {
+        "webhook_id": str(webhook.json()["id"]),
         "campaign_id": str(campaign["id"]),
         "slug": "kultur",
         "key": DEMO_SITE["key"],

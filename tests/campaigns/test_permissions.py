@@ -75,6 +75,13 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/dashboard"): "viewer",
     ("GET", "/api/organisation"): "viewer",
     ("PUT", "/api/organisation"): "admin",
+    ("GET", "/api/webhooks"): "admin",
+    ("POST", "/api/webhooks"): "admin",
+    ("GET", "/api/webhooks/{webhook_id:int}"): "admin",
+    ("PATCH", "/api/webhooks/{webhook_id:int}"): "admin",
+    ("DELETE", "/api/webhooks/{webhook_id:int}"): "admin",
+    ("POST", "/api/webhooks/{webhook_id:int}/test"): "admin",
+    ("GET", "/api/webhooks/{webhook_id:int}/deliveries"): "admin",
 }
 CALLERS = ("anonymous", "viewer", "editor", "admin", "deactivated user", "revoked token")
 

@@ -20,6 +20,7 @@ from services.campaigns.routes.segments import SegmentsController
 from services.campaigns.routes.sites import SitesController
 from services.campaigns.routes.subscribers import SubscribersController
 from services.campaigns.routes.users import TokensController, UsersController
+from services.campaigns.routes.webhooks import WebhooksController
 
 BEARER_SCHEME = "BearerToken"
 
@@ -43,6 +44,7 @@ def api_router() -> Router:
             TokensController,
             DashboardController,
             OrganisationController,
+            WebhooksController,
         ],
         # OPTIONS too: Litestar skips it by default, and the role guard then finds no user.
         # Authentication first: the audit trail names the caller it let through.

@@ -34,6 +34,7 @@ from services.mailer.queries.ledger import (
     requeue_stuck_sending,
     skip_departed,
     skip_queued,
+    subscriber_key,
 )
 from services.mailer.queries.links import ensure_links
 from services.mailer.queries.runs import (
@@ -94,6 +95,7 @@ __all__ = [
     "segment_audience_page",
     "skip_departed",
     "skip_queued",
+    "subscriber_key",
     "suppressed_addresses",
     "unstarted_campaigns",
 ]

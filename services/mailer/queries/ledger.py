@@ -415,3 +415,12 @@ async def latest_delivery_to(conn: AsyncConnection, address: str) -> tuple[int, 
     )
     row = result.first()
     return (int(row.campaign_id), int(row.subscriber_id)) if row else None
+
+
+async def subscriber_key(conn: AsyncConnection, subscriber_id: int) -> str | None:
+    """The pseudonymous key of a subscriber (events name residents by it), or None."""
+    result = await conn.execute(
+        sa.select(subscribers.c.key).where(subscribers.c.id == subscriber_id)
+    )
+    key = result.scalar_one_or_none()
+    return str(key) if key is not None else None
