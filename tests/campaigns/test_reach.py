@@ -9,6 +9,7 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,7 +24,9 @@ from shared.schema import (
     subscribers,
     subscriptions,
 )
+from shared.settings import Settings
 from tests.campaigns.conftest import Api, new_campaign
+from tests.campaigns.staff_support import sign_in_as
 from tests.campaigns.test_sites import new_site
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -176,6 +179,43 @@ async def test_the_csv_holds_what_the_api_shows(api: Api, db: AsyncEngine) -> No
     assert every.status_code == 200, every.text
     sites = {row["site"] for row in csv.DictReader(io.StringIO(every.text))}
     assert sites == {"demo-site", "m-og-s", "other"}
+
+
+async def test_the_staff_pages_show_the_figures_in_every_language(
+    api: Api, db: AsyncEngine, settings: Settings
+) -> None:
+    await _helsingor_museum(api, db)
+    campaign = await new_campaign(api)
+    async with httpx.AsyncClient(base_url=str(api.client.base_url), timeout=20) as browser:
+        await sign_in_as(browser, settings, "viewer")
+        for lang, skane, sweden in (
+            ("en", "live in Skåne", "live in Sweden"),
+            ("da", "bor i Skåne", "bor i Sverige"),
+            ("sv", "bor i Skåne", "bor i Sverige"),
+        ):
+            headers = {"Accept-Language": lang}
+            page = await browser.get("/app/sites/m-og-s/reach", headers=headers)
+            assert page.status_code == 200, page.text
+            assert f'<strong id="figure-skane">19</strong> {skane}' in page.text
+            assert f'<strong id="figure-other-country">48.7 % (19)</strong>\n    {sweden}' in (
+                page.text
+            )
+            assert 'class="tiles"' in page.text and "<title>Lund: &lt;5</title>" in page.text
+            assert "<title>Helsingør: 12</title>" in page.text
+            csv_file = await browser.get("/app/sites/m-og-s/reach.csv")
+            assert csv_file.status_code == 200 and "skane" in csv_file.text
+            every = await browser.get("/app/sites/reach.csv")
+            assert every.status_code == 200 and "m-og-s" in every.text
+            page = await browser.get(f"/app/campaigns/{campaign['id']}/reach", headers=headers)
+            assert page.status_code == 200, page.text
+            assert '<strong id="figure-recipients">0</strong>' in page.text
+        site_page = await browser.get("/app/sites/m-og-s")
+        assert 'href="/app/sites/m-og-s/reach"' in site_page.text
+        assert (await browser.get("/app/sites/nope/reach")).status_code == 404
+        assert (await browser.get("/app/campaigns/987654/reach")).status_code == 404
+    async with httpx.AsyncClient(base_url=str(api.client.base_url), timeout=20) as stranger:
+        response = await stranger.get("/app/sites/m-og-s/reach")
+        assert response.status_code in (302, 303)
 
 
 async def test_small_audiences_show_nothing_that_singles_anyone_out(
