@@ -54,6 +54,7 @@ from services.campaigns.routes.app_organisation_pages import OrganisationPages
 from services.campaigns.routes.app_overview_pages import OverviewPages
 from services.campaigns.routes.app_pages import StaffAppController
 from services.campaigns.routes.app_password_links import PasswordLinkPages
+from services.campaigns.routes.app_reach_pages import ReachPages
 from services.campaigns.routes.app_segment_pages import SegmentPages
 from services.campaigns.routes.app_sending_pages import SendingPages
 from services.campaigns.routes.app_site_pages import SitePages
@@ -147,6 +148,7 @@ def create_app(settings: Settings) -> Litestar:
             SitePages,
             FeedPages,
             DigestPages,
+            ReachPages,
             FieldPages,
             SegmentPages,
             ImportPages,

@@ -139,3 +139,34 @@ def bars(
         [(name, value) for name, value in items],
         table_label,
     )
+
+
+def stacked_bars(
+    caption: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[int | None]]],
+    *,
+    name_label: str,
+    table_label: str,
+    missing_text: str,
+) -> Markup:
+    """Bars of several series stacked per label (for example sign-ups per month by region),
+    with a legend and their table; a None value is left out of the bar and written
+    ``missing_text`` in the table."""
+    chart = pygal.StackedBar(**_config(show_legend=True, legend_at_bottom=True, height=300))
+    chart.x_labels = list(labels)
+    for name, values in series:
+        chart.add(name, list(values))
+    if not labels:
+        chart.no_data_text = "–"
+    rows = [
+        (label, *(missing_text if values[index] is None else values[index] for _, values in series))
+        for index, label in enumerate(labels)
+    ]
+    return _figure(
+        caption,
+        chart.render(is_unicode=True),
+        (name_label, *(name for name, _ in series)),
+        rows,
+        table_label,
+    )

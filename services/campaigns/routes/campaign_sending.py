@@ -14,10 +14,12 @@ from services.campaigns import (
     engagement_report,
     permissions,
     progress,
+    reach,
     scheduling,
 )
 from services.campaigns.engagement_schemas import EngagementOut
 from services.campaigns.openapi import json_body
+from services.campaigns.reach_schemas import CampaignReachOut, campaign_reach_out
 from services.campaigns.render_pool import RenderPool
 from services.campaigns.routes.security import requires
 from services.campaigns.schemas import CampaignOut, decode_json
@@ -31,7 +33,7 @@ from services.campaigns.sending_schemas import (
 
 class CampaignSendingController(Controller):
     """``/api/campaigns/{id}/schedule``, ``…/unschedule``, ``…/test``, ``…/progress`` and
-    ``…/engagement``."""
+    ``…/engagement`` and ``…/reach``."""
 
     path = "/campaigns"
     tags = ("campaigns",)
@@ -113,3 +115,11 @@ class CampaignSendingController(Controller):
         """Clicks per tracked link (unique and total), click rate (residents who clicked over
         messages delivered) and, when the campaign tracks them, opens with why they mislead."""
         return await engagement_report.campaign_engagement(db, campaign_id)
+
+    @get("/{campaign_id:int}/reach")
+    async def campaign_reach(
+        self, db: NamedDependency[AsyncSession], campaign_id: FromPath[int]
+    ) -> CampaignReachOut:
+        """Recipients, clickers and unsubscribers (through this campaign's link) by where they
+        live; counts below 5 are withheld."""
+        return campaign_reach_out(await reach.campaign_reach(db, campaign_id))
