@@ -75,6 +75,11 @@ def compile_campaign(
         link_ids=tuple((link_ids or {})[url] for url in urls),
         track_opens=source.track_opens,
         archive_public=source.archive_public,
+        test_subjects=tuple(
+            (subject, compile_template(subject, field="subject", html=False))
+            for subject in source.test_subjects
+        ),
+        test_winner=source.test_winner,
     )
 
 

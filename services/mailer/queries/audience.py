@@ -13,6 +13,7 @@ from shared.addresses import address_digest
 from shared.schema import (
     campaign_lists,
     campaign_segments,
+    campaign_test_subjects,
     campaign_variants,
     campaigns,
     mailing_lists,
@@ -57,6 +58,15 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
             .order_by(campaign_variants.c.language)
         )
     ).all()
+    test_subjects: tuple[str, ...] = ()
+    if row["test_sample_percent"] is not None:
+        others = await conn.execute(
+            sa.select(campaign_test_subjects.c.subject)
+            .where(campaign_test_subjects.c.campaign_id == campaign_id)
+            .order_by(campaign_test_subjects.c.position)
+        )
+        test_subjects = (row["subject"], *(str(subject) for subject in others.scalars()))
+    winner = row["test_winner"]
     return CampaignSource(
         id=int(row["id"]),
         subject=row["subject"],
@@ -78,6 +88,10 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
         ),
         track_opens=bool(row["track_opens"]),
         archive_public=bool(row["archive_public"]),
+        test_subjects=test_subjects,
+        test_sample_percent=row["test_sample_percent"],
+        test_winner=None if winner is None else int(winner),
+        test_decided_at=row["test_decided_at"],
     )
 
 

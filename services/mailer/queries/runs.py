@@ -138,7 +138,7 @@ async def unstarted_campaigns(conn: AsyncConnection, before: datetime) -> list[i
     has_run = sa.exists().where(campaign_runs.c.campaign_id == campaigns.c.id)
     result = await conn.execute(
         sa.select(campaigns.c.id)
-        .where(campaigns.c.status == CampaignStatus.SENDING)
+        .where(campaigns.c.status.in_([CampaignStatus.SENDING, CampaignStatus.TESTING]))
         .where(campaigns.c.send_requested_at < before)
         .where(~has_run)
     )
@@ -199,6 +199,20 @@ async def pause_requests_unseen(conn: AsyncConnection) -> list[int]:
         .order_by(campaign_runs.c.campaign_id)
     )
     return [int(value) for value in result.scalars().all()]
+
+
+async def reopen_for_rest(conn: AsyncConnection, campaign_id: int, decided_at: datetime) -> bool:
+    """A subject test's run, done with its sample before the winner was picked, fans out
+    again (to the rest); True if this call reopened it. A run fanned out since is left alone:
+    a late repeat of the job must not add people who joined after the rest's fan-out."""
+    result = await conn.execute(
+        sa.update(campaign_runs)
+        .where(campaign_runs.c.campaign_id == campaign_id)
+        .where(campaign_runs.c.state == RunState.DONE)
+        .where(campaign_runs.c.fanned_out_at < decided_at)
+        .values(state=RunState.FANNING_OUT, fanned_out_at=None, finished_at=None)
+    )
+    return bool(result.rowcount)
 
 
 async def reopen_run(conn: AsyncConnection, campaign_id: int) -> bool:
