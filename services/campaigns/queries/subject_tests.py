@@ -172,7 +172,7 @@ async def subject_figures(session: AsyncSession, campaign_id: int) -> dict[int, 
                 .where(sample, deliveries.c.status == DeliveryStatus.SENT)
                 .group_by(deliveries.c.subject_variant)
             )
-        ).tuples()
+        ).all()
     )
     clickers = await _engaged(
         session, sample, link_clicks.c.campaign_id, link_clicks.c.subscriber_id
@@ -214,7 +214,7 @@ async def _engaged(
         .where(sample)
         .group_by(deliveries.c.subject_variant)
     )
-    return {int(variant): int(count) for variant, count in result.tuples()}
+    return {int(variant): int(count) for variant, count in result.all()}
 
 
 async def mark_decided(
