@@ -419,9 +419,9 @@ def effective_status(row: queries.CampaignRow, run: queries.RunRow | None) -> Ca
             return status
         if status == CampaignStatus.TESTING:
             return CampaignStatus.WAITING  # the sample is sent; the winner is not picked yet
-        decided = row.test_decided_at
-        if decided is not None and run.fanned_out_at is not None and run.fanned_out_at < decided:
-            # The run done is the test's sample: the mailer has not begun the rest yet.
+        if row.test_decided_at is not None and run.started_at < row.test_decided_at:
+            # The run done is the test's sample: the mailer has not begun the rest yet (the
+            # rest's run starts at the decision's time, see the mailer's reopen_for_rest).
             return status
         return CampaignStatus.SENT
     return status

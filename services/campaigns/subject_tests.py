@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import queries
+from services.campaigns.errors import N_
 from services.campaigns.schemas import SubjectFiguresOut, SubjectTestIn, SubjectTestOut
 from shared.contracts import StartCampaign
 from shared.errors import QueueUnavailable
@@ -46,26 +47,23 @@ def subject_test_problems(
     if test is None:
         return {}
     problems: dict[str, str] = {}
+    # The problems name the limits of shared.subject_tests in words, for translation.
     others = test.other_subjects
     if not SUBJECTS_MIN - 1 <= len(others) <= SUBJECTS_MAX - 1:
-        problems["subject_test.other_subjects"] = (
-            f"give {SUBJECTS_MIN - 1} to {SUBJECTS_MAX - 1} subjects beside the campaign's own"
+        problems["subject_test.other_subjects"] = N_(
+            "give one to three subjects beside the campaign's own"
         )
     elif len({subject, *others}) != len(others) + 1:
-        problems["subject_test.other_subjects"] = "every subject tested must differ"
+        problems["subject_test.other_subjects"] = N_("every subject tested must differ")
     if not SAMPLE_PERCENT_MIN <= test.sample_percent <= SAMPLE_PERCENT_MAX:
-        problems["subject_test.sample_percent"] = (
-            f"must be {SAMPLE_PERCENT_MIN} to {SAMPLE_PERCENT_MAX} (percent of the audience)"
-        )
+        problems["subject_test.sample_percent"] = N_("must be 1 to 90 (percent of the audience)")
     if not WAIT_SECONDS_MIN <= test.wait_seconds <= WAIT_SECONDS_MAX:
-        problems["subject_test.wait_seconds"] = (
-            f"must be {WAIT_SECONDS_MIN} to {WAIT_SECONDS_MAX} seconds (a week)"
-        )
+        problems["subject_test.wait_seconds"] = N_("must be more than nothing and at most a week")
     if test.metric == "opens" and not track_opens:
-        problems["subject_test.metric"] = "opens decide only with open tracking switched on"
+        problems["subject_test.metric"] = N_("opens can decide only with open tracking on")
     if has_variants:
         # Each language's readers would need a sample of their own for their own subjects.
-        problems["subject_test"] = "a subject test cannot be combined with language variants"
+        problems["subject_test"] = N_("a subject test cannot be combined with language variants")
     return problems
 
 

@@ -9,9 +9,11 @@ import asyncio
 import dataclasses
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import time_machine
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,6 +39,9 @@ BODY = (
     '<p>Hej {{ subscriber.name }}</p><p><a href="https://kultur.example.dk/program">Program</a></p>'
 )
 PEOPLE = 100
+# The wait is over when the test moves the services' clock past it (time_machine: the apps run
+# in this process), so no test waits and none races the scheduler.
+WAIT = 600
 SHARE = 40
 
 
@@ -44,10 +49,14 @@ def _test(**changes: Any) -> dict[str, Any]:
     return {
         "other_subjects": SUBJECTS[1:],
         "sample_percent": SHARE,
-        "wait_seconds": 1,
+        "wait_seconds": WAIT,
         "metric": "clicks",
         **changes,
     }
+
+
+def _after_the_wait() -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=WAIT + 1)
 
 
 async def _ledger(db: AsyncEngine, campaign_id: int) -> dict[int, dict[str, Any]]:
@@ -125,12 +134,15 @@ async def test_the_sample_gets_the_subjects_and_the_rest_the_winner(
     await _click(db, campaign_id, [*c_clickers, by_subject[1][0]])
     fast = dataclasses.replace(settings, schedule_poll_interval=0.1)
     async with live_server(create_app(fast)):
+        await asyncio.sleep(0.3)  # polls before the wait is over decide nothing
+        assert (await api.get(f"/api/campaigns/{campaign_id}")).json()["status"] == "waiting"
 
         async def decided() -> bool:
             test = (await api.get(f"/api/campaigns/{campaign_id}")).json()["subject_test"]
             return test["winner"] is not None
 
-        await eventually(decided)
+        with time_machine.travel(_after_the_wait(), tick=True):
+            await eventually(decided)
     shown = (await api.get(f"/api/campaigns/{campaign_id}")).json()
     assert shown["status"] == "sending"
     test = shown["subject_test"]
@@ -181,7 +193,8 @@ async def test_a_cancelled_test_never_goes_to_the_rest(
     assert cancelled.json()["status"] == "cancelled"
     fast = dataclasses.replace(settings, schedule_poll_interval=0.1)
     async with live_server(create_app(fast)):
-        await asyncio.sleep(0.6)  # a few polls of the scheduler: the test is not decided
+        with time_machine.travel(_after_the_wait(), tick=True):
+            await asyncio.sleep(0.6)  # a few polls of the scheduler past the wait: nothing
     await run_worker(settings, burst=True, options=FAST)
     assert len(smtp_server.messages) == sample
     shown = (await api.get(f"/api/campaigns/{campaign_id}")).json()

@@ -203,14 +203,20 @@ async def pause_requests_unseen(conn: AsyncConnection) -> list[int]:
 
 async def reopen_for_rest(conn: AsyncConnection, campaign_id: int, decided_at: datetime) -> bool:
     """A subject test's run, done with its sample before the winner was picked, fans out
-    again (to the rest); True if this call reopened it. A run fanned out since is left alone:
-    a late repeat of the job must not add people who joined after the rest's fan-out."""
+    again (to the rest); True if this call reopened it.
+
+    The reopened run starts at the decision's own time (copied, so no two clocks are
+    compared): the campaigns service tells the rest's run from the sample's by it, and a late
+    repeat of the job finds nothing to reopen, so it cannot add people who joined since.
+    """
     result = await conn.execute(
         sa.update(campaign_runs)
         .where(campaign_runs.c.campaign_id == campaign_id)
         .where(campaign_runs.c.state == RunState.DONE)
-        .where(campaign_runs.c.fanned_out_at < decided_at)
-        .values(state=RunState.FANNING_OUT, fanned_out_at=None, finished_at=None)
+        .where(campaign_runs.c.started_at < decided_at)
+        .values(
+            state=RunState.FANNING_OUT, started_at=decided_at, fanned_out_at=None, finished_at=None
+        )
     )
     return bool(result.rowcount)
 
