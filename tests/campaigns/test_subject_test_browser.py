@@ -10,13 +10,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-import time_machine
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,12 +26,13 @@ from shared.db import create_sessionmaker
 from shared.events import LinkClicked
 from shared.schema import campaign_links, deliveries, subscribers
 from shared.settings import Settings
-from tests.campaigns.sending_support import add_subscribers, eventually
+from tests.campaigns.sending_support import add_subscribers
 from tests.campaigns.test_staff_browser import (
     NEW_PASSWORD,
     _staff_with_password,
     assert_accessible,
 )
+from tests.campaigns.test_subject_tests import poll_after_the_wait
 from tests.mailer.support import FAST
 from tests.subscriptions.test_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401
 from tests.support.smtp import RecordingSMTPServer
@@ -169,12 +168,8 @@ async def test_an_editor_sets_up_a_subject_test_and_reads_its_outcome(
     await assert_accessible(page)  # waiting for the winner
     await _clicks_for_subject(db, staff.campaign_id, 2)
 
-    async def decided() -> bool:
-        return (await _campaign(staff))["subject_test"]["winner"] is not None
-
-    # The minute's wait is over when the service's clock (this process's) says so.
-    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=61), tick=True):
-        await eventually(decided)
+    await poll_after_the_wait(settings, db, 61)  # the minute's wait is over
+    assert (await _campaign(staff))["subject_test"]["winner"] == 2
     await page.goto(f"{staff.url}/app/campaigns/{staff.campaign_id}")
     assert "Subject C won" in await page.inner_text("#subject-test-winner")
     assert "(winner)" in await page.inner_text("#subject-2")

@@ -10,26 +10,29 @@ import dataclasses
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
-import time_machine
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.campaigns import queries
 from services.campaigns.app import create_app
 from services.campaigns.engagement import record_engagement
+from services.campaigns.scheduling import Scheduler
 from services.campaigns.subject_tests import NO_ENGAGEMENT, TIE, pick_winner
 from services.mailer.config import MailerOptions
 from services.mailer.worker import run_worker
 from shared.db import create_sessionmaker
 from shared.events import LinkClicked
+from shared.jobs import create_job_pool
+from shared.queues import BULK_QUEUE
 from shared.schema import campaign_links, deliveries, subscribers
 from shared.settings import Settings
 from shared.subject_tests import subject_for
 from tests.campaigns.conftest import Api, new_campaign
-from tests.campaigns.sending_support import add_subscribers, eventually
+from tests.campaigns.sending_support import add_subscribers
 from tests.mailer.support import enqueue_start
 from tests.support.smtp import RecordingSMTPServer
 
@@ -39,8 +42,8 @@ BODY = (
     '<p>Hej {{ subscriber.name }}</p><p><a href="https://kultur.example.dk/program">Program</a></p>'
 )
 PEOPLE = 100
-# The wait is over when the test moves the services' clock past it (time_machine: the apps run
-# in this process), so no test waits and none races the scheduler.
+# Long enough that no scheduler of the tests' apps decides on its own: the tests poll with a
+# clock past it (poll_after_the_wait), so none waits and none races the clicks.
 WAIT = 600
 SHARE = 40
 
@@ -55,8 +58,20 @@ def _test(**changes: Any) -> dict[str, Any]:
     }
 
 
-def _after_the_wait() -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=WAIT + 1)
+async def poll_after_the_wait(settings: Settings, db: AsyncEngine, wait: float) -> None:
+    """Two schedulers poll at once with their clocks ``wait`` seconds ahead: as the replicas'
+    polling loops do once a test's wait is over, without the test waiting for it."""
+    jobs = await create_job_pool(settings.redis_url, BULK_QUEUE)
+    ahead = partial(_ahead, wait)
+    try:
+        replicas = [Scheduler(create_sessionmaker(db), jobs, 1.0, clock=ahead) for _ in range(2)]
+        await asyncio.gather(*(replica.poll() for replica in replicas))
+    finally:
+        await jobs.aclose()
+
+
+def _ahead(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 async def _ledger(db: AsyncEngine, campaign_id: int) -> dict[int, dict[str, Any]]:
@@ -135,14 +150,8 @@ async def test_the_sample_gets_the_subjects_and_the_rest_the_winner(
     fast = dataclasses.replace(settings, schedule_poll_interval=0.1)
     async with live_server(create_app(fast)):
         await asyncio.sleep(0.3)  # polls before the wait is over decide nothing
-        assert (await api.get(f"/api/campaigns/{campaign_id}")).json()["status"] == "waiting"
-
-        async def decided() -> bool:
-            test = (await api.get(f"/api/campaigns/{campaign_id}")).json()["subject_test"]
-            return test["winner"] is not None
-
-        with time_machine.travel(_after_the_wait(), tick=True):
-            await eventually(decided)
+    assert (await api.get(f"/api/campaigns/{campaign_id}")).json()["status"] == "waiting"
+    await poll_after_the_wait(settings, db, WAIT + 1)
     shown = (await api.get(f"/api/campaigns/{campaign_id}")).json()
     assert shown["status"] == "sending"
     test = shown["subject_test"]
@@ -178,7 +187,6 @@ async def test_a_cancelled_test_never_goes_to_the_rest(
     settings: Settings,
     smtp_server: RecordingSMTPServer,
     redis: Redis,
-    live_server: Any,
 ) -> None:
     people = [(f"c{n:03d}@example.dk", f"Person {n}", "da") for n in range(30)]
     await add_subscribers(db, "kultur", people)
@@ -191,10 +199,7 @@ async def test_a_cancelled_test_never_goes_to_the_rest(
     cancelled = await api.post(f"/api/campaigns/{campaign_id}/cancel")
     assert cancelled.status_code == 202, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
-    fast = dataclasses.replace(settings, schedule_poll_interval=0.1)
-    async with live_server(create_app(fast)):
-        with time_machine.travel(_after_the_wait(), tick=True):
-            await asyncio.sleep(0.6)  # a few polls of the scheduler past the wait: nothing
+    await poll_after_the_wait(settings, db, WAIT + 1)
     await run_worker(settings, burst=True, options=FAST)
     assert len(smtp_server.messages) == sample
     shown = (await api.get(f"/api/campaigns/{campaign_id}")).json()
