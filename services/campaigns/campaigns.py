@@ -49,6 +49,7 @@ from shared.jobs import JobQueue, enqueue
 from shared.languages import LANGUAGES, Language
 from shared.queues import START_CAMPAIGN
 from shared.statuses import CampaignStatus, DeliveryStatus, RunState
+from shared.subject_tests import SUBJECTS_MAX
 
 log = structlog.get_logger(__name__)
 
@@ -156,7 +157,10 @@ async def update_campaign(
 
 
 def _test_subjects(test: SubjectTestIn | None) -> tuple[str, ...]:
-    return tuple(test.other_subjects) if test is not None else ()
+    # Too many is refused anyway (subject_tests): no render-pool time for a thousand of them.
+    if test is None or len(test.other_subjects) > SUBJECTS_MAX - 1:
+        return ()
+    return tuple(test.other_subjects)
 
 
 def _written(row: queries.CampaignRow) -> Draft:
