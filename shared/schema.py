@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -193,6 +194,16 @@ campaigns = Table(
     Column("fallback_language", String(2), nullable=True),
     # Once sent, shown in the public archive (a page per language, the lists' Atom feeds).
     Column("archive_public", Boolean, nullable=False, server_default=false()),
+    # A subject test (all NULL: none): the share of the audience in the sample, in percent;
+    # how long after the start the winner is picked (once the sample is sent); the figure
+    # that decides ('clicks' or 'opens'). Once decided: the winning subject (0 is the
+    # campaign's own ``subject``, 1-3 those of campaign_test_subjects), when, and why.
+    Column("test_sample_percent", Integer, nullable=True),
+    Column("test_wait_seconds", Integer, nullable=True),
+    Column("test_metric", String(8), nullable=True),
+    Column("test_winner", SmallInteger, nullable=True),
+    _ts("test_decided_at"),
+    Column("test_reason", Text, nullable=True),
     Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
     comment="owner: campaigns",
 )
@@ -208,6 +219,16 @@ campaign_variants = Table(
     Column("body", Text, nullable=False),
     Column("body_source", Text, nullable=True),
     Column("body_text", Text, nullable=True),
+    comment="owner: campaigns",
+)
+
+# A subject test's other subjects (positions 1-3; position 0 is the campaign's own subject).
+campaign_test_subjects = Table(
+    "campaign_test_subjects",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", SmallInteger, primary_key=True),
+    Column("subject", String(998), nullable=False),
     comment="owner: campaigns",
 )
 
@@ -548,6 +569,9 @@ deliveries = Table(
     _ts("sent_at"),
     # The language variant the recipient got (NULL: the campaign has none), set at fan-out.
     Column("variant", String(2), nullable=True),
+    # A subject test's sample: the subject the recipient got (0-3, see campaigns.test_winner),
+    # set at fan-out. NULL for everyone else, the rest of a test's audience included.
+    Column("subject_variant", SmallInteger, nullable=True),
     UniqueConstraint("campaign_id", "subscriber_id"),
     Index("ix_deliveries_campaign_status", "campaign_id", "status"),
     # The mailer's reconciler looks for claims gone stale across all campaigns every minute.

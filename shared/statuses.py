@@ -15,6 +15,10 @@ class CampaignStatus(StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"  # waits for campaigns.scheduled_at; staff may unschedule it
     SENDING = "sending"
+    # A subject test: its sample is being sent. Then (shown, never stored) "waiting" for the
+    # winner until the campaigns service picks it, and "sending" to the rest.
+    TESTING = "testing"
+    WAITING = "waiting"
     SENT = "sent"
     PAUSED = "paused"
     CANCELLED = "cancelled"

@@ -30,6 +30,7 @@ from shared.statuses import CampaignStatus
 
 SENDING, SENT, PAUSED = CampaignStatus.SENDING, CampaignStatus.SENT, CampaignStatus.PAUSED
 CANCELLED = CampaignStatus.CANCELLED
+TESTING, WAITING = CampaignStatus.TESTING, CampaignStatus.WAITING
 
 log = structlog.get_logger(__name__)
 
@@ -73,10 +74,13 @@ async def resume_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: in
 
 
 async def cancel_campaign(session: AsyncSession, jobs: JobQueue, campaign_id: int) -> CampaignOut:
-    """Send nothing more of a campaign; its remaining recipients are skipped. 409 when over."""
-    await _require(session, campaign_id, "cancelled", (SENDING, PAUSED))
+    """Send nothing more of a campaign; its remaining recipients are skipped. 409 when over.
+
+    A subject test cancelled while testing or waiting for its winner never goes to the rest.
+    """
+    await _require(session, campaign_id, "cancelled", (SENDING, PAUSED, TESTING, WAITING))
     if not await queries.change_status(
-        session, campaign_id, [SENDING, PAUSED], CANCELLED, utcnow()
+        session, campaign_id, [SENDING, PAUSED, TESTING], CANCELLED, utcnow()
     ):
         await session.rollback()
         await _require(session, campaign_id, "cancelled", ())

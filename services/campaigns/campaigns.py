@@ -33,7 +33,14 @@ from services.campaigns.schemas import (
     CampaignSummary,
     Counts,
     LayoutName,
+    SubjectTestIn,
     VariantIn,
+)
+from services.campaigns.subject_tests import (
+    stored_test_in,
+    subject_test_out,
+    subject_test_problems,
+    subject_test_values,
 )
 from shared.clock import utcnow
 from shared.contracts import StartCampaign
@@ -42,6 +49,7 @@ from shared.jobs import JobQueue, enqueue
 from shared.languages import LANGUAGES, Language
 from shared.queues import START_CAMPAIGN
 from shared.statuses import CampaignStatus, DeliveryStatus, RunState
+from shared.subject_tests import SUBJECTS_MAX
 
 log = structlog.get_logger(__name__)
 
@@ -61,16 +69,25 @@ async def create_campaign(
         layout=data.layout,
         fallback_language=data.fallback_language,
         variants=_variant_drafts(data.variants),
+        test_subjects=_test_subjects(data.subject_test),
     )
-    list_ids, prepared = await _validated(session, renderer, draft)
+    test_problems = subject_test_problems(
+        data.subject_test,
+        subject=data.subject,
+        track_opens=data.track_opens,
+        has_variants=bool(draft.variants),
+    )
+    list_ids, prepared = await _validated(session, renderer, draft, test_problems)
     values = {
         **_values(draft, prepared),
+        **subject_test_values(data.subject_test),
         "track_opens": data.track_opens,
         "archive_public": data.archive_public,
     }
     campaign_id = await queries.insert_campaign(session, values, list_ids)
     await queries.set_campaign_segments(session, campaign_id, draft.segments)
     await queries.replace_variants(session, campaign_id, _variant_rows(draft, prepared))
+    await queries.replace_test_subjects(session, campaign_id, draft.test_subjects)
     await session.commit()
     return await get_campaign(session, campaign_id)
 
@@ -92,6 +109,11 @@ async def update_campaign(
         if patch.variants is UNSET
         else _variant_drafts(patch.variants)
     )
+    test = (
+        stored_test_in(await queries.subject_test_of(session, campaign_id))
+        if patch.subject_test is UNSET
+        else patch.subject_test
+    )
     draft = Draft(
         subject=written.subject if patch.subject is UNSET else patch.subject,
         body=written.body if patch.body is UNSET else patch.body,
@@ -107,10 +129,17 @@ async def update_campaign(
             else patch.fallback_language
         ),
         variants=variants,
+        test_subjects=_test_subjects(test),
     )
-    list_ids, prepared = await _validated(session, renderer, draft)
+    test_problems = subject_test_problems(
+        test,
+        subject=draft.subject,
+        track_opens=row.track_opens if patch.track_opens is UNSET else patch.track_opens,
+        has_variants=bool(draft.variants),
+    )
+    list_ids, prepared = await _validated(session, renderer, draft, test_problems)
     new_lists = None if patch.lists is UNSET else list_ids
-    values = _values(draft, prepared)
+    values = {**_values(draft, prepared), **subject_test_values(test)}
     if patch.track_opens is not UNSET:
         values["track_opens"] = patch.track_opens
     if patch.archive_public is not UNSET:
@@ -122,8 +151,16 @@ async def update_campaign(
     if patch.segments is not UNSET:
         await queries.set_campaign_segments(session, campaign_id, draft.segments)
     await queries.replace_variants(session, campaign_id, _variant_rows(draft, prepared))
+    await queries.replace_test_subjects(session, campaign_id, draft.test_subjects)
     await session.commit()
     return await get_campaign(session, campaign_id)
+
+
+def _test_subjects(test: SubjectTestIn | None) -> tuple[str, ...]:
+    # Too many is refused anyway (subject_tests): no render-pool time for a thousand of them.
+    if test is None or len(test.other_subjects) > SUBJECTS_MAX - 1:
+        return ()
+    return tuple(test.other_subjects)
 
 
 def _written(row: queries.CampaignRow) -> Draft:
@@ -144,6 +181,7 @@ async def stored_draft(session: AsyncSession, row: queries.CampaignRow) -> Draft
     """The campaign as the mailer sends it: its compiled bodies and its variants'."""
     slugs = (await queries.list_slugs_of(session, [row.id]))[row.id]
     segments = (await queries.segments_of(session, [row.id]))[row.id]
+    test = await queries.subject_test_of(session, row.id)
     return Draft(
         subject=row.subject,
         body=row.body,
@@ -157,6 +195,7 @@ async def stored_draft(session: AsyncSession, row: queries.CampaignRow) -> Draft
             VariantDraft(item.language, item.subject, item.body, item.body_text)
             for item in await queries.variants_of(session, row.id)
         ),
+        test_subjects=test.others if test is not None else (),
     )
 
 
@@ -279,6 +318,7 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignOut:
         ],
         track_opens=row.track_opens,
         archive_public=row.archive_public,
+        subject_test=await subject_test_out(session, campaign_id),
     )
 
 
@@ -311,13 +351,16 @@ async def list_campaigns(
 
 
 async def _validated(
-    session: AsyncSession, renderer: RenderPool, draft: Draft
+    session: AsyncSession,
+    renderer: RenderPool,
+    draft: Draft,
+    more_problems: Mapping[str, str] | None = None,
 ) -> tuple[list[int], Prepared]:
     # Templates are tried, and bodies compiled, in a worker process: a costly one cannot
     # stall this service.
     organisation = await queries.organisation(session) or DEFAULT_ORGANISATION
     prepared = await renderer.run("body", prepare_draft, draft, organisation)
-    problems = prepared.problems
+    problems = {**prepared.problems, **(more_problems or {})}
     ids: dict[str, int] = {}
     if "lists" not in problems:
         ids = await queries.list_ids_by_slug(session, draft.lists)
@@ -372,12 +415,19 @@ def _require_draft(row: queries.CampaignRow, action: str) -> None:
 def effective_status(row: queries.CampaignRow, run: queries.RunRow | None) -> CampaignStatus:
     """The status staff see: the campaign's own, completed by the mailer's run."""
     status = CampaignStatus(row.status)
-    if status == CampaignStatus.SENDING and run is not None:
+    if status in (CampaignStatus.SENDING, CampaignStatus.TESTING) and run is not None:
         if run.state == RunState.FAILED:
             # The mailer could not start it; CampaignOut.failure says why.
             return CampaignStatus.FAILED
-        if run.finished_at is not None:
-            return CampaignStatus.SENT
+        if run.finished_at is None:
+            return status
+        if status == CampaignStatus.TESTING:
+            return CampaignStatus.WAITING  # the sample is sent; the winner is not picked yet
+        if row.test_decided_at is not None and run.started_at < row.test_decided_at:
+            # The run done is the test's sample: the mailer has not begun the rest yet (the
+            # rest's run starts at the decision's time, see the mailer's reopen_for_rest).
+            return status
+        return CampaignStatus.SENT
     return status
 
 

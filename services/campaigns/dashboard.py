@@ -27,7 +27,12 @@ ACTIVE_MAX: Final = 50
 # Scheduling adds this status; matched by value, the overview lists scheduled campaigns as soon
 # as they exist, and any other status it does not know is shown as stored.
 SCHEDULED: Final = "scheduled"
-UNDER_WAY: Final = (CampaignStatus.SENDING, CampaignStatus.PAUSED, SCHEDULED)
+UNDER_WAY: Final = (
+    CampaignStatus.SENDING,
+    CampaignStatus.TESTING,
+    CampaignStatus.PAUSED,
+    SCHEDULED,
+)
 # Sending campaigns whose run finished are sent (campaigns.effective_status).
 FINISHED: Final = (CampaignStatus.SENDING, CampaignStatus.SENT)
 # Ledger rows still waiting for their turn; every other row is done, whatever its outcome.

@@ -61,6 +61,8 @@ class Draft:
     layout: str | None = None
     fallback_language: str | None = None
     variants: tuple[VariantDraft, ...] = ()
+    # A subject test's subjects beside ``subject`` (its settings are checked elsewhere).
+    test_subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,10 @@ def check_draft(draft: Draft) -> dict[str, str]:
         "lists": _lists_problem(draft.lists, draft.segments),
         "body_format": _format_problem(draft),
         **_variant_problems(draft),
+        **{
+            f"subject_test.other_subjects.{index}": _subject_problem(subject)
+            for index, subject in enumerate(draft.test_subjects)
+        },
     }
     return {field: problem for field, problem in problems.items() if problem is not None}
 

@@ -31,6 +31,7 @@ from services.campaigns.render_pool import RenderPool
 from services.campaigns.schedule_times import start_time
 from services.campaigns.schemas import CampaignOut
 from services.campaigns.sending_schemas import ScheduleRequest
+from services.campaigns.subject_tests import decide_due
 from shared.clock import utcnow
 from shared.jobs import JobQueue
 from shared.statuses import CampaignStatus
@@ -119,9 +120,14 @@ class Scheduler:
                 await self._task
 
     async def poll(self) -> list[int]:
-        """One look for due campaigns."""
+        """One look for due campaigns (the ids started) and subject tests due a winner."""
         async with self.sessionmaker() as session:
-            return await start_due(session, self.jobs, self.clock())
+            started = await start_due(session, self.jobs, self.clock())
+        async with self.sessionmaker() as session:
+            decided = await decide_due(session, self.jobs, self.clock())
+        if decided:
+            log.info("scheduler.subject_tests_decided", campaigns=decided)
+        return started
 
     async def _run(self) -> None:
         while True:

@@ -252,6 +252,53 @@ class VariantIn(Struct, forbid_unknown_fields=True, kw_only=True):
     body_text: str | None = None
 
 
+SubjectTestMetric = Literal["clicks", "opens"]
+
+
+class SubjectTestIn(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A subject test: the campaign's own subject and 1-3 ``other_subjects`` go to a sample
+    (``sample_percent`` of the audience, chosen at random and the same on every count), each to
+    an equal part of it; ``wait_seconds`` after the start, once the sample is sent, the subject
+    with the highest share of unique clickers (or openers, with ``metric`` "opens", which needs
+    open tracking) goes to the rest. Not with language variants."""
+
+    other_subjects: list[str]
+    sample_percent: int = 20
+    wait_seconds: int = 4 * 3600
+    metric: SubjectTestMetric = "clicks"
+
+
+class SubjectFiguresOut(Struct, kw_only=True):
+    """One subject of a test: its sample's mails sent and unique clickers and openers, and
+    their share of the mails sent (0 when none was sent yet)."""
+
+    subject: str
+    sent: int
+    clicks: int
+    click_rate: float
+    opens: int
+    open_rate: float
+
+
+class SubjectTestOut(Struct, kw_only=True):
+    """A campaign's subject test: ``subjects`` in order (the campaign's own first), their
+    figures, and once picked the ``winner`` (an index into ``subjects``), when and why:
+    ``reason`` is "best_rate", "tie" (several had the best rate; the earliest of them won) or
+    "no_engagement" (nobody clicked or opened; the first subject won); ``explanation`` says
+    it in words."""
+
+    subjects: list[str]
+    sample_percent: int
+    wait_seconds: int
+    metric: SubjectTestMetric
+    figures: list[SubjectFiguresOut]
+    decide_after: datetime | None = None
+    winner: int | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    explanation: str | None = None
+
+
 class CampaignCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     """``POST /api/campaigns``: templates are Jinja2, run in the staff sandbox.
 
@@ -276,6 +323,7 @@ class CampaignCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     track_opens: bool = False
     # Once sent, shown in the public archive (a page per language, the lists' Atom feeds).
     archive_public: bool = False
+    subject_test: SubjectTestIn | None = None
 
 
 class CampaignPatch(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -294,6 +342,8 @@ class CampaignPatch(Struct, forbid_unknown_fields=True, kw_only=True):
     variants: list[VariantIn] | UnsetType = UNSET
     track_opens: bool | UnsetType = UNSET
     archive_public: bool | UnsetType = UNSET
+    # Given: the campaign's subject test is this one; null: it has none.
+    subject_test: SubjectTestIn | UnsetType | None = UNSET
 
 
 class Counts(Struct, kw_only=True):
@@ -355,6 +405,7 @@ class CampaignOut(Struct, kw_only=True):
     variants: list[VariantIn] = msgspec.field(default_factory=list)
     track_opens: bool = False
     archive_public: bool = False
+    subject_test: SubjectTestOut | None = None
 
 
 class CampaignPage(Struct, kw_only=True):

@@ -31,7 +31,13 @@ from shared.statuses import CampaignStatus
 NAME_MAX: Final = 200
 SAMPLE: Final = 25
 # A segment these campaigns target is still to be (or being) evaluated by the mailer.
-_IN_USE: Final = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
+# A subject test still testing or waiting for its winner needs its segments for the rest.
+_IN_USE: Final = (
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.SENDING,
+    CampaignStatus.TESTING,
+    CampaignStatus.PAUSED,
+)
 
 
 async def check_rules(session: AsyncSession, rules: Group) -> Group:

@@ -81,6 +81,11 @@ def compile_campaign(
             (language, municipality): (Markup(html), text)  # noqa: S704
             for language, municipality, html, text in source.digest
         },
+        test_subjects=tuple(
+            (subject, compile_template(subject, field="subject", html=False))
+            for subject in source.test_subjects
+        ),
+        test_winner=source.test_winner,
     )
 
 

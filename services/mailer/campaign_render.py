@@ -17,6 +17,11 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
     """Render the templates for one recipient and assemble the message bytes."""
     # The reader's language variant, else the campaign's own subject and body.
     content = campaign.variants.get(recipient.language) or campaign
+    # A subject test (never combined with language variants): the recipient's test subject.
+    subject_source, subject_template = campaign.subject_of(recipient) or (
+        content.subject_source,
+        content.subject,
+    )
     unsubscribe_url = links.unsubscribe(recipient, campaign.id, campaign.list_ids)
     preferences_url = links.preferences(recipient)
     view_url = links.view(recipient, campaign.id, public=campaign.archive_public)
@@ -26,7 +31,7 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
             "email": recipient.email,
             "language": recipient.language,
         },
-        "campaign": {"id": campaign.id, "subject": content.subject_source},
+        "campaign": {"id": campaign.id, "subject": subject_source},
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
         "view_url": view_url,
@@ -37,7 +42,7 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
     # A digest campaign: the reader's block, chosen by municipality (computed at save).
     digest = campaign.digest_for(recipient.language, recipient.municipality)
     context["digest"] = digest[0] if digest is not None else ""
-    subject = render_template(content.subject, context, field="subject")
+    subject = render_template(subject_template, context, field="subject")
     context["campaign"] = {"id": campaign.id, "subject": subject}
     body_html = render_template(content.body, context, field="body")
     if content.body_text is not None:

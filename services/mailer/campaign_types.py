@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from jinja2 import Template
 from markupsafe import Markup
@@ -40,6 +41,17 @@ class CampaignSource:
     # A digest campaign's event blocks (digest_blocks): (language, municipality, html, text),
     # municipality '' for readers of no municipality with a block of its own.
     digest: tuple[tuple[str, str, str, str], ...] = ()
+    # A subject test: every subject tried (the campaign's own first), the sample's share in
+    # percent, and once picked the winner (what the rest gets) and when it was picked.
+    test_subjects: tuple[str, ...] = ()
+    test_sample_percent: int | None = None
+    test_winner: int | None = None
+    test_decided_at: datetime | None = None
+
+    @property
+    def in_test(self) -> bool:
+        """Whether this fan-out is of a subject test's sample (no winner picked yet)."""
+        return bool(self.test_subjects) and self.test_winner is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +77,8 @@ class Recipient:
     message_id: str
     attempts: int = 0
     municipality: str | None = None
+    # In a subject test's sample: the subject this recipient gets (deliveries.subject_variant).
+    subject_variant: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +111,20 @@ class CompiledCampaign:
             return None
         language = language if (language, "") in self.digest else "da"
         return self.digest.get((language, municipality or "")) or self.digest.get((language, ""))
+
+    # A subject test's subjects (sources and templates, the campaign's own first) and the
+    # winner, which every recipient outside the sample gets.
+    test_subjects: tuple[tuple[str, Template], ...] = ()
+    test_winner: int | None = None
+
+    def subject_of(self, recipient: Recipient) -> tuple[str, Template] | None:
+        """The test subject ``recipient`` gets (source and template); None: the usual one."""
+        index = recipient.subject_variant
+        if index is None:
+            index = self.test_winner
+        if index is None or not 0 <= index < len(self.test_subjects):
+            return None
+        return self.test_subjects[index]
 
     def variant_of(self, language: str) -> str | None:
         """The variant a reader of ``language`` gets: their own, else the fallback; None for

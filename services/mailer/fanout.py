@@ -16,6 +16,7 @@ from arq.worker import Retry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer import mime, queries
+from services.mailer.campaign_types import CampaignSource
 from services.mailer.errors import CampaignNotFoundError, MailerError, UnsupportedAddressError
 from services.mailer.resident_events import announce_sent
 from services.mailer.runtime import MailerRuntime
@@ -26,6 +27,7 @@ from shared.jobs import JobQueue, enqueue
 from shared.queues import DELIVER_BATCH
 from shared.segment_sql import Context
 from shared.statuses import CampaignStatus
+from shared.subject_tests import subject_for
 
 log = structlog.get_logger(__name__)
 
@@ -39,14 +41,15 @@ async def enqueue_batch(
 
 
 async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:
-    """Write the campaign's ledger rows and enqueue their batches; return the recipient count."""
-    async with runtime.engine.begin() as conn:
-        source = await queries.get_campaign(conn, campaign_id)
-        if source is None:
-            raise CampaignNotFoundError(campaign_id)
-        await queries.ensure_run(conn, campaign_id, utcnow())
-        run = await queries.get_run(conn, campaign_id)
-        audience = await queries.campaign_audience(conn, campaign_id)
+    """Write the campaign's ledger rows and enqueue their batches; return the recipient count.
+
+    A subject test is fanned out twice by this job: first its sample only, each recipient
+    with the subject ``shared.subject_tests`` gives them; once the campaigns service has
+    picked the winner, the rest (the sample's rows are there already and are kept as they
+    are, so nobody gets the campaign twice).
+    """
+    source, run, audience = await _begin(runtime, campaign_id)
+    rest = source.test_winner is not None
     if run is not None and (run.fanned_out_at is not None or run.finished_at is not None):
         # Fan-out completed before (or the campaign failed): a late re-run must not add people
         # who joined since.
@@ -63,7 +66,7 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
             await queries.fail_run(conn, campaign_id, utcnow(), _reason(exc))
         log.error("campaign.cannot_start", campaign_id=campaign_id, error=str(exc))
         return 0
-    after, batches = await _resume_point(runtime, jobs, campaign_id), 0
+    after, batches = await _resume_point(runtime, jobs, campaign_id, rest=rest), 0
     # A big audience takes longer than a job may live: stop at half the job timeout and let
     # arq run the job again, which resumes after the last subscriber written.
     options = runtime.options
@@ -83,8 +86,11 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
             )
             if last is None:
                 break
+            subjects = _sample_subjects(source, page)
+            if subjects is not None:
+                page = [s for s in page if subjects[s] is not None]
             rows = [(s, mime.campaign_message_id(campaign_id, s, domain)) for s in page]
-            await queries.insert_deliveries(conn, campaign_id, rows, utcnow())
+            await queries.insert_deliveries(conn, campaign_id, rows, utcnow(), subjects)
             ids = (
                 await queries.queued_ids_between(conn, campaign_id, page[0], page[-1])
                 if page
@@ -112,6 +118,23 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
     return recipients
 
 
+async def _begin(
+    runtime: MailerRuntime, campaign_id: int
+) -> tuple[CampaignSource, queries.Run | None, queries.Audience]:
+    """The campaign, its run (created, or for the rest of a subject test reopened) and its
+    audience."""
+    async with runtime.engine.begin() as conn:
+        source = await queries.get_campaign(conn, campaign_id)
+        if source is None:
+            raise CampaignNotFoundError(campaign_id)
+        await queries.ensure_run(conn, campaign_id, utcnow())
+        if source.test_winner is not None and source.test_decided_at is not None:
+            await queries.reopen_for_rest(conn, campaign_id, source.test_decided_at)
+        run = await queries.get_run(conn, campaign_id)
+        audience = await queries.campaign_audience(conn, campaign_id)
+    return source, run, audience
+
+
 async def _audience_page(
     conn: AsyncConnection,
     audience: queries.Audience,
@@ -122,6 +145,16 @@ async def _audience_page(
     if audience.segments:
         return await queries.segment_audience_page(conn, condition, after, size)
     return await queries.audience_page(conn, audience.list_ids, after, size)
+
+
+def _sample_subjects(source: CampaignSource, page: list[int]) -> dict[int, int | None] | None:
+    """A subject test's sample: each subscriber's subject, None for those not in the sample;
+    None for any other fan-out."""
+    if not source.in_test or source.test_sample_percent is None:
+        return None
+    count = len(source.test_subjects)
+    percent = source.test_sample_percent
+    return {s: subject_for(source.id, s, percent, count) for s in page}
 
 
 def _reason(exc: Exception) -> str:
@@ -135,8 +168,11 @@ def _reason(exc: Exception) -> str:
     return f"the campaign cannot be sent: {exc}"
 
 
-async def _resume_point(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:
-    """Where an interrupted fan-out goes on: after the highest subscriber in the ledger.
+async def _resume_point(
+    runtime: MailerRuntime, jobs: JobQueue, campaign_id: int, *, rest: bool = False
+) -> int:
+    """Where an interrupted fan-out goes on: after the highest subscriber in the ledger (for
+    the rest of a subject test, the highest outside its sample).
 
     Pages are written in subscriber order, one transaction each, so every subscriber up to
     that one has a row. The last page's jobs may not have been enqueued before the stop:
@@ -144,7 +180,7 @@ async def _resume_point(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int
     when they were).
     """
     async with runtime.engine.begin() as conn:
-        after = await queries.highest_subscriber(conn, campaign_id)
+        after = await queries.highest_subscriber(conn, campaign_id, outside_sample=rest)
         ids = await queries.last_queued_ids(conn, campaign_id, runtime.options.batch_size)
     if ids:
         await enqueue_batch(jobs, campaign_id, ids)

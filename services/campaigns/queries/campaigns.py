@@ -50,6 +50,9 @@ class CampaignRow:
     # Whether its mail carries an open-tracking image; whether it is in the public archive.
     track_opens: bool = False
     archive_public: bool = False
+    # A subject test's winner, once picked, and when (see subject_tests.py).
+    test_winner: int | None = None
+    test_decided_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,8 @@ def _campaign(row: RowMapping) -> CampaignRow:
         fallback_language=row["fallback_language"],
         track_opens=bool(row["track_opens"]),
         archive_public=bool(row["archive_public"]),
+        test_winner=None if row["test_winner"] is None else int(row["test_winner"]),
+        test_decided_at=aware(decided) if (decided := row["test_decided_at"]) else None,
     )
 
 
@@ -187,10 +192,15 @@ async def mark_sending(
     condition = [campaigns.c.id == campaign_id, campaigns.c.status == from_status]
     if from_status == CampaignStatus.SCHEDULED:
         condition.append(campaigns.c.scheduled_at <= when)
+    # A campaign with a subject test first sends its sample: it is testing.
+    status = sa.case(
+        (campaigns.c.test_sample_percent.is_not(None), CampaignStatus.TESTING),
+        else_=CampaignStatus.SENDING,
+    )
     result = await session.execute(
         sa.update(campaigns)
         .where(*condition)
-        .values(status=CampaignStatus.SENDING, send_requested_at=when, updated_at=when)
+        .values(status=status, send_requested_at=when, updated_at=when)
     )
     return rowcount(result) == 1
 
@@ -206,7 +216,7 @@ async def unmark_sending(
         sa.update(campaigns)
         .where(
             campaigns.c.id == campaign_id,
-            campaigns.c.status == CampaignStatus.SENDING,
+            campaigns.c.status.in_([CampaignStatus.SENDING, CampaignStatus.TESTING]),
             campaigns.c.send_requested_at == when,
         )
         .values(status=back_to, send_requested_at=None, updated_at=utcnow())

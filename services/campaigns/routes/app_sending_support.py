@@ -103,7 +103,12 @@ async def _context(
         ),
         # Seconds between progress refreshes: often while sending; now and then while a
         # scheduled campaign waits, so the page shows its start; never once it is done.
-        "polling": {CampaignStatus.SENDING: 2, CampaignStatus.SCHEDULED: 10}.get(figures.status),
+        "polling": {
+            CampaignStatus.SENDING: 2,
+            CampaignStatus.TESTING: 2,
+            CampaignStatus.WAITING: 10,
+            CampaignStatus.SCHEDULED: 10,
+        }.get(figures.status),
     }
 
 

@@ -13,6 +13,7 @@ from shared.addresses import address_digest
 from shared.schema import (
     campaign_lists,
     campaign_segments,
+    campaign_test_subjects,
     campaign_variants,
     campaigns,
     digest_blocks,
@@ -68,6 +69,15 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
             ).where(digest_blocks.c.campaign_id == campaign_id)
         )
     ).all()
+    test_subjects: tuple[str, ...] = ()
+    if row["test_sample_percent"] is not None:
+        others = await conn.execute(
+            sa.select(campaign_test_subjects.c.subject)
+            .where(campaign_test_subjects.c.campaign_id == campaign_id)
+            .order_by(campaign_test_subjects.c.position)
+        )
+        test_subjects = (row["subject"], *(str(subject) for subject in others.scalars()))
+    winner = row["test_winner"]
     return CampaignSource(
         id=int(row["id"]),
         subject=row["subject"],
@@ -93,6 +103,10 @@ async def get_campaign(conn: AsyncConnection, campaign_id: int) -> CampaignSourc
             (str(item.language), str(item.municipality), str(item.html), str(item.text))
             for item in digest
         ),
+        test_subjects=test_subjects,
+        test_sample_percent=row["test_sample_percent"],
+        test_winner=None if winner is None else int(winner),
+        test_decided_at=row["test_decided_at"],
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,11 +49,19 @@ class Outcome:
 
 
 async def insert_deliveries(
-    conn: AsyncConnection, campaign_id: int, rows: Sequence[tuple[int, str]], now: datetime
+    conn: AsyncConnection,
+    campaign_id: int,
+    rows: Sequence[tuple[int, str]],
+    now: datetime,
+    subject_variants: Mapping[int, int | None] | None = None,
 ) -> None:
-    """Insert queued rows for (subscriber id, Message-ID) pairs; existing ones are kept."""
+    """Insert queued rows for (subscriber id, Message-ID) pairs; existing ones are kept.
+
+    ``subject_variants``: a subject test's sample, the subject of each subscriber.
+    """
     if not rows:
         return
+    chosen = subject_variants or {}
     values = [
         {
             "campaign_id": campaign_id,
@@ -63,6 +71,7 @@ async def insert_deliveries(
             "message_id": message_id,
             "queued_at": now,
             "updated_at": now,
+            "subject_variant": chosen.get(subscriber_id),
         }
         for subscriber_id, message_id in rows
     ]
@@ -104,6 +113,7 @@ async def load_queued(
             deliveries.c.subscriber_id,
             deliveries.c.message_id,
             deliveries.c.attempts,
+            deliveries.c.subject_variant,
             subscribers.c.key,
             subscribers.c.email,
             subscribers.c.name,
@@ -133,6 +143,7 @@ async def load_queued(
             message_id=row.message_id,
             attempts=int(row.attempts),
             municipality=row.municipality,
+            subject_variant=None if row.subject_variant is None else int(row.subject_variant),
         )
         may_send = bool(row.eligible) and row.key is not None and row.email not in suppressed
         rows.append((recipient, may_send))
@@ -372,13 +383,17 @@ async def record_bounce(
     return bool(result.rowcount)
 
 
-async def highest_subscriber(conn: AsyncConnection, campaign_id: int) -> int:
-    """The highest subscriber id with a row in the campaign's ledger (0 when none)."""
-    result = await conn.execute(
-        sa.select(sa.func.max(deliveries.c.subscriber_id)).where(
-            deliveries.c.campaign_id == campaign_id
-        )
+async def highest_subscriber(
+    conn: AsyncConnection, campaign_id: int, *, outside_sample: bool = False
+) -> int:
+    """The highest subscriber id with a row in the campaign's ledger (0 when none); with
+    ``outside_sample``, among rows not in a subject test's sample (the rest's fan-out)."""
+    query = sa.select(sa.func.max(deliveries.c.subscriber_id)).where(
+        deliveries.c.campaign_id == campaign_id
     )
+    if outside_sample:
+        query = query.where(deliveries.c.subject_variant.is_(None))
+    result = await conn.execute(query)
     return int(result.scalar() or 0)
 
 

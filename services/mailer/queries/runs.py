@@ -138,7 +138,7 @@ async def unstarted_campaigns(conn: AsyncConnection, before: datetime) -> list[i
     has_run = sa.exists().where(campaign_runs.c.campaign_id == campaigns.c.id)
     result = await conn.execute(
         sa.select(campaigns.c.id)
-        .where(campaigns.c.status == CampaignStatus.SENDING)
+        .where(campaigns.c.status.in_([CampaignStatus.SENDING, CampaignStatus.TESTING]))
         .where(campaigns.c.send_requested_at < before)
         .where(~has_run)
     )
@@ -199,6 +199,26 @@ async def pause_requests_unseen(conn: AsyncConnection) -> list[int]:
         .order_by(campaign_runs.c.campaign_id)
     )
     return [int(value) for value in result.scalars().all()]
+
+
+async def reopen_for_rest(conn: AsyncConnection, campaign_id: int, decided_at: datetime) -> bool:
+    """A subject test's run, done with its sample before the winner was picked, fans out
+    again (to the rest); True if this call reopened it.
+
+    The reopened run starts at the decision's own time (copied, so no two clocks are
+    compared): the campaigns service tells the rest's run from the sample's by it, and a late
+    repeat of the job finds nothing to reopen, so it cannot add people who joined since.
+    """
+    result = await conn.execute(
+        sa.update(campaign_runs)
+        .where(campaign_runs.c.campaign_id == campaign_id)
+        .where(campaign_runs.c.state == RunState.DONE)
+        .where(campaign_runs.c.started_at < decided_at)
+        .values(
+            state=RunState.FANNING_OUT, started_at=decided_at, fanned_out_at=None, finished_at=None
+        )
+    )
+    return bool(result.rowcount)
 
 
 async def reopen_run(conn: AsyncConnection, campaign_id: int) -> bool:
