@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.subscriptions.queries.eligibility import recount_confirmed_lists
 from shared.schema import (
     consent_events,
     import_rejects,
@@ -288,8 +289,13 @@ async def insert_subscriptions(
     *,
     status: SubscriptionStatus,
     now: datetime,
+    counted: Collection[int] = (),
 ) -> None:
-    """Subscribe these subscribers to ``list_id`` in one statement."""
+    """Subscribe these subscribers to ``list_id`` in one statement.
+
+    ``counted``: subscribers inserted in this batch whose ``confirmed_lists`` already counts
+    this subscription, so they need no recount.
+    """
     if not subscriber_ids:
         return
     confirmed_at = now if status == SubscriptionStatus.CONFIRMED else None
@@ -304,6 +310,11 @@ async def insert_subscriptions(
         for id_ in subscriber_ids
     ]
     await session.execute(sa.insert(subscriptions), rows)
+    if status == SubscriptionStatus.CONFIRMED:
+        already = set(counted)
+        await recount_confirmed_lists(
+            session, [id_ for id_ in subscriber_ids if id_ not in already]
+        )
 
 
 async def confirm_pending(
@@ -321,6 +332,7 @@ async def confirm_pending(
         )
         .values(status=SubscriptionStatus.CONFIRMED, confirmed_at=now)
     )
+    await recount_confirmed_lists(session, subscriber_ids)
 
 
 async def insert_import_consent(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
