@@ -42,6 +42,7 @@ def upgrade() -> None:
         "subscribers",
         ["id"],
         postgresql_where=sa.text(_ELIGIBLE),
+        postgresql_include=["language", "municipality"],
         sqlite_where=sa.text(_ELIGIBLE),
     )
     if op.get_bind().dialect.name == "postgresql":
