@@ -170,6 +170,8 @@ async def measure(database_url: str, runs: int) -> dict[str, Any]:
     async with engine.connect() as conn:
         # As the campaigns service counts (queries.segments.count_members).
         await conn.execute(sa.text("SET jit = off"))
+        # As count_members: one plan per run, never the generic plan of a prepared statement.
+        await conn.execute(sa.text("SET plan_cache_mode = force_custom_plan"))
         results["reference: count(*) of confirmed subscriptions"] = await _timed(
             conn,
             sa.select(sa.func.count())

@@ -29,6 +29,12 @@ from shared.schema import (
 from shared.segments import CUSTOM_PREFIX, ZONE, Condition, Group
 from shared.statuses import DeliveryStatus, SubscriberStatus, SubscriptionStatus
 
+# A compiled segment's best plan depends on its values (which list, which prefix, which key):
+# PostgreSQL's generic plan of a prepared statement, which it may choose from the sixth run of
+# the same statement on a connection, took 40-48 s for a segment its own plan counts in 0.6 s
+# (bench/segments.py). For the transaction that runs a compiled segment, on PostgreSQL.
+CUSTOM_PLANS: Final = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
+
 _SET_OPS: Final = ("any_of", "none_of")
 _PRESENCE_OPS: Final = ("is_set", "is_not_set")
 
