@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     true,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.default import DefaultExecutionContext
 
 from shared.addresses import address_identity
@@ -392,8 +393,14 @@ subscribers = Table(
     _ts("updated_at", nullable=False),
     # A municipality id from shared/municipalities.py ("dk-koebenhavn"); optional.
     Column("municipality", String(64), nullable=True),
-    # Values of staff-defined custom fields by field key (shared/custom_fields.py).
-    Column("custom_values", JSON, nullable=True),
+    # Values of staff-defined custom fields by field key (shared/custom_fields.py). JSONB on
+    # PostgreSQL: segment rules read one key per resident, and JSONB does not parse the whole
+    # document for each read as JSON does (migration 0024).
+    Column("custom_values", JSON().with_variant(JSONB(), "postgresql"), nullable=True),
+    # How many lists the subscriber is confirmed on: what "eligible" (shared/segment_sql.py)
+    # asks, kept here so counting an audience needs no pass over every subscription. Written
+    # with the subscriptions, by the same service, in the same transaction (queries/eligibility.py).
+    Column("confirmed_lists", Integer, nullable=False, server_default="0"),
     comment="owner: subscriptions",
 )
 
@@ -409,6 +416,17 @@ Index("ix_subscribers_name_prefix", func.lower(subscribers.c.name), subscribers.
 Index("ix_subscribers_municipality", subscribers.c.municipality)
 Index("ix_subscribers_source_site", subscribers.c.source_site_id)
 Index("ix_subscribers_created_at", subscribers.c.created_at)
+# Whom any audience may hold, as far as this table says (active, confirmed on some list): a
+# broad segment's count is an index-only scan of this, and on PostgreSQL the rules on language,
+# municipality and country read the index alone, a quarter of the table's size (migration 0024).
+_ELIGIBLE = (subscribers.c.status == "active") & (subscribers.c.confirmed_lists > 0)
+Index(
+    "ix_subscribers_eligible",
+    subscribers.c.id,
+    postgresql_where=_ELIGIBLE,
+    postgresql_include=["language", "municipality"],
+    sqlite_where=_ELIGIBLE,
+)
 
 subscriptions = Table(
     "subscriptions",

@@ -413,15 +413,17 @@ async def _write_batch(
         return dict(batch.counts), []
     plan = await _plan(session, job, batch)
     now = utcnow()
-    new_rows = [_new_subscriber(row, job, now) for row in plan.new]
+    attested = job.mode == ATTESTED
+    new_rows = [_new_subscriber(row, job, now, confirmed=attested) for row in plan.new]
     inserted = await queries.insert_subscribers(session, new_rows)
     await queries.update_subscribers(session, plan.updates)
     languages = {found.id: found.language for found in [*plan.joining, *plan.confirming]}
     languages.update({inserted[row["email_key"]]: row["language"] for row in new_rows})
     joined = [found.id for found in plan.joining] + list(inserted.values())
-    attested = job.mode == ATTESTED
     status = SubscriptionStatus.CONFIRMED if attested else SubscriptionStatus.PENDING
-    await queries.insert_subscriptions(session, job.list_id, joined, status=status, now=now)
+    await queries.insert_subscriptions(
+        session, job.list_id, joined, status=status, now=now, counted=inserted.values()
+    )
     confirming = [found.id for found in plan.confirming]
     await queries.confirm_pending(session, job.list_id, confirming, now)
     # Attested: one ``confirmed`` record per subscription, whose import holds the attestation
@@ -440,8 +442,13 @@ async def _write_batch(
     return plan.counts, [_confirmation(outbox, target, *recipient) for recipient in waiting]
 
 
-def _new_subscriber(row: CheckedRow, job: ImportRow, now: Any) -> dict[str, Any]:
+def _new_subscriber(
+    row: CheckedRow, job: ImportRow, now: Any, *, confirmed: bool
+) -> dict[str, Any]:
+    # An attested import confirms the new subscriber on its list in the same batch: counted
+    # here, so the batch needs no recount of the addresses it adds.
     return {
+        "confirmed_lists": 1 if confirmed else 0,
         "key": secrets.token_hex(16),
         "email": row.email,
         "email_key": row.email_key,

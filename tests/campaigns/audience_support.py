@@ -57,6 +57,10 @@ async def add_subscriber(
                         updated_at=at,
                         municipality=municipality,
                         custom_values=custom_values,
+                        # As the subscriptions service keeps it with the subscriptions.
+                        confirmed_lists=sum(
+                            state == "confirmed" for state in (lists or {}).values()
+                        ),
                     )
                     .returning(subscribers.c.id)
                 )

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.schema import mailing_lists, staff_audit, subscribers, subscriptions
+from tests.support.eligibility import recount_confirmed_lists
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
@@ -48,6 +49,7 @@ async def add_subscribers(
                     confirmed_at=now,
                 )
             )
+        await conn.execute(recount_confirmed_lists())
     return ids
 
 

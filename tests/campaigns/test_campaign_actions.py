@@ -30,6 +30,7 @@ from shared.queues import BULK_QUEUE
 from shared.schema import campaigns, deliveries, mailing_lists, subscribers, subscriptions
 from shared.settings import Settings, SmtpSettings
 from tests.campaigns.conftest import Api, new_campaign
+from tests.support.eligibility import recount_confirmed_lists
 from tests.support.smtp import RecordingSMTPServer, SlowSMTPServer
 
 FAST = MailerOptions(
@@ -84,6 +85,7 @@ async def add_readers(db: AsyncEngine, count: int, slug: str = "kultur") -> list
                 for n in range(len(emails))
             ],
         )
+        await conn.execute(recount_confirmed_lists())
     return emails
 
 

@@ -116,6 +116,7 @@ async def _reader(conn: sa.ext.asyncio.AsyncConnection, email: str, lang: str, k
             status="active",
             created_at=now,
             updated_at=now,
+            confirmed_lists=1,  # as the subscriptions service keeps it: confirmed on kultur
         )
     )
     subscriber_id = int(result.inserted_primary_key[0])

@@ -55,6 +55,8 @@ async def add_reader(
                 status="active",
                 created_at=sa.func.current_timestamp(),
                 updated_at=sa.func.current_timestamp(),
+                # As the subscriptions service keeps it with the subscriptions below.
+                confirmed_lists=sum(status == "confirmed" for status in lists.values()),
             )
         )
         subscriber_id = int(result.inserted_primary_key[0])

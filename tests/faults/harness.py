@@ -37,6 +37,7 @@ from shared.addresses import address_identity
 from shared.db import create_engine
 from shared.schema import campaign_runs, deliveries, mailing_lists, subscribers, subscriptions
 from tests.conftest import TEST_SECRET
+from tests.support.eligibility import recount_confirmed_lists
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -496,6 +497,7 @@ async def seed_audience(database_url: str, count: int, slug: str = "kultur") -> 
                     for subscriber_id, _ in ids
                 ],
             )
+            await conn.execute(recount_confirmed_lists())
             keys.update({email: f"faultkey{int(email[1:7]):06d}" for _, email in ids})
     await engine.dispose()
     return keys

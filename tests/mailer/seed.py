@@ -18,6 +18,7 @@ from shared.schema import (
     subscriptions,
     suppressions,
 )
+from tests.support.eligibility import recount_confirmed_lists
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -79,6 +80,7 @@ async def seed(
                         confirmed_at=NOW if status == "confirmed" else None,
                     )
                 )
+        await conn.execute(recount_confirmed_lists())
         result = await conn.execute(
             sa.insert(campaigns).values(
                 subject=subject,
@@ -107,6 +109,7 @@ async def set_subscription(database_url: str, subscriber_id: int, status: str) -
             .where(subscriptions.c.subscriber_id == subscriber_id)
             .values(status=status)
         )
+        await conn.execute(recount_confirmed_lists())
     await engine.dispose()
 
 

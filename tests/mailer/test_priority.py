@@ -22,6 +22,7 @@ from shared.schema import campaigns, deliveries, mailing_lists, subscribers, sub
 from shared.settings import Settings, SmtpSettings
 from tests.mailer.seed import NOW, seed
 from tests.mailer.support import FAST, enqueue_start
+from tests.support.eligibility import recount_confirmed_lists
 from tests.support.smtp import RecordingSMTPServer, SlowSMTPServer
 
 pytestmark = pytest.mark.timing
@@ -77,6 +78,7 @@ async def _seed_audience(database_url: str, count: int) -> int:
                 for n in range(1, count + 1)
             ],
         )
+        await conn.execute(recount_confirmed_lists())
     await engine.dispose()
     return campaign_id
 

@@ -143,6 +143,10 @@ async def build_population(db: AsyncEngine, now: datetime | None = None) -> dict
                             updated_at=created,
                             municipality=who.municipality,
                             custom_values=who.custom,
+                            # As the subscriptions service keeps it with the subscriptions.
+                            confirmed_lists=sum(
+                                state == "confirmed" for state, _ in who.lists.values()
+                            ),
                         )
                         .returning(subscribers.c.id)
                     )

@@ -26,6 +26,7 @@ from shared.schema import (
     segments,
     subscribers,
 )
+from shared.segment_sql import CUSTOM_PLANS
 from shared.segments import Catalog
 
 
@@ -161,6 +162,7 @@ async def count_members(session: AsyncSession, condition: sa.ColumnElement[bool]
         # Compiling the plan to machine code costs more than it saves on a count that takes
         # well under a second without it (bench/segments.py); for this transaction only.
         await session.execute(sa.text("SET LOCAL jit = off"))
+        await session.execute(CUSTOM_PLANS)
     total = await session.scalar(
         sa.select(sa.func.count()).select_from(subscribers).where(condition)
     )

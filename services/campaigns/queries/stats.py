@@ -22,7 +22,7 @@ from shared.schema import (
     subscribers,
     subscriptions,
 )
-from shared.segment_sql import Context, compile_group, eligible
+from shared.segment_sql import CUSTOM_PLANS, Context, compile_group, eligible
 from shared.segments import from_builtins
 from shared.statuses import DeliveryStatus, SubscriberStatus, SubscriptionStatus
 
@@ -222,6 +222,8 @@ async def audience_size(session: AsyncSession, campaign_id: int) -> int:
         where = sa.and_(
             subscribers.c.id.in_(confirmed), subscribers.c.status == SubscriberStatus.ACTIVE
         )
+    if members and session.get_bind().dialect.name == "postgresql":
+        await session.execute(CUSTOM_PLANS)
     result = await session.execute(sa.select(sa.func.count()).where(where))
     return int(result.scalar_one())
 

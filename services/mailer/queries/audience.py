@@ -23,7 +23,7 @@ from shared.schema import (
     subscriptions,
     suppressions,
 )
-from shared.segment_sql import Context, compile_group, eligible
+from shared.segment_sql import CUSTOM_PLANS, Context, compile_group, eligible
 from shared.segments import Group, from_builtins
 
 
@@ -162,6 +162,8 @@ async def segment_audience_page(
     One pass over subscribers in id order with the compiled audience condition; the page is
     already filtered, so its last id is where the next one starts.
     """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(CUSTOM_PLANS)  # the same statement runs for every page
     result = await conn.execute(
         sa.select(subscribers.c.id)
         .where(subscribers.c.id > after_id, condition)

@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.subscriptions.queries.eligibility import recount_confirmed_lists
 from shared.schema import (
     mailing_lists,
     member_sites,
@@ -98,7 +99,10 @@ async def confirm_pending_lists(
         .values(status=SubscriptionStatus.CONFIRMED, confirmed_at=now)
         .returning(subscriptions.c.list_id)
     )
-    return sorted(int(list_id) for list_id in result.scalars())
+    changed = sorted(int(list_id) for list_id in result.scalars())
+    if changed:
+        await recount_confirmed_lists(session, [subscriber_id])
+    return changed
 
 
 async def leave_lists(
@@ -123,7 +127,10 @@ async def leave_lists(
         .values(status=SubscriptionStatus.UNSUBSCRIBED, unsubscribed_at=now)
         .returning(subscriptions.c.list_id)
     )
-    return sorted(int(list_id) for list_id in result.scalars())
+    changed = sorted(int(list_id) for list_id in result.scalars())
+    if changed:
+        await recount_confirmed_lists(session, [subscriber_id])
+    return changed
 
 
 async def has_confirmed_subscription(session: AsyncSession, subscriber_id: int) -> bool:

@@ -1,0 +1,39 @@
+"""What a subscriber's subscriptions say about whether any audience may hold them, kept on the
+subscriber (``subscribers.confirmed_lists``) so that counting a segment needs no pass over
+every subscription. Every statement that confirms or ends a subscription recounts here."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.schema import subscribers, subscriptions
+from shared.statuses import SubscriptionStatus
+
+
+async def recount_confirmed_lists(session: AsyncSession, subscriber_ids: Collection[int]) -> None:
+    """Store how many lists each of these subscribers is confirmed on, in this transaction."""
+    if not subscriber_ids:
+        return
+    ids = sorted(subscriber_ids)
+    # Lock the rows first, in id order: a concurrent transaction that changed another of their
+    # subscriptions has then committed, and the count below, a new statement with a new
+    # snapshot, sees its change too (SQLite has one writer at a time and needs no lock).
+    await session.execute(
+        sa.select(subscribers.c.id).where(subscribers.c.id.in_(ids)).with_for_update()
+    )
+    confirmed = (
+        sa.select(sa.func.count())
+        .where(
+            subscriptions.c.subscriber_id == subscribers.c.id,
+            subscriptions.c.status == SubscriptionStatus.CONFIRMED,
+        )
+        .scalar_subquery()
+    )
+    await session.execute(
+        sa.update(subscribers)
+        .where(subscribers.c.id.in_(ids), subscribers.c.confirmed_lists != confirmed)
+        .values(confirmed_lists=confirmed)
+    )
