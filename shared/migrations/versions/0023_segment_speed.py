@@ -1,8 +1,8 @@
 """Segment counts at volume: the number of lists a subscriber is confirmed on, kept on the
 subscriber with a partial index of the eligible, and custom values as JSONB on PostgreSQL
 
-Revision ID: 0024_segment_speed
-Revises: 0018_imports
+Revision ID: 0023_segment_speed
+Revises: 0022_ab_subjects
 Create Date: 2026-11-29 21:00:00.000000
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision: str = "0024_segment_speed"
-down_revision: str | None = "0018_imports"
+revision: str = "0023_segment_speed"
+down_revision: str | None = "0022_ab_subjects"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
