@@ -73,6 +73,7 @@ def compile_campaign(
             for variant in source.variants
         },
         link_ids=tuple((link_ids or {})[url] for url in urls),
+        link_urls=tuple(urls),
         track_opens=source.track_opens,
         archive_public=source.archive_public,
     )

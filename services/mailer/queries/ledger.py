@@ -108,6 +108,7 @@ async def load_queued(
             subscribers.c.email,
             subscribers.c.name,
             subscribers.c.language,
+            subscribers.c.minor,
             sa.case((eligible, True), else_=False).label("eligible"),
         )
         .select_from(
@@ -131,6 +132,7 @@ async def load_queued(
             language=row.language or "da",
             message_id=row.message_id,
             attempts=int(row.attempts),
+            minor=bool(row.minor),
         )
         may_send = bool(row.eligible) and row.key is not None and row.email not in suppressed
         rows.append((recipient, may_send))

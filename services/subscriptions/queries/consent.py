@@ -29,6 +29,8 @@ class ConsentRecord:
     consent_text_version: str | None
     language: str
     ip: str | None
+    # "resident", or "guardian" for a minor (None: the resident, as before youth lists).
+    consented_by: str | None = None
 
 
 async def insert_consent_events(
@@ -95,6 +97,7 @@ async def get_latest_requests(
             consent_events.c.consent_text_version,
             consent_events.c.language,
             consent_events.c.ip,
+            consent_events.c.consented_by,
         )
         .where(
             consent_events.c.subscriber_id == subscriber_id,
@@ -114,6 +117,7 @@ async def get_latest_requests(
             consent_text_version=row.consent_text_version,
             language=row.language,
             ip=row.ip,
+            consented_by=row.consented_by,
         )
         for row in await session.execute(query)
     }

@@ -25,6 +25,9 @@ class ListRow:
     name_sv: str
     name_en: str
     double_optin: bool = True
+    youth: bool = False
+    # The custom field keys a minor may give on this youth list (None: none).
+    youth_fields: list[str] | None = None
 
 
 _LIST_COLUMNS = (
@@ -34,6 +37,8 @@ _LIST_COLUMNS = (
     mailing_lists.c.name_sv,
     mailing_lists.c.name_en,
     mailing_lists.c.double_optin,
+    mailing_lists.c.youth,
+    mailing_lists.c.youth_fields,
 )
 
 
