@@ -1,0 +1,88 @@
+"""A youth list's resident pages in Debian's Chromium, each scanned with axe-core: the sign-up
+form with the year of birth and the guardian's address, the guardian's page and its answer,
+and the age review page before and after confirming."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.links import sign_age_review
+from shared.schema import mailing_lists, subscribers
+from shared.settings import Settings
+from shared.tokens import TokenSigner
+from tests.campaigns.test_staff_browser import assert_accessible
+from tests.subscriptions.conftest import all_subscriptions, queued_mails
+from tests.subscriptions.test_browser import (  # noqa: F401
+    browser,
+    pytestmark,
+    subscriptions_url,
+)
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
+
+GUARDIAN_PATH = re.compile(r"http://127\.0\.0\.1:\d+(/guardian/[A-Za-z0-9_.\-]+)")
+
+
+async def test_a_child_signs_up_and_the_guardian_confirms_in_the_browser(
+    browser: Browser,  # noqa: F811
+    subscriptions_url: str,  # noqa: F811
+    settings: Settings,
+    engine: AsyncEngine,
+    redis: Redis,
+    lists: dict[str, int],
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(mailing_lists).where(mailing_lists.c.id == lists["born"]).values(youth=True)
+        )
+    context = await browser.new_context(locale="sv-SE", java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(f"{subscriptions_url}/subscribe")
+    await assert_accessible(page)
+    await page.get_by_label("E-postadress").fill("elsa@malmo.example.se")
+    await page.get_by_label("Barn och unga").check()
+    await page.get_by_label("Födelseår").fill(str(datetime.now(UTC).year - 12))
+    await page.locator("#consent").check()
+    await page.get_by_role("button", name="Anmäl").click()
+    # Without the guardian's address the form comes back with the reason, still accessible.
+    await page.wait_for_selector(".error-summary")
+    assert "vårdnadshavares e-postadress" in await page.inner_text(".error-summary")
+    await assert_accessible(page)
+    await page.locator("#guardian_email").fill("mamma@malmo.example.se")
+    await page.locator("#consent").check()
+    await page.get_by_role("button", name="Anmäl").click()
+    await page.wait_for_url("**/thanks**")
+
+    [mail] = await queued_mails(redis)
+    assert mail.to == "mamma@malmo.example.se"
+    link = GUARDIAN_PATH.search(mail.text)
+    assert link
+    await page.goto(subscriptions_url + link.group(1))
+    await assert_accessible(page)
+    await page.get_by_role("button", name="vårdnadshavare").click()
+    await page.wait_for_selector("h1")
+    assert await page.locator("h1").inner_text() == "Tack för din bekräftelse"
+    await assert_accessible(page)
+    assert (await all_subscriptions(engine))[lists["born"]]["status"] == "confirmed"
+
+    [child] = await _subscriber_keys(engine)
+    review = sign_age_review(TokenSigner(settings.secret_keys), child)
+    await page.goto(f"{subscriptions_url}/age-review/{review}")
+    assert await page.locator("h1").inner_text() == "Bekräfta ditt eget samtycke"
+    await assert_accessible(page)
+    await page.get_by_role("button", name="Ja, jag vill fortsätta att få dem").click()
+    await page.wait_for_selector("h1:has-text('Ditt samtycke är bekräftat')")
+    await assert_accessible(page)
+    await context.close()
+
+
+async def _subscriber_keys(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return [str(key) for key in (await conn.execute(sa.select(subscribers.c.key))).scalars()]
