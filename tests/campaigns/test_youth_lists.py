@@ -102,8 +102,8 @@ async def test_an_admin_marks_a_youth_list_in_the_staff_app(
     )
     assert 'name="youth_field.skole" type="checkbox" value="1" checked' in saved.text
     assert 'name="youth_field.telefon" type="checkbox" value="1">' in saved.text
-    lists_page = await api.client.get("/app/lists")
-    assert "youth list" in lists_page.text
+    lists_page = await api.client.get("/app/lists", headers={"Accept-Language": "en"})
+    assert "(boern-unge, youth list)" in lists_page.text
 
 
 async def test_readers_see_that_a_list_is_a_youth_list(
