@@ -12,14 +12,20 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from brevdue_cli.redis_server import free_port
 from shared.links import sign_age_review
 from shared.schema import mailing_lists, subscribers
 from shared.settings import Settings
 from shared.tokens import TokenSigner
 from tests.campaigns.test_staff_browser import assert_accessible
-from tests.subscriptions.conftest import all_subscriptions, queued_mails
+from tests.conftest import LiveServer
+from tests.subscriptions.conftest import all_subscribers, all_subscriptions, queued_mails
+from tests.subscriptions.member_sites import seed_member_site
 from tests.subscriptions.test_browser import (  # noqa: F401
     browser,
+    host_app,
+    host_page,
+    open_page,
     pytestmark,
     subscriptions_url,
 )
@@ -42,11 +48,12 @@ async def test_a_child_signs_up_and_the_guardian_confirms_in_the_browser(
         await conn.execute(
             sa.update(mailing_lists).where(mailing_lists.c.id == lists["born"]).values(youth=True)
         )
-    context = await browser.new_context(locale="sv-SE", java_script_enabled=False)
+    # The page runs no script of its own; axe-core is injected by the test.
+    context = await browser.new_context(locale="sv-SE")
     page = await context.new_page()
     await page.goto(f"{subscriptions_url}/subscribe")
     await assert_accessible(page)
-    await page.get_by_label("E-postadress").fill("elsa@malmo.example.se")
+    await page.get_by_label("E-postadress", exact=True).fill("elsa@malmo.example.se")
     await page.get_by_label("Barn och unga").check()
     await page.get_by_label("Födelseår").fill(str(datetime.now(UTC).year - 12))
     await page.locator("#consent").check()
@@ -81,6 +88,85 @@ async def test_a_child_signs_up_and_the_guardian_confirms_in_the_browser(
     await page.wait_for_selector("h1:has-text('Ditt samtycke är bekräftat')")
     await assert_accessible(page)
     await context.close()
+
+
+async def _youth_list(engine: AsyncEngine, list_id: int) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(mailing_lists).where(mailing_lists.c.id == list_id).values(youth=True)
+        )
+
+
+async def test_the_widget_asks_the_youth_fields_only_when_a_youth_list_is_ticked(
+    browser: Browser,  # noqa: F811
+    subscriptions_url: str,  # noqa: F811
+    engine: AsyncEngine,
+    redis: Redis,
+    lists: dict[str, int],
+) -> None:
+    await _youth_list(engine, lists["born"])
+    host_port = free_port()
+    origin = f"http://127.0.0.1:{host_port}"
+    await seed_member_site(
+        engine, "malmo-bibliotek", origins=[origin], default_lists=["kultur", "born"]
+    )
+    pages = {"index.html": host_page(subscriptions_url, "malmo-bibliotek")}
+    async with LiveServer(host_app(pages), port=host_port) as site:
+        page, _ = await open_page(browser, f"{site.url}/index.html")
+        widget = page.locator("[data-brevdue-signup]")
+        await page.wait_for_selector("[data-brevdue-signup][data-brevdue-state=ready]")
+        birth_year = widget.get_by_label("Födelseår")
+        assert not await birth_year.is_visible()
+        await widget.locator("input[value=born]").check()
+        assert await birth_year.is_visible()
+        await assert_accessible(page)
+
+        await widget.locator("input[name=email]").fill("elsa@malmo.example.se")
+        await birth_year.fill(str(datetime.now(UTC).year - 12))
+        await widget.locator("#consent").check()
+        await widget.locator("button[type=submit]").click()
+        guardian = widget.locator("#guardian_email")
+        await page.wait_for_selector("[data-brevdue-signup] #guardian_email-error:not([hidden])")
+        assert await guardian.get_attribute("aria-invalid") == "true"
+        await guardian.fill("mamma@malmo.example.se")
+        await widget.locator("button[type=submit]").click()
+        await page.wait_for_selector("[data-brevdue-signup][data-brevdue-state=done]")
+        await page.close()
+
+    [mail] = await queued_mails(redis)
+    assert mail.to == "mamma@malmo.example.se"
+    [child] = await all_subscribers(engine)
+    assert child["minor"] is True
+
+
+async def test_the_embed_page_without_javascript_explains_the_youth_fields(
+    browser: Browser,  # noqa: F811
+    subscriptions_url: str,  # noqa: F811
+    engine: AsyncEngine,
+    redis: Redis,
+    lists: dict[str, int],
+) -> None:
+    await _youth_list(engine, lists["born"])
+    await seed_member_site(engine, "malmo-bibliotek", default_lists=["kultur", "born"])
+    context = await browser.new_context(locale="da-DK", java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(f"{subscriptions_url}/embed/malmo-bibliotek?lang=da")
+    help_text = await page.locator("#youth-help").inner_text()
+    assert "Udfyld kun dette, hvis du har valgt" in help_text and "Børn og unge" in help_text
+    await page.get_by_label("E-mailadresse", exact=True).fill("liv@example.dk")
+    await page.get_by_label("Børn og unge").check()
+    await page.get_by_label("Fødselsår").fill(str(datetime.now(UTC).year - 15))
+    await page.locator("#consent").check()
+    await page.get_by_role("button", name="Tilmeld").click()
+    await page.wait_for_load_state()
+    [mail] = await queued_mails(redis)
+    assert mail.to == "liv@example.dk"
+    await context.close()
+    # axe-core runs as a script: the scan needs JavaScript, the page does not.
+    scanned = await browser.new_page(locale="da-DK")
+    await scanned.goto(f"{subscriptions_url}/embed/malmo-bibliotek?lang=da")
+    await assert_accessible(scanned)
+    await scanned.close()
 
 
 async def _subscriber_keys(engine: AsyncEngine) -> list[str]:

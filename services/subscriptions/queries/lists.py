@@ -82,6 +82,7 @@ class ListTextRow:
     description_da: str
     description_sv: str
     description_en: str
+    youth: bool = False
 
 
 async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
@@ -95,6 +96,7 @@ async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
             mailing_lists.c.description_da,
             mailing_lists.c.description_sv,
             mailing_lists.c.description_en,
+            mailing_lists.c.youth,
         )
         .where(mailing_lists.c.is_public.is_(True))
         .order_by(mailing_lists.c.slug)
