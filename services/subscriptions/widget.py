@@ -66,7 +66,7 @@ WIDGET_TEXTS: Final[Mapping[str, str]] = {
 }
 
 
-class FormList(msgspec.Struct, frozen=True, kw_only=True):
+class FormList(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A list on a site's form, named and described in the form's language."""
 
     slug: str
@@ -74,6 +74,7 @@ class FormList(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     checked: bool
     # A youth list: choosing it asks the year of birth (and maybe a guardian's address).
+    # Left out of the JSON when false, so forms without youth lists read as before.
     youth: bool = False
 
 
