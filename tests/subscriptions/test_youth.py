@@ -22,6 +22,7 @@ from services.subscriptions.outbox import Outbox
 from services.subscriptions.pages import Renderer
 from shared.db import create_sessionmaker
 from shared.jobs import create_job_pool
+from shared.links import sign_export
 from shared.queues import SEND_AGE_REVIEWS, SUBSCRIPTIONS_QUEUE, TRANSACTIONAL_QUEUE
 from shared.schema import mailing_lists, subscribers
 from shared.settings import Settings
@@ -355,3 +356,34 @@ async def test_a_tampered_guardian_link_is_refused(client: httpx.AsyncClient, yo
     assert answer.status_code == 400
     answer = await client.post("/age-review/not-a-token")
     assert answer.status_code == 400
+
+
+async def test_a_minors_export_shows_the_youth_data_and_who_consented(
+    settings: Settings, client: httpx.AsyncClient, redis: Redis, engine: AsyncEngine, youth: int
+) -> None:
+    await subscribe_json(
+        client,
+        email="ella@example.dk",
+        lists=["born"],
+        birth_year=THIS_YEAR - 10,
+        guardian_email="far@example.dk",
+    )
+    [guardian_mail] = await queued_mails(redis)
+    link = GUARDIAN_LINK.search(guardian_mail.text)
+    assert link
+    await client.post(link.group(1))
+    [child] = await all_subscribers(engine)
+    token = sign_export(TokenSigner(settings.secret_keys), child["key"])
+
+    data = (await client.post(f"/export/{token}")).json()
+
+    person = data["subscriber"]
+    assert (person["birth_year"], person["minor"], person["guardian_email"]) == (
+        THIS_YEAR - 10,
+        True,
+        "far@example.dk",
+    )
+    assert [(e["event"], e["consented_by"], e["ip"]) for e in data["consent_events"]] == [
+        ("requested", "resident", None),
+        ("confirmed", "guardian", None),
+    ]

@@ -55,6 +55,7 @@ class ConsentHistoryRow:
     consent_text_version: str | None
     language: str
     ip: str | None
+    consented_by: str | None = None
 
 
 async def get_consent_events_of(
@@ -71,6 +72,7 @@ async def get_consent_events_of(
             consent_events.c.consent_text_version,
             consent_events.c.language,
             consent_events.c.ip,
+            consent_events.c.consented_by,
         )
         .select_from(
             consent_events.join(
