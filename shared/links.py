@@ -16,6 +16,10 @@ Payloads (JSON inside the signed token):
 - click: ``[link id, subscriber key]``, a tracked link (``campaign_links.id``) in campaign mail.
 - open, view: ``[campaign id, subscriber key]``, the open-tracking pixel and the "view in the
   browser" link of a campaign mail.
+- guardian: ``[subscriber key, [list ids]]``, a parent's or guardian's confirmation of a minor's
+  sign-up to those lists.
+- age review: ``[subscriber key]``, a resident past the age of digital consent confirming
+  their own consent.
 """
 
 from __future__ import annotations
@@ -50,6 +54,16 @@ class UnsubscribeLink:
 def confirm_url(public_url: str, token: str) -> str:
     """The public link that confirms a sign-up."""
     return f"{public_url.rstrip('/')}/confirm/{token}"
+
+
+def guardian_url(public_url: str, token: str) -> str:
+    """The public link a guardian confirms a minor's sign-up with."""
+    return f"{public_url.rstrip('/')}/guardian/{token}"
+
+
+def age_review_url(public_url: str, token: str) -> str:
+    """The public link a resident past the age confirms their own consent with."""
+    return f"{public_url.rstrip('/')}/age-review/{token}"
 
 
 def unsubscribe_url(public_url: str, token: str) -> str:
@@ -93,6 +107,16 @@ def archive_url(public_url: str, campaign_id: int) -> str:
 def sign_confirm(signer: TokenSigner, subscriber_key: str, list_ids: Collection[int]) -> str:
     """A confirm token for a subscriber's pending lists (ids sorted, so it is canonical)."""
     return signer.sign(Purpose.CONFIRM, [subscriber_key, sorted(list_ids)])
+
+
+def sign_guardian(signer: TokenSigner, subscriber_key: str, list_ids: Collection[int]) -> str:
+    """A guardian's confirm token for a minor's pending lists (ids sorted)."""
+    return signer.sign(Purpose.GUARDIAN, [subscriber_key, sorted(list_ids)])
+
+
+def sign_age_review(signer: TokenSigner, subscriber_key: str) -> str:
+    """The token of the mail asking a resident past the age to confirm their own consent."""
+    return signer.sign(Purpose.AGE_REVIEW, [subscriber_key])
 
 
 def sign_unsubscribe(
@@ -139,6 +163,18 @@ def read_confirm(signer: TokenSigner, token: str) -> tuple[str, list[int]]:
     """The subscriber key and list ids of a confirm token."""
     key, list_ids = _read(signer, Purpose.CONFIRM, token, tuple[str, list[int]])
     return str(key), [int(list_id) for list_id in list_ids]
+
+
+def read_guardian(signer: TokenSigner, token: str) -> tuple[str, list[int]]:
+    """The subscriber key and list ids of a guardian's confirm token."""
+    key, list_ids = _read(signer, Purpose.GUARDIAN, token, tuple[str, list[int]])
+    return str(key), [int(list_id) for list_id in list_ids]
+
+
+def read_age_review(signer: TokenSigner, token: str) -> str:
+    """The subscriber key of an age review token."""
+    (key,) = _read(signer, Purpose.AGE_REVIEW, token, tuple[str])
+    return str(key)
 
 
 def read_unsubscribe(signer: TokenSigner, token: str) -> UnsubscribeLink:

@@ -160,3 +160,6 @@ IMPORT_SUBSCRIBERS: Final = JobSpec(
 )
 # Scheduled upkeep: unconfirmed sign-ups are deleted when old.
 PURGE_UNCONFIRMED: Final = CronSpec(name="purge_unconfirmed", queue=SUBSCRIPTIONS_QUEUE)
+# Scheduled upkeep: minors who have passed the age of digital consent are asked to confirm
+# their own consent.
+SEND_AGE_REVIEWS: Final = CronSpec(name="send_age_reviews", queue=SUBSCRIPTIONS_QUEUE)

@@ -74,6 +74,11 @@ mailing_lists = Table(
     Column("welcome_body_da", Text, nullable=True),
     Column("welcome_body_sv", Text, nullable=True),
     Column("welcome_body_en", Text, nullable=True),
+    # A youth list (children and young people): its sign-up asks the year of birth, and a
+    # resident under the age of digital consent needs a guardian's confirmation. Minors may
+    # give only the custom fields whose keys are in ``youth_fields`` (None: none at all).
+    Column("youth", Boolean, nullable=False, default=False, server_default=false()),
+    Column("youth_fields", JSON, nullable=True),
     comment="owner: campaigns",
 )
 
@@ -401,6 +406,15 @@ subscribers = Table(
     # asks, kept here so counting an audience needs no pass over every subscription. Written
     # with the subscriptions, by the same service, in the same transaction (queries/eligibility.py).
     Column("confirmed_lists", Integer, nullable=False, server_default="0"),
+    # Asked only by youth lists' sign-up: the year of birth, nothing finer.
+    Column("birth_year", Integer, nullable=True),
+    # Under the age of digital consent (or not yet confirmed their own consent since): no IP
+    # is recorded and the mailer sends them no tracked links and no open pixel.
+    Column("minor", Boolean, nullable=False, default=False, server_default=false()),
+    # The parent or guardian who was asked to confirm a minor's sign-up.
+    Column("guardian_email", String(320), nullable=True),
+    # When a minor who has passed the age was asked to confirm their own consent.
+    _ts("age_review_sent_at"),
     comment="owner: subscriptions",
 )
 
@@ -459,6 +473,9 @@ consent_events = Table(
     Column("ip", String(45), nullable=True),
     # The staff import (form "import") whose attestation vouches for this consent.
     Column("import_id", Id, ForeignKey("imports.id", ondelete="SET NULL"), nullable=True),
+    # Who gave this consent: "resident", or "guardian" for a minor (None: the resident, as
+    # every record before youth lists).
+    Column("consented_by", String(16), nullable=True),
     Index("ix_consent_events_subscriber", "subscriber_id", "at"),
     # A list's confirmations and withdrawals per day (the staff app's growth chart).
     Index("ix_consent_events_list_at", "list_id", "at"),

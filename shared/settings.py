@@ -105,6 +105,9 @@ class Settings:
     export_token_max_age: int = 24 * 3600
     # Store the sign-up's IP address with each consent record (off: data minimisation).
     record_consent_ip: bool = False
+    # The age of digital consent (GDPR art. 8; 13 in Denmark and Sweden): a youth list's
+    # resident younger than this needs a parent's or guardian's confirmation to join.
+    age_of_digital_consent: int = 13
     # Proof-of-work difficulty for sites that require it: the largest number a browser may have
     # to try (on average half of it; 50,000 SHA-256 hashes take well under a second).
     altcha_max_number: int = 50_000
@@ -196,6 +199,11 @@ class Settings:
                 defaults.export_token_max_age,
             ),
             record_consent_ip=_flag("RECORD_CONSENT_IP", get("RECORD_CONSENT_IP")),
+            age_of_digital_consent=_positive_int(
+                "AGE_OF_DIGITAL_CONSENT",
+                get("AGE_OF_DIGITAL_CONSENT"),
+                defaults.age_of_digital_consent,
+            ),
             altcha_max_number=_positive_int(
                 "ALTCHA_MAX_NUMBER", get("ALTCHA_MAX_NUMBER"), defaults.altcha_max_number
             ),

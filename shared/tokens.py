@@ -27,6 +27,8 @@ class Purpose(StrEnum):
     CLICK = "click"  # a tracked link in campaign mail: (link id, subscriber)
     OPEN = "open"  # the open-tracking pixel of a campaign mail: (campaign, subscriber)
     VIEW = "view"  # "view in the browser": a recipient's own copy of a campaign
+    GUARDIAN = "guardian"  # a guardian confirms a minor's sign-up: (subscriber, lists)
+    AGE_REVIEW = "age-review"  # a resident past the age confirms their own consent
 
 
 class TokenSigner:

@@ -23,6 +23,9 @@ from shared.languages import LANGUAGES
 
 # Form values are capped before they reach the checks, which then name the field.
 _CAP: Final = 25_000
+# The checkbox name prefix of a custom field a youth list allows to minors.
+YOUTH_FIELD: Final = "youth_field."
+_MAX_FIELDS: Final = 200
 
 
 def _value(form: Mapping[str, str], key: str) -> str:
@@ -39,11 +42,13 @@ def create_request(form: Mapping[str, str]) -> ListCreate:
         ),
         is_public=form.get("is_public") == "1",
         double_optin=form.get("double_optin") == "1",
+        youth=form.get("youth") == "1",
     )
 
 
 def update_request(form: Mapping[str, str]) -> ListPatch:
-    """``POST /app/lists/{slug}`` as a ListPatch: names, descriptions and welcome texts.
+    """``POST /app/lists/{slug}`` as a ListPatch: names, descriptions, welcome texts and the
+    youth settings (a ticked ``youth_field.<key>`` allows that custom field to minors).
 
     A language whose welcome subject and body are both empty has no welcome mail.
     """
@@ -58,6 +63,12 @@ def update_request(form: Mapping[str, str]) -> ListPatch:
             **{lang: _value(form, f"description_{lang}") for lang in LANGUAGES}
         ),
         welcome=WelcomePatch(**welcome),
+        youth=form.get("youth") == "1",
+        youth_fields=[
+            key[len(YOUTH_FIELD) :]
+            for key, value in form.items()
+            if key.startswith(YOUTH_FIELD) and value == "1"
+        ][:_MAX_FIELDS],
     )
 
 
@@ -68,6 +79,7 @@ _LABELS: Final = {
     "description": N_("Description"),
     "welcome_subject": N_("Welcome subject"),
     "welcome_body": N_("Welcome text"),
+    "youth_fields": N_("Custom fields children may give"),
 }
 _LANGUAGE_NAMES: Final = {"da": N_("Danish"), "sv": N_("Swedish"), "en": N_("English")}
 

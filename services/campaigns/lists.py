@@ -46,6 +46,7 @@ async def get_lists(session: AsyncSession) -> ListsOut:
 async def create_list(session: AsyncSession, data: ListCreate) -> ListOut:
     """Create a mailing list; its slug must be new."""
     _check(data)
+    await _check_youth_fields(session, data.youth_fields)
     if await queries.list_by_slug(session, data.slug) is not None:
         raise Conflict(f"a list with slug {data.slug!r} exists", {"slug": N_("is already taken")})
     values = {
@@ -54,6 +55,8 @@ async def create_list(session: AsyncSession, data: ListCreate) -> ListOut:
         **{f"description_{lang}": getattr(data.descriptions, lang) for lang in LANGUAGES},
         "is_public": data.is_public,
         "double_optin": data.double_optin,
+        "youth": data.youth,
+        "youth_fields": sorted(set(data.youth_fields)) or None,
     }
     try:
         await queries.insert_list(session, values)
@@ -83,9 +86,12 @@ async def update_list(
         **_text_changes("name", patch.names),
         **_text_changes("description", patch.descriptions),
     }
-    for flag in ("is_public", "double_optin"):
+    for flag in ("is_public", "double_optin", "youth"):
         if getattr(patch, flag) is not UNSET:
             values[flag] = getattr(patch, flag)
+    if not isinstance(patch.youth_fields, UnsetType):
+        await _check_youth_fields(session, patch.youth_fields)
+        values["youth_fields"] = sorted(set(patch.youth_fields)) or None
     values.update(_welcome_changes(patch.welcome))
     merged = {**asdict(row), **values}
     errors = _text_errors(
@@ -109,6 +115,17 @@ async def _list_row(session: AsyncSession, slug: str) -> queries.ListRow:
     if row is None:
         raise NotFound("list", slug[:64])
     return row
+
+
+async def _check_youth_fields(session: AsyncSession, keys: list[str]) -> None:
+    """A youth list may only allow custom fields that exist."""
+    known = {row.key for row in await queries.all_fields(session)}
+    unknown = sorted(key for key in set(keys) if key not in known)
+    if unknown:
+        raise InvalidInput(
+            N_("the list is not valid"),
+            {"youth_fields": f"unknown custom field: {unknown[0][:40]}"},
+        )
 
 
 def _text_changes(column: str, texts: TextsPatch | UnsetType) -> dict[str, str]:
@@ -228,4 +245,6 @@ def _list_out(row: queries.ListRow) -> ListOut:
         double_optin=row.double_optin,
         created_at=row.created_at,
         welcome=_welcome_out(row),
+        youth=row.youth,
+        youth_fields=list(row.youth_fields),
     )

@@ -43,6 +43,11 @@ class ListCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     descriptions: Descriptions = msgspec.field(default_factory=Descriptions)
     is_public: bool = True
     double_optin: bool = True
+    # A youth list: its sign-up asks the year of birth, and a resident under the age of digital
+    # consent needs a guardian's confirmation. ``youth_fields``: the custom field keys such a
+    # minor may give (any other custom value they send is not kept).
+    youth: bool = False
+    youth_fields: list[str] = msgspec.field(default_factory=list)
 
 
 class WelcomeText(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -80,6 +85,8 @@ class ListOut(Struct, kw_only=True):
     double_optin: bool
     created_at: datetime
     welcome: Welcome = msgspec.field(default_factory=Welcome)
+    youth: bool = False
+    youth_fields: list[str] = msgspec.field(default_factory=list)
 
 
 class ListsOut(Struct, kw_only=True):
@@ -104,6 +111,8 @@ class ListPatch(Struct, forbid_unknown_fields=True, kw_only=True):
     is_public: bool | UnsetType = UNSET
     double_optin: bool | UnsetType = UNSET
     welcome: WelcomePatch | UnsetType = UNSET
+    youth: bool | UnsetType = UNSET
+    youth_fields: list[str] | UnsetType = UNSET
 
 
 # --- member sites ---------------------------------------------------------------------------

@@ -74,6 +74,7 @@ def compile_campaign(
             for variant in source.variants
         },
         link_ids=tuple((link_ids or {})[url] for url in urls),
+        link_urls=tuple(urls),
         track_opens=source.track_opens,
         archive_public=source.archive_public,
         # Stored HTML from the campaigns service's own block template, escaped there.

@@ -38,7 +38,12 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
     }
     if campaign.link_ids:
         # The body was rewritten to read each tracked link's href from here (tracked_links).
-        context[VARIABLE] = links.clicks(recipient, campaign.link_ids)
+        # A minor's copy is never tracked: it gets each link as staff wrote it.
+        context[VARIABLE] = (
+            list(campaign.link_urls)
+            if recipient.minor
+            else links.clicks(recipient, campaign.link_ids)
+        )
     # A digest campaign: the reader's block, chosen by municipality (computed at save).
     digest = campaign.digest_for(recipient.language, recipient.municipality)
     context["digest"] = digest[0] if digest is not None else ""
@@ -51,7 +56,8 @@ def render_message(campaign: CompiledCampaign, recipient: Recipient, links: Link
         body_text = render_template(content.body_text, context, field="body_text")
     else:
         body_text = html_to_text(body_html)
-    pixel_url = links.open_pixel(recipient, campaign.id) if campaign.track_opens else None
+    tracks_opens = campaign.track_opens and not recipient.minor
+    pixel_url = links.open_pixel(recipient, campaign.id) if tracks_opens else None
     # A layout's footer carries the links already, and so does a text part derived from it.
     if content.body_text is not None or not campaign.footer_in_body:
         body_text += footer.text_footer(

@@ -79,6 +79,8 @@ class Recipient:
     municipality: str | None = None
     # In a subject test's sample: the subject this recipient gets (deliveries.subject_variant).
     subject_variant: int | None = None
+    # Under the age of digital consent: the message carries the original links and no pixel.
+    minor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ class CompiledCampaign:
     variants: Mapping[str, CompiledVariant] = field(default_factory=dict)
     # campaign_links ids of the tracked links, in the order of ``tracked_links[i]`` in ``body``.
     link_ids: tuple[int, ...] = ()
+    # The original URL of each tracked link, in the same order: what a minor's copy links to.
+    link_urls: tuple[str, ...] = ()
     track_opens: bool = False
     archive_public: bool = False
     # A digest campaign's ``{{ digest }}`` per (language, municipality): HTML and text.

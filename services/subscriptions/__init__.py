@@ -18,6 +18,9 @@ Structs and input checks, public_fields.py the public custom fields, errors.py t
 errors. Statuses come from shared/statuses.py, the time from shared/clock.py. mx_check.py is
 the optional MX check, abuse.py the guards against bots and mail bombing, bounces.py what the
 mailer reports about hard bounces and complaints, purge.py the purge of sign-ups never confirmed.
+Youth lists: youth.py (who needs a guardian, what a minor may give), guardian.py (the
+guardian's confirmation), age_review.py (the daily review when a minor passes the age),
+youth_routes.py (their pages), queries/youth.py.
 
 Member sites: widget_routes.py (handlers) → widget.py (site form description, embed page)
 with sites.py (sites by key, cached 30 s), cors.py (per-site origins; headers written by a

@@ -49,6 +49,7 @@ from services.subscriptions.sites import SiteDirectory
 from services.subscriptions.tracking import TrackingDirectory
 from services.subscriptions.tracking_routes import TRACKING_ROUTES
 from services.subscriptions.widget_routes import PREFLIGHT_ROUTES, WIDGET_ROUTES
+from services.subscriptions.youth_routes import YOUTH_ROUTES
 from shared.db import create_engine, create_sessionmaker, database_unreachable
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
@@ -80,6 +81,7 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
         settings.secret_keys,
         {
             Purpose.CONFIRM: settings.confirm_token_max_age,
+            Purpose.GUARDIAN: settings.confirm_token_max_age,
             Purpose.EXPORT: settings.export_token_max_age,
         },
     )
@@ -146,6 +148,7 @@ def _invalid_input(request: Request[Any, Any, Any], exc: InvalidInput) -> Respon
         proof_of_work=form_solves_proof_of_work(
             request.app.state.settings, str(exc.values.get("site") or "")
         ),
+        age=request.app.state.settings.age_of_digital_consent,
     )
 
 
@@ -288,6 +291,7 @@ def create_app(settings: Settings) -> Litestar:
             *PREFERENCE_ROUTES,
             *TRACKING_ROUTES,
             *ARCHIVE_ROUTES,
+            *YOUTH_ROUTES,
         ],
         dependencies={
             "session": Provide(_provide_session),

@@ -1,9 +1,11 @@
 """Consent records: which consent text a resident agreed to, when, where, and its withdrawal.
 
 Each list gets its own events: ``requested`` at sign-up, ``confirmed`` when the double opt-in
-link is used, ``withdrawn`` on unsubscribing. The text on the sign-up form is versioned: change
-``CONSENT_TEXT`` and you must add a new version here (the old msgid stays in the catalogs so an
-exported record can still show the words it stands for).
+link is used, ``withdrawn`` on unsubscribing. Events of youth lists say who consented: the
+resident, or a parent or guardian for a resident under the age of digital consent. The text
+on the sign-up form is versioned: change ``CONSENT_TEXT`` and you must add a new version here
+(the old msgid stays in the catalogs so an exported record can still show the words it stands
+for).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ FORMS: Final = (
     "complaint",  # a spam complaint reported by a mailbox provider (withdrawal)
 )
 MAX_IP_LENGTH: Final = 45  # the longest textual IPv6 address
+# Who gave a consent (consent_events.consented_by).
+BY_RESIDENT: Final = "resident"
+BY_GUARDIAN: Final = "guardian"
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,10 @@ async def record(
     language: str,
     now: datetime,
     record_ip: bool,
+    consented_by: str | None = None,
 ) -> None:
-    """Append one event per list; the IP is kept only when the setting asks for it."""
+    """Append one event per list; the IP is kept only when the setting asks for it.
+    ``consented_by`` names who consented (youth lists say it)."""
     ip = _kept_ip(source.ip, record_ip)
     version = shown_version(source.text_version) if event == ConsentEvent.REQUESTED else None
     events = [
@@ -95,6 +102,7 @@ async def record(
             consent_text_version=version,
             language=language,
             ip=ip,
+            consented_by=consented_by,
         )
         for list_id in sorted(set(list_ids))
     ]
@@ -110,8 +118,10 @@ async def record_confirmed(
     now: datetime,
     ip: str | None,
     record_ip: bool,
+    consented_by: str | None = None,
 ) -> None:
-    """Record confirmations, each carrying the site, form and text version of its request."""
+    """Record confirmations, each carrying the site, form and text version of its request;
+    ``consented_by`` names who confirmed (else the request's)."""
     requests = await queries.get_latest_requests(session, subscriber_id, list_ids)
     kept_ip = _kept_ip(ip, record_ip)
     events = []
@@ -127,6 +137,7 @@ async def record_confirmed(
                 consent_text_version=request.consent_text_version if request else None,
                 language=request.language if request else language,
                 ip=kept_ip,
+                consented_by=consented_by or (request.consented_by if request else None),
             )
         )
     await queries.insert_consent_events(session, subscriber_id, events)

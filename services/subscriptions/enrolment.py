@@ -74,12 +74,14 @@ async def enrol(
     language: str,
     now: datetime,
     record_ip: bool,
+    consented_by: str | None = None,
 ) -> Enrolment:
     """Ask to join ``lists``: new and unsubscribed ones become pending and, with pending ones,
     get a ``requested`` consent event; lists without double opt-in are confirmed at once
     (``confirmed`` event, welcome mail). Lists already confirmed are left alone.
 
     The caller mails the confirmation link for ``pending`` and enqueues ``welcomes``.
+    ``consented_by`` goes into the consent record (youth lists say who consented).
     """
     ids = [row.id for row in lists]
     statuses = await queries.get_subscription_statuses(session, member.id, ids)
@@ -105,6 +107,7 @@ async def enrol(
         language=language,
         now=now,
         record_ip=record_ip,
+        consented_by=consented_by,
     )
     # Read before anything is confirmed below: a list confirmed at once vouches for nothing.
     greeted = _as_subscriber(member)
@@ -129,9 +132,11 @@ async def confirm(
     now: datetime,
     ip: str | None,
     record_ip: bool,
+    consented_by: str | None = None,
 ) -> list[int]:
     """Confirm the still-pending subscriptions among ``list_ids``; record a ``confirmed``
-    event for exactly the rows this changed, and return their ids."""
+    event (by ``consented_by``, else whoever requested) for exactly the rows this changed,
+    and return their ids."""
     confirmed = await queries.confirm_pending_lists(session, member.id, list_ids, now)
     if confirmed:
         await queries.touch_subscriber(session, member.id, now)
@@ -143,6 +148,7 @@ async def confirm(
             now=now,
             ip=ip,
             record_ip=record_ip,
+            consented_by=consented_by,
         )
     return confirmed
 

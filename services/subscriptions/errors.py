@@ -24,6 +24,8 @@ class ListChoice:
 
     slug: str
     names: Mapping[str, str]
+    # A youth list: choosing it asks the year of birth (and maybe a guardian's address).
+    youth: bool = False
 
 
 class SubscriptionsError(BrevdueError):

@@ -78,23 +78,35 @@ async def export_document(
     events = await queries.get_consent_events_of(session, profile.id)
     deliveries = await queries.get_deliveries_of(session, profile.id)
     entries = await queries.get_audit_entries(session, audit.address_hash(profile.email))
+    youth = await queries.get_minor_row(session, profile.id)
+    subscriber: dict[str, Any] = {
+        "id": profile.id,
+        "key": profile.key,
+        "email": profile.email,
+        "name": profile.name,
+        "language": profile.language,
+        "status": profile.status,
+        "municipality": profile.municipality,
+        "municipality_name": municipality.name if municipality else None,
+        "custom_fields": profile.custom_values or {},
+        "source_site": site_key,
+        "created_at": profile.created_at,
+        "updated_at": profile.updated_at,
+    }
+    if youth is not None and youth.birth_year is not None:
+        # Youth lists' data, present only for those who gave it (the format's other fields
+        # stay as published).
+        subscriber.update(
+            {
+                "birth_year": youth.birth_year,
+                "minor": youth.minor,
+                "guardian_email": youth.guardian_email,
+            }
+        )
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": utcnow(),
-        "subscriber": {
-            "id": profile.id,
-            "key": profile.key,
-            "email": profile.email,
-            "name": profile.name,
-            "language": profile.language,
-            "status": profile.status,
-            "municipality": profile.municipality,
-            "municipality_name": municipality.name if municipality else None,
-            "custom_fields": profile.custom_values or {},
-            "source_site": site_key,
-            "created_at": profile.created_at,
-            "updated_at": profile.updated_at,
-        },
+        "subscriber": subscriber,
         "subscriptions": [_exported_subscription(row) for row in subscriptions],
         "consent_events": [_exported_consent(row, renderer) for row in events],
         "deliveries": [_exported_delivery(row) for row in deliveries],
@@ -128,6 +140,8 @@ def _exported_consent(row: ConsentHistoryRow, renderer: Renderer) -> dict[str, A
         "language": row.language,
         "ip": row.ip,
         "consent_text": renderer.gettext(row.language, text) if text else None,
+        # Youth lists say who consented: the resident or their guardian.
+        **({"consented_by": row.consented_by} if row.consented_by else {}),
     }
 
 

@@ -10,7 +10,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
-from services.subscriptions.links import confirm_url
+from services.subscriptions.links import confirm_url, guardian_url
 from services.subscriptions.pages import Renderer
 from shared.clock import utcnow
 from shared.contracts import OutboundMail
@@ -54,6 +54,39 @@ def render_confirmation(
         subject=" ".join(subject.split()),
         text=renderer.render("mail/confirm.txt", language, **context),
         html=renderer.render("mail/confirm.html", language, **context),
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+
+
+def render_guardian_request(
+    renderer: Renderer,
+    settings: Settings,
+    *,
+    to: str,
+    child_email: str,
+    birth_year: int,
+    language: str,
+    token: str,
+    list_names: Sequence[str],
+    message_key: str,
+) -> OutboundMail:
+    """The mail asking a parent or guardian to confirm a minor's sign-up, in ``language``."""
+    context = {
+        "child_email": child_email,
+        "birth_year": birth_year,
+        "list_names": list(list_names),
+        "confirm_url": guardian_url(settings, token),
+        "max_age_days": max(1, settings.confirm_token_max_age // 86400),
+        "age": settings.age_of_digital_consent,
+    }
+    subject = renderer.render("mail/guardian_subject.txt", language, **context)
+    return OutboundMail(
+        message_key=message_key,
+        category="confirm",
+        to=to,
+        subject=" ".join(subject.split()),
+        text=renderer.render("mail/guardian.txt", language, **context),
+        html=renderer.render("mail/guardian.html", language, **context),
         headers={"Auto-Submitted": "auto-generated"},
     )
 

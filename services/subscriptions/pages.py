@@ -47,6 +47,8 @@ FIELD_ORDER: Final = (
     "email",
     "name",
     "lists",
+    "birth_year",
+    "guardian_email",
     "language",
     "consent",
     "site",
@@ -70,6 +72,18 @@ _MESSAGES: Final[Mapping[tuple[str, str], str]] = {
         "There is no newsletter called “%(detail)s” that you can sign up for."
     ),
     ("lists", "too_many"): N_("Choose at most %(detail)s newsletters."),
+    ("birth_year", "required"): N_(
+        "Enter your year of birth: one of the newsletters you chose is for children and "
+        "young people."
+    ),
+    ("birth_year", "invalid"): N_("Enter your year of birth as four digits, for example 2012."),
+    ("guardian_email", "required"): N_(
+        "You are under %(detail)s: enter your parent's or guardian's email address, so they "
+        "can agree."
+    ),
+    ("guardian_email", "invalid"): N_(
+        "Enter a valid email address for your parent or guardian, for example name@example.dk."
+    ),
     ("language", "required"): N_("Choose a language."),
     ("language", "invalid"): N_("Choose Danish, Swedish or English."),
     ("name", "too_long"): N_("The name is too long (at most %(detail)s characters)."),
@@ -172,6 +186,7 @@ class Renderer:
         status_code: int = 200,
         fields: Sequence[CustomFieldRow] = (),
         proof_of_work: bool = False,
+        age: int = 13,
     ) -> Response[str]:
         """The sign-up form with the public custom ``fields``, with reasons next to the fields
         after a refused attempt; with ``proof_of_work`` it loads the script that solves one."""
@@ -183,6 +198,8 @@ class Renderer:
             "consent": False,
             "site": "",
             "custom": {},
+            "birth_year": "",
+            "guardian_email": "",
         }
         shown.update({k: v for k, v in (values or {}).items() if v is not None})
         if shown["language"] not in LANGUAGES:
@@ -198,6 +215,8 @@ class Renderer:
             custom_fields=public_fields.form_fields(fields, lang),
             consent_version=CONSENT_TEXT_VERSION,
             proof_of_work=proof_of_work,
+            youth_lists=[c.names.get(lang) or c.slug for c in choices if c.youth],
+            age=age,
         )
         if proof_of_work:
             response.headers.update(PROOF_OF_WORK_PAGE_HEADERS)

@@ -45,6 +45,7 @@ async def subscribe_form(
         values=values,
         fields=fields,
         proof_of_work=form_solves_proof_of_work(settings),
+        age=settings.age_of_digital_consent,
     )
 
 

@@ -47,6 +47,10 @@ class SubscribeBody(msgspec.Struct, kw_only=True):
     # Which front end sent a JSON sign-up, for the consent record: widget.js says "widget";
     # anything else is a call to the API.
     via: Literal["widget", "api"] | None = None
+    # Youth lists only: the year of birth and, under the age of digital consent, the address
+    # of the parent or guardian who confirms.
+    birth_year: int | str | None = None
+    guardian_email: str | None = None
 
 
 class SignupRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +63,8 @@ class SignupRequest(msgspec.Struct, frozen=True, kw_only=True):
     site_key: str | None = None
     custom: dict[str, Any] | None = None
     consent_version: str | None = None
+    birth_year: int | None = None
+    guardian_email: str | None = None
 
 
 class SubscribeAccepted(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,6 +123,8 @@ def form_to_body(form: FormMultiDict) -> SubscribeBody:
         altcha=first("altcha"),
         custom=custom or None,
         consent_version=first("consent_version"),
+        birth_year=first("birth_year"),
+        guardian_email=first("guardian_email"),
     )
 
 
@@ -130,6 +138,8 @@ def shown_values(body: SubscribeBody) -> dict[str, Any]:
         "consent": _is_true(body.consent),
         "site": (body.site or "")[:MAX_SITE_KEY],
         "custom": public_fields.shown(body.custom),
+        "birth_year": str(body.birth_year or "")[:10],
+        "guardian_email": (body.guardian_email or "")[: MAX_EMAIL + 10],
     }
 
 
@@ -158,6 +168,13 @@ def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) 
     if site is not None and (len(site) > MAX_SITE_KEY or not is_clean(site)):
         problems["site"] = FieldProblem("invalid")
     custom = public_fields.check(fields, body.custom, problems)
+    birth_year = check_birth_year(body.birth_year, problems)
+    guardian_email = None
+    if (body.guardian_email or "").strip():
+        guardian_problems: dict[str, FieldProblem] = {}
+        guardian_email = check_email(body.guardian_email, guardian_problems)
+        if "email" in guardian_problems:
+            problems["guardian_email"] = guardian_problems["email"]
     if problems or email is None:
         raise InvalidInput(problems, values=shown_values(body))
     return SignupRequest(
@@ -168,7 +185,27 @@ def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) 
         site_key=site,
         custom=custom,
         consent_version=(body.consent_version or "")[:MAX_SLUG] or None,
+        birth_year=birth_year,
+        guardian_email=guardian_email,
     )
+
+
+def check_birth_year(raw: int | str | None, problems: dict[str, FieldProblem]) -> int | None:
+    """A year of birth as a number, None when not given, or its problem under ``birth_year``.
+
+    Whether a year is plausible (not in the future, not too long ago) depends on today;
+    ``youth.assess`` checks that with the chosen lists.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool):
+        problems["birth_year"] = FieldProblem("invalid")
+        return None
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit() and len(text) == 4):
+        problems["birth_year"] = FieldProblem("invalid")
+        return None
+    return int(text)
 
 
 def check_email(raw: str | None, problems: dict[str, FieldProblem]) -> str | None:

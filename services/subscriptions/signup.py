@@ -6,27 +6,30 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from uuid import uuid4
 
 import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import enrolment, public_fields, queries
+from services.subscriptions import enrolment, public_fields, queries, youth
 from services.subscriptions.abuse import SignupGuard, is_honeypot_filled
 from services.subscriptions.audit import address_hash
-from services.subscriptions.consent import ConsentSource
+from services.subscriptions.consent import BY_RESIDENT, ConsentSource
 from services.subscriptions.errors import FieldProblem, InvalidInput, ListChoice
 from services.subscriptions.i18n import list_name
 from services.subscriptions.links import (
     preferences_url,
     read_confirm_token,
     sign_confirm,
+    sign_guardian,
     sign_preferences,
 )
 from services.subscriptions.outbox import (
     Outbox,
     keep_and_enqueue,
     render_confirmation,
+    render_guardian_request,
 )
 from services.subscriptions.queries import ListRow
 from services.subscriptions.resident_events import announce, slugs_of
@@ -39,6 +42,7 @@ from services.subscriptions.schemas import (
 from services.subscriptions.welcome import welcome_mails
 from shared.answer_time import minimum_duration
 from shared.clock import utcnow
+from shared.contracts import OutboundMail
 from shared.jobs import JobQueue
 from shared.languages import LANGUAGES
 from shared.statuses import SubscriberStatus, SubscriptionStatus
@@ -66,6 +70,14 @@ class SignupResult:
 
 
 @dataclass(frozen=True)
+class _NeedsConfirmation:
+    """A list as a minor joins it: always pending until the guardian confirms."""
+
+    id: int
+    double_optin: bool = True
+
+
+@dataclass(frozen=True)
 class LinkTarget:
     """What a confirm link points at, for its pages: the lists it names that are still pending
     or confirmed. None are when the resident has since unsubscribed from them or been erased:
@@ -83,7 +95,8 @@ class LinkTarget:
 
 def list_choice(row: ListRow) -> ListChoice:
     """A list as a choice on the form."""
-    return ListChoice(row.slug, {language: list_name(row, language) for language in LANGUAGES})
+    names: dict[str, str] = {language: list_name(row, language) for language in LANGUAGES}
+    return ListChoice(row.slug, names, youth=row.youth)
 
 
 async def public_list_choices(session: AsyncSession) -> list[ListChoice]:
@@ -174,12 +187,14 @@ async def _subscribe(
         # Private lists are reported exactly like unknown ones, so they cannot be discovered.
         problem = FieldProblem("unknown", missing[0])
         raise InvalidInput({"lists": problem}, language=request.language)
+    now = utcnow()
+    settings = outbox.settings
+    young = youth.assess(request, lists, today=now.date(), age=settings.age_of_digital_consent)
     site_id = await queries.get_site_id(session, request.site_key) if request.site_key else None
     if await queries.is_suppressed(session, address_hash(request.email)):
         # Erased at the resident's request: same answer, nothing stored, nothing sent.
         log.info("signup.suppressed_address")
         return SignupResult("", (), None)
-    now = utcnow()
     subscriber = await queries.get_subscriber_by_email(session, request.email)
     if subscriber is None:
         subscriber = await queries.insert_subscriber(
@@ -192,20 +207,28 @@ async def _subscribe(
             now=now,
             # Only a new subscriber's values are stored: like the name, a sign-up form must
             # not let anyone who knows an address overwrite what its owner gave.
-            custom_values=request.custom,
+            custom_values=youth.kept_custom_values(request.custom, young),
         )
     elif subscriber.status != SubscriberStatus.ACTIVE:
         # A blocked or erased address gets the same answer and no mail.
         log.info("signup.suppressed", subscriber=subscriber.key)
         return SignupResult(subscriber.key, (), None)
+    minor = young is not None and young.minor
+    if young is not None:
+        await youth.record(session, subscriber.id, young, now)
     enrolled = await enrolment.enrol(
         session,
         subscriber,
-        lists,
-        source=ConsentSource(source.form, site_id, source.ip, request.consent_version),
+        # A minor's lists all wait for the guardian, double opt-in or not.
+        [_NeedsConfirmation(row.id) for row in lists] if minor else lists,
+        # No IP address is recorded for a minor.
+        source=ConsentSource(
+            source.form, site_id, None if minor else source.ip, request.consent_version
+        ),
         language=request.language,
         now=now,
-        record_ip=outbox.settings.record_consent_ip,
+        record_ip=settings.record_consent_ip and not minor,
+        consented_by=BY_RESIDENT if young is not None else None,
     )
     if not enrolled.requested:
         log.info("signup.already_confirmed", subscriber=subscriber.key)
@@ -222,23 +245,12 @@ async def _subscribe(
     if not pending:
         return SignupResult(subscriber.key, (), None, **changes)
     pending_ids = sorted(row.id for row in pending)
-    if guard is not None and not await guard.may_send_confirmation(subscriber.email):
+    recipient = young.guardian_email if young is not None and young.minor else None
+    if guard is not None and not await guard.may_send_confirmation(recipient or subscriber.email):
         # The bombing guard: same answer, rows stay pending, but no more mail today.
         log.info("signup.confirmation_withheld", subscriber=subscriber.key, lists=pending_ids)
         return SignupResult(subscriber.key, tuple(pending_ids), None, **changes)
-    signer, settings = outbox.signer, outbox.settings
-    mail = render_confirmation(
-        outbox.renderer,
-        settings,
-        to=subscriber.email,
-        subscriber_key=subscriber.key,
-        # Only a name the owner has confirmed, never one a stranger typed with the address.
-        name=enrolled.greeting,
-        language=request.language,
-        token=sign_confirm(signer, subscriber.key, pending_ids),
-        list_names=[list_name(row, request.language) for row in pending],
-        preferences_url=preferences_url(settings, sign_preferences(signer, subscriber.key)),
-    )
+    mail = _confirmation_mail(outbox, subscriber, enrolled, request, pending, young=young)
     # Enqueued before the commit (mail.enqueue_mails): if Redis is down the request fails and
     # nothing is stored, rather than leaving pending rows whose confirmation mail was never sent.
     # Kept in the outbox too: a Redis that loses its data does not lose this mail.
@@ -250,6 +262,46 @@ async def _subscribe(
 async def _announce_signup(redis: JobQueue, result: SignupResult) -> None:
     await announce(redis, "subscriber.subscribed", result.subscriber_key, result.joined)
     await announce(redis, "subscriber.confirmed", result.subscriber_key, result.confirmed)
+
+
+def _confirmation_mail(
+    outbox: Outbox,
+    subscriber: queries.SubscriberRow,
+    enrolled: enrolment.Enrolment,
+    request: SignupRequest,
+    pending: list[ListRow],
+    *,
+    young: youth.YouthSignup | None,
+) -> OutboundMail:
+    """The mail with the confirm link: to the resident, or to a minor's guardian."""
+    signer, settings, language = outbox.signer, outbox.settings, request.language
+    names = [list_name(row, language) for row in pending]
+    pending_ids = [row.id for row in pending]
+    if young is not None and young.guardian_email is not None:
+        return render_guardian_request(
+            outbox.renderer,
+            settings,
+            to=young.guardian_email,
+            child_email=subscriber.email,
+            birth_year=young.birth_year,
+            language=language,
+            token=sign_guardian(signer, subscriber.key, pending_ids),
+            list_names=names,
+            # Unique per sign-up event, like the resident's own confirmation mail.
+            message_key=f"guardian:{subscriber.key}:{uuid4().hex}",
+        )
+    return render_confirmation(
+        outbox.renderer,
+        settings,
+        to=subscriber.email,
+        subscriber_key=subscriber.key,
+        # Only a name the owner has confirmed, never one a stranger typed with the address.
+        name=enrolled.greeting,
+        language=language,
+        token=sign_confirm(signer, subscriber.key, pending_ids),
+        list_names=names,
+        preferences_url=preferences_url(settings, sign_preferences(signer, subscriber.key)),
+    )
 
 
 async def inspect_confirm(session: AsyncSession, signer: TokenSigner, token: str) -> LinkTarget:
@@ -304,7 +356,11 @@ async def _statuses(
     # A blocked or bounced subscriber's rows count as gone: nothing may be confirmed for them.
     if subscriber is None or subscriber.status != SubscriberStatus.ACTIVE:
         return {}
-    return await queries.get_subscription_statuses(session, subscriber.id, list_ids)
+    statuses = await queries.get_subscription_statuses(session, subscriber.id, list_ids)
+    if await queries.is_minor(session, subscriber.id):
+        # Only the guardian's link confirms a minor's pending lists.
+        return {i: s for i, s in statuses.items() if s == SubscriptionStatus.CONFIRMED}
+    return statuses
 
 
 def _link_target(

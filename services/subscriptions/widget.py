@@ -55,16 +55,27 @@ WIDGET_TEXTS: Final[Mapping[str, str]] = {
     "error": N_("Error:"),
     "honeypot": N_("Leave this field empty"),
     "confirm_note": N_("We will send you an email with a link to confirm your sign-up."),
+    "youth": N_("For children and young people"),
+    "youth_help": N_(
+        "We ask for your year of birth. If you are under %(age)s, a parent or guardian must "
+        "agree: we send the email to confirm to them, and nothing is sent to you until they "
+        "have confirmed."
+    ),
+    "birth_year": N_("Year of birth"),
+    "guardian_email": N_("Your parent's or guardian's email address (if you are under %(age)s)"),
 }
 
 
-class FormList(msgspec.Struct, frozen=True, kw_only=True):
+class FormList(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A list on a site's form, named and described in the form's language."""
 
     slug: str
     name: str
     description: str
     checked: bool
+    # A youth list: choosing it asks the year of birth (and maybe a guardian's address).
+    # Left out of the JSON when false, so forms without youth lists read as before.
+    youth: bool = False
 
 
 class Consent(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,6 +141,7 @@ async def form_lists(
             name=list_name(rows[slug], language),
             description=list_description(rows[slug], language),
             checked=len(slugs) == 1,
+            youth=rows[slug].youth,
         )
         for slug in slugs
     ]
@@ -154,7 +166,12 @@ async def site_form(
         languages=dict(language_names()),
         lists=await form_lists(session, site, language, wanted_lists),
         fields=public_fields.form_fields(fields, language),
-        texts={key: renderer.gettext(language, text) for key, text in WIDGET_TEXTS.items()},
+        texts={
+            key: renderer.gettext(language, text) % {"age": settings.age_of_digital_consent}
+            if "%(age)s" in text
+            else renderer.gettext(language, text)
+            for key, text in WIDGET_TEXTS.items()
+        },
         consent=Consent(text=renderer.gettext(language, CONSENT_TEXT), version=CONSENT_VERSION),
         proof_of_work=site.require_proof_of_work,
         subscribe_url=f"{base}/subscribe",
@@ -246,9 +263,11 @@ def embed_page(
     problems: Mapping[str, FieldProblem] | None = None,
     status_code: int = 200,
     fields: Sequence[CustomFieldRow] = (),
+    age: int = 13,
 ) -> Response[str]:
-    """A site's embeddable sign-up page with the public custom ``fields``, with reasons next
-    to the fields after a refusal."""
+    """A site's embeddable sign-up page with the public custom ``fields`` (and the youth
+    lists' fields when it offers one, ``age`` being the age of digital consent), with reasons
+    next to the fields after a refusal."""
     shown: dict[str, Any] = {
         "email": "",
         "name": "",
@@ -256,6 +275,8 @@ def embed_page(
         "language": lang,
         "consent": False,
         "custom": {},
+        "birth_year": "",
+        "guardian_email": "",
     }
     shown.update({k: v for k, v in (values or {}).items() if v is not None})
     if shown["language"] not in LANGUAGES:
@@ -271,6 +292,8 @@ def embed_page(
         consent_text=renderer.gettext(lang, CONSENT_TEXT),
         consent_version=CONSENT_VERSION,
         custom_fields=public_fields.form_fields(fields, lang),
+        youth_lists=[item.name for item in lists if item.youth],
+        age=age,
     )
     return Response(
         html, status_code=status_code, media_type=MediaType.HTML, headers=embed_headers(site)

@@ -98,14 +98,22 @@ async def altcha_challenge(
 
 @get("/embed/{key:str}", media_type=MediaType.HTML)
 async def embed(
-    request: AnyRequest, key: FromPath[str], *, session: Session, sites: Sites, renderer: Pages
+    request: AnyRequest,
+    key: FromPath[str],
+    *,
+    session: Session,
+    sites: Sites,
+    renderer: Pages,
+    settings: Config,
 ) -> Response[str]:
     """A site's sign-up page for an iframe; framable only by the site's allowed origins."""
     site = await widget.require_site(sites, key)
     lang = widget.request_page_language(request, site)
     lists = await widget.form_lists(session, site, lang)
     fields = await public_fields.load(session)
-    response = widget.embed_page(renderer, site, lang, lists, fields=fields)
+    response = widget.embed_page(
+        renderer, site, lang, lists, fields=fields, age=settings.age_of_digital_consent
+    )
     # The page's language follows Accept-Language when the URL names none.
     response.headers["Vary"] = "Accept-Language"
     return response
@@ -159,6 +167,7 @@ async def embed_signup(
             problems=exc.problems,
             status_code=422,
             fields=exc.fields,
+            age=outbox.settings.age_of_digital_consent,
         )
     except RateLimited as exc:
         return widget.embed_rate_limited_page(renderer, site, lang, exc.retry_after)

@@ -14,21 +14,32 @@ from typing import Any
 from arq.cron import cron
 from arq.worker import Worker, func
 
+from services.subscriptions.age_review import send_due_reviews
 from services.subscriptions.bounces import DELIVERY_PROBLEM_JOBS
 from services.subscriptions.gdpr_jobs import GDPR_JOBS
 from services.subscriptions.import_jobs import IMPORT_JOBS
+from services.subscriptions.outbox import Outbox
 from services.subscriptions.outbox_sweep import SweepResult, sweep_outbox
 from services.subscriptions.purge import PurgeResult, purge_unconfirmed
 from services.subscriptions.runtime import CTX_KEY, WorkerRuntime, worker_runtime
+from shared.clock import utcnow
 from shared.jobs import deserialize_job, redis_settings, serialize_job
 from shared.process import run_process
-from shared.queues import HEALTH_CHECK_KEY_SUBSCRIPTIONS, PURGE_UNCONFIRMED, SUBSCRIPTIONS_QUEUE
+from shared.queues import (
+    HEALTH_CHECK_KEY_SUBSCRIPTIONS,
+    PURGE_UNCONFIRMED,
+    SEND_AGE_REVIEWS,
+    SUBSCRIPTIONS_QUEUE,
+)
 from shared.settings import Settings
+from shared.tokens import TokenSigner
 from shared.workers import keep_workers_running, run_workers
 
 JOB_TIMEOUT = 30 * 60  # a first purge of a large backlog may take a while
 PURGE_HOUR = 3  # UTC, when sign-ups are fewest
 PURGE_MINUTE = 17
+AGE_REVIEW_HOUR = 9  # UTC, a daytime hour for a mail to a young resident
+AGE_REVIEW_MINUTE = 7
 # On stop, a running purge may finish its batch; arq queues the rest again.
 SHUTDOWN_GRACE = 30.0
 # How often the outbox is swept: a confirmation mail Redis lost is sent again within this.
@@ -51,6 +62,14 @@ async def sweep_outbox_job(ctx: dict[str, Any]) -> dict[str, int]:
     return dataclasses.asdict(result)
 
 
+async def send_age_reviews_job(ctx: dict[str, Any]) -> int:
+    """arq job: ask minors who have passed the age of digital consent to confirm their own."""
+    runtime = worker_runtime(ctx)
+    signer = TokenSigner(runtime.settings.secret_keys)
+    outbox = Outbox(runtime.mail_jobs, signer, runtime.renderer, runtime.settings)
+    return await send_due_reviews(runtime.sessions, outbox, today=utcnow().date())
+
+
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     """The worker with its jobs and, outside burst mode, the daily purge."""
 
@@ -64,12 +83,13 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     return Worker(
         [
             func(purge_unconfirmed_job, name=PURGE_UNCONFIRMED.name, max_tries=3),
+            func(send_age_reviews_job, name=SEND_AGE_REVIEWS.name, max_tries=3),
             *GDPR_JOBS,
             *DELIVERY_PROBLEM_JOBS,  # hard bounces and complaints reported by the mailer
             *IMPORT_JOBS,  # staff imports uploaded in the staff app
         ],
         # Not in burst mode: a burst run ends when the queue is empty, a cron job never is.
-        cron_jobs=[] if burst else [_daily_purge(), _outbox_sweep()],
+        cron_jobs=[] if burst else [_daily_purge(), _daily_age_reviews(), _outbox_sweep()],
         queue_name=SUBSCRIPTIONS_QUEUE,
         health_check_key=HEALTH_CHECK_KEY_SUBSCRIPTIONS,
         redis_settings=redis_settings(settings.redis_url),
@@ -106,6 +126,17 @@ def _outbox_sweep() -> Any:
         unique=True,
         timeout=OUTBOX_SWEEP_SECONDS * 10,
         run_at_startup=True,  # after an outage, at once
+    )
+
+
+def _daily_age_reviews() -> Any:
+    return cron(
+        send_age_reviews_job,
+        name="subscriptions:send-age-reviews",
+        hour={AGE_REVIEW_HOUR},
+        minute={AGE_REVIEW_MINUTE},
+        unique=True,  # several worker processes: one run per day
+        timeout=JOB_TIMEOUT,
     )
 
 

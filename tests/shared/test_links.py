@@ -50,6 +50,23 @@ def test_a_token_opens_only_its_own_kind() -> None:
         links.read_export(SIGNER, preferences)
 
 
+def test_a_guardians_link_is_no_confirm_link_and_the_other_way_round() -> None:
+    guardian = links.sign_guardian(SIGNER, "key1", [4, 2])
+    confirm = links.sign_confirm(SIGNER, "key1", [2, 4])
+    review = links.sign_age_review(SIGNER, "key1")
+
+    assert links.read_guardian(SIGNER, guardian) == ("key1", [2, 4])
+    assert links.read_age_review(SIGNER, review) == "key1"
+    for read, token in (
+        (links.read_confirm, guardian),
+        (links.read_guardian, confirm),
+        (links.read_preferences, review),
+        (links.read_guardian, review),
+    ):
+        with pytest.raises(TokenError):
+            read(SIGNER, token)
+
+
 @pytest.mark.parametrize(
     "payload",
     [["key1"], ["key1", "seven"], ["key1", 7, "lists"], ["key1", 7, [1], "more"], "key1", []],

@@ -24,6 +24,14 @@ def test_secret_keys_required_and_rotation_order_kept() -> None:
     assert [k.reveal() for k in settings.secret_keys] == ["a" * 20, "b" * 20]
 
 
+def test_the_age_of_digital_consent_is_configurable() -> None:
+    assert Settings.from_env({"BREVDUE_SECRET_KEYS": KEY}).age_of_digital_consent == 13
+    sixteen = {"BREVDUE_SECRET_KEYS": KEY, "BREVDUE_AGE_OF_DIGITAL_CONSENT": "16"}
+    assert Settings.from_env(sixteen).age_of_digital_consent == 16
+    with pytest.raises(SettingsError, match="BREVDUE_AGE_OF_DIGITAL_CONSENT"):
+        Settings.from_env({"BREVDUE_SECRET_KEYS": KEY, "BREVDUE_AGE_OF_DIGITAL_CONSENT": "-1"})
+
+
 def test_secrets_never_print() -> None:
     settings = Settings.from_env(
         {"BREVDUE_SECRET_KEYS": KEY, "BREVDUE_SMTP_URL": "smtp://user:hunter2hunter2@relay:587"}

@@ -144,9 +144,15 @@ async def test_a_sign_up_in_the_meantime_keeps_the_subscriber(
 
 def test_cron_runs_the_purge_daily_once_across_workers(settings: Settings) -> None:
     built = worker.build_worker(settings)
-    [job] = [job for job in built.cron_jobs if job.name == "subscriptions:purge-unconfirmed"]
+    jobs = {job.name: job for job in built.cron_jobs}
+    job = jobs["subscriptions:purge-unconfirmed"]
+    review = jobs["subscriptions:send-age-reviews"]
     assert job.unique is True
     assert (job.hour, job.minute) == ({worker.PURGE_HOUR}, {worker.PURGE_MINUTE})
+    # The age review of youth lists runs daily too, once across workers.
+    assert review.name == "subscriptions:send-age-reviews"
+    assert review.unique is True
+    assert (review.hour, review.minute) == ({worker.AGE_REVIEW_HOUR}, {worker.AGE_REVIEW_MINUTE})
     assert worker.build_worker(settings, burst=True).cron_jobs == []
 
 

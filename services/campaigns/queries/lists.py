@@ -39,6 +39,8 @@ class ListRow:
     welcome_body_da: str | None
     welcome_body_sv: str | None
     welcome_body_en: str | None
+    youth: bool = False
+    youth_fields: tuple[str, ...] = ()
 
 
 def _list(row: RowMapping) -> ListRow:
@@ -60,6 +62,8 @@ def _list(row: RowMapping) -> ListRow:
         welcome_body_da=row["welcome_body_da"],
         welcome_body_sv=row["welcome_body_sv"],
         welcome_body_en=row["welcome_body_en"],
+        youth=bool(row["youth"]),
+        youth_fields=tuple(row["youth_fields"] or ()),
     )
 
 

@@ -14,6 +14,7 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.campaigns import (
+    fields,
     list_forms,
     list_stats,
     lists,
@@ -100,6 +101,8 @@ async def _list_page(
         ),
         languages=LANGUAGES,
         form=form,
+        custom_fields=(await fields.get_fields(db)).items,
+        age_of_consent=request.app.state.settings.age_of_digital_consent,
         **{"message": message, **_failure(failure)},
     )
 

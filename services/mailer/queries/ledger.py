@@ -119,6 +119,7 @@ async def load_queued(
             subscribers.c.name,
             subscribers.c.language,
             subscribers.c.municipality,
+            subscribers.c.minor,
             sa.case((eligible, True), else_=False).label("eligible"),
         )
         .select_from(
@@ -144,6 +145,7 @@ async def load_queued(
             attempts=int(row.attempts),
             municipality=row.municipality,
             subject_variant=None if row.subject_variant is None else int(row.subject_variant),
+            minor=bool(row.minor),
         )
         may_send = bool(row.eligible) and row.key is not None and row.email not in suppressed
         rows.append((recipient, may_send))

@@ -29,6 +29,8 @@ class ConsentRecord:
     consent_text_version: str | None
     language: str
     ip: str | None
+    # "resident", or "guardian" for a minor (None: the resident, as before youth lists).
+    consented_by: str | None = None
 
 
 async def insert_consent_events(
@@ -53,6 +55,7 @@ class ConsentHistoryRow:
     consent_text_version: str | None
     language: str
     ip: str | None
+    consented_by: str | None = None
 
 
 async def get_consent_events_of(
@@ -69,6 +72,7 @@ async def get_consent_events_of(
             consent_events.c.consent_text_version,
             consent_events.c.language,
             consent_events.c.ip,
+            consent_events.c.consented_by,
         )
         .select_from(
             consent_events.join(
@@ -95,6 +99,7 @@ async def get_latest_requests(
             consent_events.c.consent_text_version,
             consent_events.c.language,
             consent_events.c.ip,
+            consent_events.c.consented_by,
         )
         .where(
             consent_events.c.subscriber_id == subscriber_id,
@@ -114,6 +119,7 @@ async def get_latest_requests(
             consent_text_version=row.consent_text_version,
             language=row.language,
             ip=row.ip,
+            consented_by=row.consented_by,
         )
         for row in await session.execute(query)
     }

@@ -25,6 +25,9 @@ class ListRow:
     name_sv: str
     name_en: str
     double_optin: bool = True
+    youth: bool = False
+    # The custom field keys a minor may give on this youth list (None: none).
+    youth_fields: list[str] | None = None
 
 
 _LIST_COLUMNS = (
@@ -34,6 +37,8 @@ _LIST_COLUMNS = (
     mailing_lists.c.name_sv,
     mailing_lists.c.name_en,
     mailing_lists.c.double_optin,
+    mailing_lists.c.youth,
+    mailing_lists.c.youth_fields,
 )
 
 
@@ -77,6 +82,7 @@ class ListTextRow:
     description_da: str
     description_sv: str
     description_en: str
+    youth: bool = False
 
 
 async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
@@ -90,6 +96,7 @@ async def get_public_list_texts(session: AsyncSession) -> list[ListTextRow]:
             mailing_lists.c.description_da,
             mailing_lists.c.description_sv,
             mailing_lists.c.description_en,
+            mailing_lists.c.youth,
         )
         .where(mailing_lists.c.is_public.is_(True))
         .order_by(mailing_lists.c.slug)

@@ -148,6 +148,27 @@
         }),
         h("label", { for: id }, l.name, hint ? " " : null, hint)));
     });
+    // Youth lists ask the year of birth, and under the age of digital consent a guardian's
+    // address: shown while a youth list is ticked, sent only then.
+    const youthSlugs = cfg.lists.filter((l) => l.youth).map((l) => l.slug);
+    let youth = null;
+    const birthYear = h("input", {
+      id: "birth_year", name: "birth_year", type: "text", inputmode: "numeric", maxlength: "4",
+      autocomplete: "bday-year",
+    });
+    const guardian = h("input", {
+      id: "guardian_email", name: "guardian_email", type: "email", spellcheck: "false", maxlength: "320",
+    });
+    if (youthSlugs.length) {
+      youth = h("fieldset", { id: "youth-set", "aria-describedby": "youth-help" },
+        h("legend", { text: t.youth }), h("p", { class: "hint", id: "youth-help", text: t.youth_help }),
+        field("birth_year", t.birth_year, birthYear), field("guardian_email", t.guardian_email, guardian));
+      const toggle = () => {
+        youth.hidden = !Array.from(lists.querySelectorAll("input:checked")).some((i) => youthSlugs.includes(i.value));
+      };
+      lists.addEventListener("change", toggle);
+      toggle();
+    }
     const language = h("select", { id: "language", name: "language" });
     for (const [code, label] of Object.entries(cfg.languages)) {
       language.append(h("option", { value: code, lang: code, selected: code === cfg.language, text: label }));
@@ -183,6 +204,7 @@
       field("email", t.email, email),
       field("name", t.name, name),
       lists,
+      youth,
       field("language", t.language, language),
       ...custom.map((c) => c[2]),
       h("div", { class: "trap", "aria-hidden": "true" }, h("label", { for: "website", text: t.honeypot }), trap),
@@ -191,6 +213,7 @@
       h("p", { class: "hint", text: t.confirm_note }),
       button);
     Object.assign(controls, { email, name, language, consent, lists });
+    if (youth) Object.assign(controls, { birth_year: birthYear, guardian_email: guardian });
     root.append(h("style", { text: CSS }),
       h("div", { class: "w", lang: cfg.language }, h("h2", { id: "bd-title", text: t.title }), form, status));
 
@@ -235,6 +258,10 @@
         consent: consent.checked, consent_version: cfg.consent.version, website: trap.value,
         custom: Object.fromEntries(custom.map(([f, i]) => [f.key, f.type === "boolean" ? i.checked : i.value])),
       };
+      if (youth && !youth.hidden) {
+        data.birth_year = birthYear.value;
+        data.guardian_email = guardian.value;
+      }
       try {
         if (cfg.proof_of_work) {
           say(t.solving);
