@@ -186,6 +186,7 @@ async def _subscribe(
             # Only a new subscriber's values are stored: like the name, a sign-up form must
             # not let anyone who knows an address overwrite what its owner gave.
             custom_values=request.custom,
+            municipality=request.municipality,
         )
     elif subscriber.status != SubscriberStatus.ACTIVE:
         # A blocked or erased address gets the same answer and no mail.
