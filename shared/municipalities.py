@@ -67,3 +67,12 @@ def find_municipality(value: str) -> Municipality | None:
         return found
     wanted = value.strip().casefold()
     return next((m for m in MUNICIPALITIES if m.name.casefold() == wanted), None)
+
+
+# Places a resident may give instead of one of the municipalities above: the rest of each
+# country, and abroad. The country prefix lets figures that classify ids by ``dk-``/``se-``
+# count them with their country; "abroad" has none.
+DK_ELSEWHERE: Final = "dk-elsewhere"
+SE_ELSEWHERE: Final = "se-elsewhere"
+ABROAD: Final = "abroad"
+ELSEWHERE: Final[tuple[str, ...]] = (DK_ELSEWHERE, SE_ELSEWHERE, ABROAD)

@@ -97,6 +97,8 @@ member_sites = Table(
     _ts("created_at", nullable=False),
     # The public side asks for an ALTCHA proof of work before accepting this site's sign-ups.
     Column("require_proof_of_work", Boolean, nullable=False, default=False, server_default=false()),
+    # The sign-up form offers the optional municipality field (shared/municipalities.py ids).
+    Column("asks_municipality", Boolean, nullable=False, default=False, server_default=false()),
     comment="owner: campaigns",
 )
 

@@ -131,6 +131,8 @@ class SiteCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     default_language: str | None = None
     thank_you_url: str | None = None
     require_proof_of_work: bool = False
+    # The sign-up form offers the resident an optional municipality field.
+    asks_municipality: bool = False
 
 
 class SitePatch(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -144,6 +146,7 @@ class SitePatch(Struct, forbid_unknown_fields=True, kw_only=True):
     default_language: str | UnsetType = UNSET
     thank_you_url: str | UnsetType | None = UNSET
     require_proof_of_work: bool | UnsetType = UNSET
+    asks_municipality: bool | UnsetType = UNSET
 
 
 class SiteOut(Struct, kw_only=True):
@@ -160,6 +163,7 @@ class SiteOut(Struct, kw_only=True):
     default_language: str
     thank_you_url: str | None
     require_proof_of_work: bool
+    asks_municipality: bool
     created_at: datetime
 
 

@@ -32,6 +32,7 @@ _FIELDS: Final = (
     "default_language",
     "thank_you_url",
     "require_proof_of_work",
+    "asks_municipality",
 )
 
 
@@ -108,6 +109,7 @@ def site_out(row: queries.SiteRow) -> SiteOut:
         default_language=row.default_language,
         thank_you_url=row.thank_you_url,
         require_proof_of_work=row.require_proof_of_work,
+        asks_municipality=row.asks_municipality,
         created_at=row.created_at,
     )
 
@@ -131,6 +133,8 @@ async def _checked(
         _thank_you_url(fields["thank_you_url"], values, errors)
     if "require_proof_of_work" in changed:
         values["require_proof_of_work"] = fields["require_proof_of_work"]
+    if "asks_municipality" in changed:
+        values["asks_municipality"] = fields["asks_municipality"]
     if errors:
         raise InvalidInput("the site is not valid", errors)
     return values

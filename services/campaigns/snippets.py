@@ -16,6 +16,7 @@ from services.campaigns import queries
 from services.campaigns.schemas import SnippetsOut
 from services.campaigns.sites import site_row
 from shared.languages import LANGUAGES, localised
+from shared.municipalities import ELSEWHERE, MUNICIPALITIES
 from shared.settings import Settings
 
 # The version the subscriptions service records for this form's consent wording (its consent
@@ -32,6 +33,14 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "name": "Navn (valgfrit)",
         "language": "Sprog",
         "lists": "Nyhedsbreve",
+        "municipality": "Kommune (valgfrit)",
+        "no_municipality": "Ingen kommune valgt",
+        "DK": "Danmark",
+        "SE": "Skåne",
+        "other": "Andre steder",
+        "dk-elsewhere": "Andetsteds i Danmark",
+        "se-elsewhere": "Andetsteds i Sverige",
+        "abroad": "Udlandet",
         "consent": "Ja tak, send mig de valgte nyhedsbreve på e-mail. "
         "Jeg kan altid afmelde mig igen.",
         "confirm_note": "Du får en e-mail, hvor du bekræfter din tilmelding.",
@@ -44,6 +53,14 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "name": "Namn (valfritt)",
         "language": "Språk",
         "lists": "Nyhetsbrev",
+        "municipality": "Kommun (valfritt)",
+        "no_municipality": "Ingen kommun vald",
+        "DK": "Danmark",
+        "SE": "Skåne",
+        "other": "Andra platser",
+        "dk-elsewhere": "Någon annanstans i Danmark",
+        "se-elsewhere": "Någon annanstans i Sverige",
+        "abroad": "Utomlands",
         "consent": "Ja tack, skicka mig de valda nyhetsbreven via e-post. "
         "Jag kan när som helst avsluta prenumerationen.",
         "confirm_note": "Du får ett mejl där du bekräftar din anmälan.",
@@ -56,6 +73,14 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "name": "Name (optional)",
         "language": "Language",
         "lists": "Newsletters",
+        "municipality": "Municipality (optional)",
+        "no_municipality": "No municipality chosen",
+        "DK": "Denmark",
+        "SE": "Skåne",
+        "other": "Other places",
+        "dk-elsewhere": "Elsewhere in Denmark",
+        "se-elsewhere": "Elsewhere in Sweden",
+        "abroad": "Abroad",
         "consent": "Yes, please send me the selected newsletters by email. "
         "I can unsubscribe at any time.",
         "confirm_note": "You will get an email to confirm your sign-up.",
@@ -75,7 +100,9 @@ async def get_snippets(session: AsyncSession, settings: Settings, key: str) -> S
     fields = await _public_fields(session, language)
     site_path = quote(site.key, safe="")
     return SnippetsOut(
-        html_form=html_form(base, site.key, language, lists, fields),
+        html_form=html_form(
+            base, site.key, language, lists, fields, asks_municipality=site.asks_municipality
+        ),
         script=(
             f'<div data-brevdue-signup></div><script src="{escape(base)}/widget.js" '
             f'data-site="{escape(site.key)}" async></script>'
@@ -94,9 +121,11 @@ def html_form(
     language: str,
     lists: list[dict[str, str]],
     fields: list[dict[str, Any]] | None = None,
+    *,
+    asks_municipality: bool = False,
 ) -> str:
-    """The plain HTML sign-up form with the public custom ``fields``, every value escaped by
-    the template."""
+    """The plain HTML sign-up form with the public custom ``fields`` (and the municipality
+    field when the site asks for it), every value escaped by the template."""
     return (
         _environment()
         .get_template("signup_form.html")
@@ -109,10 +138,22 @@ def html_form(
             languages=LANGUAGE_NAMES,
             lists=lists,
             fields=fields or [],
+            municipalities=_municipality_groups(language) if asks_municipality else [],
             consent_version=CONSENT_VERSION,
             t=TEXTS[language],
         )
     )
+
+
+def _municipality_groups(language: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The municipality field's choices as the subscriptions service offers them: Denmark,
+    Skåne, then the places elsewhere (it accepts exactly these ids)."""
+    texts = TEXTS[language]
+    countries = [
+        (texts[country], [(m.id, m.name) for m in MUNICIPALITIES if m.country == country])
+        for country in ("DK", "SE")
+    ]
+    return [*countries, (texts["other"], [(place, texts[place]) for place in ELSEWHERE])]
 
 
 async def _form_lists(

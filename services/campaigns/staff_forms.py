@@ -96,6 +96,7 @@ def site_create(form: FormData) -> tuple[SiteCreate, Lines]:
         default_language=text(form, "default_language") or None,
         thank_you_url=text(form, "thank_you_url").strip() or None,
         require_proof_of_work=checked(form, "require_proof_of_work"),
+        asks_municipality=checked(form, "asks_municipality"),
     )
     return data, origins
 
@@ -112,6 +113,7 @@ def site_patch(form: FormData) -> tuple[SitePatch, Lines]:
         default_language=created.default_language or UNSET,
         thank_you_url=created.thank_you_url,
         require_proof_of_work=created.require_proof_of_work,
+        asks_municipality=created.asks_municipality,
     )
     return patch, origins
 

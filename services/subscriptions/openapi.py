@@ -23,6 +23,13 @@ JSON: Final = "application/json"
 _TEXT: Final = Schema(type=OpenAPIType.STRING)
 _TEXTS: Final = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
 _LANGUAGE: Final = Schema(type=OpenAPIType.STRING, enum=list(LANGUAGES))
+_MUNICIPALITY: Final = Schema(
+    type=OpenAPIType.STRING,
+    description=(
+        "Optional: a municipality id from shared/municipalities.py (dk-…, se-…), "
+        "or dk-elsewhere, se-elsewhere, abroad; an empty value means none."
+    ),
+)
 _ANY: Final = Schema()
 
 SUBSCRIBE_JSON: Final = Schema(
@@ -33,6 +40,7 @@ SUBSCRIBE_JSON: Final = Schema(
         "lists": Schema(one_of=[_TEXTS, _TEXT]),
         "language": _LANGUAGE,
         "name": _TEXT,
+        "municipality": _MUNICIPALITY,
         "consent": Schema(
             one_of=[
                 Schema(type=OpenAPIType.BOOLEAN),
@@ -61,6 +69,7 @@ SUBSCRIBE_FORM: Final = Schema(
         "lists": _TEXTS,
         "language": _LANGUAGE,
         "name": _TEXT,
+        "municipality": _MUNICIPALITY,
         "consent": _TEXT,
         "site": _TEXT,
         "website": _TEXT,
@@ -77,7 +86,7 @@ PREFERENCES_FORM: Final = Schema(
         "lists": _TEXTS,
         "language": _LANGUAGE,
         "name": _TEXT,
-        "municipality": _TEXT,
+        "municipality": _MUNICIPALITY,
     },
     additional_properties=_TEXT,
 )

@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from litestar import Request, Response
 from litestar.enums import MediaType
 
-from services.subscriptions import public_fields
+from services.subscriptions import municipality_choice, public_fields
 from services.subscriptions.consent import CONSENT_TEXT_VERSION
 from services.subscriptions.errors import FieldProblem, ListChoice
 from services.subscriptions.i18n import N_, language_names, negotiate_language
@@ -50,6 +50,7 @@ FIELD_ORDER: Final = (
     "birth_year",
     "guardian_email",
     "language",
+    "municipality",
     "consent",
     "site",
     "altcha",
@@ -88,6 +89,7 @@ _MESSAGES: Final[Mapping[tuple[str, str], str]] = {
     ("language", "invalid"): N_("Choose Danish, Swedish or English."),
     ("name", "too_long"): N_("The name is too long (at most %(detail)s characters)."),
     ("name", "invalid"): N_("The name contains characters we cannot store."),
+    ("municipality", "unknown"): N_("Choose a municipality from the list."),
     ("consent", "required"): N_("Tick the box to agree to receive the newsletter."),
     ("site", "invalid"): N_("The site key is not valid."),
     ("site", "unknown"): N_("This sign-up form belongs to a website we do not know."),
@@ -217,6 +219,8 @@ class Renderer:
             proof_of_work=proof_of_work,
             youth_lists=[c.names.get(lang) or c.slug for c in choices if c.youth],
             age=age,
+            # Shown only when the form sent one (values then hold "municipality").
+            municipalities=municipality_choice.groups(self, lang),
         )
         if proof_of_work:
             response.headers.update(PROOF_OF_WORK_PAGE_HEADERS)

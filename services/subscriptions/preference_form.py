@@ -12,14 +12,13 @@ from typing import Any, Final
 
 from litestar.datastructures import FormMultiDict
 
-from services.subscriptions import public_fields
+from services.subscriptions import municipality_choice, public_fields
 from services.subscriptions.errors import FieldProblem
 from services.subscriptions.i18n import N_, list_description, list_name
 from services.subscriptions.pages import Renderer
 from services.subscriptions.queries import CustomFieldRow, PreferenceListRow, ProfileRow
 from shared.custom_fields import InvalidCustomValue
 from shared.languages import LANGUAGES
-from shared.municipalities import BY_ID, MUNICIPALITIES
 from shared.statuses import SubscriptionStatus
 
 MAX_NAME: Final = 200
@@ -36,7 +35,6 @@ MESSAGES: Final[Mapping[tuple[str, str], str]] = {
     ("custom", "must_be_ticked"): N_("Tick this box to continue."),
     ("custom", "invalid"): N_("This value is not valid."),
 }
-COUNTRY_GROUPS: Final = (("DK", N_("Denmark")), ("SE", N_("Skåne")))
 
 
 @dataclass(frozen=True)
@@ -135,7 +133,7 @@ def check(prefs: Preferences, form: PreferencesForm) -> tuple[FormValues, dict[s
     if language is None:
         problems["language"] = FieldProblem("invalid")
     municipality = (form.municipality or "").strip() or None
-    if municipality is not None and municipality not in BY_ID:
+    if municipality is not None and not municipality_choice.is_known(municipality):
         problems["municipality"] = FieldProblem("unknown")
     by_slug = {row.slug: row.id for row in prefs.lists}
     if any(slug not in by_slug for slug in form.lists):
@@ -176,17 +174,6 @@ def _is_clean_line(text: str) -> bool:
 
 
 # --- for the page -----------------------------------------------------------------------------
-
-
-def municipality_groups(renderer: Renderer, lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Municipalities for a ``<select>``: (group label, [(id, name)]), Denmark then Skåne."""
-    return [
-        (
-            renderer.gettext(lang, label),
-            [(m.id, m.name) for m in MUNICIPALITIES if m.country == country],
-        )
-        for country, label in COUNTRY_GROUPS
-    ]
 
 
 def custom_field_options(

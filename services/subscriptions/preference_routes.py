@@ -14,7 +14,7 @@ from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from services.subscriptions import gdpr, openapi, preference_form, preferences
+from services.subscriptions import gdpr, municipality_choice, openapi, preference_form, preferences
 from services.subscriptions.dependencies import Config, Guard, Jobs, Mail, Pages, Session, Signer
 from services.subscriptions.errors import RateLimited, UnsupportedContentType
 from services.subscriptions.form_body import read_form
@@ -82,7 +82,7 @@ def _preferences_page(
         token=prefs.token,
         lists=prefs.list_options(lang, form.lists if form else None),
         values=values,
-        municipalities=preference_form.municipality_groups(renderer, lang),
+        municipalities=municipality_choice.groups(renderer, lang),
         custom_fields=custom,
         errors=preference_form.problem_messages(renderer, lang, problems),
         anchors={field["name"]: field["id"] for field in custom},

@@ -11,7 +11,7 @@ import msgspec
 from email_validator import EmailNotValidError, validate_email
 from litestar.datastructures import FormMultiDict
 
-from services.subscriptions import public_fields
+from services.subscriptions import municipality_choice, public_fields
 from services.subscriptions.errors import FieldProblem, InvalidInput
 from services.subscriptions.json_input import is_too_deep
 from services.subscriptions.queries import CustomFieldRow
@@ -34,6 +34,8 @@ class SubscribeBody(msgspec.Struct, kw_only=True):
     lists: list[str] | str | None = None
     language: str | None = None
     name: str | None = None
+    # One of municipality_choice's ids; optional, offered by forms whose site asks for it.
+    municipality: str | None = None
     consent: bool | int | str | None = None
     site: str | None = None
     # The honeypot: hidden from people, so any value means a bot filled in the form.
@@ -60,6 +62,7 @@ class SignupRequest(msgspec.Struct, frozen=True, kw_only=True):
     list_slugs: tuple[str, ...]
     language: str
     name: str | None = None
+    municipality: str | None = None
     site_key: str | None = None
     custom: dict[str, Any] | None = None
     consent_version: str | None = None
@@ -117,6 +120,7 @@ def form_to_body(form: FormMultiDict) -> SubscribeBody:
         lists=slugs,
         language=first("language"),
         name=first("name"),
+        municipality=first("municipality"),
         consent=first("consent"),
         site=first("site"),
         website=first("website"),
@@ -129,8 +133,9 @@ def form_to_body(form: FormMultiDict) -> SubscribeBody:
 
 
 def shown_values(body: SubscribeBody) -> dict[str, Any]:
-    """What the resident typed, to fill the form in again after an error."""
-    return {
+    """What the resident typed, to fill the form in again after an error. ``municipality`` is
+    there only when the form had that field, so the page shows it again."""
+    values: dict[str, Any] = {
         "email": (body.email or "")[: MAX_EMAIL + 10],
         "lists": split_slugs(body.lists)[:MAX_LISTS],
         "language": body.language if body.language in LANGUAGES else None,
@@ -141,6 +146,9 @@ def shown_values(body: SubscribeBody) -> dict[str, Any]:
         "birth_year": str(body.birth_year or "")[:10],
         "guardian_email": (body.guardian_email or "")[: MAX_EMAIL + 10],
     }
+    if body.municipality is not None:
+        values["municipality"] = body.municipality[: municipality_choice.MAX_LENGTH]
+    return values
 
 
 def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) -> SignupRequest:
@@ -162,6 +170,9 @@ def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) 
         problems["name"] = FieldProblem("too_long", str(MAX_NAME))
     elif name is not None and not is_clean(name):
         problems["name"] = FieldProblem("invalid")
+    municipality = (body.municipality or "").strip() or None
+    if municipality is not None and not municipality_choice.is_known(municipality):
+        problems["municipality"] = FieldProblem("unknown")
     if not _is_true(body.consent):
         problems["consent"] = FieldProblem("required")
     site = (body.site or "").strip() or None
@@ -182,6 +193,7 @@ def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) 
         list_slugs=tuple(slugs),
         language=str(body.language),
         name=name,
+        municipality=municipality,
         site_key=site,
         custom=custom,
         consent_version=(body.consent_version or "")[:MAX_SLUG] or None,

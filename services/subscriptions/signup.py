@@ -208,6 +208,7 @@ async def _subscribe(
             # Only a new subscriber's values are stored: like the name, a sign-up form must
             # not let anyone who knows an address overwrite what its owner gave.
             custom_values=youth.kept_custom_values(request.custom, young),
+            municipality=request.municipality,
         )
     elif subscriber.status != SubscriberStatus.ACTIVE:
         # A blocked or erased address gets the same answer and no mail.

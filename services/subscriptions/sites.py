@@ -34,6 +34,8 @@ class Site:
     default_language: str
     thank_you_url: str | None
     require_proof_of_work: bool
+    # Its forms offer the optional municipality field.
+    asks_municipality: bool = False
 
 
 def site_from_row(row: queries.SiteRow) -> Site:
@@ -48,6 +50,7 @@ def site_from_row(row: queries.SiteRow) -> Site:
         default_language=language,
         thank_you_url=row.thank_you_url or None,
         require_proof_of_work=row.require_proof_of_work,
+        asks_municipality=row.asks_municipality,
     )
 
 

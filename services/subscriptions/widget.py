@@ -19,7 +19,7 @@ from litestar import Request, Response
 from litestar.enums import MediaType
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subscriptions import cors, public_fields, queries
+from services.subscriptions import cors, municipality_choice, public_fields, queries
 from services.subscriptions.consent import CONSENT_TEXT
 from services.subscriptions.consent import CONSENT_TEXT_VERSION as CONSENT_VERSION
 from services.subscriptions.errors import FieldProblem, UnknownSite
@@ -46,6 +46,8 @@ WIDGET_TEXTS: Final[Mapping[str, str]] = {
     "name": N_("Name (optional)"),
     "lists": N_("Newsletters"),
     "language": N_("Language of the newsletter"),
+    "municipality": N_("Municipality (optional)"),
+    "no_municipality": N_("No municipality chosen"),
     "consent": CONSENT_TEXT,
     "submit": N_("Sign up"),
     "sending": N_("Sending …"),
@@ -78,6 +80,20 @@ class FormList(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     youth: bool = False
 
 
+class MunicipalityOption(msgspec.Struct, frozen=True, kw_only=True):
+    """One choice of the municipality field: the id stored and the name shown."""
+
+    id: str
+    name: str
+
+
+class MunicipalityGroup(msgspec.Struct, frozen=True, kw_only=True):
+    """An ``<optgroup>`` of the municipality field: a country, or the broader places."""
+
+    label: str
+    options: list[MunicipalityOption]
+
+
 class Consent(msgspec.Struct, frozen=True, kw_only=True):
     """The consent wording shown and the version it is recorded under."""
 
@@ -96,6 +112,8 @@ class SiteForm(msgspec.Struct, frozen=True, kw_only=True):
     texts: dict[str, str]
     consent: Consent
     proof_of_work: bool
+    # The municipality field's choices when the site asks for it; empty when it does not.
+    municipalities: list[MunicipalityGroup]
     subscribe_url: str
     challenge_url: str
 
@@ -174,9 +192,20 @@ async def site_form(
         },
         consent=Consent(text=renderer.gettext(language, CONSENT_TEXT), version=CONSENT_VERSION),
         proof_of_work=site.require_proof_of_work,
+        municipalities=municipality_groups(renderer, language) if site.asks_municipality else [],
         subscribe_url=f"{base}/subscribe",
         challenge_url=f"{base}/altcha/challenge?site={site.key}",
     )
+
+
+def municipality_groups(renderer: Renderer, language: str) -> list[MunicipalityGroup]:
+    """The municipality field's choices in ``language``, as the widget draws them."""
+    return [
+        MunicipalityGroup(
+            label=label, options=[MunicipalityOption(id=id_, name=name) for id_, name in members]
+        )
+        for label, members in municipality_choice.groups(renderer, language)
+    ]
 
 
 def thank_you_location(site: Site | None, language: str, *, embedded: bool = False) -> str:
@@ -277,6 +306,7 @@ def embed_page(
         "custom": {},
         "birth_year": "",
         "guardian_email": "",
+        "municipality": "",
     }
     shown.update({k: v for k, v in (values or {}).items() if v is not None})
     if shown["language"] not in LANGUAGES:
@@ -294,6 +324,7 @@ def embed_page(
         custom_fields=public_fields.form_fields(fields, lang),
         youth_lists=[item.name for item in lists if item.youth],
         age=age,
+        municipalities=municipality_choice.groups(renderer, lang) if site.asks_municipality else [],
     )
     return Response(
         html, status_code=status_code, media_type=MediaType.HTML, headers=embed_headers(site)

@@ -20,6 +20,7 @@ async def seed_member_site(
     language: str = "sv",
     thank_you_url: str | None = None,
     proof_of_work: bool = False,
+    asks_municipality: bool = False,
     name: str = "Malmö stadsbibliotek",
 ) -> int:
     """Insert a member site with the given origins and defaults; return its id."""
@@ -36,6 +37,7 @@ async def seed_member_site(
                 default_language=language,
                 thank_you_url=thank_you_url,
                 require_proof_of_work=proof_of_work,
+                asks_municipality=asks_municipality,
                 created_at=datetime.now(UTC),
             )
             .returning(member_sites.c.id)

@@ -446,3 +446,25 @@ async def test_a_refused_cross_site_post_explains_itself_in_the_residents_langua
     assert f'<html lang="{language}">' in response.text
     assert f"<h1>{heading}</h1>" in response.text
     assert reason in response.text
+
+
+async def test_a_resident_can_say_they_live_elsewhere_or_abroad(
+    client: httpx.AsyncClient, redis: Redis, engine: AsyncEngine, lists: dict[str, int]
+) -> None:
+    resident = await sign_up(client, redis, lists=["kultur"])
+    page = (await client.get(f"/preferences/{resident.preferences}?lang=sv")).text
+
+    saved = await client.post(
+        f"/preferences/{resident.preferences}", data=form(municipality="se-elsewhere")
+    )
+    shown = (await client.get(f"/preferences/{resident.preferences}")).text
+    abroad = await client.post(
+        f"/preferences/{resident.preferences}", data=form(municipality="abroad")
+    )
+
+    assert '<optgroup label="Andra platser">' in page
+    assert '<option value="abroad">Utomlands</option>' in page
+    assert saved.status_code == 303 and abroad.status_code == 303
+    assert '<option value="se-elsewhere" selected>Andetsteds i Sverige</option>' in shown
+    [subscriber] = await subscriber_rows(engine)
+    assert subscriber["municipality"] == "abroad"

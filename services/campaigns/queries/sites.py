@@ -32,6 +32,7 @@ class SiteRow:
     default_language: str
     thank_you_url: str | None
     require_proof_of_work: bool
+    asks_municipality: bool
     created_at: datetime
 
 
@@ -47,6 +48,7 @@ def _site(row: RowMapping) -> SiteRow:
         default_language=str(row["default_language"]),
         thank_you_url=row["thank_you_url"],
         require_proof_of_work=bool(row["require_proof_of_work"]),
+        asks_municipality=bool(row["asks_municipality"]),
         created_at=aware(row["created_at"]),
     )
 

@@ -31,6 +31,7 @@ class SiteRow:
     default_language: str
     thank_you_url: str | None
     require_proof_of_work: bool
+    asks_municipality: bool
 
 
 async def get_site_by_key(session: AsyncSession, site_key: str) -> SiteRow | None:
@@ -44,6 +45,7 @@ async def get_site_by_key(session: AsyncSession, site_key: str) -> SiteRow | Non
         member_sites.c.default_language,
         member_sites.c.thank_you_url,
         member_sites.c.require_proof_of_work,
+        member_sites.c.asks_municipality,
     ).where(member_sites.c.key == site_key)
     row = (await session.execute(query)).first()
     if row is None:
@@ -57,6 +59,7 @@ async def get_site_by_key(session: AsyncSession, site_key: str) -> SiteRow | Non
         default_language=str(row.default_language),
         thank_you_url=row.thank_you_url,
         require_proof_of_work=bool(row.require_proof_of_work),
+        asks_municipality=bool(row.asks_municipality),
     )
 
 

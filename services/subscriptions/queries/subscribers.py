@@ -85,6 +85,7 @@ async def insert_subscriber(
     source_site_id: int | None,
     now: datetime,
     custom_values: dict[str, Any] | None = None,
+    municipality: str | None = None,
 ) -> SubscriberRow:
     """Insert an active subscriber; a concurrent insert of any spelling of the address raises
     IntegrityError."""
@@ -99,6 +100,7 @@ async def insert_subscriber(
             status=SubscriberStatus.ACTIVE,
             source_site_id=source_site_id,
             custom_values=custom_values,
+            municipality=municipality,
             created_at=now,
             updated_at=now,
         )

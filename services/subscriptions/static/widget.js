@@ -173,6 +173,17 @@
     for (const [code, label] of Object.entries(cfg.languages)) {
       language.append(h("option", { value: code, lang: code, selected: code === cfg.language, text: label }));
     }
+    // The municipality, when the site asks for it: a native select (typing a name jumps to it).
+    let municipality = null;
+    if (cfg.municipalities && cfg.municipalities.length) {
+      municipality = h("select", { id: "municipality", name: "municipality" },
+        h("option", { value: "", text: t.no_municipality }));
+      for (const g of cfg.municipalities) {
+        const group = h("optgroup", { label: g.label });
+        for (const o of g.options) group.append(h("option", { value: o.id, text: o.name }));
+        municipality.append(group);
+      }
+    }
     // Staff-defined fields; each is named custom.<key>, as the server names its errors.
     const custom = cfg.fields.map((f) => {
       const id = "custom." + f.key;
@@ -206,6 +217,7 @@
       lists,
       youth,
       field("language", t.language, language),
+      municipality ? field("municipality", t.municipality, municipality) : null,
       ...custom.map((c) => c[2]),
       h("div", { class: "trap", "aria-hidden": "true" }, h("label", { for: "website", text: t.honeypot }), trap),
       h("div", { class: "f" }, errorFor("consent"),
@@ -214,6 +226,7 @@
       button);
     Object.assign(controls, { email, name, language, consent, lists });
     if (youth) Object.assign(controls, { birth_year: birthYear, guardian_email: guardian });
+    if (municipality) controls.municipality = municipality;
     root.append(h("style", { text: CSS }),
       h("div", { class: "w", lang: cfg.language }, h("h2", { id: "bd-title", text: t.title }), form, status));
 
@@ -256,6 +269,7 @@
         via: "widget", site: cfg.site, email: email.value, name: name.value, language: language.value,
         lists: Array.from(lists.querySelectorAll("input:checked"), (i) => i.value),
         consent: consent.checked, consent_version: cfg.consent.version, website: trap.value,
+        municipality: municipality ? municipality.value : null,
         custom: Object.fromEntries(custom.map(([f, i]) => [f.key, f.type === "boolean" ? i.checked : i.value])),
       };
       if (youth && !youth.hidden) {
