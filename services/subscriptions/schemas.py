@@ -170,9 +170,7 @@ def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) 
         problems["name"] = FieldProblem("too_long", str(MAX_NAME))
     elif name is not None and not is_clean(name):
         problems["name"] = FieldProblem("invalid")
-    municipality = (body.municipality or "").strip() or None
-    if municipality is not None and not municipality_choice.is_known(municipality):
-        problems["municipality"] = FieldProblem("unknown")
+    municipality = check_municipality(body.municipality, problems)
     if not _is_true(body.consent):
         problems["consent"] = FieldProblem("required")
     site = (body.site or "").strip() or None
@@ -180,12 +178,7 @@ def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) 
         problems["site"] = FieldProblem("invalid")
     custom = public_fields.check(fields, body.custom, problems)
     birth_year = check_birth_year(body.birth_year, problems)
-    guardian_email = None
-    if (body.guardian_email or "").strip():
-        guardian_problems: dict[str, FieldProblem] = {}
-        guardian_email = check_email(body.guardian_email, guardian_problems)
-        if "email" in guardian_problems:
-            problems["guardian_email"] = guardian_problems["email"]
+    guardian_email = check_guardian_email(body.guardian_email, problems)
     if problems or email is None:
         raise InvalidInput(problems, values=shown_values(body))
     return SignupRequest(
@@ -200,6 +193,25 @@ def validate_signup(body: SubscribeBody, fields: Sequence[CustomFieldRow] = ()) 
         birth_year=birth_year,
         guardian_email=guardian_email,
     )
+
+
+def check_municipality(raw: str | None, problems: dict[str, FieldProblem]) -> str | None:
+    """A known municipality id (or place elsewhere), None when not given, else a problem."""
+    municipality = (raw or "").strip() or None
+    if municipality is not None and not municipality_choice.is_known(municipality):
+        problems["municipality"] = FieldProblem("unknown")
+    return municipality
+
+
+def check_guardian_email(raw: str | None, problems: dict[str, FieldProblem]) -> str | None:
+    """A guardian's address, None when not given, or its problem under ``guardian_email``."""
+    if not (raw or "").strip():
+        return None
+    guardian_problems: dict[str, FieldProblem] = {}
+    guardian_email = check_email(raw, guardian_problems)
+    if "email" in guardian_problems:
+        problems["guardian_email"] = guardian_problems["email"]
+    return guardian_email
 
 
 def check_birth_year(raw: int | str | None, problems: dict[str, FieldProblem]) -> int | None:
