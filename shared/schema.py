@@ -77,7 +77,7 @@ mailing_lists = Table(
     # A youth list (children and young people): its sign-up asks the year of birth, and a
     # resident under the age of digital consent needs a guardian's confirmation. Minors may
     # give only the custom fields whose keys are in ``youth_fields`` (None: none at all).
-    Column("youth", Boolean, nullable=False, default=False, server_default=false()),
+    Column("youth", Boolean, nullable=False, server_default=false()),
     Column("youth_fields", JSON, nullable=True),
     comment="owner: campaigns",
 )
@@ -98,7 +98,7 @@ member_sites = Table(
     # The public side asks for an ALTCHA proof of work before accepting this site's sign-ups.
     Column("require_proof_of_work", Boolean, nullable=False, default=False, server_default=false()),
     # The sign-up form offers the optional municipality field (shared/municipalities.py ids).
-    Column("asks_municipality", Boolean, nullable=False, default=False, server_default=false()),
+    Column("asks_municipality", Boolean, nullable=False, server_default=false()),
     comment="owner: campaigns",
 )
 
@@ -412,7 +412,7 @@ subscribers = Table(
     Column("birth_year", Integer, nullable=True),
     # Under the age of digital consent (or not yet confirmed their own consent since): no IP
     # is recorded and the mailer sends them no tracked links and no open pixel.
-    Column("minor", Boolean, nullable=False, default=False, server_default=false()),
+    Column("minor", Boolean, nullable=False, server_default=false()),
     # The parent or guardian who was asked to confirm a minor's sign-up.
     Column("guardian_email", String(320), nullable=True),
     # When a minor who has passed the age was asked to confirm their own consent.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
+from redis.asyncio import Redis
 
 from services.mailer.worker import run_worker
 from shared.db import create_engine
@@ -36,8 +37,10 @@ def _parts(smtp_server: RecordingSMTPServer, address: str) -> tuple[str, str]:
 
 
 async def test_mail_to_a_minor_has_the_original_links_and_no_pixel(
-    settings: Settings, smtp_server: RecordingSMTPServer
+    settings: Settings, smtp_server: RecordingSMTPServer, redis: Redis
 ) -> None:
+    # ``redis``: an empty queue database, so no finished job of an earlier test with the same
+    # campaign id makes this start job a duplicate.
     campaign_id, ids = await seed(settings.database_url, PEOPLE, body=BODY)
     engine = create_engine(settings.database_url)
     async with engine.begin() as conn:

@@ -187,9 +187,12 @@ async def test_confirmation_is_not_held_up_by_a_campaign_with_costly_templates(
         await asyncio.wait_for(worker, 60)
         await engine.dispose()
 
-    # Unhindered a confirmation takes well under a second; each costly render holds a
-    # recipient for up to the template time limit.
-    assert max(latencies) < 1.5, latencies
+    # Unhindered a confirmation takes well under a second; held behind the campaign it would
+    # wait for its 60 costly renders (0.25 s each, four batches at a time: about 4 s). Before a
+    # campaign is known to be costly its first renders run on the event loop, up to the time
+    # limit each, one per running batch: on a 2-core machine the confirmations took 0.4–1.9 s,
+    # on the code of this test's last landing as well as now.
+    assert max(latencies) < 2.5, latencies
     assert still_to_go > 0  # measured while the campaign was still being sent
 
 
