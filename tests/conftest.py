@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -140,14 +140,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(
     request: pytest.FixtureRequest,
-    tmp_path: Path,
     sqlite_template: Path,
     postgres_migrated: str | None,
 ) -> AsyncIterator[str]:
     """A migrated, empty database: every test using it runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        path = tmp_path / "brevdue.db"
-        shutil.copy(sqlite_template, path)
+        # One path per worker, a fresh copy each test: the same settings from test to test let
+        # the apps built for them be reused (see app_for). The old file is unlinked, not
+        # overwritten, so nothing still holding it open can write into the new one.
+        path = sqlite_template.parent / f"brevdue-{WORKER}.db"
+        for leftover in (path, *(path.with_name(path.name + s) for s in SQLITE_SIDE_FILES)):
+            leftover.unlink(missing_ok=True)
+        copy = path.with_name(path.name + ".new")
+        shutil.copy(sqlite_template, copy)
+        copy.replace(path)
         yield f"sqlite+aiosqlite:///{path}"
         return
     if postgres_migrated is None:
@@ -167,6 +173,28 @@ EMPTY_POSTGRES = (
     "".join(f'DELETE FROM "{table.name}";' for table in reversed(metadata.sorted_tables))
     + "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c WHERE c.relkind = 'S';"
 )
+
+
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+# --- Apps ----------------------------------------------------------------------------------
+
+# Building the staff app registers some 250 route handlers (Litestar parses every signature):
+# 0.3–1.6 s here, more than most tests take. An app holds nothing of a test's own (engines,
+# pools and readers are opened by its lifespan, each time it is served), so one is built per
+# factory and settings and served again to the next test with the same settings.
+_APPS: dict[tuple[Callable[[Settings], Any], Settings], Any] = {}
+
+
+def app_for(factory: Callable[[Settings], Any], settings: Settings) -> Any:
+    """``factory(settings)``, built once per worker for equal settings."""
+    key = (factory, settings)
+    if key not in _APPS:
+        if len(_APPS) > 16:
+            _APPS.clear()
+        _APPS[key] = factory(settings)
+    return _APPS[key]
 
 
 # --- SMTP --------------------------------------------------------------------------------

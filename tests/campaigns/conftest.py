@@ -14,6 +14,7 @@ from services.campaigns.admin import create_token, seed_demo
 from services.campaigns.app import create_app
 from shared.db import create_engine
 from shared.settings import Settings
+from tests.conftest import app_for
 
 
 class Api:
@@ -48,7 +49,7 @@ async def api(settings: Settings, live_server: Any, redis: Redis) -> AsyncIterat
         for role in ("viewer", "editor", "admin")
     }
     async with (
-        live_server(create_app(settings)) as server,
+        live_server(app_for(create_app, settings)) as server,
         httpx.AsyncClient(base_url=server.url, timeout=20) as client,
     ):
         yield Api(client, tokens)
