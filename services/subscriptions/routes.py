@@ -86,7 +86,7 @@ async def confirm_form(
     target = await signup.inspect_confirm(session, signer, token)
     lang = request_language(request, target.language)
     if not target.applies:
-        return _link_gone(renderer, request, lang)
+        return link_gone(renderer, request, lang)
     names = [list_name(row, lang) for row in target.lists]
     return renderer.page("confirm.html", lang, path=request.url.path, token=token, lists=names)
 
@@ -118,14 +118,15 @@ async def confirm(
     )
     lang = request_language(request, target.language)
     if not target.applies:
-        return _link_gone(renderer, request, lang)
+        return link_gone(renderer, request, lang)
     names = [list_name(row, lang) for row in target.lists]
     return renderer.page("confirmed.html", lang, path=request.url.path, lists=names)
 
 
-def _link_gone(renderer: Renderer, request: AnyRequest, lang: str) -> Response[str]:
-    """410: the resident unsubscribed or was erased since the link was sent; say so, and how
-    to sign up again, rather than claim a confirmation that changed nothing."""
+def link_gone(renderer: Renderer, request: AnyRequest, lang: str) -> Response[str]:
+    """410: the resident unsubscribed or was erased since the link was sent, or no longer waits
+    for it (a guardian's or an age review's link); say so, and how to sign up again, rather than
+    claim a confirmation that changed nothing."""
     return renderer.page("confirm_gone.html", lang, path=request.url.path, status_code=410)
 
 

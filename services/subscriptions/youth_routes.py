@@ -12,7 +12,7 @@ from services.subscriptions.dependencies import Jobs, Pages, Session, Signer
 from services.subscriptions.http_input import AnyRequest
 from services.subscriptions.i18n import list_name
 from services.subscriptions.pages import Renderer, request_language
-from services.subscriptions.routes import MAX_LINK_BODY_BYTES
+from services.subscriptions.routes import MAX_LINK_BODY_BYTES, link_gone
 
 
 @get("/guardian/{token:str}", media_type=MediaType.HTML)
@@ -23,7 +23,7 @@ async def guardian_form(
     target = await guardian.inspect(session, signer, token)
     lang = request_language(request, target.language)
     if not target.applies:
-        return _link_gone(renderer, request, lang)
+        return link_gone(renderer, request, lang)
     names = [list_name(row, lang) for row in target.lists]
     return renderer.page("guardian.html", lang, path=request.url.path, token=token, lists=names)
 
@@ -47,7 +47,7 @@ async def guardian_confirm(
     target = await guardian.confirm(session, signer, token, jobs=jobs)
     lang = request_language(request, target.language)
     if not target.applies:
-        return _link_gone(renderer, request, lang)
+        return link_gone(renderer, request, lang)
     names = [list_name(row, lang) for row in target.lists]
     return renderer.page("guardian_confirmed.html", lang, path=request.url.path, lists=names)
 
@@ -80,7 +80,7 @@ def _review_page(
 ) -> Response[str]:
     lang = request_language(request, target.language)
     if target.language is None:
-        return _link_gone(renderer, request, lang)
+        return link_gone(renderer, request, lang)
     names = [list_name(row, lang) for row in target.lists]
     return renderer.page(
         "age_review.html",
@@ -90,11 +90,6 @@ def _review_page(
         lists=names,
         pending=target.pending,
     )
-
-
-def _link_gone(renderer: Renderer, request: AnyRequest, lang: str) -> Response[str]:
-    """410: the resident unsubscribed, was erased or no longer waits for this link."""
-    return renderer.page("confirm_gone.html", lang, path=request.url.path, status_code=410)
 
 
 YOUTH_ROUTES = [guardian_form, guardian_confirm, age_review_form, age_review_confirm]

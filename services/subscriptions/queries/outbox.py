@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import aware
+from shared.db import conflict_insert
 from shared.schema import mail_outbox, subscribers
 from shared.statuses import SubscriberStatus
 
@@ -29,13 +30,12 @@ async def insert_outbox_mail(
     session: AsyncSession, *, job_id: str, subscriber_id: int, mail: str, now: datetime
 ) -> None:
     """Keep a mail (JSON) under its job id; the same job id twice is kept once."""
-    exists = await session.scalar(sa.select(mail_outbox.c.id).where(mail_outbox.c.job_id == job_id))
-    if exists is None:
-        await session.execute(
-            sa.insert(mail_outbox).values(
-                job_id=job_id, subscriber_id=subscriber_id, mail=mail, created_at=now
-            )
-        )
+    insert = conflict_insert(session.get_bind().dialect.name, mail_outbox)
+    await session.execute(
+        insert.values(
+            job_id=job_id, subscriber_id=subscriber_id, mail=mail, created_at=now
+        ).on_conflict_do_nothing(index_elements=[mail_outbox.c.job_id])
+    )
 
 
 async def get_outbox_page(
