@@ -1,7 +1,6 @@
 """Time of importing a CSV file of N subscribers into a list on PostgreSQL.
 
-    python -m bench.imports --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench \\
-        [--rows 100000] [--rounds 3]
+    python -m bench.imports [--rows 100000] [--rounds 3] [--database-url URL]
 
 Each round drops and re-creates the database's schema, migrates it, seeds one list, and times
 ``services.subscriptions.imports.run_import`` (attested mode: every address is checked, looked
@@ -11,7 +10,8 @@ per row and 1% invalid lines. Beside it, in the same round, the reference: a bar
 the same rows into a temporary table (what the database alone costs to take the data in).
 Prints min/median/max of both (and the CPU time the import took in this process, which other
 work on a shared machine disturbs less than the wall-clock time) and writes
-``bench/results/imports-<time>-<rows>.json``.
+``bench/results/imports-<time>.json``. The database (default ``bench_imports``) is created
+if it does not exist.
 """
 
 from __future__ import annotations
@@ -25,16 +25,18 @@ import platform
 import statistics
 import time
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
+from bench.record import describe_run, fresh_postgres_database, write_result
 from services.subscriptions.imports import Attestation, ImportRequest, run_import
 from shared.db import create_engine, create_sessionmaker
 from shared.migrate import upgrade_async
 from shared.schema import mailing_lists
 
-RESULTS = Path(__file__).parent / "results"
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_imports"
 MUNICIPALITIES = ("København", "Malmö", "Lund", "Helsingør", "")
 
 
@@ -104,10 +106,13 @@ async def _copy(url: str, data: bytes) -> float:
     return elapsed
 
 
-async def bench(url: str, rows: int, rounds: int) -> dict[str, object]:
+async def bench(url: str, rows: int, rounds: int) -> dict[str, Any]:
     """Run the rounds; the figures as written to the results file."""
     data = make_csv(rows)
-    imports, cpus, copies, counts = [], [], [], {}
+    imports: list[float] = []
+    cpus: list[float] = []
+    copies: list[float] = []
+    counts: dict[str, int] = {}
     for round_no in range(rounds):
         await _reset(url)
         copies.append(await _copy(url, data))
@@ -145,18 +150,37 @@ async def bench(url: str, rows: int, rounds: int) -> dict[str, object]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Parse the options, run, print and save the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True, help="a PostgreSQL database to reuse")
+    parser.add_argument("--database-url", default=DEFAULT_URL, help="created if missing")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    header = describe_run(
+        "imports",
+        {
+            "rows": args.rows,
+            "rounds": args.rounds,
+            "mode": "attested",
+            "database": make_url(args.database_url).render_as_string(hide_password=True),
+        },
+    )
+    asyncio.run(fresh_postgres_database(args.database_url, keep=True))
     figures = asyncio.run(bench(args.database_url, args.rows, args.rounds))
     print(json.dumps(figures, indent=2))
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S%z")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"imports-{stamp}-{args.rows}.json").write_text(json.dumps(figures, indent=2))
+    write_result(
+        header,
+        f"postgresql, {args.rows:,} rows, attested",
+        figures,
+        {
+            "import s (median of rounds)": round(figures["import_seconds"]["median"], 2),
+            "import s (max of rounds)": round(figures["import_seconds"]["max"], 2),
+            "COPY s": round(figures["copy_seconds"]["median"], 3),
+            "import CPU s": round(figures["import_cpu_seconds"]["median"], 2),
+            "rows/s": round(figures["rows_per_second"]),
+        },
+    )
 
 
 if __name__ == "__main__":

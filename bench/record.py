@@ -147,6 +147,10 @@ def write_result(
     stamp = finished.strftime("%Y-%m-%dT%H%M%S%z")
     suffix = f"-{name_suffix}" if name_suffix else ""
     path = directory / f"{header['benchmark']}-{stamp}{suffix}.json"
+    number = 1
+    while path.exists():  # two runs in the same second keep both files
+        number += 1
+        path = directory / f"{header['benchmark']}-{stamp}{suffix}-{number}.json"
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     print(f"written: {path}")
     return path

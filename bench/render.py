@@ -23,6 +23,7 @@ from email.policy import SMTP
 from typing import Any
 
 from bench.delivery import BODY, BODY_TEXT, MAIL_FROM, PUBLIC_URL, SECRET, SUBJECT
+from bench.record import describe_run, write_result
 from services.mailer import mime
 from shared.campaign_templates import compile_template
 from shared.settings import Secret
@@ -103,29 +104,41 @@ def stdlib_messages(count: int) -> Callable[[], None]:
     return run
 
 
-def best_us_per_message(run: Callable[[], None], count: int, rounds: int) -> float:
-    """The fastest of ``rounds`` runs, in µs per message (after one warm-up run)."""
+def us_per_message(run: Callable[[], None], count: int, rounds: int) -> list[float]:
+    """µs of CPU time per message in each of ``rounds`` runs (after one warm-up run)."""
     run()
-    best = float("inf")
+    figures = []
     for _ in range(rounds):
         started = time.thread_time()
         run()
-        best = min(best, time.thread_time() - started)
-    return best / count * 1e6
+        figures.append((time.thread_time() - started) / count * 1e6)
+    return figures
 
 
-def main() -> None:
-    """Measure both loops and print their figures."""
+def main(argv: list[str] | None = None) -> None:
+    """Measure both loops, print their figures and write the result file."""
     parser = argparse.ArgumentParser(prog="python -m bench.render", description=__doc__)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    ours = best_us_per_message(messages(args.messages), args.messages, args.rounds)
-    reference = best_us_per_message(stdlib_messages(args.messages), args.messages, args.rounds)
+    args = parser.parse_args(argv)
+    header = describe_run("render", {"messages": args.messages, "rounds": args.rounds})
+    ours = us_per_message(messages(args.messages), args.messages, args.rounds)
+    reference = us_per_message(stdlib_messages(args.messages), args.messages, args.rounds)
+    best, best_reference = min(ours), min(reference)
     print(
-        f"brevdue {ours:.1f} µs/message | stdlib EmailMessage {reference:.1f} µs/message | "
-        f"ratio {reference / ours:.2f}× (CPU time of this thread, best of {args.rounds} "
+        f"brevdue {best:.1f} µs/message | stdlib EmailMessage {best_reference:.1f} µs/message | "
+        f"ratio {best_reference / best:.2f}× (CPU time of this thread, best of {args.rounds} "
         f"× {args.messages}; Python {sys.version.split()[0]})"
+    )
+    write_result(
+        header,
+        "one campaign message, no database, no SMTP",
+        {"us_per_message": ours, "reference_us_per_message": reference},
+        {
+            "µs/message (best round)": round(best, 1),
+            "stdlib µs/message (best round)": round(best_reference, 1),
+            "× faster than stdlib": round(best_reference / best, 2),
+        },
     )
 
 

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bench.record import describe_run, fresh_postgres_database, write_result
 from shared.db import create_engine
 from shared.migrate import upgrade
 from shared.municipalities import MUNICIPALITIES
@@ -34,7 +31,6 @@ from shared.schema import subscribers, subscriptions
 from shared.segment_sql import Context, members
 from shared.segments import Group, from_builtins
 
-RESULTS = Path(__file__).parent / "results"
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_segments"
 
 
@@ -118,15 +114,7 @@ _SEED = [
 
 async def build(database_url: str, n: int) -> float:
     """A fresh database with the audience; the seconds it took."""
-    url = make_url(database_url)
-    admin = create_engine(
-        url.set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}"'))
-        await conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    await admin.dispose()
+    await fresh_postgres_database(database_url)
     await asyncio.to_thread(upgrade, database_url)
     started = time.perf_counter()
     ids = [m.id for m in MUNICIPALITIES]
@@ -189,20 +177,27 @@ async def measure(database_url: str, runs: int) -> dict[str, Any]:
     return results
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Parse arguments, build (unless --reuse), measure, print and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--reuse", action="store_true", help="count in the database as it is")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    header = describe_run(
+        "segments",
+        {
+            "subscribers": args.subscribers,
+            "runs": args.runs,
+            "reuse": args.reuse,
+            "database": make_url(args.database_url).render_as_string(hide_password=True),
+        },
+    )
     seeded = None if args.reuse else asyncio.run(build(args.database_url, args.subscribers))
     if seeded is not None:
         print(f"built {args.subscribers:,} subscribers in {seeded:.1f} s")
-    load_before = os.getloadavg()
     results = asyncio.run(measure(args.database_url, args.runs))
-    load_after = os.getloadavg()
     width = max(len(name) for name in results)
     print(f"{'segment':<{width}}  {'count':>9}  {'median':>8}  {'min':>8}  {'max':>8}")
     for name, figures in results.items():
@@ -211,27 +206,12 @@ def main() -> None:
             f"  {figures['min_ms']:>6} ms  {figures['max_ms']:>6} ms"
         )
         print(f"{'':<{width}}  plan: {figures['plan'][0].strip()[:90]}")
-    print(f"load average {load_before[0]:.1f} → {load_after[0]:.1f} on {os.cpu_count()} CPUs")
-    when = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S%z")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"segments-{when}-{args.subscribers}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "when": when,
-                "subscribers": args.subscribers,
-                "runs": args.runs,
-                "seed_seconds": seeded,
-                "load": [load_before, load_after],
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "results": results,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_result(
+        header,
+        f"postgresql, {args.subscribers:,} subscribers",
+        {"seed_seconds": seeded, "segments": results},
+        {f"{name} ms": figures["median_ms"] for name, figures in results.items()},
     )
-    print(f"written to {path}")
 
 
 if __name__ == "__main__":
