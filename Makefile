@@ -79,12 +79,17 @@ lint: install
 screenshots: install
 	$(BIN)/python -m tools.staff_tour --screenshots docs/screenshots --schedule
 
+# Every benchmark (bench/), three runs each at full size, then docs/benchmarks.md rewritten from
+# every result file. A quick pass: make bench BENCH_ARGS="--size small". They measure PostgreSQL
+# on 127.0.0.1:5432 and deliver to Postfix's smtp-sink under wrk's load: both are installed
+# here from Debian's packages when missing and apt-get is at hand.
 bench: install
-	@if [ -d bench/delivery ] || [ -f bench/delivery.py ]; then \
-		$(BIN)/python -m bench.delivery $(BENCH_ARGS); \
-	else \
-		echo "no benchmark yet: bench/delivery does not exist"; \
+	@if { [ ! -x /usr/sbin/smtp-sink ] || ! command -v wrk >/dev/null; } && command -v apt-get >/dev/null; then \
+		echo "bench: installing Debian's postfix (for smtp-sink) and wrk"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix wrk >/dev/null \
+			|| echo "bench: could not install them; the benchmarks that need them will skip"; \
 	fi
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist

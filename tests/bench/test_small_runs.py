@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench import imports, render, segments
 from tests.bench.conftest import bench_database_url, only_result
 
@@ -33,3 +35,15 @@ def test_imports_benchmark_imports_every_valid_row(results_dir: Path) -> None:
     document = only_result(results_dir, "imports")
     counts = document["figures"]["counts"]  # type: ignore[index]
     assert counts == {"added": 297, "invalid": 3, "lines": 301}
+
+
+def test_the_runner_runs_a_benchmark_without_touching_bench_results(
+    results_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import record
+    from bench.__main__ import main
+
+    before = set(record.DEFAULT_RESULTS.iterdir())
+    assert main(["--size", "small", "--only", "render"]) == 0
+    assert "1 of 1 runs finished" in capsys.readouterr().out
+    assert set(record.DEFAULT_RESULTS.iterdir()) == before
