@@ -37,7 +37,8 @@ def message(size: int = 6000) -> bytes:
     head = (
         b"From: KulturMetropol <nyhedsbrev@kultur.test>\r\nTo: <reader@example.org>\r\n"
         b"Subject: Ugens program\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n"
         b"List-Unsubscribe: <https://subscriptions.kultur.test/u/abcdefghijklmnopqrstuvwxyz>\r\n"
         b"\r\n"
     )
