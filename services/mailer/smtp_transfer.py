@@ -30,8 +30,7 @@ def _has_bare_line_breaks(data: bytes) -> bool:
 
 def check_header_section(message: bytes) -> None:
     """Refuse a message whose header section holds a CR or LF that is not part of a CRLF."""
-    if not _has_bare_line_breaks(message):
-        return
+    # The header section ends at the first CRLF CRLF; a bare LF before it is inside it.
     end = message.find(b"\r\n\r\n")
     head = message if end < 0 else message[: end + 2]
     if _has_bare_line_breaks(head):
