@@ -71,6 +71,12 @@ class WireConnection:
                 if "starttls" in self.extensions:
                     writer.write(b"STARTTLS\r\n")
                     await self._expect(220)
+                    # Anything already buffered came in plain text and would be read as if
+                    # it came over TLS (STARTTLS response injection). StreamReader offers no
+                    # public look at its buffer.
+                    if getattr(self._reader, "_buffer", b""):
+                        raise SmtpError(0, "the relay sent data after its STARTTLS reply",
+                                        temporary=True)  # fmt: skip
                     await writer.start_tls(
                         ssl.create_default_context(),
                         server_hostname=relay.host,

@@ -537,6 +537,39 @@ async def test_starttls_offered_then_refused(serve: Serve, pipelining: bool, mod
     assert "MAIL" not in server.verbs()
 
 
+async def test_starttls_over_the_scripted_server(
+    serve: Serve, trusted: ssl.SSLContext, pipelining: bool
+) -> None:
+    server = await serve(Script(tls_context=trusted))
+    pool = _pool(server.port, pipelining, start_tls="required")
+    try:
+        await pool.send("a@b.dk", ["c@d.dk"], MESSAGE)
+    finally:
+        await pool.close()
+    assert server.verbs()[:3] == ["EHLO", "STARTTLS", "EHLO"]
+    assert len(server.messages) == 1
+
+
+async def test_a_reply_injected_before_tls_is_never_taken_for_one_after_it(
+    serve: Serve, trusted: ssl.SSLContext, pipelining: bool
+) -> None:
+    # Plain-text bytes after the 220 (a man in the middle's) must not be read as the relay's
+    # answer over TLS: either they are dropped (aiosmtplib) or the connection is refused.
+    injected = b"250 scripted.test\r\n"  # an EHLO reply without STARTTLS, PIPELINING, AUTH
+    server = await serve(Script(tls_context=trusted, injected=injected, extensions=("8BITMIME",)))
+    pool = _pool(server.port, pipelining, start_tls="required")
+    try:
+        try:
+            await pool.send("a@b.dk", ["c@d.dk"], EIGHT_BIT)
+        except SmtpConnectError as refused:
+            assert "STARTTLS" in refused.message
+            assert "MAIL" not in server.verbs()
+        else:  # the injected reply was dropped: the extensions are those said over TLS
+            assert b"BODY=8BITMIME" in next(c for c in server.commands if c.startswith(b"MAIL"))
+    finally:
+        await pool.close()
+
+
 async def test_starttls_with_an_untrusted_certificate(
     certificate: tuple[Path, Path], pipelining: bool
 ) -> None:

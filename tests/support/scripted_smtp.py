@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from dataclasses import dataclass, field
 
 DEFAULT_EXTENSIONS = ("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES")
@@ -46,6 +47,10 @@ class Script:
     byte_by_byte: bool = False
     line_pause: float = 0.0
     lenient_data: bool = False
+    # With a context the server offers STARTTLS and upgrades; ``injected`` follows its 220 in
+    # the same write, still in plain text, as a man in the middle would add it.
+    tls_context: ssl.SSLContext | None = None
+    injected: bytes = b""
 
 
 @dataclass
@@ -102,7 +107,10 @@ class ScriptedServer:
     ) -> None:
         script = self.script
         replies = {**_DEFAULT_REPLIES, **(script.replies if scripted else {})}
-        replies.setdefault("EHLO", _ehlo(script.extensions))
+        tls = ("STARTTLS",) if script.tls_context else ()
+        replies.setdefault("EHLO", _ehlo((*script.extensions, *tls)))
+        if script.tls_context:
+            replies["STARTTLS"] = b"220 2.0.0 Ready to start TLS\r\n" + script.injected
         session = _Session(self, replies, script.stall if scripted else set())
         if not await self._answer(writer, [replies["GREETING"]], "GREETING" in session.stall):
             return await _silent(reader)
@@ -114,6 +122,9 @@ class ScriptedServer:
                 return None
             if not await self._answer(writer, pending, stalled):
                 return await _silent(reader)
+            if session.starttls and script.tls_context:
+                await writer.start_tls(script.tls_context)
+                session.starttls = False
         return None
 
     async def _answer(
@@ -152,12 +163,13 @@ class _Session:
     in_mail: bool = False
     recipients: int = 0
     quit: bool = False
+    starttls: bool = False
 
     def feed(self, chunk: bytes) -> tuple[list[bytes], bool]:
         """The replies to what has arrived, and whether the server stalls after them."""
         self.buffer += chunk
         pending: list[bytes] = []
-        while not self.quit:
+        while not (self.quit or self.starttls):
             line = self._next_line()
             if line is None:
                 break
@@ -204,6 +216,7 @@ class _Session:
             self.in_mail, self.recipients = False, 0
         self.in_data = verb == "DATA" and reply.startswith(b"354")
         self.quit = verb == "QUIT"
+        self.starttls = verb == "STARTTLS" and reply.startswith(b"220")
         return verb, reply
 
 
