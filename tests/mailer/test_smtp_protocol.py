@@ -415,6 +415,20 @@ async def test_a_missing_space_after_the_code_is_read_as_the_code(
     assert len(server.messages) == 1
 
 
+async def test_a_relay_without_ehlo_gets_helo(serve: Serve, pipelining: bool) -> None:
+    # RFC 5321 4.1.4: no extensions then, so 8-bit mail is refused and 7-bit mail goes.
+    server = await serve(Script(replies={"EHLO": b"502 5.5.2 Error: command not recognized\r\n"}))
+    pool = _pool(server.port, pipelining)
+    try:
+        await pool.send("a@b.dk", ["c@d.dk"], MESSAGE)
+        with pytest.raises(UnsendableMessageError):
+            await pool.send("a@b.dk", ["c@d.dk"], EIGHT_BIT)
+    finally:
+        await pool.close()
+    assert server.verbs()[:3] == ["EHLO", "HELO", "MAIL"]
+    assert len(server.messages) == 1
+
+
 # --- Timeouts mid-reply --------------------------------------------------------------------
 
 STALLS = {
