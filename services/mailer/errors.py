@@ -50,6 +50,17 @@ class SmtpConnectError(SmtpError):
         super().__init__(code, message, temporary=True)
 
 
+class UnsendableMessageError(SmtpError):
+    """The client refused to send: nothing went to the relay, and trying again will not help.
+
+    A bare CR or LF in the header section, 8-bit content for a relay without 8BITMIME, a
+    non-ASCII address for a relay without SMTPUTF8, an address that would break the command.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(0, reason, temporary=False)
+
+
 def is_temporary(code: int) -> bool:
     """4xx replies (and our own 0 for connection trouble) are worth another try; 5xx are not."""
     return code < 500

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiosmtplib
-from aiosmtplib import SMTPRecipientsRefused, SMTPResponseException
+from aiosmtplib import SMTPHeloError, SMTPRecipientsRefused, SMTPResponseException
 
 from services.mailer.errors import SmtpConnectError, SmtpError, is_temporary
 from services.mailer.metrics import RelayMetrics
+from services.mailer.smtp_transfer import check_header_section, mail_parameters
 from services.mailer.smtp_wire import WireConnection
 from shared.settings import SmtpSettings
 
@@ -82,10 +83,15 @@ class AiosmtplibConnection:
         """Connect, with STARTTLS and login as configured."""
         try:
             await self.client.connect()
+            if self.client.is_ehlo_or_helo_needed:  # the extensions decide the MAIL parameters
+                try:
+                    await self.client.ehlo()
+                except SMTPHeloError:
+                    await self.client.helo()
         except SMTPResponseException as exc:
             self.client.close()
             # Whatever the relay says at connect or login, it is not the recipient's fault.
-            raise SmtpConnectError(exc.code, exc.message) from exc
+            raise SmtpConnectError(_reply_code(exc.code), exc.message) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             self.client.close()
             raise SmtpConnectError(0, f"cannot connect: {exc}") from exc
@@ -112,12 +118,22 @@ class AiosmtplibConnection:
         self, sender: str, recipients: list[str], message: bytes
     ) -> tuple[int, str, dict[str, tuple[int, str]]]:
         """``sendmail()`` the bytes as they are (no re-folding of headers)."""
+        check_header_section(message)
+        options = mail_parameters(self.client.esmtp_extensions, sender, recipients, message)
         try:
-            refused, reply = await self.client.sendmail(sender, recipients, message)
+            refused, reply = await self.client.sendmail(
+                sender, recipients, message, mail_options=options
+            )
         except SMTPRecipientsRefused as exc:
             first = exc.recipients[0]
+            if not all(_reply_code(r.code) for r in exc.recipients):
+                self.client.close()
+                raise SmtpError(0, f"malformed reply: {first.message}", temporary=True) from exc
             raise SmtpError(first.code, first.message, temporary=is_temporary(first.code)) from exc
         except SMTPResponseException as exc:
+            if not _reply_code(exc.code):  # not an SMTP reply: the session cannot be trusted
+                self.client.close()
+                raise SmtpError(0, f"malformed reply: {exc.message}", temporary=True) from exc
             if exc.code == _SERVICE_CLOSING:
                 self.client.close()
             raise SmtpError(exc.code, exc.message, temporary=is_temporary(exc.code)) from exc
@@ -125,6 +141,11 @@ class AiosmtplibConnection:
             self.client.close()
             raise SmtpError(0, f"connection lost: {exc}", temporary=True) from exc
         return 250, reply, {address: (r.code, r.message) for address, r in refused.items()}
+
+
+def _reply_code(code: int) -> int:
+    """The code if it is one an SMTP reply can carry (2xx-5xx), else 0."""
+    return code if 200 <= code <= 599 else 0
 
 
 @dataclass(slots=True)
