@@ -48,6 +48,12 @@ BENCHMARKS = (
         ("--subscribers", "1000000", "--runs", "5"),
         ("--subscribers", "2000", "--runs", "2"),
     ),
+    Benchmark(
+        "smtp_clients",
+        ("--messages", "10000", "--rounds", "3"),
+        ("--messages", "200", "--rounds", "1"),
+        needs=("smtp-sink",),
+    ),
     Benchmark("imports", ("--rows", "100000", "--rounds", "1"), ("--rows", "300", "--rounds", "1")),
 )
 
