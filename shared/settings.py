@@ -45,6 +45,15 @@ class Secret:
         return bool(self._value)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """One SMTP relay, parsed from an ``smtp://`` or ``smtps://`` URL."""
@@ -59,7 +68,11 @@ class SmtpSettings:
 
     @classmethod
     def from_url(cls, url: str) -> SmtpSettings:
-        """Parse ``smtp[s]://[user:password@]host[:port][?starttls=required|off|auto]``."""
+        """Parse ``smtp[s]://[user:password@]host[:port][?starttls=required|off|auto]``.
+
+        ``auto`` upgrades when the relay offers STARTTLS; with a user name and a relay that is
+        not on this machine it means ``required``.
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
             raise SettingsError("SMTP_URL", "scheme must be smtp:// or smtps://")
@@ -78,6 +91,10 @@ class SmtpSettings:
         except ValueError as exc:
             raise SettingsError("SMTP_URL", "timeout must be a number of seconds") from exc
         use_tls = parts.scheme == "smtps"
+        if start_tls == "auto" and parts.username and not _is_loopback(parts.hostname):
+            # With "auto", a relay that does not offer STARTTLS would be sent the password in
+            # plain text: credentials make TLS required unless the URL says starttls=off.
+            start_tls = "required"
         return cls(
             host=parts.hostname,
             port=port,

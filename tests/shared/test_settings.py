@@ -76,3 +76,13 @@ def test_smtp_url_forms() -> None:
     assert implicit.use_tls and implicit.port == 465 and implicit.username == "u@x"
     required = SmtpSettings.from_url("smtp://mail.example.org:587?starttls=required")
     assert required.start_tls == "required" and not required.use_tls
+
+
+def test_credentials_make_starttls_required_unless_the_relay_is_local_or_tls_is_off() -> None:
+    # "auto" would send the password in plain text to a relay that does not offer STARTTLS.
+    assert SmtpSettings.from_url("smtp://u:p@mail.example.org:587").start_tls == "required"
+    assert SmtpSettings.from_url("smtp://mail.example.org:587").start_tls == "auto"
+    assert SmtpSettings.from_url("smtp://u:p@127.0.0.1:1025").start_tls == "auto"
+    assert SmtpSettings.from_url("smtp://u:p@localhost:1025").start_tls == "auto"
+    assert SmtpSettings.from_url("smtp://u:p@[::1]:1025").start_tls == "auto"
+    assert SmtpSettings.from_url("smtp://u:p@relay.internal?starttls=off").start_tls == "off"
