@@ -132,23 +132,28 @@ def bounces(var: Path) -> int:
 
 def serve(var: Path, service: str, host: str, port: int | None) -> int:
     """Serve one HTTP service with uvicorn."""
-    import uvicorn
-
     load_settings(var=var)  # report a bad environment in one line before uvicorn starts
     _export_dev_secret(var)
     module = f"services.{service}.app"
     if importlib.util.find_spec(module) is None:
         raise MissingServiceError(module)
+    serve_factory(f"{module}:create_app_from_env", host, port or DEFAULT_PORTS[service])
+    return 0
+
+
+def serve_factory(factory: str, host: str, port: int) -> None:
+    """Run uvicorn on an app factory (``module:function``) the way every service is served."""
+    import uvicorn
+
     uvicorn.run(
-        f"{module}:create_app_from_env",
+        factory,
         factory=True,
         # The services decide which proxies to trust (BREVDUE_TRUSTED_PROXIES); uvicorn must not
         # rewrite the client address from X-Forwarded-For before they see it.
         proxy_headers=False,
         host=host,
-        port=port or DEFAULT_PORTS[service],
+        port=port,
     )
-    return 0
 
 
 def _export_dev_secret(var: Path) -> None:
