@@ -164,14 +164,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(sub)
     _add_export(sub)
 
-    serve = sub.add_parser("serve", help="serve one HTTP service")
+    serve = sub.add_parser(
+        "serve",
+        help="serve one HTTP service",
+        description=(
+            "Serve one HTTP service with uvicorn. Worker processes: --workers, else "
+            "BREVDUE_WEB_WORKERS, else one per CPU this process may use (its CPU affinity, "
+            "capped by a container's CPU quota). One process computes on one core, and the "
+            "endpoints are bound by computing; each process has its own database pool. On "
+            "Kubernetes deploy/ runs 1 per pod and scales pods."
+        ),
+    )
     serve.add_argument("service", choices=sorted(commands.DEFAULT_PORTS))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: 8001 / 8002")
+    serve.add_argument(
+        "--workers",
+        type=_at_least_one,
+        default=None,
+        help="worker processes (default: BREVDUE_WEB_WORKERS, else one per usable CPU)",
+    )
     serve.set_defaults(
-        handler=lambda a: commands.serve(var_dir(a.var_dir), a.service, a.host, a.port)
+        handler=lambda a: commands.serve(
+            var_dir(a.var_dir), a.service, a.host, a.port, workers=a.workers
+        )
     )
     return parser
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _add_import(sub: Any) -> None:

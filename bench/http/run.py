@@ -44,6 +44,7 @@ import redis
 import sqlalchemy as sa
 
 from bench.record import describe_run, fresh_postgres_database, write_result
+from brevdue_cli.commands import web_workers
 from shared.db import create_engine
 from shared.links import sign_unsubscribe
 from shared.migrate import upgrade_async
@@ -397,7 +398,7 @@ def bench(args: argparse.Namespace) -> None:
         "connections": args.connections,
         "endpoints": args.endpoints,
         "wrk_threads": args.threads,
-        "workers": args.workers if args.workers is not None else "brevdue serve's default",
+        "workers": args.workers if args.workers is not None else web_workers(os.environ),
         "signup_min_duration": (
             args.min_duration if args.min_duration is not None else "the service's default"
         ),
@@ -407,6 +408,10 @@ def bench(args: argparse.Namespace) -> None:
     header = describe_run("http", settings)
     list_id = asyncio.run(prepare_database(args.database_url))
     signer = TokenSigner((Secret(SECRET),), {})
+    flush_queue(args.redis_url)
+    round_trips = count_round_trips_per_request(args, list_id)
+    for endpoint, counts in round_trips.items():
+        print(f"{endpoint}: " + ", ".join(f"{k} {v:g}" for k, v in counts.items()) + " per request")
     stamp = datetime.now(UTC).strftime("%H%M%S")
     flush_queue(args.redis_url)
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
@@ -426,9 +431,24 @@ def bench(args: argparse.Namespace) -> None:
                     figures = run_endpoint(
                         args, service, endpoint, tag, connections, list_id, signer, var
                     )
+                    figures["round trips per request"] = round_trips[endpoint]
                     print(summary(endpoint, figures))
                     record(header, endpoint, connections, figures, reference)
     print(f"server log: kept only while running; load at the end {os.getloadavg()}")
+
+
+def count_round_trips_per_request(
+    args: argparse.Namespace, list_id: int
+) -> dict[str, dict[str, float]]:
+    """SQL statements, transactions and Redis round trips per request of each endpoint, from
+    the app in this process (bench/http/statements.py)."""
+    from bench.http.statements import REQUESTS, count_round_trips, settings_for
+
+    keys = asyncio.run(seed_subscribers(args.database_url, list_id, "count", REQUESTS + 1))
+    settings = settings_for(args.database_url, args.redis_url, SECRET)
+    counts = asyncio.run(count_round_trips(settings, list_id, keys, "count"))
+    flush_queue(args.redis_url)
+    return counts
 
 
 def run_endpoint(
@@ -492,6 +512,7 @@ def record(
         "p99 ms": figures["p99 ms"],
         "CPU ms/request": figures["CPU ms/request"],
         "non-2xx": figures["non-2xx"],
+        "SQL statements/request": figures["round trips per request"]["SQL statements"],
     }
     if not figures["verified"]:
         print(f"  NOT VERIFIED: wrk counted {figures['requests']}, database {figures['database']}")
