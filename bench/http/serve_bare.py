@@ -1,10 +1,12 @@
-"""Serve the bare reference app exactly as ``brevdue serve`` serves a service."""
+"""Serve the bare reference app exactly as ``brevdue serve`` serves a service, in as many
+processes."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
-from brevdue_cli.commands import serve_factory
+from brevdue_cli.commands import serve_factory, web_workers
 
 
 def main() -> None:
@@ -13,7 +15,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    serve_factory("bench.http.bare:create_app", args.host, args.port)
+    # As many processes as brevdue serve would start (BREVDUE_WEB_WORKERS, else usable CPUs).
+    serve_factory("bench.http.bare:create_app", args.host, args.port, web_workers(os.environ))
 
 
 if __name__ == "__main__":
