@@ -148,26 +148,29 @@ def serve(var: Path, service: str, host: str, port: int | None, workers: int | N
 
 
 def web_workers(environ: Mapping[str, str]) -> int:
-    """How many processes ``brevdue serve`` runs: ``BREVDUE_WEB_WORKERS``, else one per CPU
-    this process may use.
+    """How many processes ``brevdue serve`` runs: ``BREVDUE_WEB_WORKERS`` (a number, or
+    ``auto`` for one per CPU this process may use), else 1.
 
     One Python process computes on one core at a time, and the public endpoints are bound by
     computing, not by waiting (the sign-up's answer-time floor is a sleep that holds neither a
-    worker nor a database connection). So one process per usable core: the CPUs the process
-    may run on, and no more than a container's CPU quota allows (cgroup v2 ``cpu.max``, rounded
-    up). A Kubernetes pod without a CPU limit sees the whole node, which is why deploy/k8s sets
-    the variable explicitly.
+    process nor a database connection). But a second process only helps when the service has
+    cores of its own: on a host where PostgreSQL and Redis share the cores (compose, a small
+    VM), two processes on two cores made each request cost 40-60% more CPU for no more requests
+    per second (bench/http, 2026-11-30). So 1 by default, and on Kubernetes 1 per pod with more
+    pods; ``auto`` on a host or pod whose cores are the web service's.
     """
-    raw = environ.get(WEB_WORKERS_VARIABLE, "").strip()
-    if raw:
-        try:
-            count = int(raw)
-        except ValueError:
-            count = 0
-        if count < 1:
-            raise SettingsError("WEB_WORKERS", "must be a whole number of at least 1")
-        return count
-    return usable_cpus()
+    raw = environ.get(WEB_WORKERS_VARIABLE, "").strip().lower()
+    if not raw:
+        return 1
+    if raw == "auto":
+        return usable_cpus()
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise SettingsError("WEB_WORKERS", "must be a whole number of at least 1, or auto")
+    return count
 
 
 def usable_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:

@@ -169,10 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve one HTTP service",
         description=(
             "Serve one HTTP service with uvicorn. Worker processes: --workers, else "
-            "BREVDUE_WEB_WORKERS, else one per CPU this process may use (its CPU affinity, "
-            "capped by a container's CPU quota). One process computes on one core, and the "
-            "endpoints are bound by computing; each process has its own database pool. On "
-            "Kubernetes deploy/ runs 1 per pod and scales pods."
+            "BREVDUE_WEB_WORKERS (a number, or auto: one per CPU this process may use, its "
+            "affinity capped by a container's CPU quota), else 1. A process computes on one "
+            "core; more help only where the service has cores of its own, not where the "
+            "database shares them. deploy/k8s runs 1 per pod and scales pods."
         ),
     )
     serve.add_argument("service", choices=sorted(commands.DEFAULT_PORTS))
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_at_least_one,
         default=None,
-        help="worker processes (default: BREVDUE_WEB_WORKERS, else one per usable CPU)",
+        help="worker processes (default: BREVDUE_WEB_WORKERS, a number or auto, else 1)",
     )
     serve.set_defaults(
         handler=lambda a: commands.serve(

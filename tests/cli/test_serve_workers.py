@@ -19,9 +19,11 @@ from shared.errors import SettingsError
 from tests.cli.running import clean_env
 
 
-def test_the_variable_chooses_else_one_per_usable_cpu(tmp_path: Path) -> None:
+def test_the_variable_chooses_else_one_process(tmp_path: Path) -> None:
     assert web_workers({"BREVDUE_WEB_WORKERS": "3"}) == 3
-    assert web_workers({}) == usable_cpus() == len(os.sched_getaffinity(0))
+    assert web_workers({}) == 1
+    assert web_workers({"BREVDUE_WEB_WORKERS": "auto"}) == usable_cpus()
+    assert usable_cpus() == len(os.sched_getaffinity(0))
     for bad in ("0", "-2", "two"):
         with pytest.raises(SettingsError):
             web_workers({"BREVDUE_WEB_WORKERS": bad})
