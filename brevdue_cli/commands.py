@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from brevdue_cli.config import env_with_secret, load_settings
 from brevdue_cli.errors import MissingServiceError
 from brevdue_cli.worker_health import SUBSCRIPTIONS_QUEUES, worker_health
+from shared.errors import SettingsError
+from shared.settings import PREFIX
 
 DEFAULT_PORTS = {"subscriptions": 8001, "campaigns": 8002}
+WEB_WORKERS_VARIABLE = PREFIX + "WEB_WORKERS"
 
 
 def migrate(var: Path) -> int:
@@ -130,25 +135,73 @@ def bounces(var: Path) -> int:
     return 0
 
 
-def serve(var: Path, service: str, host: str, port: int | None) -> int:
-    """Serve one HTTP service with uvicorn."""
-    import uvicorn
-
+def serve(var: Path, service: str, host: str, port: int | None, workers: int | None = None) -> int:
+    """Serve one HTTP service with uvicorn, in ``workers`` processes (see ``web_workers``)."""
     load_settings(var=var)  # report a bad environment in one line before uvicorn starts
     _export_dev_secret(var)
     module = f"services.{service}.app"
     if importlib.util.find_spec(module) is None:
         raise MissingServiceError(module)
+    count = workers if workers is not None else web_workers(os.environ)
+    serve_factory(f"{module}:create_app_from_env", host, port or DEFAULT_PORTS[service], count)
+    return 0
+
+
+def web_workers(environ: Mapping[str, str]) -> int:
+    """How many processes ``brevdue serve`` runs: ``BREVDUE_WEB_WORKERS`` (a number, or
+    ``auto`` for one per CPU this process may use), else 1.
+
+    One Python process computes on one core at a time, and the public endpoints are bound by
+    computing, not by waiting (the sign-up's answer-time floor is a sleep that holds neither a
+    process nor a database connection). But a second process only helps when the service has
+    cores of its own: on a host where PostgreSQL and Redis share the cores (compose, a small
+    VM), two processes on two cores made each request cost 40-60% more CPU for no more requests
+    per second (bench/http, 2026-11-30). So 1 by default, and on Kubernetes 1 per pod with more
+    pods; ``auto`` on a host or pod whose cores are the web service's.
+    """
+    raw = environ.get(WEB_WORKERS_VARIABLE, "").strip().lower()
+    if not raw:
+        return 1
+    if raw == "auto":
+        return usable_cpus()
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise SettingsError("WEB_WORKERS", "must be a whole number of at least 1, or auto")
+    return count
+
+
+def usable_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = count or 1
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, math.ceil(int(quota) / int(period))))
+    return count
+
+
+def serve_factory(factory: str, host: str, port: int, workers: int = 1) -> None:
+    """Run uvicorn on an app factory (``module:function``) the way every service is served.
+
+    With more than one worker uvicorn starts that many processes on one listening socket and
+    restarts any that dies; each process opens its own database pool and Redis connections.
+    """
+    import uvicorn
+
     uvicorn.run(
-        f"{module}:create_app_from_env",
+        factory,
         factory=True,
         # The services decide which proxies to trust (BREVDUE_TRUSTED_PROXIES); uvicorn must not
         # rewrite the client address from X-Forwarded-For before they see it.
         proxy_headers=False,
         host=host,
-        port=port or DEFAULT_PORTS[service],
+        port=port,
+        workers=workers,
     )
-    return 0
 
 
 def _export_dev_secret(var: Path) -> None:

@@ -164,14 +164,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(sub)
     _add_export(sub)
 
-    serve = sub.add_parser("serve", help="serve one HTTP service")
+    serve = sub.add_parser(
+        "serve",
+        help="serve one HTTP service",
+        description=(
+            "Serve one HTTP service with uvicorn. Worker processes: --workers, else "
+            "BREVDUE_WEB_WORKERS (a number, or auto: one per CPU this process may use, its "
+            "affinity capped by a container's CPU quota), else 1. A process computes on one "
+            "core; more help only where the service has cores of its own, not where the "
+            "database shares them. deploy/k8s runs 1 per pod and scales pods."
+        ),
+    )
     serve.add_argument("service", choices=sorted(commands.DEFAULT_PORTS))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: 8001 / 8002")
+    serve.add_argument(
+        "--workers",
+        type=_at_least_one,
+        default=None,
+        help="worker processes (default: BREVDUE_WEB_WORKERS, a number or auto, else 1)",
+    )
     serve.set_defaults(
-        handler=lambda a: commands.serve(var_dir(a.var_dir), a.service, a.host, a.port)
+        handler=lambda a: commands.serve(
+            var_dir(a.var_dir), a.service, a.host, a.port, workers=a.workers
+        )
     )
     return parser
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _add_import(sub: Any) -> None:

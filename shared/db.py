@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
+    DisconnectionError,
     IntegrityError,
     NotSupportedError,
     ProgrammingError,
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["AsyncSession", "create_engine", "create_sessionmaker", "is_sqlite"]
+__all__ = ["AsyncSession", "create_engine", "create_sessionmaker", "create_web_engine", "is_sqlite"]
 
 
 def is_sqlite(database_url: str) -> bool:
@@ -42,8 +43,38 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def create_web_engine(database_url: str) -> AsyncEngine:
+    """``create_engine`` for a web process: on PostgreSQL a fixed pool of ``WEB_POOL_SIZE``.
+
+    Hundreds of concurrent requests share it, each holding a connection only for its own
+    transaction (a few milliseconds). With an overflow above a smaller pool, every connection
+    returned while the pool was full was closed and soon opened again: a new server process,
+    and every statement prepared anew on it.
+    """
+    if is_sqlite(database_url):
+        return create_engine(database_url)
+    return create_engine(database_url, pool_size=WEB_POOL_SIZE, max_overflow=0)
+
+
+# Per web process; keep (processes of every service) x this under PostgreSQL's max_connections.
+WEB_POOL_SIZE = 20
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Hand out no pooled connection the server has closed (a restart, a terminated session):
+    the pool then opens a new one. This is what ``pool_pre_ping`` is for, without its three
+    round trips (BEGIN, a ping, ROLLBACK on asyncpg) before every transaction; asyncpg sees
+    the closed socket as soon as the event loop reads it."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

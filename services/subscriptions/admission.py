@@ -4,7 +4,8 @@ In order: the member site the sign-up names (unknown: refused), the browser orig
 call (another site's: 403), the proof of work the site (or, without a site, the
 BREVDUE_PROOF_OF_WORK_WITHOUT_SITE policy) asks for, the per-client rate limit, and the site's
 defaults for what the resident left out. What is admitted carries the consent source (entry
-point, site, client IP) the sign-up is recorded under.
+point, site, client IP) the sign-up is recorded under, and the public custom fields it is
+checked against.
 
 Refusals are plain InvalidInput, CrossOriginRefused or RateLimited; the route decides how to
 show them (signup.refusals_for_the_form adds what a form needs to be shown again).
@@ -24,6 +25,8 @@ from services.subscriptions.consent import ConsentSource
 from services.subscriptions.errors import FieldProblem, InvalidInput
 from services.subscriptions.http_input import client_ip
 from services.subscriptions.proof_of_work import ProofOfWork
+from services.subscriptions.public_fields import PublicFieldDirectory
+from services.subscriptions.queries import CustomFieldRow
 from services.subscriptions.schemas import MAX_SITE_KEY, SubscribeBody
 from services.subscriptions.sites import Site, SiteDirectory
 from services.subscriptions.widget import page_language
@@ -37,6 +40,8 @@ class Admitted:
     body: SubscribeBody
     site: Site | None
     source: ConsentSource
+    # The public custom fields the sign-up is checked against.
+    fields: tuple[CustomFieldRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Admission:
     proof_of_work: ProofOfWork
     guard: SignupGuard
     settings: Settings
+    fields: PublicFieldDirectory
 
     async def admit(
         self,
@@ -74,7 +80,7 @@ class Admission:
         await self.guard.admit_client(ip or "unknown")
         body = with_site_defaults(body, site, request.headers.get("accept-language"))
         source = ConsentSource(entry, site_id=site.id if site else None, ip=ip)
-        return Admitted(body, site, source)
+        return Admitted(body, site, source, await self.fields.get())
 
     async def requires_proof_of_work(self, site: Site | None) -> bool:
         """Whether a sign-up for ``site`` (None: naming no site) needs a proof of work."""

@@ -42,15 +42,17 @@ from services.subscriptions.proof_of_work import (
     derive_hmac_key,
     form_solves_proof_of_work,
 )
+from services.subscriptions.public_fields import PublicFieldDirectory
 from services.subscriptions.request_url import refuse_unreadable_url
 from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
+from services.subscriptions.sites import DEFAULT_TTL as SITES_TTL
 from services.subscriptions.sites import SiteDirectory
 from services.subscriptions.tracking import TrackingDirectory
 from services.subscriptions.tracking_routes import TRACKING_ROUTES
 from services.subscriptions.widget_routes import PREFLIGHT_ROUTES, WIDGET_ROUTES
 from services.subscriptions.youth_routes import YOUTH_ROUTES
-from shared.db import create_engine, create_sessionmaker, database_unreachable
+from shared.db import create_sessionmaker, create_web_engine, database_unreachable
 from shared.errors import QueueUnavailable
 from shared.jobs import create_job_pool
 from shared.logging import configure_logging
@@ -72,7 +74,7 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     """Open the database engine and the job pool for the life of the app."""
     settings: Settings = app.state.settings
     configure_logging(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_web_engine(settings.database_url)
     jobs = await create_job_pool(settings.redis_url, TRANSACTIONAL_QUEUE)
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
@@ -93,7 +95,11 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     )
     app.state.guard = SignupGuard(jobs, settings)
     app.state.admission = Admission(
-        app.state.sites, app.state.proof_of_work, app.state.guard, settings
+        app.state.sites,
+        app.state.proof_of_work,
+        app.state.guard,
+        settings,
+        PublicFieldDirectory(app.state.sessionmaker, ttl=SITES_TTL),
     )
     app.state.outbox = Outbox(jobs, app.state.signer, app.state.renderer, settings)
     try:

@@ -75,6 +75,7 @@ async def enrol(
     now: datetime,
     record_ip: bool,
     consented_by: str | None = None,
+    new_member: bool = False,
 ) -> Enrolment:
     """Ask to join ``lists``: new and unsubscribed ones become pending and, with pending ones,
     get a ``requested`` consent event; lists without double opt-in are confirmed at once
@@ -82,9 +83,13 @@ async def enrol(
 
     The caller mails the confirmation link for ``pending`` and enqueues ``welcomes``.
     ``consented_by`` goes into the consent record (youth lists say who consented).
+    ``new_member``: the member was inserted in this transaction, so has no subscriptions yet
+    and was stamped ``updated_at`` just now (two statements fewer for a first sign-up).
     """
     ids = [row.id for row in lists]
-    statuses = await queries.get_subscription_statuses(session, member.id, ids)
+    statuses: dict[int, str] = (
+        {} if new_member else await queries.get_subscription_statuses(session, member.id, ids)
+    )
     await queries.insert_pending_subscriptions(
         session, member.id, [i for i in ids if i not in statuses], source.site_id, now
     )
@@ -97,7 +102,8 @@ async def enrol(
     ]
     if not requested:
         return Enrolment()
-    await queries.touch_subscriber(session, member.id, now)
+    if not new_member:
+        await queries.touch_subscriber(session, member.id, now)
     await consent.record(
         session,
         member.id,
@@ -137,9 +143,9 @@ async def confirm(
     """Confirm the still-pending subscriptions among ``list_ids``; record a ``confirmed``
     event (by ``consented_by``, else whoever requested) for exactly the rows this changed,
     and return their ids."""
+    # Also touches the subscriber (updated_at) when something changed.
     confirmed = await queries.confirm_pending_lists(session, member.id, list_ids, now)
     if confirmed:
-        await queries.touch_subscriber(session, member.id, now)
         await consent.record_confirmed(
             session,
             member.id,
@@ -171,10 +177,10 @@ async def withdraw(
     ``via`` names how the resident withdrew (the consent events' form and the audit detail).
     The preference center's save passes ``audited=False``: it audits the whole change itself.
     """
+    # Also touches the subscriber (updated_at) when something changed.
     changed = await queries.leave_lists(session, member.id, list_ids, now)
     if not changed:
         return []
-    await queries.touch_subscriber(session, member.id, now)
     await consent.record(
         session,
         member.id,

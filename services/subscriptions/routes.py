@@ -59,7 +59,12 @@ async def subscribe(
         entry = entry_point(is_json=is_json, via=body.via)
         admitted = await admission.admit(request, body, entry=entry, is_json=is_json)
         await signup.subscribe(
-            session, admitted.body, source=admitted.source, outbox=outbox, guard=admission.guard
+            session,
+            admitted.body,
+            source=admitted.source,
+            outbox=outbox,
+            guard=admission.guard,
+            fields=admitted.fields,
         )
     lang = str(admitted.body.language)  # validated by signup.subscribe
     if is_json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import uuid4
@@ -31,7 +31,7 @@ from services.subscriptions.outbox import (
     render_confirmation,
     render_guardian_request,
 )
-from services.subscriptions.queries import ListRow
+from services.subscriptions.queries import CustomFieldRow, ListRow
 from services.subscriptions.resident_events import announce, slugs_of
 from services.subscriptions.schemas import (
     SignupRequest,
@@ -131,6 +131,7 @@ async def subscribe(
     source: ConsentSource,
     outbox: Outbox,
     guard: SignupGuard | None = None,
+    fields: Sequence[CustomFieldRow] | None = None,
 ) -> SignupResult:
     """Record an admitted sign-up and enqueue one confirmation mail when any of its lists is
     pending.
@@ -139,8 +140,11 @@ async def subscribe(
     ``source`` says where it came from (and the client IP) for the consent record. ``guard``
     applies the MX check, the per-address limit (raises RateLimited) and the daily cap on
     confirmation mails; every accepted sign-up then takes at least its minimum duration.
+    ``fields``: the public custom fields to check against (admission has them); read here when
+    not given.
     """
-    fields = await public_fields.load(session)
+    if fields is None:
+        fields = await public_fields.load(session)
     request = validate_signup(body, fields)
     async with minimum_duration(guard.min_duration if guard else 0.0):
         if is_honeypot_filled(body.website):
@@ -196,6 +200,7 @@ async def _subscribe(
         log.info("signup.suppressed_address")
         return SignupResult("", (), None)
     subscriber = await queries.get_subscriber_by_email(session, request.email)
+    new_member = subscriber is None
     if subscriber is None:
         subscriber = await queries.insert_subscriber(
             session,
@@ -230,6 +235,7 @@ async def _subscribe(
         now=now,
         record_ip=settings.record_consent_ip and not minor,
         consented_by=BY_RESIDENT if young is not None else None,
+        new_member=new_member,
     )
     if not enrolled.requested:
         log.info("signup.already_confirmed", subscriber=subscriber.key)

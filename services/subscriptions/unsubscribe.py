@@ -71,8 +71,11 @@ async def unsubscribe(
             campaign_id=link.campaign_id,
             now=utcnow(),
         )
-        lists = await queries.get_lists_by_id(session, list_ids or ())
-        left = await queries.get_lists_by_id(session, changed)
+        # One look-up for the lists the page names and those the announcement names.
+        named = set(list_ids or ())
+        rows = await queries.get_lists_by_id(session, named.union(changed))
+        lists = [row for row in rows if row.id in named]
+        left = [row for row in rows if row.id in changed]
     if jobs is not None:
         await announce(
             jobs,

@@ -155,6 +155,7 @@ async def embed_signup(
                 source=admitted.source,
                 outbox=outbox,
                 guard=admission.guard,
+                fields=admitted.fields,
             )
     except InvalidInput as exc:
         lists = await widget.form_lists(session, site, lang)

@@ -5,6 +5,7 @@ every subscription. Every statement that confirms or ends a subscription recount
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,8 +14,12 @@ from shared.schema import subscribers, subscriptions
 from shared.statuses import SubscriptionStatus
 
 
-async def recount_confirmed_lists(session: AsyncSession, subscriber_ids: Collection[int]) -> None:
-    """Store how many lists each of these subscribers is confirmed on, in this transaction."""
+async def recount_confirmed_lists(
+    session: AsyncSession, subscriber_ids: Collection[int], *, touched_at: datetime | None = None
+) -> None:
+    """Store how many lists each of these subscribers is confirmed on, in this transaction;
+    with ``touched_at``, also as their ``updated_at`` (their subscriptions changed), in the same
+    statement."""
     if not subscriber_ids:
         return
     ids = sorted(subscriber_ids)
@@ -32,6 +37,13 @@ async def recount_confirmed_lists(session: AsyncSession, subscriber_ids: Collect
         )
         .scalar_subquery()
     )
+    if touched_at is not None:
+        await session.execute(
+            sa.update(subscribers)
+            .where(subscribers.c.id.in_(ids))
+            .values(confirmed_lists=confirmed, updated_at=touched_at)
+        )
+        return
     await session.execute(
         sa.update(subscribers)
         .where(subscribers.c.id.in_(ids), subscribers.c.confirmed_lists != confirmed)

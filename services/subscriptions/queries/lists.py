@@ -63,6 +63,8 @@ async def get_list_by_slug(session: AsyncSession, slug: str) -> ListRow | None:
 
 async def get_lists_by_id(session: AsyncSession, list_ids: Collection[int]) -> list[ListRow]:
     """Lists by id, in slug order (private ones too: a confirm link may name them)."""
+    if not list_ids:
+        return []
     query = (
         sa.select(*_LIST_COLUMNS)
         .where(mailing_lists.c.id.in_(list(list_ids)))

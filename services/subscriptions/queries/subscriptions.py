@@ -85,7 +85,8 @@ async def confirm_pending_lists(
     """Confirm the still-pending subscriptions among ``list_ids``; return the ids changed.
 
     Only rows this statement changed are returned, so of two concurrent confirmations only
-    one sees a list as newly confirmed.
+    one sees a list as newly confirmed. When any changed, the subscriber's count of confirmed
+    lists and ``updated_at`` follow.
     """
     if not list_ids:
         return []
@@ -101,7 +102,7 @@ async def confirm_pending_lists(
     )
     changed = sorted(int(list_id) for list_id in result.scalars())
     if changed:
-        await recount_confirmed_lists(session, [subscriber_id])
+        await recount_confirmed_lists(session, [subscriber_id], touched_at=now)
     return changed
 
 
@@ -111,7 +112,8 @@ async def leave_lists(
     """Unsubscribe from ``list_ids`` (None: every list); return the ids this statement changed.
 
     Only rows changed here are returned, so a withdrawal is recorded once, for exactly the
-    subscriptions it ended, however many requests race.
+    subscriptions it ended, however many requests race. When any changed, the subscriber's
+    count of confirmed lists and ``updated_at`` follow.
     """
     if list_ids is not None and not list_ids:
         return []
@@ -129,7 +131,7 @@ async def leave_lists(
     )
     changed = sorted(int(list_id) for list_id in result.scalars())
     if changed:
-        await recount_confirmed_lists(session, [subscriber_id])
+        await recount_confirmed_lists(session, [subscriber_id], touched_at=now)
     return changed
 
 
