@@ -54,6 +54,13 @@ BENCHMARKS = (
         ("--messages", "200", "--rounds", "1"),
         needs=("smtp-sink",),
     ),
+    Benchmark(
+        "http",
+        ("--duration", "30", "--connections", "50,200,400"),
+        ("--duration", "1", "--connections", "4", "--warmup", "0", "--min-duration", "0"),
+        needs_redis=True,
+        needs=("wrk",),
+    ),
     Benchmark("imports", ("--rows", "100000", "--rounds", "1"), ("--rows", "300", "--rounds", "1")),
 )
 
