@@ -118,6 +118,9 @@ async def seed(database_url: str, recipients: int) -> int:
                         "name": f"Åse Sørensen {n}",
                         "language": languages[n % 3],
                         "status": "active",
+                        # Kept by the subscriptions service with each confirmation; the
+                        # audience condition reads it.
+                        "confirmed_lists": 1,
                         "created_at": NOW,
                         "updated_at": NOW,
                     }
@@ -456,6 +459,8 @@ async def brevdue(
             await worker.wait()
         await engine.dispose()
         await redis.aclose()
+    if counts.get("sent", 0) != args.recipients:
+        raise RuntimeError(f"not every recipient was sent to: {counts}")
     cpu: dict[str, float] = {"mailer": sum(mailer_cpu), "smtp-sink": sink_cpu, "redis": redis_cpu}
     if is_postgres:
         cpu["postgresql (this database's backends)"] = postgres.seconds(only_ours=True)
