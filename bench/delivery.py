@@ -15,7 +15,8 @@ in one run, so the figures are ratios measured side by side:
    enqueue until the campaign run is finished (fan-out, ledger writes and delivery included).
 
 For each number of processes in ``--processes`` it seeds a fresh database, measures the ceiling
-and the mailer, and writes one result file (bench/record.py) with msg/s, % of the ceiling,
+(before and after the mailer: the mean is the reference) and the mailer, and writes one result
+file (bench/record.py) with msg/s, % of the ceiling,
 × the naive loop, CPU µs per message, peak RSS, and the CPU seconds and utilisation (CPU s per
 wall s) of everything that took part: the mailer processes, the PostgreSQL server, smtp-sink,
 Redis. The naive loop runs once per invocation and is shared by its result files.
@@ -530,10 +531,20 @@ async def step(
     print(f"[{processes} process(es)] seeding {args.recipients} subscribers …", flush=True)
     campaign_id = await seed(database_url, args.recipients)
     print(f"[{processes} process(es)] client ceiling (aiosmtplib, pre-built) …", flush=True)
-    top = await ceiling(port, args.recipients, processes)
-    print(f"  {top['msg/s']:,.0f} msg/s", flush=True)
+    before = await ceiling(port, args.recipients, processes)
+    print(f"  {before['msg/s']:,.0f} msg/s", flush=True)
     print(f"[{processes} process(es)] brevdue mailer ({args.smtp_client}) …", flush=True)
     ours = await brevdue(args, database_url, port, sink_pid, campaign_id, processes)
+    # The ceiling takes a few seconds: once before and once after the mailer, so that a burst
+    # of other work on the machine during one of them moves the reference less.
+    print(f"[{processes} process(es)] client ceiling again …", flush=True)
+    after = await ceiling(port, args.recipients, processes)
+    print(f"  {after['msg/s']:,.0f} msg/s", flush=True)
+    top = {
+        "msg/s": (before["msg/s"] + after["msg/s"]) / 2,
+        "cpu_us_per_msg": (before["cpu_us_per_msg"] + after["cpu_us_per_msg"]) / 2,
+        "runs": [before, after],
+    }
     share = ours["msg/s"] / top["msg/s"] * 100
     times_naive = ours["msg/s"] / naive["msg/s"]
     kind = _database_kind(database_url)
