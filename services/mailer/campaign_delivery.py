@@ -9,6 +9,8 @@ re-run fan-out, the reconciler) can never both send a row.
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -256,9 +258,10 @@ async def _send_all(
 # (the database driver's thread keeps it up to the switch interval, 5 ms) or for a core on a
 # busy machine is no cost of the template, and on the wall clock it moved ordinary campaigns.
 SLOW_RENDER = 0.005
-# One slow message can be a garbage collection or a busy host (CPU time is not free of either):
-# a campaign moves on its third slow message, at once on one this much slower or one that the
-# template limits stopped.
+# One slow message can be a busy host (CPU time is not free of it): a campaign moves on its
+# third slow message, at once on one this much slower or one that the template limits stopped.
+# Garbage collections are not counted (see _CollectorTime): a full one of a large heap costs
+# tens of milliseconds, which moved ordinary campaigns to the threads for good.
 SLOW_RENDERS_TO_MOVE = 3
 VERY_SLOW_RENDER = 10 * SLOW_RENDER
 # A costly campaign's messages are rendered this many per thread hop, ahead of the senders.
@@ -314,14 +317,38 @@ class _RenderAhead:
             future.cancel()
 
 
+class _CollectorTime:
+    """CPU time the garbage collector has spent on each thread (gc.callbacks), so that a
+    collection that happens to start during a render is not billed to the campaign."""
+
+    def __init__(self) -> None:
+        self._spent: dict[int, float] = {}
+        self._started: dict[int, float] = {}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, _info: dict[str, int]) -> None:
+        thread = threading.get_ident()
+        if phase == "start":
+            self._started[thread] = time.thread_time()
+        elif (started := self._started.pop(thread, None)) is not None:
+            self._spent[thread] = self._spent.get(thread, 0.0) + time.thread_time() - started
+
+    def spent(self) -> float:
+        """Collector CPU time of the calling thread so far."""
+        return self._spent.get(threading.get_ident(), 0.0)
+
+
+_COLLECTOR = _CollectorTime()
+
+
 def render_on_loop(
     runtime: MailerRuntime, campaign: CompiledCampaign, recipient: Recipient
 ) -> Rendered:
     """One recipient's message made on the calling thread, its CPU time counted against the
     campaign: slow ones move it to the render threads (see SLOW_RENDER)."""
-    started = time.thread_time()
+    started, collecting = time.thread_time(), _COLLECTOR.spent()
     [rendered] = _render_group(runtime, campaign, [recipient])
-    cost = time.thread_time() - started
+    cost = time.thread_time() - started - (_COLLECTOR.spent() - collecting)
     # A render the template limits stopped is as slow as any gets, however little CPU time a
     # busy host let it have.
     stopped = isinstance(rendered, BaseException) and isinstance(

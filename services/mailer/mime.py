@@ -43,16 +43,18 @@ def encode_words(text: str) -> str:
     """Printable ASCII as it is; anything else as RFC 2047 base64 words on one line."""
     if _SAFE_ASCII.match(text) and "=?" not in text:
         return text
+    # Cut the UTF-8 bytes into the longest pieces that fit a word without splitting a
+    # character (never before a continuation byte, 0b10xxxxxx): a loop per piece, not per
+    # character, on every recipient's subject and name.
+    data = text.encode("utf-8")
     words: list[str] = []
-    chunk = bytearray()
-    for char in text:
-        encoded = char.encode("utf-8")
-        if len(chunk) + len(encoded) > _WORD_BYTES:
-            words.append(_word(bytes(chunk)))
-            chunk.clear()
-        chunk += encoded
-    if chunk:
-        words.append(_word(bytes(chunk)))
+    start, size = 0, len(data)
+    while start < size:
+        end = min(start + _WORD_BYTES, size)
+        while end < size and data[end] & 0xC0 == 0x80:
+            end -= 1
+        words.append(_word(data[start:end]))
+        start = end
     return " ".join(words)
 
 

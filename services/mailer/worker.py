@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -161,4 +162,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 async def _serve(
     settings: Settings, options: MailerOptions, stop: asyncio.Event, burst: bool
 ) -> None:
+    # Everything imported so far (SQLAlchemy, Jinja, the schema) lives as long as the process:
+    # out of the collector's sight, a full collection walks only what the work allocates,
+    # instead of holding the loop for tens of milliseconds every few thousand messages.
+    gc.freeze()
     await run_worker(settings, burst=burst, options=options, stop=stop)

@@ -35,6 +35,23 @@ def _hard_bounced() -> sa.Exists:
     )
 
 
+def _unindexed_status() -> sa.ColumnElement[str]:
+    """The row's status in an expression no index matches: for statements that name their
+    rows by id (a batch, a chunk), which must reach them through the primary key.
+
+    Statistics gathered before a campaign's fan-out say 'queued' (or 'sending') is rare; with
+    ``status = 'queued'`` in reach of the status indexes, PostgreSQL read every queued row of
+    every campaign for each chunk of 100 (14 ms per claim with 40,000 queued, and growing with
+    the audience) instead of the chunk's 100 rows by id.
+    """
+    return deliveries.c.status.concat("")
+
+
+def _unindexed_campaign() -> sa.ColumnElement[int]:
+    """The row's campaign, out of reach of the (campaign_id, …) indexes: see above."""
+    return deliveries.c.campaign_id + 0
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What happened to one claimed ledger row."""
@@ -125,9 +142,9 @@ async def load_queued(
         .select_from(
             deliveries.outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
         )
-        .where(deliveries.c.campaign_id == campaign_id)
+        .where(_unindexed_campaign() == campaign_id)
         .where(deliveries.c.id.in_(delivery_ids))
-        .where(deliveries.c.status == DeliveryStatus.QUEUED)
+        .where(_unindexed_status() == DeliveryStatus.QUEUED)
         .order_by(deliveries.c.id)
     )
     found = result.all()
@@ -160,7 +177,7 @@ async def mark_skipped(
         await conn.execute(
             sa.update(deliveries)
             .where(deliveries.c.id.in_(delivery_ids))
-            .where(deliveries.c.status == DeliveryStatus.QUEUED)
+            .where(_unindexed_status() == DeliveryStatus.QUEUED)
             .values(
                 status=DeliveryStatus.SKIPPED,
                 updated_at=now,
@@ -222,7 +239,7 @@ async def skip_departed(
     result = await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.id.in_(delivery_ids))
-        .where(deliveries.c.status == status)
+        .where(_unindexed_status() == status)
         .where(~_still_wanted(in_audience))
         .values(status=DeliveryStatus.SKIPPED, updated_at=now)
         .returning(deliveries.c.id)
@@ -259,7 +276,7 @@ async def claim(
     result = await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.id.in_(delivery_ids))
-        .where(deliveries.c.status == DeliveryStatus.QUEUED)
+        .where(_unindexed_status() == DeliveryStatus.QUEUED)
         .where(~halted)
         .where(~pause_requested)
         .where(_still_wanted(in_audience) if in_audience is not None else sa.true())
@@ -278,7 +295,7 @@ async def record_outcomes(
     await conn.execute(
         sa.update(deliveries)
         .where(deliveries.c.id == sa.bindparam("b_id"))
-        .where(deliveries.c.status == DeliveryStatus.SENDING)
+        .where(_unindexed_status() == DeliveryStatus.SENDING)
         .values(
             status=sa.bindparam("b_status"),
             last_code=sa.bindparam("b_code"),
@@ -307,7 +324,7 @@ async def release(conn: AsyncConnection, delivery_ids: Sequence[int], now: datet
         await conn.execute(
             sa.update(deliveries)
             .where(deliveries.c.id.in_(delivery_ids))
-            .where(deliveries.c.status == DeliveryStatus.SENDING)
+            .where(_unindexed_status() == DeliveryStatus.SENDING)
             .values(
                 status=DeliveryStatus.QUEUED, attempts=deliveries.c.attempts - 1, updated_at=now
             )
