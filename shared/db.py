@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,14 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+def _sha256_hex(value: str | None) -> str | None:
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # PostgreSQL's sha256() has no SQLite builtin: the same digest as hex text, so that a
+    # statement can derive a value (a Message-ID) in the database on both.
+    dbapi_connection.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

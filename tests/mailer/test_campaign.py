@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from services.mailer import campaign_delivery, fanout
+from services.mailer.mime import campaign_message_id
 from services.mailer.runtime import MailerRuntime
 from services.mailer.worker import run_worker
 from shared.errors import QueueUnavailable
@@ -60,6 +61,11 @@ async def test_campaign_reaches_each_confirmed_subscriber_once(
     assert {row["status"] for row in rows.values()} == {"sent"}
     assert all(row["attempts"] == 1 and row["last_code"] == 250 for row in rows.values())
     assert all(row["sent_at"] is not None for row in rows.values())
+    # Written by the database, the Message-IDs are the ones the bounce handler recomputes.
+    assert all(
+        row["message_id"] == campaign_message_id(campaign_id, subscriber_id, "kultur.test")
+        for subscriber_id, row in rows.items()
+    )
     [run] = await fetch(settings.database_url, sa.select(campaign_runs))
     assert run["state"] == "done" and run["recipients"] == len(CONFIRMED)
     assert run["fanned_out_at"] is not None and run["finished_at"] is not None

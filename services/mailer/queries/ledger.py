@@ -83,6 +83,66 @@ async def insert_deliveries(
     await conn.execute(statement, values)
 
 
+def _message_id(conn: AsyncConnection, campaign_id: int, domain: str) -> sa.ColumnElement[str]:
+    """``mime.campaign_message_id`` computed by the database, for each subscriber selected.
+
+    The bounce handler recomputes it to check a Message-ID it is shown, so it must be the
+    same text: ``<c{campaign}.s{subscriber}.{sha256 of "campaign:subscriber", 16 hex}@domain>``.
+    """
+    subscriber = sa.cast(subscribers.c.id, sa.String)
+    key = sa.literal(f"{campaign_id}:", sa.String) + subscriber
+    if conn.dialect.name == "postgresql":
+        raw = sa.func.sha256(sa.func.convert_to(key, "UTF8"))
+        digest = sa.func.encode(raw, "hex", type_=sa.String)
+    else:
+        digest = sa.func.sha256_hex(key, type_=sa.String)  # registered by shared.db
+    return (
+        sa.literal(f"<c{campaign_id}.s", sa.String)
+        + subscriber
+        + "."
+        + sa.func.substr(digest, 1, 16, type_=sa.String)
+        + f"@{domain}>"
+    )
+
+
+async def write_audience_window(
+    conn: AsyncConnection,
+    campaign_id: int,
+    in_audience: sa.ColumnElement[bool],
+    window: tuple[int, int],
+    *,
+    domain: str,
+    now: datetime,
+) -> list[int]:
+    """Queued rows for the audience's subscribers with ids in ``window`` (above the first,
+    up to the last), written by one INSERT … SELECT; the ids of the rows it added, ascending.
+
+    Rows already there (a re-run, the sample of a subject test) are kept as they are.
+    """
+    first, last = window
+    columns = ("campaign_id", "subscriber_id", "status", "attempts", "message_id")
+    rows = (
+        sa.select(
+            sa.literal(campaign_id, deliveries.c.campaign_id.type),
+            subscribers.c.id,
+            sa.literal(DeliveryStatus.QUEUED.value, deliveries.c.status.type),
+            sa.literal(0, deliveries.c.attempts.type),
+            _message_id(conn, campaign_id, domain),
+            sa.literal(now, deliveries.c.queued_at.type),
+            sa.literal(now, deliveries.c.updated_at.type),
+        )
+        .where(subscribers.c.id > first, subscribers.c.id <= last, in_audience)
+        .order_by(subscribers.c.id)
+    )
+    statement = (
+        insert_ignoring(conn, deliveries)
+        .from_select([*columns, "queued_at", "updated_at"], rows)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "subscriber_id"])
+        .returning(deliveries.c.id)
+    )
+    return sorted(int(value) for value in (await conn.execute(statement)).scalars())
+
+
 async def queued_ids_between(
     conn: AsyncConnection, campaign_id: int, first_subscriber: int, last_subscriber: int
 ) -> list[int]:
@@ -397,18 +457,6 @@ async def highest_subscriber(
         query = query.where(deliveries.c.subject_variant.is_(None))
     result = await conn.execute(query)
     return int(result.scalar() or 0)
-
-
-async def last_queued_ids(conn: AsyncConnection, campaign_id: int, limit: int) -> list[int]:
-    """Ids of the campaign's most recently inserted rows that are still queued, ascending."""
-    result = await conn.execute(
-        sa.select(deliveries.c.id)
-        .where(deliveries.c.campaign_id == campaign_id)
-        .where(deliveries.c.status == DeliveryStatus.QUEUED)
-        .order_by(deliveries.c.id.desc())
-        .limit(limit)
-    )
-    return sorted(int(value) for value in result.scalars().all())
 
 
 async def latest_delivery_to(conn: AsyncConnection, address: str) -> tuple[int, int] | None:
