@@ -99,7 +99,7 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
     deadline = time.monotonic() + min(options.fanout_budget, options.job_timeout / 2)
     cancelled = source.status == CampaignStatus.CANCELLED
     # Segments are compiled once per run, with "the last N campaigns" before this one.
-    condition = queries.fanout_condition(audience, Context(utcnow(), exclude_campaign=campaign_id))
+    context = Context(utcnow(), exclude_campaign=campaign_id)
     while not cancelled:
         async with runtime.engine.begin() as conn:
             # Staff may cancel while a big audience is being written: stop at the next window.
@@ -111,6 +111,7 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
             if window is None:
                 break
             await queries.plan_for_values(conn)
+            condition = queries.fanout_condition(audience, context, window)
             ids = await _write_window(conn, source, condition, window, domain=domain, now=utcnow())
         # Enqueued after the commit: a job must never name rows that do not exist yet.
         batches += await enqueue_batches(jobs, campaign_id, ids, options.batch_size)
