@@ -29,21 +29,13 @@ from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
 from shared.clock import utcnow
 from shared.contracts import DeliverBatch
-from shared.jobs import JobQueue, enqueue, enqueue_many
+from shared.jobs import JobQueue, enqueue_many
 from shared.queues import DELIVER_BATCH
 from shared.segment_sql import Context
 from shared.statuses import CampaignStatus
 from shared.subject_tests import subject_for
 
 log = structlog.get_logger(__name__)
-
-
-async def enqueue_batch(
-    jobs: JobQueue, campaign_id: int, delivery_ids: list[int], *, tag: str | None = None
-) -> None:
-    """Enqueue deliver_batch for ids; the deterministic job id makes a repeat a no-op."""
-    batch = DeliverBatch(campaign_id=campaign_id, delivery_ids=delivery_ids)
-    await enqueue(jobs, DELIVER_BATCH, batch, tag=tag)
 
 
 async def enqueue_batches(
