@@ -8,8 +8,8 @@ from shared.jobs import create_job_pool, enqueue
 from shared.queues import BULK_QUEUE, START_CAMPAIGN
 from shared.settings import Settings
 
-# Small batches, chunks and fan-out windows so that a handful of subscribers exercises several of each; quick
-# retries so that backoff does not slow the suite.
+# Small batches, chunks and fan-out windows so that a handful of subscribers exercises several
+# of each; quick retries so that backoff does not slow the suite.
 FAST = MailerOptions(
     batch_size=3,
     chunk_size=2,
