@@ -147,15 +147,19 @@ async def write_audience_window(
 async def queued_ids_between(
     conn: AsyncConnection, campaign_id: int, first_subscriber: int, last_subscriber: int
 ) -> list[int]:
-    """Ids of still-queued rows for a range of subscriber ids, in id order."""
+    """Ids of still-queued rows for a range of subscriber ids (a fan-out window), in id order.
+
+    The status is read, not asked in SQL: with it in the WHERE clause PostgreSQL took the
+    (campaign, status) index and filtered the range out of every queued row of the campaign,
+    550 ms a call at a million rows (once per page, the old fan-out's quadratic cost); over
+    the (campaign, subscriber) key it is a range of the window's rows.
+    """
     result = await conn.execute(
-        sa.select(deliveries.c.id)
+        sa.select(deliveries.c.id, deliveries.c.status)
         .where(deliveries.c.campaign_id == campaign_id)
         .where(deliveries.c.subscriber_id.between(first_subscriber, last_subscriber))
-        .where(deliveries.c.status == DeliveryStatus.QUEUED)
-        .order_by(deliveries.c.id)
     )
-    return [int(value) for value in result.scalars().all()]
+    return sorted(int(row.id) for row in result if row.status == DeliveryStatus.QUEUED)
 
 
 async def load_queued(
