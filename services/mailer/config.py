@@ -19,7 +19,10 @@ PREFIX = "BREVDUE_MAILER_"
 class MailerOptions:
     """How the mailer batches, retries and connects; read from ``BREVDUE_MAILER_*``."""
 
-    batch_size: int = 500  # ledger rows per deliver_batch job (and per fan-out page)
+    batch_size: int = 500  # ledger rows per deliver_batch job
+    # Subscriber ids one fan-out step covers: one INSERT … SELECT and one transaction, its
+    # batches enqueued in one Redis pipeline.
+    fanout_window: int = 20_000
     chunk_size: int = 100  # rows claimed ('sending') at a time inside a batch
     smtp_connections: int = 10  # persistent connections for campaign mail
     transactional_connections: int = 2  # separate, so a campaign never starves confirmations

@@ -1,14 +1,20 @@
 """Fanning a campaign out: ledger rows for its audience, then deliver_batch jobs.
 
-The audience is streamed in keyset pages, never held whole. Every step is idempotent, so a
-fan-out that crashed half-way is simply run again: rows are inserted with ON CONFLICT DO
-NOTHING, Message-IDs are derived from (campaign, subscriber), and batch job ids from the
-batch's rows (see DELIVER_BATCH in shared/queues.py).
+The audience is walked in windows of subscriber ids (``fanout_window`` wide, aligned on its
+multiples), one transaction each, never held whole. A window's rows are written by the
+database itself, one INSERT … SELECT with the Message-IDs computed in SQL, so no subscriber id
+passes through Python on the way into the ledger; its new rows' ids come back to be cut into
+batches, which go to Redis in one pipeline per window. Every step is idempotent, so a fan-out
+that crashed half-way is simply run again: rows are inserted with ON CONFLICT DO NOTHING,
+Message-IDs are derived from (campaign, subscriber), and batch job ids from the batch's rows
+(see DELIVER_BATCH in shared/queues.py).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 import structlog
@@ -23,7 +29,7 @@ from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
 from shared.clock import utcnow
 from shared.contracts import DeliverBatch
-from shared.jobs import JobQueue, enqueue
+from shared.jobs import JobQueue, enqueue_many
 from shared.queues import DELIVER_BATCH
 from shared.segment_sql import Context
 from shared.statuses import CampaignStatus
@@ -32,12 +38,23 @@ from shared.subject_tests import subject_for
 log = structlog.get_logger(__name__)
 
 
-async def enqueue_batch(
-    jobs: JobQueue, campaign_id: int, delivery_ids: list[int], *, tag: str | None = None
-) -> None:
-    """Enqueue deliver_batch for ids; the deterministic job id makes a repeat a no-op."""
-    batch = DeliverBatch(campaign_id=campaign_id, delivery_ids=delivery_ids)
-    await enqueue(jobs, DELIVER_BATCH, batch, tag=tag)
+async def enqueue_batches(
+    jobs: JobQueue,
+    campaign_id: int,
+    delivery_ids: Sequence[int],
+    size: int,
+    *,
+    tag: str | None = None,
+) -> int:
+    """Enqueue deliver_batch for ids cut into batches of ``size``, in one pipeline; return the
+    number of batches. The same ids give the same batches, and so the same job ids."""
+    step = max(1, size)
+    batches = [
+        DeliverBatch(campaign_id=campaign_id, delivery_ids=list(delivery_ids[i : i + step]))
+        for i in range(0, len(delivery_ids), step)
+    ]
+    await enqueue_many(jobs, DELIVER_BATCH, batches, tag=tag)
+    return len(batches)
 
 
 async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: int) -> int:
@@ -66,44 +83,34 @@ async def start_campaign(runtime: MailerRuntime, jobs: JobQueue, campaign_id: in
             await queries.fail_run(conn, campaign_id, utcnow(), _reason(exc))
         log.error("campaign.cannot_start", campaign_id=campaign_id, error=str(exc))
         return 0
-    after, batches = await _resume_point(runtime, jobs, campaign_id, rest=rest), 0
-    # A big audience takes longer than a job may live: stop at half the job timeout and let
-    # arq run the job again, which resumes after the last subscriber written.
     options = runtime.options
+    span = max(1, options.fanout_window)
+    after, batches = await _resume_point(runtime, jobs, campaign_id, span, rest=rest), 0
+    # A big audience takes longer than a job may live: stop at half the job timeout and let
+    # arq run the job again, which resumes after the last window written.
     deadline = time.monotonic() + min(options.fanout_budget, options.job_timeout / 2)
     cancelled = source.status == CampaignStatus.CANCELLED
     # Segments are compiled once per run, with "the last N campaigns" before this one.
-    condition = audience.condition(Context(utcnow(), exclude_campaign=campaign_id))
+    context = Context(utcnow(), exclude_campaign=campaign_id)
     while not cancelled:
         async with runtime.engine.begin() as conn:
-            # Staff may cancel while a big audience is being written: stop at the next page.
+            # Staff may cancel while a big audience is being written: stop at the next window.
             status = await queries.campaign_status(conn, campaign_id)
             if status in (None, CampaignStatus.CANCELLED):
                 cancelled = True
                 break
-            page, last = await _audience_page(
-                conn, audience, condition, after, runtime.options.batch_size
-            )
-            if last is None:
+            window = await _next_window(conn, after, span)
+            if window is None:
                 break
-            subjects = _sample_subjects(source, page)
-            if subjects is not None:
-                page = [s for s in page if subjects[s] is not None]
-            rows = [(s, mime.campaign_message_id(campaign_id, s, domain)) for s in page]
-            await queries.insert_deliveries(conn, campaign_id, rows, utcnow(), subjects)
-            ids = (
-                await queries.queued_ids_between(conn, campaign_id, page[0], page[-1])
-                if page
-                else []
-            )
+            await queries.plan_for_values(conn)
+            condition = queries.fanout_condition(audience, context, window)
+            ids = await _write_window(conn, source, condition, window, domain=domain, now=utcnow())
         # Enqueued after the commit: a job must never name rows that do not exist yet.
-        if ids:
-            await enqueue_batch(jobs, campaign_id, ids)
-            batches += 1
-        after = last
-        # Only after a page that wrote rows: the next run resumes after the highest row, so
-        # every run must write at least one (pages of inactive subscribers are scanned on).
-        if page and time.monotonic() > deadline:
+        batches += await enqueue_batches(jobs, campaign_id, ids, options.batch_size)
+        after = window[1]
+        # Only after a window that wrote rows: the next run resumes after the window of the
+        # highest row, so every run must write at least one (windows of nobody are scanned on).
+        if ids and time.monotonic() > deadline:
             log.info("campaign.fan_out_continues", campaign_id=campaign_id, after=after)
             raise Retry(defer=0)
     async with runtime.engine.begin() as conn:
@@ -135,25 +142,49 @@ async def _begin(
     return source, run, audience
 
 
-async def _audience_page(
-    conn: AsyncConnection,
-    audience: queries.Audience,
-    condition: sa.ColumnElement[bool],
-    after: int,
-    size: int,
-) -> tuple[list[int], int | None]:
-    if audience.segments:
-        return await queries.segment_audience_page(conn, condition, after, size)
-    return await queries.audience_page(conn, audience.list_ids, after, size)
+async def _next_window(conn: AsyncConnection, after: int, span: int) -> tuple[int, int] | None:
+    """The window (above its first id, up to its last) holding the next subscriber after
+    ``after``, aligned on multiples of ``span``; None past the last subscriber.
 
-
-def _sample_subjects(source: CampaignSource, page: list[int]) -> dict[int, int | None] | None:
-    """A subject test's sample: each subscriber's subject, None for those not in the sample;
-    None for any other fan-out."""
-    if not source.in_test or source.test_sample_percent is None:
+    Aligned, a window is the same in every run, so a resumed fan-out cuts the same batches.
+    """
+    following = await queries.next_subscriber(conn, after)
+    if following is None:
         return None
+    first = max(after, (following - 1) // span * span)
+    return first, (following - 1) // span * span + span
+
+
+async def _write_window(
+    conn: AsyncConnection,
+    source: CampaignSource,
+    condition: sa.ColumnElement[bool],
+    window: tuple[int, int],
+    *,
+    domain: str,
+    now: datetime,
+) -> list[int]:
+    """The window's ledger rows written; the ids of the queued rows its batches take."""
+    if not source.in_test or source.test_sample_percent is None:
+        return await queries.write_audience_window(
+            conn, source.id, condition, window, domain=domain, now=now
+        )
+    # A subject test's sample: who is in it and with which subject is a digest Python takes
+    # (shared.subject_tests), so the window's ids come here and only the sample's are written.
+    page = await queries.audience_ids(conn, condition, window)
+    subjects = _sample_subjects(source, page)
+    sample = [s for s in page if subjects[s] is not None]
+    rows = [(s, mime.campaign_message_id(source.id, s, domain)) for s in sample]
+    await queries.insert_deliveries(conn, source.id, rows, now, subjects)
+    if not sample:
+        return []
+    return await queries.queued_ids_between(conn, source.id, sample[0], sample[-1])
+
+
+def _sample_subjects(source: CampaignSource, page: list[int]) -> dict[int, int | None]:
+    """A subject test's sample: each subscriber's subject, None for those not in the sample."""
     count = len(source.test_subjects)
-    percent = source.test_sample_percent
+    percent = source.test_sample_percent or 0
     return {s: subject_for(source.id, s, percent, count) for s in page}
 
 
@@ -169,19 +200,21 @@ def _reason(exc: Exception) -> str:
 
 
 async def _resume_point(
-    runtime: MailerRuntime, jobs: JobQueue, campaign_id: int, *, rest: bool = False
+    runtime: MailerRuntime, jobs: JobQueue, campaign_id: int, span: int, *, rest: bool = False
 ) -> int:
-    """Where an interrupted fan-out goes on: after the highest subscriber in the ledger (for
-    the rest of a subject test, the highest outside its sample).
+    """Where an interrupted fan-out goes on: after the window of the highest subscriber in the
+    ledger (for the rest of a subject test, the highest outside its sample).
 
-    Pages are written in subscriber order, one transaction each, so every subscriber up to
-    that one has a row. The last page's jobs may not have been enqueued before the stop:
-    enqueue its queued rows again (the same rows give the same job id, so this is a no-op
-    when they were).
+    Windows are written in subscriber order, one transaction each, so every subscriber up to
+    that window's end has a row. The last window's jobs may not have been enqueued before the
+    stop: enqueue its queued rows again (the same rows give the same batches and job ids, so
+    this is a no-op when they were).
     """
     async with runtime.engine.begin() as conn:
-        after = await queries.highest_subscriber(conn, campaign_id, outside_sample=rest)
-        ids = await queries.last_queued_ids(conn, campaign_id, runtime.options.batch_size)
-    if ids:
-        await enqueue_batch(jobs, campaign_id, ids)
-    return after
+        highest = await queries.highest_subscriber(conn, campaign_id, outside_sample=rest)
+        if not highest:
+            return 0
+        first = (highest - 1) // span * span
+        ids = await queries.queued_ids_between(conn, campaign_id, first + 1, first + span)
+    await enqueue_batches(jobs, campaign_id, ids, runtime.options.batch_size)
+    return first + span

@@ -28,7 +28,7 @@ import structlog
 
 from services.mailer import queries
 from services.mailer.auto_pause import announce_unseen_pauses
-from services.mailer.fanout import enqueue_batch
+from services.mailer.fanout import enqueue_batches
 from services.mailer.resident_events import announce_sent
 from services.mailer.runtime import MailerRuntime
 from shared.clock import utcnow
@@ -117,15 +117,20 @@ async def reconcile(
 async def requeue_campaign(
     runtime: MailerRuntime, jobs: JobQueue, campaign_id: int, now: datetime, tag: str
 ) -> int:
-    """Enqueue every queued row of a campaign again, in batches tagged ``tag``; count them."""
+    """Enqueue every queued row of a campaign again, in batches tagged ``tag``; count them.
+
+    Read a fan-out window's worth of rows at a time and enqueued in one pipeline each: a
+    resumed campaign of a million rows is 50 reads and 50 round trips to Redis, not 2,000.
+    """
+    options = runtime.options
+    page = max(options.batch_size, options.fanout_window)
     batches, after = 0, 0
     while True:
         async with runtime.engine.begin() as conn:
-            ids = await queries.queued_page(conn, campaign_id, after, runtime.options.batch_size)
+            ids = await queries.queued_page(conn, campaign_id, after, page)
         if not ids:
             return batches
-        await enqueue_batch(jobs, campaign_id, ids, tag=tag)
-        batches += 1
+        batches += await enqueue_batches(jobs, campaign_id, ids, options.batch_size, tag=tag)
         after = ids[-1]
 
 

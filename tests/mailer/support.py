@@ -8,11 +8,12 @@ from shared.jobs import create_job_pool, enqueue
 from shared.queues import BULK_QUEUE, START_CAMPAIGN
 from shared.settings import Settings
 
-# Small batches and chunks so that a handful of subscribers exercises several of each; quick
-# retries so that backoff does not slow the suite.
+# Small batches, chunks and fan-out windows so that a handful of subscribers exercises several
+# of each; quick retries so that backoff does not slow the suite.
 FAST = MailerOptions(
     batch_size=3,
     chunk_size=2,
+    fanout_window=3,
     smtp_connections=3,
     transactional_connections=1,
     job_timeout=10,

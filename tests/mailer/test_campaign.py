@@ -10,11 +10,13 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from services.mailer import campaign_delivery, fanout
+from services.mailer.mime import campaign_message_id
 from services.mailer.runtime import MailerRuntime
 from services.mailer.worker import run_worker
 from shared.errors import QueueUnavailable
+from shared.jobs import create_job_pool
 from shared.links import UnsubscribeLink, read_unsubscribe
-from shared.queues import DELIVER_BATCH
+from shared.queues import BULK_QUEUE, DELIVER_BATCH
 from shared.schema import campaign_lists, campaign_runs
 from shared.settings import Settings
 from shared.tokens import TokenSigner
@@ -60,6 +62,11 @@ async def test_campaign_reaches_each_confirmed_subscriber_once(
     assert {row["status"] for row in rows.values()} == {"sent"}
     assert all(row["attempts"] == 1 and row["last_code"] == 250 for row in rows.values())
     assert all(row["sent_at"] is not None for row in rows.values())
+    # Written by the database, the Message-IDs are the ones the bounce handler recomputes.
+    assert all(
+        row["message_id"] == campaign_message_id(campaign_id, subscriber_id, "kultur.test")
+        for subscriber_id, row in rows.items()
+    )
     [run] = await fetch(settings.database_url, sa.select(campaign_runs))
     assert run["state"] == "done" and run["recipients"] == len(CONFIRMED)
     assert run["fanned_out_at"] is not None and run["finished_at"] is not None
@@ -179,6 +186,33 @@ async def test_fan_out_crash_and_rerun_sends_each_once(
     assert received == sorted(p.email for p in CONFIRMED)
     rows = await ledger(settings.database_url, campaign_id)
     assert len(rows) == len(CONFIRMED)
+    assert {row["status"] for row in rows.values()} == {"sent"}
+
+
+async def test_fan_out_dying_before_a_window_is_enqueued_resumes_with_it(
+    settings: Settings, smtp_server: RecordingSMTPServer, redis: Redis
+) -> None:
+    campaign_id, _ids = await seed(settings.database_url, CONFIRMED + NOT_AUDIENCE)
+    runtime = MailerRuntime.start(settings, FAST)
+    try:
+        # The second window's rows are committed, then Redis goes away before its batches.
+        crashing = BatchCollector(fail_after=1)
+        with contextlib.suppress(QueueUnavailable):
+            await fanout.start_campaign(runtime, crashing, campaign_id)
+        for _name, args, _job_id in crashing.jobs:
+            await campaign_delivery.deliver_batch(runtime, DELIVER_BATCH.decode(args[0]))
+        # The re-run enqueues that window's rows again (one pipeline) and goes on from there.
+        pool = await create_job_pool(settings.redis_url, BULK_QUEUE)
+        try:
+            assert await fanout.start_campaign(runtime, pool, campaign_id) == len(CONFIRMED)
+        finally:
+            await pool.aclose()
+    finally:
+        await runtime.close()
+    await run_worker(settings, burst=True, options=FAST)
+    received = sorted(r for m in smtp_server.messages for r in m.rcpt_tos)
+    assert received == sorted(p.email for p in CONFIRMED)
+    rows = await ledger(settings.database_url, campaign_id)
     assert {row["status"] for row in rows.values()} == {"sent"}
 
 

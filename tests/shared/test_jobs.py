@@ -20,6 +20,7 @@ from shared.jobs import (
     create_job_pool,
     deserialize_job,
     enqueue,
+    enqueue_many,
     job_function,
     job_result,
     redis_settings,
@@ -78,6 +79,27 @@ async def test_a_job_runs_once_per_id_and_hands_back_its_typed_result(
     await run_burst(redis_url)
     assert handled == [StartCampaign(campaign_id=3)]
     assert await job_result(job, COUNT, 5) == BatchResult(sent=3)
+
+
+async def test_many_jobs_in_one_pipeline_run_once_per_id(pool: ArqRedis, redis_url: str) -> None:
+    assert await enqueue(pool, COUNT, StartCampaign(campaign_id=1)) is not None
+    payloads = [StartCampaign(campaign_id=n) for n in (1, 2, 3)]
+    # The id arq already knows is skipped, as enqueue would skip it; the others are added.
+    assert await enqueue_many(pool, COUNT, payloads) == 2
+    assert await enqueue_many(pool, COUNT, payloads) == 0
+    await run_burst(redis_url)
+    assert sorted(p.campaign_id for p in handled) == [1, 2, 3]
+    # Kept results count as known too, as with arq's enqueue_job.
+    assert await enqueue_many(pool, COUNT, [StartCampaign(campaign_id=4), *payloads]) == 1
+
+
+async def test_many_jobs_to_an_unreachable_redis_are_reported_as_unavailable() -> None:
+    refused = ArqRedis(host="127.0.0.1", port=free_port(), job_serializer=serialize_job)
+    try:
+        with pytest.raises(QueueUnavailable, match="cannot be reached"):
+            await enqueue_many(refused, COUNT, [StartCampaign(campaign_id=8)])
+    finally:
+        await refused.aclose()
 
 
 async def test_a_bad_payload_fails_the_job_for_good(pool: ArqRedis, redis_url: str) -> None:

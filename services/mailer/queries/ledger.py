@@ -100,18 +100,83 @@ async def insert_deliveries(
     await conn.execute(statement, values)
 
 
+def _message_id(conn: AsyncConnection, campaign_id: int, domain: str) -> sa.ColumnElement[str]:
+    """``mime.campaign_message_id`` computed by the database, for each subscriber selected.
+
+    The bounce handler recomputes it to check a Message-ID it is shown, so it must be the
+    same text: ``<c{campaign}.s{subscriber}.{sha256 of "campaign:subscriber", 16 hex}@domain>``.
+    """
+    # TEXT, not VARCHAR: no cast at every concatenation (a tenth of the statement's CPU).
+    subscriber = sa.cast(subscribers.c.id, sa.Text)
+    key = sa.literal(f"{campaign_id}:", sa.Text) + subscriber
+    if conn.dialect.name == "postgresql":
+        raw = sa.func.sha256(sa.func.convert_to(key, sa.literal_column("'UTF8'")))
+        digest = sa.func.encode(raw, sa.literal_column("'hex'"), type_=sa.Text)
+    else:
+        digest = sa.func.sha256_hex(key, type_=sa.Text)  # registered by shared.db
+    return (
+        sa.literal(f"<c{campaign_id}.s", sa.Text)
+        + subscriber
+        + sa.literal_column("'.'", sa.Text)
+        + sa.func.substr(digest, 1, 16, type_=sa.Text)
+        + sa.literal(f"@{domain}>", sa.Text)
+    )
+
+
+async def write_audience_window(
+    conn: AsyncConnection,
+    campaign_id: int,
+    in_audience: sa.ColumnElement[bool],
+    window: tuple[int, int],
+    *,
+    domain: str,
+    now: datetime,
+) -> list[int]:
+    """Queued rows for the audience's subscribers with ids in ``window`` (above the first,
+    up to the last), written by one INSERT … SELECT; the ids of the rows it added, ascending.
+
+    Rows already there (a re-run, the sample of a subject test) are kept as they are.
+    """
+    first, last = window
+    columns = ("campaign_id", "subscriber_id", "status", "attempts", "message_id")
+    rows = (
+        sa.select(
+            sa.literal(campaign_id, deliveries.c.campaign_id.type),
+            subscribers.c.id,
+            sa.literal(DeliveryStatus.QUEUED.value, deliveries.c.status.type),
+            sa.literal(0, deliveries.c.attempts.type),
+            _message_id(conn, campaign_id, domain),
+            sa.literal(now, deliveries.c.queued_at.type),
+            sa.literal(now, deliveries.c.updated_at.type),
+        )
+        .where(subscribers.c.id > first, subscribers.c.id <= last, in_audience)
+        .order_by(subscribers.c.id)
+    )
+    statement = (
+        insert_ignoring(conn, deliveries)
+        .from_select([*columns, "queued_at", "updated_at"], rows)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "subscriber_id"])
+        .returning(deliveries.c.id)
+    )
+    return sorted(int(value) for value in (await conn.execute(statement)).scalars())
+
+
 async def queued_ids_between(
     conn: AsyncConnection, campaign_id: int, first_subscriber: int, last_subscriber: int
 ) -> list[int]:
-    """Ids of still-queued rows for a range of subscriber ids, in id order."""
+    """Ids of still-queued rows for a range of subscriber ids (a fan-out window), in id order.
+
+    The status is read, not asked in SQL: with it in the WHERE clause PostgreSQL took the
+    (campaign, status) index and filtered the range out of every queued row of the campaign,
+    550 ms a call at a million rows (once per page, the old fan-out's quadratic cost); over
+    the (campaign, subscriber) key it is a range of the window's rows.
+    """
     result = await conn.execute(
-        sa.select(deliveries.c.id)
+        sa.select(deliveries.c.id, deliveries.c.status)
         .where(deliveries.c.campaign_id == campaign_id)
         .where(deliveries.c.subscriber_id.between(first_subscriber, last_subscriber))
-        .where(deliveries.c.status == DeliveryStatus.QUEUED)
-        .order_by(deliveries.c.id)
     )
-    return [int(value) for value in result.scalars().all()]
+    return sorted(int(row.id) for row in result if row.status == DeliveryStatus.QUEUED)
 
 
 async def load_queued(
@@ -414,18 +479,6 @@ async def highest_subscriber(
         query = query.where(deliveries.c.subject_variant.is_(None))
     result = await conn.execute(query)
     return int(result.scalar() or 0)
-
-
-async def last_queued_ids(conn: AsyncConnection, campaign_id: int, limit: int) -> list[int]:
-    """Ids of the campaign's most recently inserted rows that are still queued, ascending."""
-    result = await conn.execute(
-        sa.select(deliveries.c.id)
-        .where(deliveries.c.campaign_id == campaign_id)
-        .where(deliveries.c.status == DeliveryStatus.QUEUED)
-        .order_by(deliveries.c.id.desc())
-        .limit(limit)
-    )
-    return sorted(int(value) for value in result.scalars().all())
 
 
 async def latest_delivery_to(conn: AsyncConnection, address: str) -> tuple[int, int] | None:
