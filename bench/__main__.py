@@ -44,6 +44,20 @@ BENCHMARKS = (
         "render", ("--messages", "2000", "--rounds", "5"), ("--messages", "20", "--rounds", "2")
     ),
     Benchmark(
+        "delivery",
+        ("--recipients", "100000", "--naive-recipients", "5000"),
+        ("--recipients", "200", "--naive-recipients", "50", "--processes", "1"),
+        needs_redis=True,
+        needs=("smtp-sink",),
+    ),
+    Benchmark(
+        "fanout",
+        ("--recipients", "1000000", "--reuse"),
+        ("--recipients", "500"),
+        needs_redis=True,
+        needs=("smtp-sink",),
+    ),
+    Benchmark(
         "segments",
         ("--subscribers", "1000000", "--runs", "5"),
         ("--subscribers", "2000", "--runs", "2"),
