@@ -47,7 +47,7 @@ def counted(engine: AsyncEngine) -> Iterator[Counter[str]]:
         event.remove(engine.sync_engine, "begin", transaction)
 
 
-async def test_a_first_sign_up_is_one_transaction_of_seven_statements(
+async def test_a_first_sign_up_is_one_transaction_of_six_statements(
     client: httpx.AsyncClient, settings: Settings, lists: dict[str, int], redis: Redis
 ) -> None:
     app_engine = app_for(create_app, settings).state.engine
@@ -55,8 +55,9 @@ async def test_a_first_sign_up_is_one_transaction_of_seven_statements(
     assert (await subscribe_json(client, email="first@example.org")).status_code == 202
     with counted(app_engine) as counts, counting_redis() as trips:
         assert (await subscribe_json(client, email="second@example.org")).status_code == 202
-    # Suppression, list and address look-ups; subscriber, subscription, consent and outbox rows.
-    assert counts == {"transactions": 1, "statements": 7}
+    # List look-up, suppression and address in one look-up; subscriber, subscription, consent
+    # and outbox rows.
+    assert counts == {"transactions": 1, "statements": 6}
     # Per-client, per-address and confirmation-mail limits (a script each), the enqueue (one
     # script) and the event published after the commit.
     assert trips == {"redis": 5}

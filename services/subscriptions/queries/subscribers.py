@@ -15,6 +15,7 @@ from shared.schema import (
     deliveries,
     subscribers,
     subscriptions,
+    suppressions,
 )
 from shared.statuses import SubscriberStatus
 
@@ -51,6 +52,21 @@ async def _one_subscriber(
 async def get_subscriber_by_email(session: AsyncSession, email: str) -> SubscriberRow | None:
     """The subscriber with this address, whatever its spelling (by identity key)."""
     return await _one_subscriber(session, subscribers.c.email_key == address_identity(email))
+
+
+async def get_signup_address(
+    session: AsyncSession, email: str, email_hash: str
+) -> tuple[bool, SubscriberRow | None]:
+    """For a sign-up, in one statement: whether the address was erased and must not be signed
+    up again (by the digest on the suppression list), and its subscriber, if any."""
+    probe = sa.select(sa.literal(1).label("one")).subquery("probe")  # one row, matched or not
+    suppressed = sa.exists().where(suppressions.c.email_hash == email_hash)
+    query = sa.select(suppressed.label("suppressed"), *_SUBSCRIBER_COLUMNS).select_from(
+        probe.outerjoin(subscribers, subscribers.c.email_key == address_identity(email))
+    )
+    row = (await session.execute(query)).one()
+    found = SubscriberRow(*row[1:]) if row[1] is not None else None
+    return bool(row[0]), found
 
 
 async def get_subscriber_by_key(session: AsyncSession, key: str) -> SubscriberRow | None:
