@@ -73,16 +73,19 @@ async def get_list_by_slug(session: AsyncSession, slug: str) -> ListRow | None:
     return ListRow(*row) if row else None
 
 
+_LISTS_BY_ID = (  # built once: every confirm and unsubscribe link reads its lists
+    sa.select(*_LIST_COLUMNS)
+    .where(mailing_lists.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(mailing_lists.c.slug)
+)
+
+
 async def get_lists_by_id(session: AsyncSession, list_ids: Collection[int]) -> list[ListRow]:
     """Lists by id, in slug order (private ones too: a confirm link may name them)."""
     if not list_ids:
         return []
-    query = (
-        sa.select(*_LIST_COLUMNS)
-        .where(mailing_lists.c.id.in_(list(list_ids)))
-        .order_by(mailing_lists.c.slug)
-    )
-    return [ListRow(*row) for row in await session.execute(query)]
+    rows = await session.execute(_LISTS_BY_ID, {"ids": list(list_ids)})
+    return [ListRow(*row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

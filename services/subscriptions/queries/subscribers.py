@@ -78,9 +78,14 @@ async def get_signup_address(
     return bool(row[0]), found
 
 
+_SUBSCRIBER_BY_KEY = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.key == sa.bindparam("key"))
+
+
 async def get_subscriber_by_key(session: AsyncSession, key: str) -> SubscriberRow | None:
     """The subscriber with this opaque key."""
-    return await _one_subscriber(session, subscribers.c.key == key)
+    # Built once: every link a resident follows starts here.
+    row = (await session.execute(_SUBSCRIBER_BY_KEY, {"key": key})).first()
+    return SubscriberRow(*row) if row else None
 
 
 async def get_subscriber_by_id(session: AsyncSession, subscriber_id: int) -> SubscriberRow | None:
