@@ -12,12 +12,13 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import Job, ResultNotFound, SerializationError
 from arq.jobs import serialize_job as arq_job_bytes
-from arq.utils import timestamp_ms
+from arq.utils import timestamp_ms, to_ms
 from arq.worker import Function, func
 from redis.exceptions import RedisError, WatchError
 
 from shared.errors import InvalidJobPayload, QueueUnavailable
 from shared.job_spec import JobSpec
+from shared.rate_limit import Script, run_script
 
 P = TypeVar("P", bound=msgspec.Struct)
 R = TypeVar("R")
@@ -84,6 +85,52 @@ class JobQueue(Protocol):
         """Enqueue ``function`` with ``args``; None when a job with ``_job_id`` exists."""
 
 
+# arq's enqueue_job in one round trip: arq WATCHes the job key, asks whether the job or its
+# result exists, then sets both in MULTI/EXEC (three round trips, a connection held for them).
+# A script runs atomically, so the same check-then-set needs no WATCH. Same keys, same job
+# encoding, same answer when the id is taken: nothing written.
+# KEYS: job, result, queue. ARGV: expiry ms, job, score, job id. Returns 1 when enqueued.
+_ENQUEUE: Final = Script(
+    """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+)
+
+
+async def _enqueue_job(
+    jobs: ArqRedis,
+    function: str,
+    payload: Any,
+    *,
+    job_id: str,
+    queue: str | None,
+    expires: float | None,
+) -> Job | None:
+    """``jobs.enqueue_job(function, payload, _job_id=…, _queue_name=…, _expires=…)``, without a
+    deferral, in one round trip."""
+    queue_name = queue or jobs.default_queue_name
+    enqueued_at = timestamp_ms()
+    job = arq_job_bytes(function, (payload,), {}, None, enqueued_at, serializer=jobs.job_serializer)
+    done = await run_script(
+        jobs,
+        _ENQUEUE,
+        3,
+        job_key_prefix + job_id,
+        result_key_prefix + job_id,
+        queue_name,
+        to_ms(expires) or jobs.expires_extra_ms,
+        job,
+        enqueued_at,
+        job_id,
+    )
+    if not done:
+        return None
+    return Job(job_id, redis=jobs, _queue_name=queue_name, _deserializer=jobs.job_deserializer)
+
+
 async def enqueue(
     jobs: JobQueue,
     spec: JobSpec[P, Any],
@@ -96,12 +143,25 @@ async def enqueue(
 
     Raises QueueUnavailable when Redis cannot be reached or takes longer than ENQUEUE_TIMEOUT.
     """
+    job_id = spec.job_id(payload, tag)
     try:
+        if isinstance(jobs, ArqRedis):
+            return await asyncio.wait_for(
+                _enqueue_job(
+                    jobs,
+                    spec.name,
+                    spec.encode(payload),
+                    job_id=job_id,
+                    queue=spec.queue,
+                    expires=expires,
+                ),
+                ENQUEUE_TIMEOUT,
+            )
         return await asyncio.wait_for(
             jobs.enqueue_job(
                 spec.name,
                 spec.encode(payload),
-                _job_id=spec.job_id(payload, tag),
+                _job_id=job_id,
                 _queue_name=spec.queue,
                 _expires=expires,
             ),

@@ -13,12 +13,15 @@ Two kinds of window, for two kinds of limit:
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 from uuid import uuid4
+
+from redis.exceptions import NoScriptError
 
 from shared.queues import KEY_PREFIX
 
@@ -32,10 +35,38 @@ class ScriptRunner(Protocol):
     def eval(self, script: str, numkeys: int, *keys_and_args: str) -> Awaitable[Any] | Any:
         """Run a Lua script (the asyncio client returns an awaitable)."""
 
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: str) -> Awaitable[Any] | Any:
+        """Run a Lua script Redis already holds, by its SHA1 digest."""
 
-async def _run(redis: ScriptRunner, script: str, numkeys: int, *args: str | int) -> object:
-    result = redis.eval(script, numkeys, *(str(arg) for arg in args))
-    return await result if inspect.isawaitable(result) else result
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script and its SHA1 digest, run by digest so its text is not resent each time."""
+
+    text: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "sha", hashlib.sha1(self.text.encode(), usedforsecurity=False).hexdigest()
+        )
+
+
+async def run_script(
+    redis: ScriptRunner, script: Script, numkeys: int, *args: str | bytes | int | float
+) -> object:
+    """Run ``script`` by its digest (EVALSHA), and by its text (EVAL, which also makes Redis
+    keep it) when Redis does not hold it yet: after a restart, a SCRIPT FLUSH or on a new
+    server. Any client will do, which is why this is not redis-py's register_script (bound to
+    one client); the fallback is the same."""
+    # Bytes (a job) go as they are; redis-py declares str but sends bytes unchanged.
+    values: list[Any] = [arg if isinstance(arg, bytes) else str(arg) for arg in args]
+    try:
+        result = redis.evalsha(script.sha, numkeys, *values)
+        return await result if inspect.isawaitable(result) else result
+    except NoScriptError:
+        result = redis.eval(script.text, numkeys, *values)
+        return await result if inspect.isawaitable(result) else result
 
 
 # --- attempts ------------------------------------------------------------------------------
@@ -44,7 +75,8 @@ async def _run(redis: ScriptRunner, script: str, numkeys: int, *args: str | int)
 # attempts are dropped, and a new one is recorded only when fewer than `limit` remain, all
 # in one script so concurrent requests from many processes cannot overshoot. Time comes from
 # Redis itself, so the service hosts' clocks do not have to agree.
-_ATTEMPT: Final = """
+_ATTEMPT: Final = Script(
+    """
 local key = KEYS[1]
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
@@ -59,6 +91,7 @@ end
 local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window - now)
 """
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +114,7 @@ class AttemptWindow:
     async def hit(self, key: str) -> Decision:
         """Record an attempt for ``key`` if the window has room; refused ones are not counted."""
         args = (self._prefix + key, str(self.window * 1000), str(self.limit), uuid4().hex)
-        wait_ms = int(str(await _run(self._redis, _ATTEMPT, 1, *args)))
+        wait_ms = int(str(await run_script(self._redis, _ATTEMPT, 1, *args)))
         if wait_ms == 0:
             return Decision(True)
         return Decision(False, max(1, math.ceil(wait_ms / 1000)))
@@ -91,7 +124,8 @@ class AttemptWindow:
 
 # KEYS: current window, previous window. ARGV: limit, block, unexpired share of the previous
 # window, expiry in ms. Returns {granted, current count, previous count}.
-_LEASE = """
+_LEASE: Final = Script(
+    """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
 local estimate = current + previous * tonumber(ARGV[3])
@@ -101,6 +135,7 @@ redis.call('INCRBY', KEYS[1], grant)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
 return {grant, current + grant, previous}
 """
+)
 # A lease is this share of the limit: small enough for fairness between processes, large
 # enough that a fast sender asks Redis a few dozen times a window, not once per message.
 _LEASE_SHARE = 20
@@ -134,7 +169,7 @@ class RateWindow:
         index = self.index(now)
         unexpired = 1.0 - (now - index * self.length) / self.length  # share of the previous
         prefix = f"{RATES_PREFIX}{self.name}:{self.length:g}:"
-        reply = await _run(
+        reply = await run_script(
             self._redis,
             _LEASE,
             2,

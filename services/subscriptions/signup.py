@@ -195,11 +195,13 @@ async def _subscribe(
     settings = outbox.settings
     young = youth.assess(request, lists, today=now.date(), age=settings.age_of_digital_consent)
     site_id = await queries.get_site_id(session, request.site_key) if request.site_key else None
-    if await queries.is_suppressed(session, address_hash(request.email)):
+    suppressed, subscriber = await queries.get_signup_address(
+        session, request.email, address_hash(request.email)
+    )
+    if suppressed:
         # Erased at the resident's request: same answer, nothing stored, nothing sent.
         log.info("signup.suppressed_address")
         return SignupResult("", (), None)
-    subscriber = await queries.get_subscriber_by_email(session, request.email)
     new_member = subscriber is None
     if subscriber is None:
         subscriber = await queries.insert_subscriber(

@@ -102,6 +102,26 @@ async def test_many_jobs_to_an_unreachable_redis_are_reported_as_unavailable() -
         await refused.aclose()
 
 
+async def test_a_job_is_stored_as_arq_stores_it_and_refused_while_its_result_is_kept(
+    pool: ArqRedis, redis: Redis, redis_url: str
+) -> None:
+    # Enqueued by one script: the job arq would write (function, payload, expiry, queue score),
+    # and after a SCRIPT FLUSH the script is sent again by its text.
+    await redis.script_flush()
+    job = await enqueue(pool, COUNT, StartCampaign(campaign_id=6))
+    assert job is not None
+    info = await job.info()
+    assert info is not None
+    assert (info.function, list(info.args)) == (COUNT.name, [{"campaign_id": 6}])
+    assert 0 < await redis.pttl(f"arq:job:{job.job_id}") <= pool.expires_extra_ms
+    assert await redis.zscore(QUEUE, job.job_id) == round(info.enqueue_time.timestamp() * 1000)
+    await run_burst(redis_url)
+    assert handled == [StartCampaign(campaign_id=6)]
+    # The job is done and its result kept: the same id is not queued again.
+    assert await enqueue(pool, COUNT, StartCampaign(campaign_id=6)) is None
+    assert await redis.zcard(QUEUE) == 0
+
+
 async def test_a_bad_payload_fails_the_job_for_good(pool: ArqRedis, redis_url: str) -> None:
     job = await pool.enqueue_job(COUNT.name, {"campaign_id": "three"}, _queue_name=QUEUE)
     assert job is not None

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.http.statements import counting_redis
 from services.subscriptions.app import create_app
 from shared.links import sign_unsubscribe
 from shared.settings import Settings
@@ -46,16 +47,20 @@ def counted(engine: AsyncEngine) -> Iterator[Counter[str]]:
         event.remove(engine.sync_engine, "begin", transaction)
 
 
-async def test_a_first_sign_up_is_one_transaction_of_seven_statements(
+async def test_a_first_sign_up_is_one_transaction_of_six_statements(
     client: httpx.AsyncClient, settings: Settings, lists: dict[str, int], redis: Redis
 ) -> None:
     app_engine = app_for(create_app, settings).state.engine
     # The first sign-up also reads the public custom fields, kept for the next ones.
     assert (await subscribe_json(client, email="first@example.org")).status_code == 202
-    with counted(app_engine) as counts:
+    with counted(app_engine) as counts, counting_redis() as trips:
         assert (await subscribe_json(client, email="second@example.org")).status_code == 202
-    # Suppression, list and address look-ups; subscriber, subscription, consent and outbox rows.
-    assert counts == {"transactions": 1, "statements": 7}
+    # List look-up, suppression and address in one look-up; subscriber, subscription, consent
+    # and outbox rows.
+    assert counts == {"transactions": 1, "statements": 6}
+    # Per-client, per-address and confirmation-mail limits (a script each), the enqueue (one
+    # script) and the event published after the commit.
+    assert trips == {"redis": 5}
     assert len(await queued_mails(redis)) == 2
 
 
@@ -73,8 +78,9 @@ async def test_a_one_click_unsubscribe_is_one_transaction_of_seven_statements(
     await client.post(f"/confirm/{confirm_token(mail)}")
     [subscriber] = await all_subscribers(engine)
     token = sign_unsubscribe(signer, subscriber["key"], 7, [lists["kultur"]])
-    with counted(app_engine) as counts:
+    with counted(app_engine) as counts, counting_redis() as trips:
         answer = await client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
     assert answer.status_code == 200
     # The subscriber; the subscriptions left, locked and recounted; consent, audit; the lists.
     assert counts == {"transactions": 1, "statements": 7}
+    assert trips == {"redis": 1}  # the event

@@ -25,11 +25,17 @@ async def insert_audit_entry(
     details: dict[str, Any],
 ) -> None:
     """Append one audit log entry."""
-    await session.execute(
-        sa.insert(audit_log).values(
-            at=at, actor=actor, action=action, subscriber_ref=subscriber_ref, details=details
-        )
-    )
+    values = {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "subscriber_ref": subscriber_ref,
+        "details": details,
+    }
+    await session.execute(_INSERT_AUDIT_ENTRY, values)
+
+
+_INSERT_AUDIT_ENTRY = sa.insert(audit_log)  # built once (every unsubscribe); values: given
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.schema import subscribers, subscriptions
 from shared.statuses import SubscriptionStatus
 
+# Built once (every confirmation and unsubscribe recounts); the ids come with the call.
+_IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+_LOCK_SUBSCRIBERS = sa.select(subscribers.c.id).where(subscribers.c.id.in_(_IDS)).with_for_update()
+_CONFIRMED = (
+    sa.select(sa.func.count())
+    .where(
+        subscriptions.c.subscriber_id == subscribers.c.id,
+        subscriptions.c.status == SubscriptionStatus.CONFIRMED,
+    )
+    .scalar_subquery()
+)
+_RECOUNT_AND_TOUCH = (
+    sa.update(subscribers)
+    .where(subscribers.c.id.in_(_IDS))
+    .values(confirmed_lists=_CONFIRMED, updated_at=sa.bindparam("touched_at"))
+)
+_RECOUNT = (
+    sa.update(subscribers)
+    .where(subscribers.c.id.in_(_IDS), subscribers.c.confirmed_lists != _CONFIRMED)
+    .values(confirmed_lists=_CONFIRMED)
+)
+
 
 async def recount_confirmed_lists(
     session: AsyncSession, subscriber_ids: Collection[int], *, touched_at: datetime | None = None
@@ -26,26 +48,8 @@ async def recount_confirmed_lists(
     # Lock the rows first, in id order: a concurrent transaction that changed another of their
     # subscriptions has then committed, and the count below, a new statement with a new
     # snapshot, sees its change too (SQLite has one writer at a time and needs no lock).
-    await session.execute(
-        sa.select(subscribers.c.id).where(subscribers.c.id.in_(ids)).with_for_update()
-    )
-    confirmed = (
-        sa.select(sa.func.count())
-        .where(
-            subscriptions.c.subscriber_id == subscribers.c.id,
-            subscriptions.c.status == SubscriptionStatus.CONFIRMED,
-        )
-        .scalar_subquery()
-    )
+    await session.execute(_LOCK_SUBSCRIBERS, {"ids": ids})
     if touched_at is not None:
-        await session.execute(
-            sa.update(subscribers)
-            .where(subscribers.c.id.in_(ids))
-            .values(confirmed_lists=confirmed, updated_at=touched_at)
-        )
+        await session.execute(_RECOUNT_AND_TOUCH, {"ids": ids, "touched_at": touched_at})
         return
-    await session.execute(
-        sa.update(subscribers)
-        .where(subscribers.c.id.in_(ids), subscribers.c.confirmed_lists != confirmed)
-        .values(confirmed_lists=confirmed)
-    )
+    await session.execute(_RECOUNT, {"ids": ids})

@@ -42,15 +42,27 @@ _LIST_COLUMNS = (
 )
 
 
+# Built once (every sign-up reads its lists); the slugs come with the call.
+_PUBLIC_LISTS = (
+    sa.select(*_LIST_COLUMNS)
+    .where(mailing_lists.c.is_public.is_(True))
+    .order_by(mailing_lists.c.slug)
+)
+_PUBLIC_LISTS_AMONG = _PUBLIC_LISTS.where(
+    mailing_lists.c.slug.in_(sa.bindparam("slugs", expanding=True))
+)
+
+
 async def get_public_lists(
     session: AsyncSession, slugs: Collection[str] | None = None
 ) -> list[ListRow]:
     """The lists residents may sign up for, in slug order: all of them, or those among
     ``slugs`` (unknown and private slugs are simply absent)."""
-    query = sa.select(*_LIST_COLUMNS).where(mailing_lists.c.is_public.is_(True))
-    if slugs is not None:
-        query = query.where(mailing_lists.c.slug.in_(list(slugs)))
-    return [ListRow(*row) for row in await session.execute(query.order_by(mailing_lists.c.slug))]
+    if slugs is None:
+        rows = await session.execute(_PUBLIC_LISTS)
+    else:
+        rows = await session.execute(_PUBLIC_LISTS_AMONG, {"slugs": list(slugs)})
+    return [ListRow(*row) for row in rows]
 
 
 async def get_list_by_slug(session: AsyncSession, slug: str) -> ListRow | None:
@@ -61,16 +73,19 @@ async def get_list_by_slug(session: AsyncSession, slug: str) -> ListRow | None:
     return ListRow(*row) if row else None
 
 
+_LISTS_BY_ID = (  # built once: every confirm and unsubscribe link reads its lists
+    sa.select(*_LIST_COLUMNS)
+    .where(mailing_lists.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(mailing_lists.c.slug)
+)
+
+
 async def get_lists_by_id(session: AsyncSession, list_ids: Collection[int]) -> list[ListRow]:
     """Lists by id, in slug order (private ones too: a confirm link may name them)."""
     if not list_ids:
         return []
-    query = (
-        sa.select(*_LIST_COLUMNS)
-        .where(mailing_lists.c.id.in_(list(list_ids)))
-        .order_by(mailing_lists.c.slug)
-    )
-    return [ListRow(*row) for row in await session.execute(query)]
+    rows = await session.execute(_LISTS_BY_ID, {"ids": list(list_ids)})
+    return [ListRow(*row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,12 +32,15 @@ async def insert_outbox_mail(
     session: AsyncSession, *, job_id: str, subscriber_id: int, mail: str, now: datetime
 ) -> None:
     """Keep a mail (JSON) under its job id; the same job id twice is kept once."""
-    insert = conflict_insert(session.get_bind().dialect.name, mail_outbox)
-    await session.execute(
-        insert.values(
-            job_id=job_id, subscriber_id=subscriber_id, mail=mail, created_at=now
-        ).on_conflict_do_nothing(index_elements=[mail_outbox.c.job_id])
-    )
+    values = {"job_id": job_id, "subscriber_id": subscriber_id, "mail": mail, "created_at": now}
+    await session.execute(_keep_mail(session.get_bind().dialect.name), values)
+
+
+@cache
+def _keep_mail(dialect: str) -> Any:
+    # Built once per dialect (every pending sign-up runs it); the values come with the call.
+    insert = conflict_insert(dialect, mail_outbox)
+    return insert.on_conflict_do_nothing(index_elements=[mail_outbox.c.job_id])
 
 
 async def get_outbox_page(

@@ -15,6 +15,7 @@ from shared.schema import (
     deliveries,
     subscribers,
     subscriptions,
+    suppressions,
 )
 from shared.statuses import SubscriberStatus
 
@@ -53,9 +54,38 @@ async def get_subscriber_by_email(session: AsyncSession, email: str) -> Subscrib
     return await _one_subscriber(session, subscribers.c.email_key == address_identity(email))
 
 
+# Built once: a sign-up runs these on every request, and building a statement costs more CPU
+# than SQLAlchemy's cached compilation of it.
+_SIGNUP_ADDRESS = sa.select(
+    sa.exists().where(suppressions.c.email_hash == sa.bindparam("email_hash")).label("suppressed"),
+    *_SUBSCRIBER_COLUMNS,
+).select_from(
+    # One row whether or not the address is known.
+    sa.select(sa.literal(1).label("one"))
+    .subquery("probe")
+    .outerjoin(subscribers, subscribers.c.email_key == sa.bindparam("email_key"))
+)
+
+
+async def get_signup_address(
+    session: AsyncSession, email: str, email_hash: str
+) -> tuple[bool, SubscriberRow | None]:
+    """For a sign-up, in one statement: whether the address was erased and must not be signed
+    up again (by the digest on the suppression list), and its subscriber, if any."""
+    params = {"email_hash": email_hash, "email_key": address_identity(email)}
+    row = (await session.execute(_SIGNUP_ADDRESS, params)).one()
+    found = SubscriberRow(*row[1:]) if row[1] is not None else None
+    return bool(row[0]), found
+
+
+_SUBSCRIBER_BY_KEY = sa.select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.key == sa.bindparam("key"))
+
+
 async def get_subscriber_by_key(session: AsyncSession, key: str) -> SubscriberRow | None:
     """The subscriber with this opaque key."""
-    return await _one_subscriber(session, subscribers.c.key == key)
+    # Built once: every link a resident follows starts here.
+    row = (await session.execute(_SUBSCRIBER_BY_KEY, {"key": key})).first()
+    return SubscriberRow(*row) if row else None
 
 
 async def get_subscriber_by_id(session: AsyncSession, subscriber_id: int) -> SubscriberRow | None:
@@ -75,6 +105,9 @@ async def change_subscriber_status(
     return bool(getattr(result, "rowcount", 0))
 
 
+_INSERT_SUBSCRIBER = sa.insert(subscribers).returning(*_SUBSCRIBER_COLUMNS)  # values: given
+
+
 async def insert_subscriber(
     session: AsyncSession,
     *,
@@ -89,24 +122,20 @@ async def insert_subscriber(
 ) -> SubscriberRow:
     """Insert an active subscriber; a concurrent insert of any spelling of the address raises
     IntegrityError."""
-    query = (
-        sa.insert(subscribers)
-        .values(
-            key=key,
-            email=email,
-            email_key=address_identity(email),
-            name=name,
-            language=language,
-            status=SubscriberStatus.ACTIVE,
-            source_site_id=source_site_id,
-            custom_values=custom_values,
-            municipality=municipality,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(*_SUBSCRIBER_COLUMNS)
-    )
-    return SubscriberRow(*(await session.execute(query)).one())
+    values = {
+        "key": key,
+        "email": email,
+        "email_key": address_identity(email),
+        "name": name,
+        "language": language,
+        "status": SubscriberStatus.ACTIVE,
+        "source_site_id": source_site_id,
+        "custom_values": custom_values,
+        "municipality": municipality,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return SubscriberRow(*(await session.execute(_INSERT_SUBSCRIBER, values)).one())
 
 
 async def touch_subscriber(session: AsyncSession, subscriber_id: int, now: datetime) -> None:

@@ -106,6 +106,21 @@ async def confirm_pending_lists(
     return changed
 
 
+# Built once (every unsubscribe link runs one); the values come with the call.
+_LEAVE_ALL = (
+    sa.update(subscriptions)
+    .where(
+        subscriptions.c.subscriber_id == sa.bindparam("member"),
+        subscriptions.c.status != SubscriptionStatus.UNSUBSCRIBED,
+    )
+    .values(status=SubscriptionStatus.UNSUBSCRIBED, unsubscribed_at=sa.bindparam("now"))
+    .returning(subscriptions.c.list_id)
+)
+_LEAVE_LISTS = _LEAVE_ALL.where(
+    subscriptions.c.list_id.in_(sa.bindparam("list_ids", expanding=True))
+)
+
+
 async def leave_lists(
     session: AsyncSession, subscriber_id: int, list_ids: Collection[int] | None, now: datetime
 ) -> list[int]:
@@ -117,18 +132,11 @@ async def leave_lists(
     """
     if list_ids is not None and not list_ids:
         return []
-    conditions = [
-        subscriptions.c.subscriber_id == subscriber_id,
-        subscriptions.c.status != SubscriptionStatus.UNSUBSCRIBED,
-    ]
-    if list_ids is not None:
-        conditions.append(subscriptions.c.list_id.in_(list(list_ids)))
-    result = await session.execute(
-        sa.update(subscriptions)
-        .where(*conditions)
-        .values(status=SubscriptionStatus.UNSUBSCRIBED, unsubscribed_at=now)
-        .returning(subscriptions.c.list_id)
-    )
+    params: dict[str, object] = {"member": subscriber_id, "now": now}
+    if list_ids is None:
+        result = await session.execute(_LEAVE_ALL, params)
+    else:
+        result = await session.execute(_LEAVE_LISTS, {**params, "list_ids": list(list_ids)})
     changed = sorted(int(list_id) for list_id in result.scalars())
     if changed:
         await recount_confirmed_lists(session, [subscriber_id], touched_at=now)
