@@ -55,5 +55,5 @@ def test_small_run_writes_a_result_file_per_endpoint(
         assert document["configuration"].endswith(", 4 connections")
         headline = document["headline"]
         assert set(headline) >= {"req/s", "bare req/s", "% of bare", "p99 ms", "CPU ms/request"}
-        assert headline["req/s"] > 0
+        assert all(isinstance(value, int | float) for value in headline.values()), headline
         assert document["figures"]["endpoint"]["verified"] is True

@@ -73,7 +73,8 @@ async def test_sigterm_stops_the_process_cleanly(
     }
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.mailer", env=env)
     try:
-        for _ in range(500):
+        # Up to 30 s to start: a loaded CI machine has taken more than 10 s to import and connect.
+        for _ in range(1500):
             if await redis.exists(HEALTH_CHECK_KEY_TRANSACTIONAL, HEALTH_CHECK_KEY_BULK) == 2:
                 break
             await asyncio.sleep(0.02)
