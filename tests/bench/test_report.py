@@ -33,3 +33,20 @@ def test_a_new_run_appears_with_its_figures(
     assert report.main(["--results", str(tmp_path / "results"), "--doc", str(doc), "--check"]) == 0
     doc.write_text(text.replace("| msg/s | 20 |", "| msg/s | 99 |"))
     assert report.main(["--results", str(tmp_path / "results"), "--doc", str(doc), "--check"]) == 1
+
+
+def test_the_summary_is_of_the_newest_code_and_every_run_is_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BREVDUE_BENCH_RESULTS", str(tmp_path / "results"))
+    for second, (commit, value) in enumerate((("old", 1.0), ("new", 40.0), ("new", 60.0))):
+        header = record.describe_run("example", {})
+        header["commit"] = commit
+        header["started_at"] = f"2026-11-30T12:00:0{second}+00:00"
+        record.write_result(header, "one configuration", {}, {"msg/s": value})
+    doc = tmp_path / "benchmarks.md"
+    assert report.main(["--results", str(tmp_path / "results"), "--doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert "3 runs; the summary is of the 2 runs of the newest code measured (new)." in text
+    assert "| msg/s | 50 | 40 | 60 | 2 |" in text
+    assert "| old |" in text

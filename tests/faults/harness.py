@@ -33,6 +33,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from brevdue_cli.redis_server import LocalRedis, free_port, is_reachable, start_local_redis
+from services.mailer.config import MailerOptions
 from shared.addresses import address_identity
 from shared.db import create_engine
 from shared.schema import campaign_runs, deliveries, mailing_lists, subscribers, subscriptions
@@ -365,6 +366,8 @@ class Stack:
             BREVDUE_MAILER_RELAY_COOLDOWN="1",
             BREVDUE_MAILER_BATCH_SIZE="100",
             BREVDUE_MAILER_CHUNK_SIZE="25",
+            # As when docs/reliability.md's figures were taken (the bound on open claims).
+            BREVDUE_MAILER_BULK_MAX_JOBS="4",
             BREVDUE_MAILER_SMTP_CONNECTIONS="4",
             BREVDUE_MAILER_POLL_DELAY="0.1",
             BREVDUE_MAILER_SHUTDOWN_GRACE="5",
@@ -699,7 +702,7 @@ class SignUps:
 def open_claims_at_most(stack: Stack, size: FaultSize) -> int:
     """The most ledger rows the mailers can hold claimed ('sending') at one moment."""
     env = stack.env
-    per_process = int(env.get("BREVDUE_MAILER_BULK_MAX_JOBS", "4")) * int(
+    per_process = int(env.get("BREVDUE_MAILER_BULK_MAX_JOBS", MailerOptions().bulk_max_jobs)) * int(
         env["BREVDUE_MAILER_CHUNK_SIZE"]
     )
     return size.mailers * per_process
