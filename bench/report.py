@@ -177,12 +177,22 @@ def _configuration_section(configuration: str, runs: list[Run]) -> Iterator[str]
     names = _figure_names(runs)
     yield f"#### {configuration}"
     yield ""
-    yield f"{len(runs)} run{'s' if len(runs) != 1 else ''}."
+    # The code changes between runs of one configuration: the summary is of the newest code's
+    # runs (a median over several versions would describe none of them); every run is listed.
+    newest = runs[-1].commit
+    latest = [run for run in runs if run.commit == newest] if newest else runs
+    if len(latest) == len(runs):
+        yield f"{len(runs)} run{'s' if len(runs) != 1 else ''}."
+    else:
+        yield (
+            f"{len(runs)} runs; the summary is of the {len(latest)} run"
+            f"{'s' if len(latest) != 1 else ''} of the newest code measured ({newest})."
+        )
     yield ""
     yield "| figure | median | min | max | runs |"
     yield "|---|---:|---:|---:|---:|"
     for name in names:
-        values = [v for run in runs if (v := run.headline.get(name)) is not None]
+        values = [v for run in latest if (v := run.headline.get(name)) is not None]
         if not values:
             continue
         yield (

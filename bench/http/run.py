@@ -518,7 +518,8 @@ def record(
         print(f"  NOT VERIFIED: wrk counted {figures['requests']}, database {figures['database']}")
     write_result(
         header,
-        f"{endpoint}, {connections} connections",
+        f"{endpoint}, {connections} connections"
+        + (f", {processes} processes" if (processes := header["settings"]["workers"]) != 1 else ""),
         {"endpoint": figures, "bare": reference},
         headline,
         name_suffix=f"{endpoint}-{connections}",
