@@ -265,6 +265,18 @@ async def wait_for(condition: Any, within: float = 10) -> None:
         await asyncio.sleep(0.02)
 
 
+async def settled_count(server: SlowSMTPServer, quiet: float, within: float = 10) -> int:
+    """The number of messages received once none has arrived for ``quiet`` seconds."""
+    deadline = time.monotonic() + within
+    count = len(server.messages)
+    while True:
+        await asyncio.sleep(quiet)
+        if len(server.messages) == count:
+            return count
+        assert time.monotonic() < deadline, "the relay kept receiving"
+        count = len(server.messages)
+
+
 async def test_pause_mid_campaign_stops_sending_until_resumed(
     api: Api, db: AsyncEngine, slow_smtp: SlowSMTPServer, slow_worker: None, redis: Redis
 ) -> None:
@@ -272,8 +284,9 @@ async def test_pause_mid_campaign_stops_sending_until_resumed(
     campaign_id = await start(api)
     await wait_for(lambda: len(slow_smtp.messages) >= 3)
     assert (await api.post(f"/api/campaigns/{campaign_id}/pause")).status_code == 200
-    await asyncio.sleep(0.3)  # the chunk in flight (at most 2 messages) completes
-    at_pause = len(slow_smtp.messages)
+    # The chunks in flight complete (one per running batch, 2 messages each, queued for the
+    # relay's 3 connections): wait until nothing has arrived for 0.4 s.
+    at_pause = await settled_count(slow_smtp, quiet=0.4)
     await asyncio.sleep(1.0)  # ~20 more would have gone out by now
     assert len(slow_smtp.messages) == at_pause < 30
     body = (await api.get(f"/api/campaigns/{campaign_id}")).json()
