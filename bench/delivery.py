@@ -46,6 +46,7 @@ from jinja2 import Template
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
+from bench.processes import cpu_seconds, peak_rss_mb
 from bench.record import describe_run, fresh_postgres_database, write_result
 from brevdue_cli.redis_server import free_port
 from services.mailer.config import MailerOptions
@@ -225,24 +226,6 @@ def naive_loop(port: int, recipients: int) -> dict[str, float]:
 
 # --- CPU accounting ------------------------------------------------------------------------
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time a process (all its threads) has used so far; None if gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
 
 def _postgres_processes(database: str | None) -> dict[int, bool]:
     """PostgreSQL server processes on this machine: pid -> serves ``database``."""
@@ -276,14 +259,14 @@ class PostgresMeter:
     def start(self) -> None:
         """Take the starting point."""
         for pid in _postgres_processes(self.database):
-            cpu = _cpu_seconds(pid)
+            cpu = cpu_seconds(pid)
             if cpu is not None:
                 self.first[pid] = self.last[pid] = cpu
 
     def sample(self) -> None:
         """Note every server process's CPU time now."""
         for pid, serves_us in _postgres_processes(self.database).items():
-            cpu = _cpu_seconds(pid)
+            cpu = cpu_seconds(pid)
             if cpu is None:
                 continue
             self.first.setdefault(pid, 0.0)
@@ -422,8 +405,8 @@ async def brevdue(
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # let every process finish starting up
         pool = await create_job_pool(args.redis_url, BULK_QUEUE)
-        mailer_before = [_cpu_seconds(worker.pid) or 0.0 for worker in workers]
-        sink_before = _cpu_seconds(sink_pid) or 0.0
+        mailer_before = [cpu_seconds(worker.pid) or 0.0 for worker in workers]
+        sink_before = cpu_seconds(sink_pid) or 0.0
         redis_before = await _redis_cpu(redis)
         postgres.start()
         started = time.perf_counter()
@@ -448,11 +431,11 @@ async def brevdue(
         elapsed = time.perf_counter() - started
         postgres.sample()
         mailer_cpu = [
-            (_cpu_seconds(w.pid) or 0.0) - b for w, b in zip(workers, mailer_before, strict=True)
+            (cpu_seconds(w.pid) or 0.0) - b for w, b in zip(workers, mailer_before, strict=True)
         ]
-        sink_cpu = (_cpu_seconds(sink_pid) or 0.0) - sink_before
+        sink_cpu = (cpu_seconds(sink_pid) or 0.0) - sink_before
         redis_cpu = await _redis_cpu(redis) - redis_before
-        rss = [_peak_rss_mb(worker.pid) for worker in workers]
+        rss = [peak_rss_mb(worker.pid) for worker in workers]
         async with engine.connect() as conn:
             counts: dict[str, int] = dict(
                 (

@@ -34,7 +34,6 @@ import shutil
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -42,6 +41,7 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bench.processes import cpu_seconds, peak_rss_mb
 from bench.record import describe_run, fresh_postgres_database, write_result
 from brevdue_cli.redis_server import free_port
 from shared.contracts import StartCampaign
@@ -247,20 +247,9 @@ async def reset_ledger(engine: AsyncEngine) -> None:
     await _vacuum(engine)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process (all its threads) has used so far; 0 if gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+def _cpu_or_zero(pid: int) -> float:
+    # A process gone meanwhile (a backend that disconnected) has used nothing more.
+    return cpu_seconds(pid) or 0.0
 
 
 async def _backends(engine: AsyncEngine) -> dict[int, float]:
@@ -275,7 +264,7 @@ async def _backends(engine: AsyncEngine) -> dict[int, float]:
                 )
             )
         ).scalars()
-        return {int(pid): _cpu_seconds(int(pid)) for pid in pids}
+        return {int(pid): _cpu_or_zero(int(pid)) for pid in pids}
 
 
 class RedisSampler:
@@ -346,7 +335,7 @@ async def fan_out(
         await asyncio.sleep(1.0)  # every process started, the reconciler's first run done
         pool = await create_job_pool(args.redis_url, BULK_QUEUE)
         await sampler.start()
-        cpu_before = [_cpu_seconds(worker.pid) for worker in workers]
+        cpu_before = [_cpu_or_zero(worker.pid) for worker in workers]
         backends_before = await _backends(engine)
         started = time.perf_counter()
         await enqueue(pool, START_CAMPAIGN, StartCampaign(campaign_id=campaign_id))
@@ -367,13 +356,13 @@ async def fan_out(
                 if done is not None and done[0]:
                     break
         elapsed = time.perf_counter() - started
-        cpu = [round(_cpu_seconds(w.pid) - b, 2) for w, b in zip(workers, cpu_before, strict=True)]
+        cpu = [round(_cpu_or_zero(w.pid) - b, 2) for w, b in zip(workers, cpu_before, strict=True)]
         backends_after = await _backends(engine)
         await sampler.stop()
         postgres_cpu = sum(
             after - backends_before.get(pid, 0.0) for pid, after in backends_after.items()
         )
-        rss = [_peak_rss_mb(worker.pid) for worker in workers]
+        rss = [round(peak_rss_mb(worker.pid), 1) for worker in workers]
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -463,7 +452,7 @@ async def reference(engine: AsyncEngine) -> dict[str, Any]:
         backend = int((await conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one())
         await conn.rollback()
         transaction = await conn.begin()
-        cpu = _cpu_seconds(backend)
+        cpu = _cpu_or_zero(backend)
         started = time.perf_counter()
         values = {
             "c": campaign_id,
@@ -473,7 +462,7 @@ async def reference(engine: AsyncEngine) -> dict[str, Any]:
         }
         result = await conn.execute(sa.text(_REFERENCE), values)
         elapsed = time.perf_counter() - started
-        cpu = _cpu_seconds(backend) - cpu
+        cpu = _cpu_or_zero(backend) - cpu
         await transaction.rollback()
     async with engine.begin() as conn:
         await conn.execute(sa.text("DELETE FROM campaigns WHERE id = :c"), {"c": campaign_id})

@@ -21,9 +21,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -154,17 +152,6 @@ def write_result(
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     print(f"written: {path}")
     return path
-
-
-def spread(values: Iterable[float]) -> dict[str, float]:
-    """Median, min and max of some figures (at least one)."""
-    items = sorted(values)
-    return {
-        "median": statistics.median(items),
-        "min": items[0],
-        "max": items[-1],
-        "runs": len(items),
-    }
 
 
 async def fresh_postgres_database(url: str, *, keep: bool = False) -> None:

@@ -43,6 +43,7 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
+from bench.processes import cpu_seconds as process_cpu_seconds
 from bench.record import describe_run, fresh_postgres_database, write_result
 from brevdue_cli.commands import web_workers
 from shared.db import create_engine
@@ -63,7 +64,6 @@ ENDPOINTS = ("subscribe-form", "subscribe-json", "unsubscribe")
 # Subscribers seeded per unsubscribe run: the duration times this rate. A faster run starts
 # over at its first token (the repeats change nothing and are reported).
 TOKEN_RATE = 2500
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --- the database ----------------------------------------------------------------------------
@@ -299,12 +299,7 @@ def process_tree(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of ``pid`` and its descendants so far."""
-    total = 0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / _TICKS
+    return sum(process_cpu_seconds(member) or 0.0 for member in process_tree(pid))
 
 
 # --- wrk ---------------------------------------------------------------------------------------
