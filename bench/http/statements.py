@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 from litestar.testing import AsyncTestClient
 from redis.asyncio.connection import AbstractConnection
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.subscriptions.app import create_app
 from shared.links import sign_unsubscribe
@@ -45,6 +47,38 @@ def counting_redis() -> Iterator[Counter[str]]:
         AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
 
 
+@contextmanager
+def counting_database(engine: AsyncEngine) -> Iterator[Counter[str]]:
+    """Count SQL statements and transactions on ``engine`` while the block runs: those run
+    through SQLAlchemy (its events) and those run on the driver connection directly
+    (queries/first_signup.py), where a statement outside a transaction is one of its own."""
+    counts: Counter[str] = Counter()
+
+    def on_execute(*_args: Any) -> None:
+        counts["statements"] += 1
+
+    def on_begin(*_args: Any) -> None:
+        counts["transactions"] += 1
+
+    original = asyncpg.Connection._execute
+
+    async def driver_execute(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        counts["statements"] += 1
+        if not self.is_in_transaction():
+            counts["transactions"] += 1
+        return await original(self, *args, **kwargs)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+    event.listen(engine.sync_engine, "begin", on_begin)
+    asyncpg.Connection._execute = driver_execute
+    try:
+        yield counts
+    finally:
+        asyncpg.Connection._execute = original
+        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
+        event.remove(engine.sync_engine, "begin", on_begin)
+
+
 async def count_round_trips(
     settings: Settings, list_id: int, unsubscribe_keys: list[str], prefix: str
 ) -> dict[str, dict[str, float]]:
@@ -54,16 +88,6 @@ async def count_round_trips(
     results: dict[str, dict[str, float]] = {}
     async with AsyncTestClient(app) as client:
         engine = app.state.engine
-        sql: Counter[str] = Counter()
-
-        def on_execute(*_args: Any) -> None:
-            sql["statements"] += 1
-
-        def on_begin(*_args: Any) -> None:
-            sql["transactions"] += 1
-
-        event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
-        event.listen(engine.sync_engine, "begin", on_begin)
         # The first request of each kind fills caches (sites, custom fields, statement cache).
         tokens = [sign_unsubscribe(signer, key, 1, [list_id]) for key in unsubscribe_keys]
         kinds: dict[str, Callable[[int], Awaitable[httpx.Response]]] = {
@@ -91,8 +115,7 @@ async def count_round_trips(
         }
         for name, send in kinds.items():
             await send(0)
-            sql.clear()
-            with counting_redis() as trips:
+            with counting_database(engine) as sql, counting_redis() as trips:
                 for n in range(1, REQUESTS + 1):
                     response = await send(n)
                     if response.status_code >= 400:

@@ -90,9 +90,32 @@ async def record(
 ) -> None:
     """Append one event per list; the IP is kept only when the setting asks for it.
     ``consented_by`` names who consented (youth lists say it)."""
+    events = records(
+        event,
+        list_ids,
+        source=source,
+        language=language,
+        now=now,
+        record_ip=record_ip,
+        consented_by=consented_by,
+    )
+    await queries.insert_consent_events(session, subscriber_id, events)
+
+
+def records(
+    event: ConsentEvent,
+    list_ids: Collection[int],
+    *,
+    source: ConsentSource,
+    language: str,
+    now: datetime,
+    record_ip: bool,
+    consented_by: str | None = None,
+) -> list[ConsentRecord]:
+    """The records ``record`` appends, one per list in id order."""
     ip = _kept_ip(source.ip, record_ip)
     version = shown_version(source.text_version) if event == ConsentEvent.REQUESTED else None
-    events = [
+    return [
         ConsentRecord(
             list_id=list_id,
             event=event,
@@ -106,7 +129,6 @@ async def record(
         )
         for list_id in sorted(set(list_ids))
     ]
-    await queries.insert_consent_events(session, subscriber_id, events)
 
 
 async def record_confirmed(
