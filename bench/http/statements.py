@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
+import asyncpg.transaction
 import httpx
 from litestar.testing import AsyncTestClient
 from redis.asyncio.connection import AbstractConnection
@@ -50,31 +51,40 @@ def counting_redis() -> Iterator[Counter[str]]:
 @contextmanager
 def counting_database(engine: AsyncEngine) -> Iterator[Counter[str]]:
     """Count SQL statements and transactions on ``engine`` while the block runs: those run
-    through SQLAlchemy (its events) and those run on the driver connection directly
-    (queries/first_signup.py), where a statement outside a transaction is one of its own."""
+    through SQLAlchemy (its events) and those run on asyncpg directly (queries/driver.py),
+    where a statement outside a transaction is one of its own."""
     counts: Counter[str] = Counter()
 
     def on_execute(*_args: Any) -> None:
         counts["statements"] += 1
 
     def on_begin(*_args: Any) -> None:
-        counts["transactions"] += 1
+        # On PostgreSQL every BEGIN, SQLAlchemy's too, is the driver's (counted below).
+        if engine.dialect.name != "postgresql":
+            counts["transactions"] += 1
 
-    original = asyncpg.Connection._execute
+    original_execute = asyncpg.Connection._execute
+    original_start = asyncpg.transaction.Transaction.start
 
     async def driver_execute(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
         counts["statements"] += 1
         if not self.is_in_transaction():
             counts["transactions"] += 1
-        return await original(self, *args, **kwargs)
+        return await original_execute(self, *args, **kwargs)
+
+    async def driver_begin(self: asyncpg.transaction.Transaction) -> None:
+        counts["transactions"] += 1
+        await original_start(self)
 
     event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
     event.listen(engine.sync_engine, "begin", on_begin)
     asyncpg.Connection._execute = driver_execute
+    asyncpg.transaction.Transaction.start = driver_begin
     try:
         yield counts
     finally:
-        asyncpg.Connection._execute = original
+        asyncpg.Connection._execute = original_execute
+        asyncpg.transaction.Transaction.start = original_start
         event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
         event.remove(engine.sync_engine, "begin", on_begin)
 

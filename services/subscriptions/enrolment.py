@@ -181,9 +181,31 @@ async def withdraw(
     changed = await queries.leave_lists(session, member.id, list_ids, now)
     if not changed:
         return []
-    await consent.record(
-        session,
-        member.id,
+    await queries.insert_consent_events(
+        session, member.id, withdrawal_consent(member, changed, via=via, now=now, language=language)
+    )
+    if audited:
+        await audit.record(
+            session,
+            actor=actor,
+            action=audit.UNSUBSCRIBED,
+            email=member.email,
+            details=withdrawal_details(via, changed, campaign_id),
+            now=now,
+        )
+    return changed
+
+
+def withdrawal_consent(
+    member: Member,
+    changed: Collection[int],
+    *,
+    via: str,
+    now: datetime,
+    language: str | None = None,
+) -> list[queries.ConsentRecord]:
+    """The ``withdrawn`` consent records of the subscriptions a withdrawal ended."""
+    return consent.records(
         ConsentEvent.WITHDRAWN,
         changed,
         source=ConsentSource(via),
@@ -191,19 +213,16 @@ async def withdraw(
         now=now,
         record_ip=False,
     )
-    if audited:
-        details: dict[str, object] = {"via": via, "lists": len(changed)}
-        if campaign_id is not None:
-            details["campaign_id"] = campaign_id
-        await audit.record(
-            session,
-            actor=actor,
-            action=audit.UNSUBSCRIBED,
-            email=member.email,
-            details=details,
-            now=now,
-        )
-    return changed
+
+
+def withdrawal_details(
+    via: str, changed: Collection[int], campaign_id: int | None
+) -> dict[str, object]:
+    """What the audit entry of a withdrawal says beside who and when."""
+    details: dict[str, object] = {"via": via, "lists": len(changed)}
+    if campaign_id is not None:
+        details["campaign_id"] = campaign_id
+    return details
 
 
 def _as_subscriber(member: Member) -> SubscriberRow:

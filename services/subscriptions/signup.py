@@ -33,7 +33,7 @@ from services.subscriptions.outbox import (
     render_confirmation,
     render_guardian_request,
 )
-from services.subscriptions.queries import CustomFieldRow, ListRow, first_signup
+from services.subscriptions.queries import CustomFieldRow, ListRow, driver, first_signup
 from services.subscriptions.resident_events import announce, slugs_of
 from services.subscriptions.schemas import (
     SignupRequest,
@@ -300,13 +300,14 @@ async def _first_signup(
     same address): the general path then records it.
     """
     engine = session.bind
-    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
+    if not driver.on_postgresql(engine):
         return None
+    assert isinstance(engine, AsyncEngine)
     try:
         return await _record_first_signup(engine, request, source, outbox, guard)
     except first_signup.AddressTaken:
         return None
-    except first_signup.DRIVER_ERRORS as exc:
+    except driver.DRIVER_ERRORS as exc:
         # Rolled back: the general path answers, with its own handling of a database away.
         log.warning("signup.first_signup_failed", error=type(exc).__name__)
         return None
@@ -319,9 +320,9 @@ async def _record_first_signup(
     outbox: Outbox,
     guard: SignupGuard | None,
 ) -> SignupResult | None:
-    async with first_signup.driver_connection(engine) as driver:
+    async with driver.driver_connection(engine) as connection:
         found = await first_signup.probe(
-            driver,
+            connection,
             email_hash=address_hash(request.email),
             email_key=address_identity(request.email),
             site_key=request.site_key,
@@ -353,7 +354,7 @@ async def _record_first_signup(
             )
         settings = outbox.settings
         await first_signup.insert(
-            driver,
+            connection,
             first_signup.NewSubscriber(
                 key=key,
                 email=request.email,

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, enrolment, queries
-from services.subscriptions.links import read_unsubscribe_token, sign_preferences
+from services.subscriptions.audit import address_hash
+from services.subscriptions.links import UnsubscribeLink, read_unsubscribe_token, sign_preferences
+from services.subscriptions.queries import driver, link_withdrawal
 from services.subscriptions.resident_events import announce, slugs_of
 from shared.clock import utcnow
 from shared.jobs import JobQueue
 from shared.tokens import TokenSigner
 
 log = structlog.get_logger(__name__)
+
+# How a withdrawal through the link is recorded (consent events' form, audit detail).
+_VIA = "link"
 
 
 @dataclass(frozen=True)
@@ -56,26 +63,19 @@ async def unsubscribe(
     requests get the same answer, so the link is idempotent and reveals nothing.
     """
     link = read_unsubscribe_token(signer, token)
-    async with session.begin():
-        subscriber = await queries.get_subscriber_by_key(session, link.subscriber_key)
-        if subscriber is None:
-            log.info("unsubscribe.unknown_subscriber", campaign=link.campaign_id)
-            return UnsubscribeResult(None)
-        list_ids = None if everything else link.list_ids
-        changed = await enrolment.withdraw(
-            session,
-            subscriber,
-            list_ids,
-            via="link",
-            actor=audit.RESIDENT,
-            campaign_id=link.campaign_id,
-            now=utcnow(),
-        )
-        # One look-up for the lists the page names and those the announcement names.
-        named = set(list_ids or ())
-        rows = await queries.get_lists_by_id(session, named.union(changed))
-        lists = [row for row in rows if row.id in named]
-        left = [row for row in rows if row.id in changed]
+    list_ids = None if everything else link.list_ids
+    withdrawal = None
+    if driver.on_postgresql(session.bind):
+        withdrawal = await _withdraw_on_driver(session.bind, link, list_ids)
+    if withdrawal is None:
+        withdrawal = await _withdraw(session, link, list_ids)
+    subscriber, changed, rows = withdrawal
+    if subscriber is None:
+        log.info("unsubscribe.unknown_subscriber", campaign=link.campaign_id)
+        return UnsubscribeResult(None)
+    named = set(list_ids or ())
+    lists = [row for row in rows if row.id in named]
+    left = [row for row in rows if row.id in changed]
     if jobs is not None:
         await announce(
             jobs,
@@ -92,6 +92,67 @@ async def unsubscribe(
         changed=len(changed),
     )
     return replace(_result(signer, subscriber, lists), changed=len(changed))
+
+
+# Whose link it was (None: nobody's), the lists the withdrawal ended, and the rows of those
+# and of the lists the link names.
+_Withdrawal = tuple[queries.SubscriberRow | None, list[int], list[queries.ListRow]]
+
+
+async def _withdraw(
+    session: AsyncSession, link: UnsubscribeLink, list_ids: Collection[int] | None
+) -> _Withdrawal:
+    async with session.begin():
+        subscriber = await queries.get_subscriber_by_key(session, link.subscriber_key)
+        if subscriber is None:
+            return None, [], []
+        changed = await enrolment.withdraw(
+            session,
+            subscriber,
+            list_ids,
+            via=_VIA,
+            actor=audit.RESIDENT,
+            campaign_id=link.campaign_id,
+            now=utcnow(),
+        )
+        # One look-up for the lists the page names and those the announcement names.
+        rows = await queries.get_lists_by_id(session, set(list_ids or ()).union(changed))
+    return subscriber, changed, rows
+
+
+async def _withdraw_on_driver(
+    engine: Any, link: UnsubscribeLink, list_ids: Collection[int] | None
+) -> _Withdrawal | None:
+    """``_withdraw`` on PostgreSQL in three statements (queries/link_withdrawal.py); None,
+    rolled back, when the driver fails: the session's path then answers."""
+    try:
+        async with driver.driver_transaction(engine) as connection:
+            now = utcnow()
+            found = await link_withdrawal.leave(connection, link.subscriber_key, list_ids, now)
+            if found is None:
+                return None, [], []
+            subscriber, changed = found.subscriber, found.changed
+            wanted = set(list_ids or ()).union(changed)
+            if not changed:
+                return subscriber, changed, await link_withdrawal.get_lists(connection, wanted)
+            await link_withdrawal.lock_subscriber(connection, subscriber.id)
+            rows = await link_withdrawal.record(
+                connection,
+                subscriber.id,
+                consent=enrolment.withdrawal_consent(subscriber, changed, via=_VIA, now=now),
+                audit=link_withdrawal.AuditEntry(
+                    actor=audit.RESIDENT,
+                    action=audit.UNSUBSCRIBED,
+                    subscriber_ref=address_hash(subscriber.email),
+                    details=enrolment.withdrawal_details(_VIA, changed, link.campaign_id),
+                ),
+                list_ids=wanted,
+                now=now,
+            )
+            return subscriber, changed, rows
+    except driver.DRIVER_ERRORS as exc:
+        log.warning("unsubscribe.driver_failed", error=type(exc).__name__)
+        return None
 
 
 def _result(

@@ -15,14 +15,12 @@ column with a value of its own must be added here too (that test fails until it 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asyncpg.exceptions import InterfaceError, PostgresError, UniqueViolationError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from asyncpg.exceptions import UniqueViolationError
 
 from services.subscriptions.queries.consent import ConsentRecord
 from services.subscriptions.queries.lists import ListRow
@@ -87,10 +85,6 @@ class AddressTaken(Exception):
     """A concurrent sign-up inserted the address first."""
 
 
-# What the driver raises for a failed statement or a lost connection (OSError aside).
-DRIVER_ERRORS = (PostgresError, InterfaceError)
-
-
 @dataclass(frozen=True, slots=True)
 class AddressProbe:
     """What a first sign-up needs to know before it writes."""
@@ -99,18 +93,6 @@ class AddressProbe:
     known: bool
     site_id: int | None
     lists: tuple[ListRow, ...]
-
-
-@asynccontextmanager
-async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
-    """A pooled connection's asyncpg connection, each statement its own transaction. The
-    pool hands it out and takes it back as for any session; SQLAlchemy's own transaction is
-    never begun on it."""
-    async with engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None  # a checked-out connection has its driver's
-        yield driver
 
 
 async def probe(
