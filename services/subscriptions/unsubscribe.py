@@ -123,30 +123,28 @@ async def _withdraw(
 async def _withdraw_on_driver(
     engine: Any, link: UnsubscribeLink, list_ids: Collection[int] | None
 ) -> _Withdrawal | None:
-    """``_withdraw`` on PostgreSQL in three statements (queries/link_withdrawal.py); None,
-    rolled back, when the driver fails: the session's path then answers."""
+    """``_withdraw`` on PostgreSQL in two statements (queries/link_withdrawal.py); None,
+    with nothing changed, when the driver fails: the session's path then answers."""
     try:
-        async with driver.driver_transaction(engine) as connection:
-            now = utcnow()
-            found = await link_withdrawal.leave(connection, link.subscriber_key, list_ids, now)
-            if found is None:
+        async with driver.driver_connection(engine) as connection:
+            subscriber = await link_withdrawal.get_subscriber(connection, link.subscriber_key)
+            if subscriber is None:
                 return None, [], []
-            subscriber, changed = found.subscriber, found.changed
-            wanted = set(list_ids or ()).union(changed)
-            if not changed:
-                return subscriber, changed, await link_withdrawal.get_lists(connection, wanted)
-            await link_withdrawal.lock_subscriber(connection, subscriber.id)
-            rows = await link_withdrawal.record(
+            now = utcnow()
+            [record] = enrolment.withdrawal_consent(subscriber, [0], via=_VIA, now=now)
+            changed, rows = await link_withdrawal.leave(
                 connection,
                 subscriber.id,
-                consent=enrolment.withdrawal_consent(subscriber, changed, via=_VIA, now=now),
-                audit=link_withdrawal.AuditEntry(
+                list_ids,
+                withdrawal=link_withdrawal.Withdrawal(
+                    consent=record,
                     actor=audit.RESIDENT,
                     action=audit.UNSUBSCRIBED,
                     subscriber_ref=address_hash(subscriber.email),
-                    details=enrolment.withdrawal_details(_VIA, changed, link.campaign_id),
+                    via=_VIA,
+                    campaign_id=link.campaign_id,
                 ),
-                list_ids=wanted,
+                named=list_ids or (),
                 now=now,
             )
             return subscriber, changed, rows

@@ -4,16 +4,21 @@ whether the link leaves its lists, every list, or nothing (again)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.subscriptions import unsubscribe
+from services.subscriptions import enrolment, unsubscribe
 from services.subscriptions.audit import address_hash
+from services.subscriptions.queries import SubscriberRow
+from shared.clock import utcnow
+from shared.db import create_sessionmaker
 from shared.events import RESIDENT_EVENTS_STREAM, decode_resident_event
 from shared.links import sign_unsubscribe
 from shared.schema import audit_log, consent_events, subscribers, subscriptions
@@ -122,3 +127,58 @@ async def test_a_link_of_an_unknown_subscriber_changes_nothing(
     assert response.status_code == 200
     assert await table_rows(engine, consent_events) == []
     assert await table_rows(engine, audit_log) == []
+
+
+async def test_the_count_is_right_when_a_confirmation_commits_during_the_withdrawal(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    lists: dict[str, int],
+    redis: Redis,
+    signer: TokenSigner,
+) -> None:
+    """A confirmation of another list holds the subscriber row (locked, counted, not yet
+    committed) while the link's statement ends a subscription: the statement waits for the
+    row and lowers the count the confirmation stored, so both changes are counted."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks and concurrent transactions: PostgreSQL")
+    await sign_up(client, redis, lists=["kultur", "musik"])
+    await sign_up(client, redis, confirm=False, lists=["born"])
+    person = await _subscriber(engine, "maja@example.org")
+    member = SubscriberRow(
+        person["id"], person["key"], person["email"], None, person["language"], "active"
+    )
+    token = sign_unsubscribe(signer, person["key"], 7, [lists["kultur"]])
+    async with create_sessionmaker(engine)() as session, session.begin():
+        confirmed = await enrolment.confirm(
+            session, member, [lists["born"]], now=utcnow(), ip=None, record_ip=False
+        )
+        assert confirmed == [lists["born"]]
+        leaving = asyncio.create_task(
+            client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+        )
+        await _until_waiting_for_a_lock(engine)
+        assert not leaving.done()
+    assert (await leaving).status_code == 200
+    statuses = {
+        row["list_id"]: row["status"]
+        for row in await table_rows(engine, subscriptions)
+        if row["subscriber_id"] == person["id"]
+    }
+    assert statuses == {
+        lists["kultur"]: "unsubscribed",
+        lists["musik"]: "confirmed",
+        lists["born"]: "confirmed",
+    }
+    assert (await _subscriber(engine, person["email"]))["confirmed_lists"] == 2
+
+
+async def _until_waiting_for_a_lock(engine: AsyncEngine) -> None:
+    for _attempt in range(200):
+        async with engine.connect() as connection:
+            waiting = await connection.scalar(
+                sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the withdrawal never waited for the confirmation's lock")

@@ -29,11 +29,3 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
         driver = raw.driver_connection
         assert driver is not None  # a checked-out connection has its driver's
         yield driver
-
-
-@asynccontextmanager
-async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[Any]:
-    """``driver_connection`` in a transaction, committed when the block ends and rolled back
-    when it raises."""
-    async with driver_connection(engine) as driver, driver.transaction():
-        yield driver

@@ -1,6 +1,8 @@
 """What a subscriber's subscriptions say about whether any audience may hold them, kept on the
 subscriber (``subscribers.confirmed_lists``) so that counting a segment needs no pass over
-every subscription. Every statement that confirms or ends a subscription recounts here."""
+every subscription. Every statement that confirms or ends a subscription recounts here, but
+for the unsubscribe link on PostgreSQL, which lowers the count in its one statement
+(link_withdrawal.py says why that is the same number)."""
 
 from __future__ import annotations
 

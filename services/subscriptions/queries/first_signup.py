@@ -23,7 +23,7 @@ from typing import Any
 from asyncpg.exceptions import UniqueViolationError
 
 from services.subscriptions.queries.consent import ConsentRecord
-from services.subscriptions.queries.lists import ListRow
+from services.subscriptions.queries.lists import ListRow, list_row
 from shared.statuses import SubscriberStatus, SubscriptionStatus
 
 # One row whatever is found: whether the address is erased or known, the site's id, and the
@@ -33,7 +33,7 @@ SELECT
     EXISTS (SELECT 1 FROM suppressions WHERE email_hash = $1) AS suppressed,
     EXISTS (SELECT 1 FROM subscribers WHERE email_key = $2) AS known,
     (SELECT id FROM member_sites WHERE key = $3) AS site_id,
-    l.id, l.slug, l.name_da, l.name_sv, l.name_en, l.double_optin, l.youth
+    l.id, l.slug, l.name_da, l.name_sv, l.name_en, l.double_optin, l.youth, l.youth_fields
 FROM (SELECT 1) AS probe
 LEFT JOIN mailing_lists AS l ON l.is_public AND l.slug = ANY($4::text[])
 ORDER BY l.slug
@@ -101,19 +101,7 @@ async def probe(
     """The address's standing, the site's id and the public lists among ``slugs``."""
     rows = await driver.fetch(_PROBE, email_hash, email_key, site_key, list(slugs))
     first = rows[0]
-    lists = tuple(
-        ListRow(
-            int(row["id"]),
-            row["slug"],
-            row["name_da"],
-            row["name_sv"],
-            row["name_en"],
-            bool(row["double_optin"]),
-            bool(row["youth"]),
-        )
-        for row in rows
-        if row["id"] is not None
-    )
+    lists = tuple(list_row(row) for row in rows if row["id"] is not None)
     site_id = first["site_id"]
     return AddressProbe(
         bool(first["suppressed"]),
@@ -151,44 +139,32 @@ async def insert(
     mail in one statement; the subscriber's id. Raise AddressTaken when a concurrent insert
     of any spelling of the address came first."""
     try:
-        return await _insert(driver, subscriber, list_ids, consent, outbox_job_id, outbox_mail, now)
+        value: int = await driver.fetchval(
+            _INSERT,
+            subscriber.key,
+            subscriber.email,
+            subscriber.email_key,
+            subscriber.name,
+            subscriber.language,
+            subscriber.source_site_id,
+            subscriber.custom_values,
+            subscriber.municipality,
+            now,
+            list(list_ids),
+            [record.list_id for record in consent],
+            [str(record.event) for record in consent],
+            [record.at for record in consent],
+            [record.source_site_id for record in consent],
+            [record.form for record in consent],
+            [record.consent_text_version for record in consent],
+            [record.language for record in consent],
+            [record.ip for record in consent],
+            [record.consented_by for record in consent],
+            outbox_job_id,
+            outbox_mail,
+            str(SubscriberStatus.ACTIVE),
+            str(SubscriptionStatus.PENDING),
+        )
     except UniqueViolationError:
         raise AddressTaken from None
-
-
-async def _insert(  # noqa: PLR0917 - the statement's parameters, in its order
-    driver: Any,
-    subscriber: NewSubscriber,
-    list_ids: Sequence[int],
-    consent: Sequence[ConsentRecord],
-    outbox_job_id: str | None,
-    outbox_mail: str | None,
-    now: datetime,
-) -> int:
-    value: int = await driver.fetchval(
-        _INSERT,
-        subscriber.key,
-        subscriber.email,
-        subscriber.email_key,
-        subscriber.name,
-        subscriber.language,
-        subscriber.source_site_id,
-        subscriber.custom_values,
-        subscriber.municipality,
-        now,
-        list(list_ids),
-        [record.list_id for record in consent],
-        [str(record.event) for record in consent],
-        [record.at for record in consent],
-        [record.source_site_id for record in consent],
-        [record.form for record in consent],
-        [record.consent_text_version for record in consent],
-        [record.language for record in consent],
-        [record.ip for record in consent],
-        [record.consented_by for record in consent],
-        outbox_job_id,
-        outbox_mail,
-        str(SubscriberStatus.ACTIVE),
-        str(SubscriptionStatus.PENDING),
-    )
     return value

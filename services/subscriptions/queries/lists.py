@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +42,25 @@ _LIST_COLUMNS = (
     mailing_lists.c.youth,
     mailing_lists.c.youth_fields,
 )
+
+
+def list_row(row: Mapping[str, Any]) -> ListRow:
+    """A list as a driver's record carries the columns of ``_LIST_COLUMNS`` (queries written
+    for asyncpg: first_signup.py, link_withdrawal.py). SQLAlchemy gives its pooled asyncpg
+    connections a JSON codec, so youth_fields arrives decoded; as text without it."""
+    youth_fields = row["youth_fields"]
+    if isinstance(youth_fields, str):
+        youth_fields = json.loads(youth_fields)
+    return ListRow(
+        int(row["id"]),
+        row["slug"],
+        row["name_da"],
+        row["name_sv"],
+        row["name_en"],
+        bool(row["double_optin"]),
+        bool(row["youth"]),
+        youth_fields,
+    )
 
 
 # Built once (every sign-up reads its lists); the slugs come with the call.
