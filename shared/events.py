@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
 import msgspec
@@ -161,6 +162,26 @@ def decode_resident_event(fields: dict[bytes, bytes]) -> ResidentEvent:
     if payload is None:
         raise msgspec.ValidationError("stream entry has no payload field")
     return _resident_decoder.decode(payload)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """One entry for a capped stream, for scripts that append it as one step of more work."""
+
+    stream: str
+    field: bytes
+    value: bytes
+    max_length: int
+
+
+def resident_event_entry(event: ResidentEvent) -> StreamEntry:
+    """``event`` as ``publish_resident_event`` appends it."""
+    return StreamEntry(
+        RESIDENT_EVENTS_STREAM,
+        PAYLOAD_FIELD,
+        msgspec.msgpack.encode(event),
+        RESIDENT_EVENTS_MAX_LENGTH,
+    )
 
 
 async def publish_resident_event(redis: Redis, event: ResidentEvent) -> None:

@@ -17,8 +17,9 @@ from arq.worker import Function, func
 from redis.exceptions import RedisError, WatchError
 
 from shared.errors import InvalidJobPayload, QueueUnavailable
+from shared.events import StreamEntry
 from shared.job_spec import JobSpec
-from shared.rate_limit import Script, run_script
+from shared.rate_limit import ATTEMPT_LUA, AttemptWindow, Decision, Script, decision, run_script
 
 P = TypeVar("P", bound=msgspec.Struct)
 R = TypeVar("R")
@@ -89,15 +90,38 @@ class JobQueue(Protocol):
 # result exists, then sets both in MULTI/EXEC (three round trips, a connection held for them).
 # A script runs atomically, so the same check-then-set needs no WATCH. Same keys, same job
 # encoding, same answer when the id is taken: nothing written.
-# KEYS: job, result, queue. ARGV: expiry ms, job, score, job id. Returns 1 when enqueued.
-_ENQUEUE: Final = Script(
-    """
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-return 1
+# As a Lua function, for scripts that enqueue as one step of more work (enqueue_within_limit).
+# Returns 1 when enqueued, 0 when the id is taken.
+ENQUEUE_LUA: Final = """
+local function enqueue(job_key, result_key, queue, expiry, job, score, job_id)
+  if redis.call('EXISTS', job_key, result_key) > 0 then return 0 end
+  redis.call('PSETEX', job_key, expiry, job)
+  redis.call('ZADD', queue, score, job_id)
+  return 1
+end
 """
+# KEYS: job, result, queue. ARGV: expiry ms, job, score, job id.
+_ENQUEUE: Final = Script(
+    ENQUEUE_LUA + "return enqueue(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n"
 )
+
+
+def _job_script_values(
+    jobs: ArqRedis,
+    function: str,
+    payload: Any,
+    *,
+    job_id: str,
+    queue: str | None,
+    expires: float | None,
+) -> tuple[list[str], list[str | bytes | int]]:
+    """The keys (job, result, queue) and the arguments (expiry ms, job, score, job id) of
+    ``ENQUEUE_LUA``'s ``enqueue``: the job as arq writes it, without a deferral."""
+    queue_name = queue or jobs.default_queue_name
+    enqueued_at = timestamp_ms()
+    job = arq_job_bytes(function, (payload,), {}, None, enqueued_at, serializer=jobs.job_serializer)
+    keys = [job_key_prefix + job_id, result_key_prefix + job_id, queue_name]
+    return keys, [to_ms(expires) or jobs.expires_extra_ms, job, enqueued_at, job_id]
 
 
 async def _enqueue_job(
@@ -111,24 +135,12 @@ async def _enqueue_job(
 ) -> Job | None:
     """``jobs.enqueue_job(function, payload, _job_id=…, _queue_name=…, _expires=…)``, without a
     deferral, in one round trip."""
-    queue_name = queue or jobs.default_queue_name
-    enqueued_at = timestamp_ms()
-    job = arq_job_bytes(function, (payload,), {}, None, enqueued_at, serializer=jobs.job_serializer)
-    done = await run_script(
-        jobs,
-        _ENQUEUE,
-        3,
-        job_key_prefix + job_id,
-        result_key_prefix + job_id,
-        queue_name,
-        to_ms(expires) or jobs.expires_extra_ms,
-        job,
-        enqueued_at,
-        job_id,
+    keys, values = _job_script_values(
+        jobs, function, payload, job_id=job_id, queue=queue, expires=expires
     )
-    if not done:
+    if not await run_script(jobs, _ENQUEUE, 3, *keys, *values):
         return None
-    return Job(job_id, redis=jobs, _queue_name=queue_name, _deserializer=jobs.job_deserializer)
+    return Job(job_id, redis=jobs, _queue_name=keys[2], _deserializer=jobs.job_deserializer)
 
 
 async def enqueue(
@@ -167,6 +179,77 @@ async def enqueue(
     except (RedisError, OSError, TimeoutError) as exc:
         log.warning("job.enqueue_failed", job=spec.name, error=repr(exc))
         raise QueueUnavailable(spec.name, "the job queue cannot be reached") from exc
+
+
+# KEYS: the limit's, job, result, queue, stream. ARGV: the attempt's window, limit and member;
+# the job's expiry, job, score and id; the stream entry's maximum length, field and value
+# (value '': no entry). Returns {milliseconds to wait (0: counted), 1 when enqueued}.
+_ENQUEUE_WITHIN_LIMIT: Final = Script(
+    ATTEMPT_LUA
+    + ENQUEUE_LUA
+    + """
+local wait = attempt(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])
+local enqueued = 0
+if wait == 0 then
+  enqueued = enqueue(KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+end
+if ARGV[10] ~= '' then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', ARGV[9], ARGV[10])
+end
+return {wait, enqueued}
+"""
+)
+
+
+async def enqueue_within_limit(
+    jobs: ArqRedis,
+    spec: JobSpec[P, Any],
+    payload: P,
+    *,
+    limit: AttemptWindow,
+    key: str,
+    entry: StreamEntry | None = None,
+) -> tuple[Decision, bool]:
+    """Count an attempt for ``key`` in ``limit`` and, if it is allowed, enqueue ``spec`` with
+    ``payload`` under its deterministic id; append ``entry`` to its stream either way. One
+    round trip, where ``limit.hit``, ``enqueue`` and an XADD take three. Returns the limit's
+    decision and whether the job was enqueued (False: refused, or the id was taken).
+
+    Raises QueueUnavailable as ``enqueue`` does.
+    """
+    job_keys, job_values = _job_script_values(
+        jobs,
+        spec.name,
+        spec.encode(payload),
+        job_id=spec.job_id(payload),
+        queue=spec.queue,
+        expires=None,
+    )
+    limit_key, *attempt = limit.attempt(key)
+    stream, field, value, max_length = (
+        (entry.stream, entry.field, entry.value, entry.max_length) if entry else ("", b"", b"", 0)
+    )
+    try:
+        async with asyncio.timeout(ENQUEUE_TIMEOUT):
+            reply = await run_script(
+                jobs,
+                _ENQUEUE_WITHIN_LIMIT,
+                5,
+                limit_key,
+                *job_keys,
+                stream or limit_key,  # a key for Redis's sake when there is no entry
+                *attempt,
+                *job_values,
+                max_length,
+                field,
+                value,
+            )
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("job.enqueue_failed", job=spec.name, error=repr(exc))
+        raise QueueUnavailable(spec.name, "the job queue cannot be reached") from exc
+    assert isinstance(reply, list)
+    wait_ms, enqueued = (int(str(value)) for value in reply)
+    return decision(wait_ms), enqueued == 1
 
 
 async def enqueue_many(

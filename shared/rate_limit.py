@@ -75,22 +75,24 @@ async def run_script(
 # attempts are dropped, and a new one is recorded only when fewer than `limit` remain, all
 # in one script so concurrent requests from many processes cannot overshoot. Time comes from
 # Redis itself, so the service hosts' clocks do not have to agree.
-_ATTEMPT: Final = Script(
-    """
-local key = KEYS[1]
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, now, ARGV[3])
-  redis.call('PEXPIRE', key, window)
-  return 0
+# As a Lua function, for scripts that count an attempt as one step of more work
+# (shared/jobs.py: enqueue_within_limit). Returns 0 (counted) or the milliseconds to wait.
+ATTEMPT_LUA: Final = """
+local function attempt(key, window, limit, member)
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) < limit then
+    redis.call('ZADD', key, now, member)
+    redis.call('PEXPIRE', key, window)
+    return 0
+  end
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
 """
+_ATTEMPT: Final = Script(
+    ATTEMPT_LUA + "return attempt(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])\n"
 )
 
 
@@ -113,11 +115,19 @@ class AttemptWindow:
 
     async def hit(self, key: str) -> Decision:
         """Record an attempt for ``key`` if the window has room; refused ones are not counted."""
-        args = (self._prefix + key, str(self.window * 1000), str(self.limit), uuid4().hex)
-        wait_ms = int(str(await run_script(self._redis, _ATTEMPT, 1, *args)))
-        if wait_ms == 0:
-            return Decision(True)
-        return Decision(False, max(1, math.ceil(wait_ms / 1000)))
+        wait_ms = int(str(await run_script(self._redis, _ATTEMPT, 1, *self.attempt(key))))
+        return decision(wait_ms)
+
+    def attempt(self, key: str) -> tuple[str, str, str, str]:
+        """The Redis key and the arguments of ``ATTEMPT_LUA``'s ``attempt`` for ``key``."""
+        return (self._prefix + key, str(self.window * 1000), str(self.limit), uuid4().hex)
+
+
+def decision(wait_ms: int) -> Decision:
+    """What ``attempt`` answered (0, or the milliseconds to wait), as a Decision."""
+    if wait_ms == 0:
+        return Decision(True)
+    return Decision(False, max(1, math.ceil(wait_ms / 1000)))
 
 
 # --- message rates ------------------------------------------------------------------------

@@ -135,6 +135,11 @@ class SignupGuard:
             return True
         return await self.mx.check(email) is not Verdict.UNDELIVERABLE
 
+    def confirmation_mails(self, email: str) -> tuple[AttemptWindow, str]:
+        """The daily allowance of confirmation mails and ``email``'s key in it, to count a
+        mail in the round trip that enqueues it (shared.jobs.enqueue_within_limit)."""
+        return self._confirm_mails, address_key(email)
+
     async def may_send_confirmation(self, email: str) -> bool:
         """Count a confirmation mail to ``email``; False once today's allowance is used."""
         decision = await self._confirm_mails.hit(address_key(email))

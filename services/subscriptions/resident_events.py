@@ -33,15 +33,28 @@ async def announce(
     campaign_id: int | None = None,
 ) -> None:
     """Publish one event about ``lists`` (none: nothing changed, nothing said)."""
-    if not lists or not isinstance(redis, Redis):
+    event = resident_event(event_type, subscriber_key, lists, campaign_id=campaign_id)
+    if event is None or not isinstance(redis, Redis):
         # The job pool the handlers are given is an arq pool, a Redis client; the check
         # only narrows the type the domain functions declare for it.
         return
-    event = ResidentEvent(
+    await announce_resident_event(redis, event)
+
+
+def resident_event(
+    event_type: EventType,
+    subscriber_key: str,
+    lists: Collection[str],
+    *,
+    campaign_id: int | None = None,
+) -> ResidentEvent | None:
+    """The event about ``lists``, stamped now; None when there are none."""
+    if not lists:
+        return None
+    return ResidentEvent(
         type=event_type,
         at=time.time(),
         subscriber_key=subscriber_key,
         lists=tuple(lists),
         campaign_id=campaign_id,
     )
-    await announce_resident_event(redis, event)

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import msgspec
 import structlog
+from arq.connections import ArqRedis
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -28,13 +29,12 @@ from services.subscriptions.links import (
 )
 from services.subscriptions.outbox import (
     Outbox,
-    enqueue_mail,
     keep_and_enqueue,
     render_confirmation,
     render_guardian_request,
 )
 from services.subscriptions.queries import CustomFieldRow, ListRow, driver, first_signup
-from services.subscriptions.resident_events import announce, slugs_of
+from services.subscriptions.resident_events import announce, resident_event, slugs_of
 from services.subscriptions.schemas import (
     SignupRequest,
     SubscribeBody,
@@ -46,7 +46,8 @@ from shared.addresses import address_identity
 from shared.answer_time import minimum_duration
 from shared.clock import utcnow
 from shared.contracts import OutboundMail
-from shared.jobs import JobQueue
+from shared.events import resident_event_entry
+from shared.jobs import JobQueue, enqueue_within_limit
 from shared.languages import LANGUAGES
 from shared.queues import SEND_TRANSACTIONAL
 from shared.statuses import ConsentEvent, SubscriberStatus, SubscriptionStatus
@@ -158,8 +159,7 @@ async def subscribe(
         if guard is not None:
             await _check_address(guard, request)
         first = await _first_signup(session, request, source=source, outbox=outbox, guard=guard)
-        if first is not None:
-            await _announce_signup(outbox.jobs, first)
+        if first is not None:  # announced with its mail's enqueue
             return first
         for attempt in range(1, _ATTEMPTS + 1):
             try:
@@ -293,18 +293,21 @@ async def _first_signup(
     guard: SignupGuard | None,
 ) -> SignupResult | None:
     """On PostgreSQL, record the first sign-up of an address for public double opt-in lists
-    (no youth list) in two statements instead of the general path's six; the rows, the mail
-    and the answer are the general path's for such a sign-up (queries/first_signup.py).
+    (no youth list) in two statements instead of the general path's six, and its Redis work
+    after the per-address limit in one round trip instead of three; the rows, the mail, the
+    event and the answer are the general path's for such a sign-up (queries/first_signup.py).
 
     None, with nothing written, for any other sign-up (or a concurrent first sign-up of the
     same address): the general path then records it.
     """
-    engine = session.bind
-    if not driver.on_postgresql(engine):
+    engine, jobs = session.bind, outbox.jobs
+    if not driver.on_postgresql(engine) or guard is None or not isinstance(jobs, ArqRedis):
         return None
     assert isinstance(engine, AsyncEngine)
     try:
-        return await _record_first_signup(engine, request, source, outbox, guard)
+        return await _record_first_signup(
+            engine, jobs, request, source=source, outbox=outbox, guard=guard
+        )
     except first_signup.AddressTaken:
         return None
     except driver.DRIVER_ERRORS as exc:
@@ -315,10 +318,12 @@ async def _first_signup(
 
 async def _record_first_signup(
     engine: AsyncEngine,
+    jobs: ArqRedis,
     request: SignupRequest,
+    *,
     source: ConsentSource,
     outbox: Outbox,
-    guard: SignupGuard | None,
+    guard: SignupGuard,
 ) -> SignupResult | None:
     async with driver.driver_connection(engine) as connection:
         found = await first_signup.probe(
@@ -340,18 +345,16 @@ async def _record_first_signup(
         now = utcnow()
         key = secrets.token_hex(16)
         list_ids = sorted(row.id for row in lists)
-        changes = {"joined": slugs_of(lists, list_ids), "confirmed": ()}
-        mail = None
-        if guard is None or await guard.may_send_confirmation(request.email):
-            # A new subscriber has confirmed nothing: the mail greets without a name.
-            mail = _confirmation_mail(
-                outbox,
-                subscriber_key=key,
-                email=request.email,
-                greeting=None,
-                request=request,
-                pending=lists,
-            )
+        # A new subscriber has confirmed nothing: the mail greets without a name.
+        mail = _confirmation_mail(
+            outbox,
+            subscriber_key=key,
+            email=request.email,
+            greeting=None,
+            request=request,
+            pending=lists,
+        )
+        job_id = SEND_TRANSACTIONAL.job_id(mail)
         settings = outbox.settings
         await first_signup.insert(
             connection,
@@ -376,21 +379,35 @@ async def _record_first_signup(
                 now=now,
                 record_ip=settings.record_consent_ip,
             ),
-            outbox_job_id=SEND_TRANSACTIONAL.job_id(mail) if mail else None,
+            outbox_job_id=job_id,
             outbox_mail=_json(mail),
             now=now,
         )
-    if mail is None:
-        log.info("signup.confirmation_withheld", subscriber=key, lists=list_ids)
-        return SignupResult(key, tuple(list_ids), None, **changes)
+    joined = slugs_of(lists, list_ids)
     # After the commit, unlike outbox.enqueue_mails: the insert is one statement, and a
     # transaction around it for the enqueue would cost two round trips more. The mail is kept
     # in the outbox by that statement, so if Redis fails here the request fails (as before
     # the commit) but the mail is not lost: the outbox sweep finds no trace of its job and
-    # enqueues it.
-    job_id = await enqueue_mail(outbox.jobs, mail)
+    # enqueues it. The daily allowance of confirmation mails, the enqueue and the event are
+    # one round trip; a mail over the allowance (which a new address has rarely used) is
+    # forgotten again, and its rows stay pending, as on the general path.
+    event = resident_event("subscriber.subscribed", key, joined)
+    allowance, address = guard.confirmation_mails(request.email)
+    allowed, _queued = await enqueue_within_limit(
+        jobs,
+        SEND_TRANSACTIONAL,
+        mail,
+        limit=allowance,
+        key=address,
+        entry=resident_event_entry(event) if event else None,
+    )
+    if not allowed.allowed:
+        async with driver.driver_connection(engine) as connection:
+            await first_signup.forget_mail(connection, job_id)
+        log.info("signup.confirmation_withheld", subscriber=key, lists=list_ids)
+        return SignupResult(key, tuple(list_ids), None, joined=joined)
     log.info("signup.pending", subscriber=key, lists=list_ids, job=job_id)
-    return SignupResult(key, tuple(list_ids), job_id, **changes)
+    return SignupResult(key, tuple(list_ids), job_id, joined=joined)
 
 
 def _json(value: object) -> str | None:

@@ -15,17 +15,20 @@ from brevdue_cli.redis_server import free_port
 from shared import jobs
 from shared.contracts import BatchResult, StartCampaign
 from shared.errors import QueueUnavailable
+from shared.events import StreamEntry
 from shared.job_spec import JobSpec
 from shared.jobs import (
     create_job_pool,
     deserialize_job,
     enqueue,
     enqueue_many,
+    enqueue_within_limit,
     job_function,
     job_result,
     redis_settings,
     serialize_job,
 )
+from shared.rate_limit import AttemptWindow
 
 QUEUE = "brevdue:queue:test-jobs"
 # A job of the tests' own, so that no service's worker is involved.
@@ -182,3 +185,49 @@ async def test_a_hung_redis_is_reported_as_unavailable(monkeypatch: pytest.Monke
     finally:
         await hung.aclose()
         server.close()
+
+
+async def test_a_job_within_a_limit_is_counted_enqueued_and_announced_in_one_script(
+    pool: ArqRedis, redis: Redis, redis_url: str
+) -> None:
+    await redis.script_flush()  # the script is sent by its text when Redis does not hold it
+    window = AttemptWindow(pool, "test-jobs", limit=2, window=60)
+    stream = "brevdue:stream:test-jobs"
+    entry = StreamEntry(stream, b"payload", b"first", 10)
+    decision, queued = await enqueue_within_limit(
+        pool, COUNT, StartCampaign(campaign_id=1), limit=window, key="k", entry=entry
+    )
+    assert decision.allowed and queued
+    # The id is taken: counted, announced, not queued twice.
+    decision, queued = await enqueue_within_limit(
+        pool, COUNT, StartCampaign(campaign_id=1), limit=window, key="k"
+    )
+    assert decision.allowed and not queued
+    # Over the limit: refused with the time to wait, not queued, the entry appended all the same.
+    entry = StreamEntry(stream, b"payload", b"third", 10)
+    decision, queued = await enqueue_within_limit(
+        pool, COUNT, StartCampaign(campaign_id=2), limit=window, key="k", entry=entry
+    )
+    assert not decision.allowed and not queued
+    assert 1 <= decision.retry_after <= 60
+    assert [fields for _id, fields in await redis.xrange(stream)] == [
+        {b"payload": b"first"},
+        {b"payload": b"third"},
+    ]
+    # Another key has its own allowance; the hit counted as AttemptWindow.hit counts it.
+    assert (await window.hit("other")).allowed
+    assert not (await window.hit("k")).allowed
+    await run_burst(redis_url)
+    assert handled == [StartCampaign(campaign_id=1)]
+
+
+async def test_a_job_within_a_limit_to_an_unreachable_redis_is_unavailable() -> None:
+    refused = ArqRedis(host="127.0.0.1", port=free_port(), job_serializer=serialize_job)
+    window = AttemptWindow(refused, "test-jobs", limit=2, window=60)
+    try:
+        with pytest.raises(QueueUnavailable, match="cannot be reached"):
+            await enqueue_within_limit(
+                refused, COUNT, StartCampaign(campaign_id=9), limit=window, key="k"
+            )
+    finally:
+        await refused.aclose()

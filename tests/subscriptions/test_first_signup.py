@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.subscriptions import signup
+from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.app import create_app
 from shared.contracts import OutboundMail
 from shared.events import RESIDENT_EVENTS_STREAM, decode_resident_event
@@ -152,3 +153,34 @@ async def test_concurrent_first_sign_ups_of_one_mailbox_make_one_subscriber(
     mails = await queued_mails(redis)
     assert len(mails) == len(answers)
     assert {mail.message_key.split(":")[1] for mail in mails} == {people[0]["key"]}
+
+
+async def test_a_first_sign_up_over_the_daily_mail_allowance_stays_pending_unmailed(
+    settings: Settings,
+    live_server: Any,
+    engine: AsyncEngine,
+    lists: dict[str, int],
+    redis: Redis,
+) -> None:
+    """An address that has used today's confirmation mails (say, signed up and erased by
+    staff since) is recorded as pending, with no mail queued or kept, on either path."""
+    guard = SignupGuard(redis, settings)
+    for _mail in range(settings.confirm_mails_per_address_per_day):
+        assert await guard.may_send_confirmation("ny@example.org")
+    async with (
+        live_server(create_app(settings)) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=10) as client,
+    ):
+        response = await subscribe_json(client, email="ny@example.org", lists=["kultur"])
+    assert response.status_code == 202
+    [person] = await table_rows(engine, subscribers)
+    assert [row["status"] for row in await table_rows(engine, subscriptions)] == ["pending"]
+    assert await queued_mails(redis) == []
+    assert await table_rows(engine, mail_outbox) == []
+    events = [
+        decode_resident_event(fields)
+        for _id, fields in await redis.xrange(RESIDENT_EVENTS_STREAM, "-", "+")
+    ]
+    assert [(event.type, event.subscriber_key, event.lists) for event in events] == [
+        ("subscriber.subscribed", person["key"], ("kultur",))
+    ]

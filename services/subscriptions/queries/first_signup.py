@@ -168,3 +168,8 @@ async def insert(
     except UniqueViolationError:
         raise AddressTaken from None
     return value
+
+
+async def forget_mail(driver: Any, job_id: str) -> None:
+    """Drop a kept mail that is not to be sent after all."""
+    await driver.execute("DELETE FROM mail_outbox WHERE job_id = $1", job_id)
