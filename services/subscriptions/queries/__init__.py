@@ -2,7 +2,8 @@
 
 Split by aggregate. Query functions take a session and never begin or commit: the domain
 function that calls them owns the transaction. Rows are frozen dataclasses. Callers use
-``queries.<function>``.
+``queries.<function>``. The exceptions are the two hottest paths on PostgreSQL, SQL text on the
+asyncpg connection (``driver``, ``first_signup``, ``link_withdrawal``; imported as modules).
 """
 
 from services.subscriptions.queries.archive import (
