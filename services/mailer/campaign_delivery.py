@@ -170,11 +170,18 @@ async def _deliver_chunk(
     ids = [r.delivery_id for r in chunk]
     # Consent is checked again at the claim, in the claim's own statement: a batch's rows may
     # wait seconds for their chunk, and a resident who unsubscribed meanwhile gets nothing.
-    async with runtime.engine.begin() as conn:
-        claimed = await queries.claim(conn, ids, utcnow(), in_audience)
-        unclaimed = [i for i in ids if i not in claimed]  # usually none: one statement only
-        departed = await queries.skip_departed(conn, unclaimed, in_audience, utcnow())
-    if claimed:
+    writer = runtime.ledger_writer
+    if writer is not None:
+        # SQLite has one writer at a time, and the claim's UPDATE reads the subscriptions
+        # after taking the write lock: no unsubscribe can commit while it runs, so the claim
+        # sees every one answered before it and needs no re-check.
+        claimed, departed = await writer.run(queries.claim_chunk, ids, utcnow(), in_audience)
+    else:
+        async with runtime.engine.begin() as conn:
+            claimed = await queries.claim(conn, ids, utcnow(), in_audience)
+            unclaimed = [i for i in ids if i not in claimed]  # usually none: one statement only
+            departed = await queries.skip_departed(conn, unclaimed, in_audience, utcnow())
+    if claimed and writer is None:
         # Asked once more, after the claim's commit. The claiming statement reads the residents'
         # subscriptions as of its own start (READ COMMITTED), so an unsubscribe that commits
         # while it runs is not seen by it, and the resident may already have been told "you
@@ -207,6 +214,9 @@ async def _deliver_chunk(
 
 
 async def _settle(runtime: MailerRuntime, outcomes: list[Outcome], untouched: list[int]) -> None:
+    if runtime.ledger_writer is not None:
+        await runtime.ledger_writer.run(queries.settle_chunk, outcomes, untouched, utcnow())
+        return
     async with runtime.engine.begin() as conn:
         await queries.record_outcomes(conn, outcomes, utcnow())
         await queries.release(conn, untouched, utcnow())
