@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -442,10 +445,59 @@ def settle_chunk(
     conn: sa.Connection, outcomes: Sequence[Outcome], untouched: Sequence[int], now: datetime
 ) -> None:
     """``record_outcomes`` and ``release`` on a blocking connection (SQLite's writer thread)."""
-    if outcomes:
+    if outcomes and conn.dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 38):
+        conn.execute(_record_outcomes_from_json(now), {"outcomes": _outcomes_json(conn, outcomes)})
+    elif outcomes:
         conn.execute(_record_outcome(now), _outcome_values(outcomes))
     if untouched:
         conn.execute(_release(untouched, now))
+
+
+# A chunk's outcomes as one JSON array, one [id, status, code, response, sent_at, variant] each.
+_OUTCOME = sa.func.json_each(sa.bindparam("outcomes", type_=sa.Text)).table_valued("value")
+
+
+def _outcome_field(index: int, type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
+    return sa.func.json_extract(_OUTCOME.c.value, f"$[{index}]", type_=type_)
+
+
+def _record_outcomes_from_json(now: datetime) -> sa.UpdateBase:
+    """``record_outcomes`` as one UPDATE … FROM json_each (SQLite 3.38+): the executemany ran
+    the statement once per row, with SQLAlchemy's parameter processing per row in Python and
+    the GIL given up and taken back at each step (0.9 of 2.1 ms of CPU per chunk of 100)."""
+    return (
+        sa.update(deliveries)
+        .where(deliveries.c.id == _outcome_field(0, sa.Integer()))
+        .where(_unindexed_status() == DeliveryStatus.SENDING)
+        .values(
+            status=_outcome_field(1, sa.Text()),
+            last_code=_outcome_field(2, sa.Integer()),
+            last_response=_outcome_field(3, sa.Text()),
+            sent_at=_outcome_field(4, sa.Text()),
+            variant=_outcome_field(5, sa.Text()),
+            updated_at=now,
+        )
+    )
+
+
+def _outcomes_json(conn: sa.Connection, outcomes: Sequence[Outcome]) -> str:
+    # sent_at as the dialect stores a DateTime, so that it reads back like any other.
+    stored = deliveries.c.sent_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return json.dumps(
+        [
+            [
+                outcome.delivery_id,
+                outcome.status,
+                outcome.code,
+                (outcome.response or "")[:500] or None,
+                None
+                if outcome.sent_at is None
+                else (stored(outcome.sent_at) if stored else outcome.sent_at.isoformat(" ")),
+                outcome.variant,
+            ]
+            for outcome in outcomes
+        ]
+    )
 
 
 async def requeue_stuck_sending(conn: AsyncConnection, before: datetime, now: datetime) -> int:
