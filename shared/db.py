@@ -36,6 +36,7 @@ __all__ = [
     "create_sessionmaker",
     "create_web_engine",
     "is_sqlite",
+    "sqlite_writer",
 ]
 
 _P = ParamSpec("_P")
