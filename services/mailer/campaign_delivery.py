@@ -152,8 +152,13 @@ def _count(runtime: MailerRuntime, report: BatchReport) -> None:
 
 async def _finish_if_done(runtime: MailerRuntime, campaign_id: int) -> None:
     """End the run when no row waits any more, and announce the campaign sent."""
-    async with runtime.engine.begin() as conn:
-        finished = await queries.finish_if_done(conn, campaign_id, utcnow())
+    if runtime.ledger_writer is not None:
+        finished = await runtime.ledger_writer.run(
+            queries.finish_run_if_done, campaign_id, utcnow()
+        )
+    else:
+        async with runtime.engine.begin() as conn:
+            finished = await queries.finish_if_done(conn, campaign_id, utcnow())
     if finished:
         await announce_sent(runtime.events, runtime.engine, campaign_id)
 
