@@ -31,6 +31,7 @@ from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
 from shared.clock import utcnow
 from shared.contracts import DeliverBatch
+from shared.db import SqliteWriter
 from shared.segment_sql import Context
 from shared.statuses import CampaignStatus, DeliveryStatus, RunState
 from shared.template_limits import TemplateLimitError
@@ -180,7 +181,7 @@ async def _deliver_chunk(
         # SQLite has one writer at a time, and the claim's UPDATE reads the subscriptions
         # after taking the write lock: no unsubscribe can commit while it runs, so the claim
         # sees every one answered before it and needs no re-check.
-        claimed, departed = await writer.run(queries.claim_chunk, ids, utcnow(), in_audience)
+        claimed, departed = await _claim_on_writer(writer, ids, in_audience)
     else:
         async with runtime.engine.begin() as conn:
             claimed = await queries.claim(conn, ids, utcnow(), in_audience)
@@ -216,6 +217,26 @@ async def _deliver_chunk(
     untouched = [r.delivery_id for r in mine if r.delivery_id not in started]
     await _settle(runtime, outcomes, untouched)
     return outcomes, len(untouched), len(departed)
+
+
+async def _claim_on_writer(
+    writer: SqliteWriter,
+    ids: list[int],
+    in_audience: sa.ColumnElement[bool],
+) -> tuple[set[int], set[int]]:
+    """The chunk's claim on SQLite's writer thread. A claim under way there commits even when
+    this job is stopped meanwhile (shutdown, job timeout): its rows then go straight back to
+    the queue, not to the reconciler minutes later."""
+    claiming = asyncio.ensure_future(writer.run(queries.claim_chunk, ids, utcnow(), in_audience))
+    try:
+        return await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+        try:
+            claimed, _departed = await claiming
+            await writer.run(queries.settle_chunk, [], sorted(claimed), utcnow())
+        except Exception as exc:  # the database may be what failed: the reconciler has it
+            log.warning("chunk.unreleased", rows=len(ids), error=type(exc).__name__)
+        raise
 
 
 async def _settle(runtime: MailerRuntime, outcomes: list[Outcome], untouched: list[int]) -> None:
