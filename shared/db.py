@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -25,7 +29,18 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["AsyncSession", "create_engine", "create_sessionmaker", "create_web_engine", "is_sqlite"]
+__all__ = [
+    "AsyncSession",
+    "SqliteWriter",
+    "create_engine",
+    "create_sessionmaker",
+    "create_web_engine",
+    "is_sqlite",
+    "sqlite_writer",
+]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 def is_sqlite(database_url: str) -> bool:
@@ -92,6 +107,58 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+class SqliteWriter:
+    """Write transactions on an SQLite file, each run whole in one hop to a thread of its own.
+
+    SQLite lets one connection write at a time, and a transaction holds that lock from its
+    first write to its commit. Through aiosqlite each statement, fetch, cursor close and commit
+    is a hop to the connection's thread and back through the event loop, so a loop busy with
+    rendering stretched the hold to tens of milliseconds, and the other connections (eight
+    batches per process, two processes) slept in SQLite's busy handler meanwhile (1, 2, 5 … up
+    to 100 ms per try): half of a chunk's time was spent waiting for the lock. Here the lock is
+    held only while SQLite works, and one process's writes queue on its one thread instead of
+    sleeping against each other. Same statements, same transactions: only the thread changes.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url).set(drivername="sqlite")
+        self._engine = sa.create_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0
+        )
+        event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+
+    async def run(
+        self,
+        work: Callable[Concatenate[sa.Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """``work(conn, *args, **kwargs)`` in one transaction on the writer thread."""
+        transaction = functools.partial(self._transaction, work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, transaction)
+
+    def _transaction(
+        self, work: Callable[Concatenate[sa.Connection, _P], _T], *args: Any, **kwargs: Any
+    ) -> _T:
+        with self._engine.begin() as conn:
+            return work(conn, *args, **kwargs)
+
+    async def close(self) -> None:
+        """Close the connection once the transactions queued before have run."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+        self._thread.shutdown(wait=False)
+
+
+def sqlite_writer(database_url: str) -> SqliteWriter | None:
+    """A ``SqliteWriter`` for an SQLite file; None for PostgreSQL (and for an in-memory
+    database, which another connection would not see)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return SqliteWriter(database_url)
 
 
 def conflict_insert(dialect_name: str, table: sa.Table) -> Any:

@@ -31,6 +31,7 @@ from services.mailer.runtime import MailerRuntime
 from shared.campaign_templates import CampaignTemplateError
 from shared.clock import utcnow
 from shared.contracts import DeliverBatch
+from shared.db import SqliteWriter
 from shared.segment_sql import Context
 from shared.statuses import CampaignStatus, DeliveryStatus, RunState
 from shared.template_limits import TemplateLimitError
@@ -152,8 +153,13 @@ def _count(runtime: MailerRuntime, report: BatchReport) -> None:
 
 async def _finish_if_done(runtime: MailerRuntime, campaign_id: int) -> None:
     """End the run when no row waits any more, and announce the campaign sent."""
-    async with runtime.engine.begin() as conn:
-        finished = await queries.finish_if_done(conn, campaign_id, utcnow())
+    if runtime.ledger_writer is not None:
+        finished = await runtime.ledger_writer.run(
+            queries.finish_run_if_done, campaign_id, utcnow()
+        )
+    else:
+        async with runtime.engine.begin() as conn:
+            finished = await queries.finish_if_done(conn, campaign_id, utcnow())
     if finished:
         await announce_sent(runtime.events, runtime.engine, campaign_id)
 
@@ -170,11 +176,18 @@ async def _deliver_chunk(
     ids = [r.delivery_id for r in chunk]
     # Consent is checked again at the claim, in the claim's own statement: a batch's rows may
     # wait seconds for their chunk, and a resident who unsubscribed meanwhile gets nothing.
-    async with runtime.engine.begin() as conn:
-        claimed = await queries.claim(conn, ids, utcnow(), in_audience)
-        unclaimed = [i for i in ids if i not in claimed]  # usually none: one statement only
-        departed = await queries.skip_departed(conn, unclaimed, in_audience, utcnow())
-    if claimed:
+    writer = runtime.ledger_writer
+    if writer is not None:
+        # SQLite has one writer at a time, and the claim's UPDATE reads the subscriptions
+        # after taking the write lock: no unsubscribe can commit while it runs, so the claim
+        # sees every one answered before it and needs no re-check.
+        claimed, departed = await _claim_on_writer(writer, ids, in_audience)
+    else:
+        async with runtime.engine.begin() as conn:
+            claimed = await queries.claim(conn, ids, utcnow(), in_audience)
+            unclaimed = [i for i in ids if i not in claimed]  # usually none: one statement only
+            departed = await queries.skip_departed(conn, unclaimed, in_audience, utcnow())
+    if claimed and writer is None:
         # Asked once more, after the claim's commit. The claiming statement reads the residents'
         # subscriptions as of its own start (READ COMMITTED), so an unsubscribe that commits
         # while it runs is not seen by it, and the resident may already have been told "you
@@ -206,7 +219,30 @@ async def _deliver_chunk(
     return outcomes, len(untouched), len(departed)
 
 
+async def _claim_on_writer(
+    writer: SqliteWriter,
+    ids: list[int],
+    in_audience: sa.ColumnElement[bool],
+) -> tuple[set[int], set[int]]:
+    """The chunk's claim on SQLite's writer thread. A claim under way there commits even when
+    this job is stopped meanwhile (shutdown, job timeout): its rows then go straight back to
+    the queue, not to the reconciler minutes later."""
+    claiming = asyncio.ensure_future(writer.run(queries.claim_chunk, ids, utcnow(), in_audience))
+    try:
+        return await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+        try:
+            claimed, _departed = await claiming
+            await writer.run(queries.settle_chunk, [], sorted(claimed), utcnow())
+        except Exception as exc:  # the database may be what failed: the reconciler has it
+            log.warning("chunk.unreleased", rows=len(ids), error=type(exc).__name__)
+        raise
+
+
 async def _settle(runtime: MailerRuntime, outcomes: list[Outcome], untouched: list[int]) -> None:
+    if runtime.ledger_writer is not None:
+        await runtime.ledger_writer.run(queries.settle_chunk, outcomes, untouched, utcnow())
+        return
     async with runtime.engine.begin() as conn:
         await queries.record_outcomes(conn, outcomes, utcnow())
         await queries.release(conn, untouched, utcnow())

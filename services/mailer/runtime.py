@@ -21,7 +21,7 @@ from services.mailer.relays import Relay, RelayRouter, parse_relays
 from services.mailer.send_rate import RateLimiter, parse_domain_limits
 from services.mailer.signing import DkimSigner
 from services.mailer.smtp_pool import SmtpPool
-from shared.db import create_engine, create_sessionmaker
+from shared.db import SqliteWriter, create_engine, create_sessionmaker, sqlite_writer
 from shared.queues import BULK_QUEUE, TRANSACTIONAL_QUEUE
 from shared.settings import Settings, SmtpSettings
 from shared.tokens import TokenSigner
@@ -63,6 +63,8 @@ class MailerRuntime:
     costly_campaigns: set[int] = field(default_factory=set)
     # How many of a campaign's messages took longer than SLOW_RENDER to make on the loop.
     slow_renders: dict[int, int] = field(default_factory=dict)
+    # SQLite only: the thread that runs a chunk's claim and outcomes (shared.db.SqliteWriter).
+    ledger_writer: SqliteWriter | None = None
 
     @classmethod
     def start(cls, settings: Settings, options: MailerOptions) -> MailerRuntime:
@@ -113,6 +115,7 @@ class MailerRuntime:
             events=Redis.from_url(settings.redis_url),
             metrics_server=metrics.serve(options.metrics_port) if options.metrics_port else None,
             dkim=load_signer(options),
+            ledger_writer=sqlite_writer(settings.database_url),
         )
 
     def signed(self, message: bytes) -> bytes:
@@ -149,6 +152,8 @@ class MailerRuntime:
         await self.transactional_smtp.close()
         self.renderer.shutdown(wait=False, cancel_futures=True)
         self.campaigns.clear()
+        if self.ledger_writer is not None:
+            await self.ledger_writer.close()
         await self.engine.dispose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -301,7 +304,17 @@ async def skip_departed(
     handed to the relay (see ``campaign_delivery._deliver_chunk``)."""
     if not delivery_ids:
         return set()
-    result = await conn.execute(
+    result = await conn.execute(_skip_departed(delivery_ids, in_audience, now, status))
+    return {int(value) for value in result.scalars().all()}
+
+
+def _skip_departed(
+    delivery_ids: Sequence[int],
+    in_audience: sa.ColumnElement[bool],
+    now: datetime,
+    status: DeliveryStatus,
+) -> sa.UpdateBase:
+    return (
         sa.update(deliveries)
         .where(deliveries.c.id.in_(delivery_ids))
         .where(_unindexed_status() == status)
@@ -309,7 +322,6 @@ async def skip_departed(
         .values(status=DeliveryStatus.SKIPPED, updated_at=now)
         .returning(deliveries.c.id)
     )
-    return {int(value) for value in result.scalars().all()}
 
 
 async def claim(
@@ -328,6 +340,13 @@ async def claim(
     """
     if not delivery_ids:
         return set()
+    result = await conn.execute(_claim(delivery_ids, now, in_audience))
+    return {int(value) for value in result.scalars().all()}
+
+
+def _claim(
+    delivery_ids: Sequence[int], now: datetime, in_audience: sa.ColumnElement[bool] | None
+) -> sa.UpdateBase:
     halted = (
         sa.exists()
         .where(campaigns.c.id == deliveries.c.campaign_id)
@@ -338,7 +357,7 @@ async def claim(
         .where(campaign_runs.c.campaign_id == deliveries.c.campaign_id)
         .where(campaign_runs.c.state == RunState.PAUSE_REQUESTED)
     )
-    result = await conn.execute(
+    return (
         sa.update(deliveries)
         .where(deliveries.c.id.in_(delivery_ids))
         .where(_unindexed_status() == DeliveryStatus.QUEUED)
@@ -348,16 +367,18 @@ async def claim(
         .values(status=DeliveryStatus.SENDING, attempts=deliveries.c.attempts + 1, updated_at=now)
         .returning(deliveries.c.id)
     )
-    return {int(value) for value in result.scalars().all()}
 
 
 async def record_outcomes(
     conn: AsyncConnection, outcomes: Sequence[Outcome], now: datetime
 ) -> None:
     """Write what happened to claimed rows, in one executemany."""
-    if not outcomes:
-        return
-    await conn.execute(
+    if outcomes:
+        await conn.execute(_record_outcome(now), _outcome_values(outcomes))
+
+
+def _record_outcome(now: datetime) -> sa.UpdateBase:
+    return (
         sa.update(deliveries)
         .where(deliveries.c.id == sa.bindparam("b_id"))
         .where(_unindexed_status() == DeliveryStatus.SENDING)
@@ -368,32 +389,115 @@ async def record_outcomes(
             sent_at=sa.bindparam("b_sent_at"),
             variant=sa.bindparam("b_variant"),
             updated_at=now,
-        ),
-        [
-            {
-                "b_id": outcome.delivery_id,
-                "b_status": outcome.status,
-                "b_code": outcome.code,
-                "b_response": (outcome.response or "")[:500] or None,
-                "b_sent_at": outcome.sent_at,
-                "b_variant": outcome.variant,
-            }
-            for outcome in outcomes
-        ],
+        )
     )
+
+
+def _outcome_values(outcomes: Sequence[Outcome]) -> list[dict[str, object]]:
+    return [
+        {
+            "b_id": outcome.delivery_id,
+            "b_status": outcome.status,
+            "b_code": outcome.code,
+            "b_response": (outcome.response or "")[:500] or None,
+            "b_sent_at": outcome.sent_at,
+            "b_variant": outcome.variant,
+        }
+        for outcome in outcomes
+    ]
 
 
 async def release(conn: AsyncConnection, delivery_ids: Sequence[int], now: datetime) -> None:
     """Give claimed rows that were never attempted back to the queue."""
     if delivery_ids:
-        await conn.execute(
-            sa.update(deliveries)
-            .where(deliveries.c.id.in_(delivery_ids))
-            .where(_unindexed_status() == DeliveryStatus.SENDING)
-            .values(
-                status=DeliveryStatus.QUEUED, attempts=deliveries.c.attempts - 1, updated_at=now
-            )
+        await conn.execute(_release(delivery_ids, now))
+
+
+def _release(delivery_ids: Sequence[int], now: datetime) -> sa.UpdateBase:
+    return (
+        sa.update(deliveries)
+        .where(deliveries.c.id.in_(delivery_ids))
+        .where(_unindexed_status() == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.QUEUED, attempts=deliveries.c.attempts - 1, updated_at=now)
+    )
+
+
+def claim_chunk(
+    conn: sa.Connection,
+    delivery_ids: Sequence[int],
+    now: datetime,
+    in_audience: sa.ColumnElement[bool],
+) -> tuple[set[int], set[int]]:
+    """``claim`` a chunk's rows and ``skip_departed`` those it left, on a blocking connection
+    (SQLite's writer thread, ``shared.db.SqliteWriter``); returns (claimed, skipped) ids."""
+    if not delivery_ids:
+        return set(), set()
+    result = conn.execute(_claim(delivery_ids, now, in_audience))
+    claimed = {int(value) for value in result.scalars().all()}
+    unclaimed = [i for i in delivery_ids if i not in claimed]  # usually none
+    if not unclaimed:
+        return claimed, set()
+    result = conn.execute(_skip_departed(unclaimed, in_audience, now, DeliveryStatus.QUEUED))
+    return claimed, {int(value) for value in result.scalars().all()}
+
+
+def settle_chunk(
+    conn: sa.Connection, outcomes: Sequence[Outcome], untouched: Sequence[int], now: datetime
+) -> None:
+    """``record_outcomes`` and ``release`` on a blocking connection (SQLite's writer thread)."""
+    if outcomes and conn.dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 38):
+        conn.execute(_record_outcomes_from_json(now), {"outcomes": _outcomes_json(conn, outcomes)})
+    elif outcomes:
+        conn.execute(_record_outcome(now), _outcome_values(outcomes))
+    if untouched:
+        conn.execute(_release(untouched, now))
+
+
+# A chunk's outcomes as one JSON array, one [id, status, code, response, sent_at, variant] each.
+_OUTCOME = sa.func.json_each(sa.bindparam("outcomes", type_=sa.Text)).table_valued("value")
+
+
+def _outcome_field(index: int, type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
+    return sa.func.json_extract(_OUTCOME.c.value, f"$[{index}]", type_=type_)
+
+
+def _record_outcomes_from_json(now: datetime) -> sa.UpdateBase:
+    """``record_outcomes`` as one UPDATE … FROM json_each (SQLite 3.38+): the executemany ran
+    the statement once per row, with SQLAlchemy's parameter processing per row in Python and
+    the GIL given up and taken back at each step (0.9 of 2.1 ms of CPU per chunk of 100)."""
+    return (
+        sa.update(deliveries)
+        .where(deliveries.c.id == _outcome_field(0, sa.Integer()))
+        .where(_unindexed_status() == DeliveryStatus.SENDING)
+        .values(
+            status=_outcome_field(1, sa.Text()),
+            last_code=_outcome_field(2, sa.Integer()),
+            last_response=_outcome_field(3, sa.Text()),
+            sent_at=_outcome_field(4, sa.Text()),
+            variant=_outcome_field(5, sa.Text()),
+            updated_at=now,
         )
+    )
+
+
+def _outcomes_json(conn: sa.Connection, outcomes: Sequence[Outcome]) -> str:
+    # sent_at as the dialect stores a DateTime, so that it reads back like any other.
+    stored = deliveries.c.sent_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return json.dumps(
+        [
+            [
+                outcome.delivery_id,
+                outcome.status,
+                outcome.code,
+                (outcome.response or "")[:500] or None,
+                None
+                if outcome.sent_at is None
+                else (stored(outcome.sent_at) if stored else outcome.sent_at.isoformat(" ")),
+                outcome.variant,
+            ]
+            for outcome in outcomes
+        ]
+    )
 
 
 async def requeue_stuck_sending(conn: AsyncConnection, before: datetime, now: datetime) -> int:

@@ -60,12 +60,21 @@ async def mark_fanned_out(conn: AsyncConnection, campaign_id: int, now: datetime
 
 async def finish_if_done(conn: AsyncConnection, campaign_id: int, now: datetime) -> bool:
     """Mark the run done when fan-out is over and no row waits; True if this call did it."""
+    return bool((await conn.execute(_finish_if_done(campaign_id, now))).rowcount)
+
+
+def finish_run_if_done(conn: sa.Connection, campaign_id: int, now: datetime) -> bool:
+    """``finish_if_done`` on a blocking connection (SQLite's writer thread)."""
+    return bool(conn.execute(_finish_if_done(campaign_id, now)).rowcount)
+
+
+def _finish_if_done(campaign_id: int, now: datetime) -> sa.UpdateBase:
     pending = (
         sa.exists()
         .where(deliveries.c.campaign_id == campaign_id)
         .where(deliveries.c.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
     )
-    result = await conn.execute(
+    return (
         sa.update(campaign_runs)
         .where(campaign_runs.c.campaign_id == campaign_id)
         .where(campaign_runs.c.fanned_out_at.is_not(None))
@@ -73,7 +82,6 @@ async def finish_if_done(conn: AsyncConnection, campaign_id: int, now: datetime)
         .where(~pending)
         .values(state=RunState.DONE, finished_at=now)
     )
-    return bool(result.rowcount)
 
 
 @dataclass(frozen=True, slots=True)
