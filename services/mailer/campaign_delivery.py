@@ -154,13 +154,18 @@ def _count(runtime: MailerRuntime, report: BatchReport) -> None:
 async def _finish_if_done(runtime: MailerRuntime, campaign_id: int) -> None:
     """End the run when no row waits any more, and announce the campaign sent."""
     if runtime.ledger_writer is not None:
-        finished = await runtime.ledger_writer.run(
-            queries.finish_run_if_done, campaign_id, utcnow()
-        )
-    else:
-        async with runtime.engine.begin() as conn:
-            finished = await queries.finish_if_done(conn, campaign_id, utcnow())
+        # The writer thread commits the end of the run even if this job is stopped meanwhile,
+        # and nobody else would announce it: the announcement is shielded with it.
+        await asyncio.shield(_finish_on_writer(runtime, runtime.ledger_writer, campaign_id))
+        return
+    async with runtime.engine.begin() as conn:
+        finished = await queries.finish_if_done(conn, campaign_id, utcnow())
     if finished:
+        await announce_sent(runtime.events, runtime.engine, campaign_id)
+
+
+async def _finish_on_writer(runtime: MailerRuntime, writer: SqliteWriter, campaign_id: int) -> None:
+    if await writer.run(queries.finish_run_if_done, campaign_id, utcnow()):
         await announce_sent(runtime.events, runtime.engine, campaign_id)
 
 
