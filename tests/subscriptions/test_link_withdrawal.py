@@ -69,7 +69,7 @@ async def test_the_link_writes_what_the_sessions_path_writes(
     everything: bool,
 ) -> None:
     if engine.dialect.name != "postgresql":
-        pytest.skip("the three-statement withdrawal is PostgreSQL's")
+        pytest.skip("the two-statement withdrawal is PostgreSQL's")
     names = ("driver@example.org", "session@example.org")
     for email in names:
         await sign_up(client, redis, email=email, lists=["kultur", "musik", "born"])
