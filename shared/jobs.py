@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, Protocol, TypeVar
 
@@ -58,8 +59,13 @@ def deserialize_job(data: bytes) -> dict[str, Any]:
 
 
 def redis_settings(redis_url: str) -> RedisSettings:
-    """arq connection settings from a redis:// URL."""
-    return RedisSettings.from_dsn(redis_url)
+    """arq connection settings from a redis:// URL.
+
+    A connection may take as long to open as an enqueue may take in all (ENQUEUE_TIMEOUT), not
+    arq's 1 s: with 1 s a worker that opened a connection while its host was busy failed the
+    job it held with a connect timeout (seen in a loaded test run), and a failed job waits for
+    its retry far longer than the slow connect would have taken."""
+    return dataclasses.replace(RedisSettings.from_dsn(redis_url), conn_timeout=int(ENQUEUE_TIMEOUT))
 
 
 async def create_job_pool(redis_url: str, default_queue_name: str) -> ArqRedis:
