@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Final, Protocol, TypeVar
 
 import msgspec
@@ -95,9 +96,9 @@ class JobQueue(Protocol):
 # arq's enqueue_job in one round trip: arq WATCHes the job key, asks whether the job or its
 # result exists, then sets both in MULTI/EXEC (three round trips, a connection held for them).
 # A script runs atomically, so the same check-then-set needs no WATCH. Same keys, same job
-# encoding, same answer when the id is taken: nothing written.
-# As a Lua function, for scripts that enqueue as one step of more work (enqueue_within_limit).
-# Returns 1 when enqueued, 0 when the id is taken.
+# encoding, same answer when the id is taken: nothing written. A Lua function, so that
+# scripts that enqueue as one step of more work (enqueue_within_limit) share it. Returns 1
+# when enqueued, 0 when the id is taken.
 ENQUEUE_LUA: Final = """
 local function enqueue(job_key, result_key, queue, expiry, job, score, job_id)
   if redis.call('EXISTS', job_key, result_key) > 0 then return 0 end
@@ -149,6 +150,20 @@ async def _enqueue_job(
     return Job(job_id, redis=jobs, _queue_name=keys[2], _deserializer=jobs.job_deserializer)
 
 
+@asynccontextmanager
+async def _reaching_the_queue(job: str, **details: object) -> AsyncIterator[None]:
+    """The block's Redis work within ENQUEUE_TIMEOUT; a Redis that cannot be reached or is
+    too slow becomes QueueUnavailable (the services answer 503)."""
+    try:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the call as a task of its
+        # own, which costs every sign-up more than the enqueue's own work.
+        async with asyncio.timeout(ENQUEUE_TIMEOUT):
+            yield
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("job.enqueue_failed", job=job, **details, error=repr(exc))
+        raise QueueUnavailable(job, "the job queue cannot be reached") from exc
+
+
 async def enqueue(
     jobs: JobQueue,
     spec: JobSpec[P, Any],
@@ -162,29 +177,23 @@ async def enqueue(
     Raises QueueUnavailable when Redis cannot be reached or takes longer than ENQUEUE_TIMEOUT.
     """
     job_id = spec.job_id(payload, tag)
-    try:
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the call as a task of its
-        # own, which costs every sign-up more than the enqueue's own work.
-        async with asyncio.timeout(ENQUEUE_TIMEOUT):
-            if isinstance(jobs, ArqRedis):
-                return await _enqueue_job(
-                    jobs,
-                    spec.name,
-                    spec.encode(payload),
-                    job_id=job_id,
-                    queue=spec.queue,
-                    expires=expires,
-                )
-            return await jobs.enqueue_job(
+    async with _reaching_the_queue(spec.name):
+        if isinstance(jobs, ArqRedis):
+            return await _enqueue_job(
+                jobs,
                 spec.name,
                 spec.encode(payload),
-                _job_id=job_id,
-                _queue_name=spec.queue,
-                _expires=expires,
+                job_id=job_id,
+                queue=spec.queue,
+                expires=expires,
             )
-    except (RedisError, OSError, TimeoutError) as exc:
-        log.warning("job.enqueue_failed", job=spec.name, error=repr(exc))
-        raise QueueUnavailable(spec.name, "the job queue cannot be reached") from exc
+        return await jobs.enqueue_job(
+            spec.name,
+            spec.encode(payload),
+            _job_id=job_id,
+            _queue_name=spec.queue,
+            _expires=expires,
+        )
 
 
 # KEYS: the limit's, job, result, queue, stream. ARGV: the attempt's window, limit and member;
@@ -235,24 +244,20 @@ async def enqueue_within_limit(
     stream, field, value, max_length = (
         (entry.stream, entry.field, entry.value, entry.max_length) if entry else ("", b"", b"", 0)
     )
-    try:
-        async with asyncio.timeout(ENQUEUE_TIMEOUT):
-            reply = await run_script(
-                jobs,
-                _ENQUEUE_WITHIN_LIMIT,
-                5,
-                limit_key,
-                *job_keys,
-                stream or limit_key,  # a key for Redis's sake when there is no entry
-                *attempt,
-                *job_values,
-                max_length,
-                field,
-                value,
-            )
-    except (RedisError, OSError, TimeoutError) as exc:
-        log.warning("job.enqueue_failed", job=spec.name, error=repr(exc))
-        raise QueueUnavailable(spec.name, "the job queue cannot be reached") from exc
+    async with _reaching_the_queue(spec.name):
+        reply = await run_script(
+            jobs,
+            _ENQUEUE_WITHIN_LIMIT,
+            5,
+            limit_key,
+            *job_keys,
+            stream or limit_key,  # a key for Redis's sake when there is no entry
+            *attempt,
+            *job_values,
+            max_length,
+            field,
+            value,
+        )
     assert isinstance(reply, list)
     wait_ms, enqueued = (int(str(value)) for value in reply)
     return decision(wait_ms), enqueued == 1
@@ -271,12 +276,8 @@ async def enqueue_many(
         return 0
     if not isinstance(jobs, ArqRedis):
         return sum([await enqueue(jobs, spec, p, tag=tag) is not None for p in payloads])
-    try:
-        async with asyncio.timeout(ENQUEUE_TIMEOUT):
-            added = await _enqueue_pipelined(jobs, spec, payloads, tag)
-    except (RedisError, OSError, TimeoutError) as exc:
-        log.warning("job.enqueue_failed", job=spec.name, jobs=len(payloads), error=repr(exc))
-        raise QueueUnavailable(spec.name, "the job queue cannot be reached") from exc
+    async with _reaching_the_queue(spec.name, jobs=len(payloads)):
+        added = await _enqueue_pipelined(jobs, spec, payloads, tag)
     if added is None:  # one of the ids was enqueued meanwhile: arq's own way, job by job
         return sum([await enqueue(jobs, spec, p, tag=tag) is not None for p in payloads])
     return added
