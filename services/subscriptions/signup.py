@@ -325,11 +325,12 @@ async def _record_first_signup(
     outbox: Outbox,
     guard: SignupGuard,
 ) -> SignupResult | None:
+    email_key = address_identity(request.email)
     async with driver.driver_connection(engine) as connection:
         found = await first_signup.probe(
             connection,
             email_hash=address_hash(request.email),
-            email_key=address_identity(request.email),
+            email_key=email_key,
             site_key=request.site_key,
             slugs=request.list_slugs,
         )
@@ -361,11 +362,13 @@ async def _record_first_signup(
             first_signup.NewSubscriber(
                 key=key,
                 email=request.email,
-                email_key=address_identity(request.email),
+                email_key=email_key,
                 name=request.name,
                 language=request.language,
                 source_site_id=found.site_id,
-                custom_values=_json(request.custom),
+                custom_values=(
+                    None if request.custom is None else msgspec.json.encode(request.custom).decode()
+                ),
                 municipality=request.municipality,
             ),
             list_ids=list_ids,
@@ -380,7 +383,7 @@ async def _record_first_signup(
                 record_ip=settings.record_consent_ip,
             ),
             outbox_job_id=job_id,
-            outbox_mail=_json(mail),
+            outbox_mail=msgspec.json.encode(mail).decode(),
             now=now,
         )
     joined = slugs_of(lists, list_ids)
@@ -408,10 +411,6 @@ async def _record_first_signup(
         return SignupResult(key, tuple(list_ids), None, joined=joined)
     log.info("signup.pending", subscriber=key, lists=list_ids, job=job_id)
     return SignupResult(key, tuple(list_ids), job_id, joined=joined)
-
-
-def _json(value: object) -> str | None:
-    return None if value is None else msgspec.json.encode(value).decode()
 
 
 async def _announce_signup(redis: JobQueue, result: SignupResult) -> None:

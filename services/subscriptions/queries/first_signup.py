@@ -41,9 +41,8 @@ ORDER BY l.slug
 
 # $1 key, $2 email, $3 email_key, $4 name, $5 language, $6 source_site_id, $7 custom_values
 # (JSON), $8 municipality, $9 now; $10 the pending subscriptions' list ids; $11..$19 the
-# consent records' columns, one array element per record; $20 the kept mail's job id (NULL: no
-# mail kept), $21 the mail; $22 and $23 the statuses of the subscriber (active) and of its
-# subscriptions (pending).
+# consent records' columns, one array element per record; $20 the kept mail's job id, $21 the
+# mail; $22 and $23 the statuses of the subscriber (active) and of its subscriptions (pending).
 _INSERT = """
 WITH subscriber AS (
     INSERT INTO subscribers (
@@ -74,7 +73,7 @@ WITH subscriber AS (
     ORDER BY record.position
 ), kept AS (
     INSERT INTO mail_outbox (job_id, subscriber_id, mail, created_at)
-    SELECT $20::text, subscriber.id, $21::text, $9 FROM subscriber WHERE $20::text IS NOT NULL
+    SELECT $20, subscriber.id, $21, $9 FROM subscriber
     ON CONFLICT (job_id) DO NOTHING
 )
 SELECT id FROM subscriber
@@ -131,8 +130,8 @@ async def insert(
     *,
     list_ids: Sequence[int],
     consent: Sequence[ConsentRecord],
-    outbox_job_id: str | None,
-    outbox_mail: str | None,
+    outbox_job_id: str,
+    outbox_mail: str,
     now: datetime,
 ) -> int:
     """Insert the subscriber, its pending subscriptions, its consent records and the kept
