@@ -481,21 +481,26 @@ def _record_outcomes_from_json(now: datetime) -> sa.UpdateBase:
 
 
 def _outcomes_json(conn: sa.Connection, outcomes: Sequence[Outcome]) -> str:
-    # sent_at as the dialect stores a DateTime, so that it reads back like any other.
+    # The executemany's values, in _OUTCOME's order; sent_at as the dialect stores a DateTime,
+    # so that it reads back like any other.
     stored = deliveries.c.sent_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+
+    def sent_at(value: Any) -> Any:
+        if value is None:
+            return None
+        return stored(value) if stored else value.isoformat(" ")
+
     return json.dumps(
         [
             [
-                outcome.delivery_id,
-                outcome.status,
-                outcome.code,
-                (outcome.response or "")[:500] or None,
-                None
-                if outcome.sent_at is None
-                else (stored(outcome.sent_at) if stored else outcome.sent_at.isoformat(" ")),
-                outcome.variant,
+                values["b_id"],
+                values["b_status"],
+                values["b_code"],
+                values["b_response"],
+                sent_at(values["b_sent_at"]),
+                values["b_variant"],
             ]
-            for outcome in outcomes
+            for values in _outcome_values(outcomes)
         ]
     )
 
