@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -249,7 +250,13 @@ class LiveServer:
     """An ASGI app served by uvicorn on a real port inside the test's event loop."""
 
     def __init__(self, app: Any, port: int | None = None) -> None:
-        self.port = port or free_port()
+        # Bound here and handed to uvicorn: a port only chosen here (free_port) could be taken
+        # by another worker's connection before uvicorn bound it, which failed the test and,
+        # with it, every later test of that worker.
+        self._socket = socket.socket()
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", port or 0))
+        self.port = int(self._socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
@@ -258,7 +265,7 @@ class LiveServer:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> LiveServer:
-        self._task = asyncio.create_task(self.server.serve())
+        self._task = asyncio.create_task(self.server.serve(sockets=[self._socket]))
         while not self.server.started:
             if self._task.done():
                 self._task.result()
@@ -267,8 +274,11 @@ class LiveServer:
 
     async def __aexit__(self, *exc: object) -> None:
         self.server.should_exit = True
-        if self._task is not None:
-            await self._task
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            self._socket.close()
 
 
 @pytest.fixture
