@@ -103,9 +103,11 @@ async def test_confirmation_arrives_within_seconds_during_a_campaign(
     worker = asyncio.create_task(run_worker(wired, options=options, stop=stop))
     try:
         await enqueue_start(settings, campaign_id)
-        deadline = time.monotonic() + 15
+        # Only the set-up: how soon the campaign gets going is not what this test measures
+        # (a cold database on a just-started machine once took 16 s), the confirmation is.
+        deadline = time.monotonic() + 60
         while len(slow_smtp.messages) < 100:  # the campaign is well under way
-            assert time.monotonic() < deadline
+            assert time.monotonic() < deadline, "the campaign did not get going"
             await asyncio.sleep(0.02)
 
         mail = OutboundMail(
