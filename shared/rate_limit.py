@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 from uuid import uuid4
 
+from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from shared import redis_batch
 from shared.queues import KEY_PREFIX
 
 LIMITS_PREFIX: Final = KEY_PREFIX + "limits:"
@@ -61,6 +63,12 @@ async def run_script(
     one client); the fallback is the same."""
     # Bytes (a job) go as they are; redis-py declares str but sends bytes unchanged.
     values: list[Any] = [arg if isinstance(arg, bytes) else str(arg) for arg in args]
+    if isinstance(redis, Redis):
+        # The asyncio client: in one round trip with what other requests send meanwhile.
+        try:
+            return await redis_batch.execute(redis, "EVALSHA", script.sha, numkeys, *values)
+        except NoScriptError:
+            return await redis_batch.execute(redis, "EVAL", script.text, numkeys, *values)
     try:
         result = redis.evalsha(script.sha, numkeys, *values)
         return await result if inspect.isawaitable(result) else result
