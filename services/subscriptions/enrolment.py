@@ -197,19 +197,21 @@ async def withdraw(
 
 
 def withdrawal_consent(
-    member: Member,
+    member: Member | None,
     changed: Collection[int],
     *,
     via: str,
     now: datetime,
     language: str | None = None,
 ) -> list[queries.ConsentRecord]:
-    """The ``withdrawn`` consent records of the subscriptions a withdrawal ended."""
+    """The ``withdrawn`` consent records of the subscriptions a withdrawal ended. ``member``
+    None: for a statement that writes the subscriber's language itself (the records' is
+    left empty)."""
     return consent.records(
         ConsentEvent.WITHDRAWN,
         changed,
         source=ConsentSource(via),
-        language=language or member.language,
+        language=language or (member.language if member is not None else ""),
         now=now,
         record_ip=False,
     )

@@ -36,14 +36,20 @@ def render_confirmation(
 
     ``preferences_url`` adds the subscriber's preference-center link to the footer.
     """
-    context = {
+    # Every sign-up sends one: rendered once per language and lists, links and name put in.
+    slots = {
         "name": name,
-        "list_names": list(list_names),
         "confirm_url": confirm_url(settings, token),
-        "max_age_days": max(1, settings.confirm_token_max_age // 86400),
         "preferences_url": preferences_url,
     }
-    subject = renderer.render("mail/confirm_subject.txt", language, **context)
+    names, max_age_days = tuple(list_names), max(1, settings.confirm_token_max_age // 86400)
+
+    def render(template: str) -> str:
+        return renderer.render_filled(
+            template, language, slots, list_names=names, max_age_days=max_age_days
+        )
+
+    subject = render("mail/confirm_subject.txt")
     return OutboundMail(
         # Unique per sign-up event: a second sign-up sends a fresh mail, while a retried
         # enqueue of this very mail is dropped by its job id.
@@ -52,8 +58,8 @@ def render_confirmation(
         to=to,
         # A subject is one line; templates end with a newline.
         subject=" ".join(subject.split()),
-        text=renderer.render("mail/confirm.txt", language, **context),
-        html=renderer.render("mail/confirm.html", language, **context),
+        text=render("mail/confirm.txt"),
+        html=render("mail/confirm.html"),
         headers={"Auto-Submitted": "auto-generated"},
     )
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gettext
 import re
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response
 from litestar.enums import MediaType
+from markupsafe import escape
 
 from services.subscriptions import municipality_choice, public_fields
 from services.subscriptions.consent import CONSENT_TEXT_VERSION
@@ -117,6 +119,8 @@ _MESSAGES_BY_CODE: Final[Mapping[str, str]] = {
 }
 _FALLBACK_MESSAGE: Final = N_("This value is not valid.")
 _LOCAL_PATH: Final = re.compile(r"/(?![/\\])")
+# Renderings kept per Renderer (languages times list choices, in practice a few dozen).
+_MAX_SKELETONS: Final = 512
 
 
 class Renderer:
@@ -132,6 +136,11 @@ class Renderer:
         self._environments = {
             lang: self._environment(loader, catalog) for lang, catalog in translations.items()
         }
+        # render_filled's renderings, by template, language and context, and the mark of a
+        # slot in them: with a secret of this renderer's, so no value or text can hold it.
+        self._skeletons: dict[Hashable, str] = {}
+        self._slot_mark = f"\x00{secrets.token_hex(8)}:{{}}\x00"
+        self._slot_pattern = re.compile(re.escape(self._slot_mark).replace(r"\{\}", r"(\w+)"))
 
     @staticmethod
     def _environment(loader: FileSystemLoader, catalog: gettext.GNUTranslations) -> Environment:
@@ -154,6 +163,40 @@ class Renderer:
         """Render a template in ``lang``."""
         return self._environments[lang].get_template(template).render(lang=lang, **context)
 
+    def render_filled(
+        self,
+        template: str,
+        lang: str,
+        slots: Mapping[str, str | None],
+        *,
+        constants: Mapping[str, Any] | None = None,
+        **context: Hashable,
+    ) -> str:
+        """``render(template, lang, **slots, **context)``, with the template rendered once per
+        template, language and ``context``, and each slot's value put into that rendering.
+
+        For the pages and mails of the busiest requests, where all that differs from one
+        request to the next is a link or a token: those are the slots. A slot must be a value
+        the template writes out as it is (``{{ token }}``, or as a gettext variable), escaped in
+        HTML; a slot that is None or empty may decide an ``{% if %}``, so it is part of the
+        key instead. ``constants`` are the same for every call (not part of the key).
+        tests/subscriptions/test_filled_templates.py holds every use equal to ``render``.
+        """
+        filled = {name: value for name, value in slots.items() if value}
+        fixed = {name: value for name, value in slots.items() if not value}
+        key = (template, lang, tuple(sorted({**context, **fixed}.items())), tuple(sorted(filled)))
+        skeleton = self._skeletons.get(key)
+        if skeleton is None:
+            if len(self._skeletons) >= _MAX_SKELETONS:
+                self._skeletons.clear()
+            marks = {name: self._slot_mark.format(name) for name in filled}
+            skeleton = self.render(template, lang, **marks, **fixed, **(constants or {}), **context)
+            self._skeletons[key] = skeleton
+        if template.endswith(".html"):  # as select_autoescape(["html"]) decides
+            filled = {name: str(escape(value)) for name, value in filled.items()}
+        # One pass: a value put in is not searched for marks again.
+        return self._slot_pattern.sub(lambda mark: str(filled[mark.group(1)]), skeleton)
+
     def problem_messages(self, lang: str, problems: Mapping[str, FieldProblem]) -> dict[str, str]:
         """Readable reasons per field, in form order, in ``lang``."""
         ordered = sorted(problems.items(), key=lambda item: _field_position(item[0]))
@@ -167,12 +210,31 @@ class Renderer:
         return translated % {"detail": problem.detail} if "%(detail)s" in translated else translated
 
     def page(
-        self, template: str, lang: str, *, path: str, status_code: int = 200, **context: Any
+        self,
+        template: str,
+        lang: str,
+        *,
+        path: str,
+        status_code: int = 200,
+        slots: Mapping[str, str | None] | None = None,
+        **context: Any,
     ) -> Response[str]:
-        """An HTML page response with the shared security headers."""
+        """An HTML page response with the shared security headers. With ``slots``, rendered
+        as ``render_filled`` renders (the path is a slot too; ``context`` must be hashable)."""
         # The path feeds the language links; "//host" or "/\\host" would point off-site.
         safe_path = path if _LOCAL_PATH.match(path) else "/subscribe"
-        html = self.render(template, lang, path=safe_path, languages=language_names(), **context)
+        if slots is None:
+            html = self.render(
+                template, lang, path=safe_path, languages=language_names(), **context
+            )
+        else:
+            html = self.render_filled(
+                template,
+                lang,
+                {"path": safe_path, **slots},
+                constants={"languages": language_names()},
+                **context,
+            )
         return Response(
             html, status_code=status_code, media_type=MediaType.HTML, headers=PAGE_HEADERS
         )

@@ -10,7 +10,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import audit, enrolment, queries
-from services.subscriptions.audit import address_hash
 from services.subscriptions.links import UnsubscribeLink, read_unsubscribe_token, sign_preferences
 from services.subscriptions.queries import driver, link_withdrawal
 from services.subscriptions.resident_events import announce, slugs_of
@@ -123,31 +122,27 @@ async def _withdraw(
 async def _withdraw_on_driver(
     engine: Any, link: UnsubscribeLink, list_ids: Collection[int] | None
 ) -> _Withdrawal | None:
-    """``_withdraw`` on PostgreSQL in two statements (queries/link_withdrawal.py); None,
-    with nothing changed, when the driver fails: the session's path then answers."""
+    """``_withdraw`` on PostgreSQL in one statement (queries/link_withdrawal.py); None, with
+    nothing changed, when the driver fails: the session's path then answers."""
+    now = utcnow()
+    # The statement writes each record's list and the subscriber's language.
+    [record] = enrolment.withdrawal_consent(None, [0], via=_VIA, now=now)
     try:
         async with driver.driver_connection(engine) as connection:
-            subscriber = await link_withdrawal.get_subscriber(connection, link.subscriber_key)
-            if subscriber is None:
-                return None, [], []
-            now = utcnow()
-            [record] = enrolment.withdrawal_consent(subscriber, [0], via=_VIA, now=now)
-            changed, rows = await link_withdrawal.leave(
+            return await link_withdrawal.leave(
                 connection,
-                subscriber.id,
+                link.subscriber_key,
                 list_ids,
                 withdrawal=link_withdrawal.Withdrawal(
                     consent=record,
                     actor=audit.RESIDENT,
                     action=audit.UNSUBSCRIBED,
-                    subscriber_ref=address_hash(subscriber.email),
                     via=_VIA,
                     campaign_id=link.campaign_id,
                 ),
                 named=list_ids or (),
                 now=now,
             )
-            return subscriber, changed, rows
     except driver.DRIVER_ERRORS as exc:
         log.warning("unsubscribe.driver_failed", error=type(exc).__name__)
         return None

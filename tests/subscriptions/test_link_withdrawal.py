@@ -1,4 +1,4 @@
-"""The unsubscribe link on PostgreSQL runs three statements on the driver connection
+"""The unsubscribe link on PostgreSQL runs one statement on the driver connection
 (queries/link_withdrawal.py): the same rows, page and event as the session's path writes,
 whether the link leaves its lists, every list, or nothing (again)."""
 
@@ -69,7 +69,7 @@ async def test_the_link_writes_what_the_sessions_path_writes(
     everything: bool,
 ) -> None:
     if engine.dialect.name != "postgresql":
-        pytest.skip("the two-statement withdrawal is PostgreSQL's")
+        pytest.skip("the one-statement withdrawal is PostgreSQL's")
     names = ("driver@example.org", "session@example.org")
     for email in names:
         await sign_up(client, redis, email=email, lists=["kultur", "musik", "born"])
