@@ -1,11 +1,14 @@
 """The reference: a Litestar app with one POST endpoint that reads the body and answers 202,
-served by the same uvicorn settings as the subscriptions service."""
+served by the same uvicorn settings as the subscriptions service, its heap settled after
+start-up as every served app's is (shared.process.from_env)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Litestar, Request, Response, post
+
+from shared.process import settle_heap
 
 
 @post("/bare", status_code=202)
@@ -17,4 +20,6 @@ async def bare(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
 
 def create_app() -> Litestar:
     """The app, for ``uvicorn --factory``."""
-    return Litestar(route_handlers=[bare], logging_config=None, openapi_config=None)
+    return Litestar(
+        route_handlers=[bare], logging_config=None, openapi_config=None, on_startup=[settle_heap]
+    )
