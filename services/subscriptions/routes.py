@@ -11,11 +11,13 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from services.subscriptions import openapi, public_fields, signup, unsubscribe
+from services.subscriptions.admission import Admission
 from services.subscriptions.consent import entry_point
-from services.subscriptions.dependencies import Admit, Config, Jobs, Mail, Pages, Session, Signer
+from services.subscriptions.dependencies import Config, Jobs, Pages, Session, Signer
 from services.subscriptions.health import readiness_problem
 from services.subscriptions.http_input import AnyRequest, client_ip, read_subscribe_body
 from services.subscriptions.i18n import N_, list_name
+from services.subscriptions.outbox import Outbox
 from services.subscriptions.pages import Renderer, request_language
 from services.subscriptions.proof_of_work import form_solves_proof_of_work
 from services.subscriptions.schemas import MAX_BODY_BYTES, SubscribeAccepted, split_slugs
@@ -49,11 +51,16 @@ async def subscribe_form(
     )
 
 
+# The busiest routes (sign-up, one-click unsubscribe) take their parts from the app state and
+# only the session as a dependency: Litestar resolves two or more dependencies of a handler in
+# a task group, a task each, which cost 5-10% of such a request (bench/http profiles).
+
+
 @post("/subscribe", request_max_body_size=MAX_BODY_BYTES, operation_class=openapi.SUBSCRIBE_BODY)
-async def subscribe(
-    request: AnyRequest, *, session: Session, outbox: Mail, admission: Admit
-) -> Response[Any]:
+async def subscribe(request: AnyRequest, *, session: Session, state: State) -> Response[Any]:
     """Sign up: 303 to the thank-you page for forms, 202 for JSON, whatever the address."""
+    outbox: Outbox = state.outbox
+    admission: Admission = state.admission
     body, is_json = await read_subscribe_body(request)
     async with signup.refusals_for_the_form(session, body):
         entry = entry_point(is_json=is_json, via=body.via)
@@ -156,18 +163,12 @@ async def unsubscribe_form(
     operation_class=openapi.ONE_CLICK_BODY,
 )
 async def unsubscribe_now(
-    request: AnyRequest,
-    token: FromPath[str],
-    *,
-    session: Session,
-    signer: Signer,
-    renderer: Pages,
-    jobs: Jobs,
+    request: AnyRequest, token: FromPath[str], *, session: Session, state: State
 ) -> Response[str]:
     """Leave the mail's lists (button or RFC 8058 one-click): 200 with a page, no redirect,
     no cookie."""
-    result = await unsubscribe.unsubscribe(session, signer, token, jobs=jobs)
-    return _unsubscribe_page(request, renderer, "unsubscribed.html", token, result)
+    result = await unsubscribe.unsubscribe(session, state.signer, token, jobs=state.jobs)
+    return _unsubscribe_page(request, state.renderer, "unsubscribed.html", token, result)
 
 
 @post(
@@ -177,17 +178,13 @@ async def unsubscribe_now(
     status_code=200,
 )
 async def unsubscribe_everything(
-    request: AnyRequest,
-    token: FromPath[str],
-    *,
-    session: Session,
-    signer: Signer,
-    renderer: Pages,
-    jobs: Jobs,
+    request: AnyRequest, token: FromPath[str], *, session: Session, state: State
 ) -> Response[str]:
     """Leave every list (the unsubscribe page's second button)."""
-    result = await unsubscribe.unsubscribe(session, signer, token, jobs=jobs, everything=True)
-    return _unsubscribe_page(request, renderer, "unsubscribed.html", token, result)
+    result = await unsubscribe.unsubscribe(
+        session, state.signer, token, jobs=state.jobs, everything=True
+    )
+    return _unsubscribe_page(request, state.renderer, "unsubscribed.html", token, result)
 
 
 def _unsubscribe_page(
