@@ -43,6 +43,7 @@ from services.subscriptions.proof_of_work import (
     form_solves_proof_of_work,
 )
 from services.subscriptions.public_fields import PublicFieldDirectory
+from services.subscriptions.public_lists import PublicListDirectory
 from services.subscriptions.request_url import refuse_unreadable_url
 from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
@@ -102,6 +103,7 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
         PublicFieldDirectory(app.state.sessionmaker, ttl=SITES_TTL),
     )
     app.state.outbox = Outbox(jobs, app.state.signer, app.state.renderer, settings)
+    app.state.public_lists = PublicListDirectory(app.state.sessionmaker, ttl=SITES_TTL)
     try:
         yield
     finally:
@@ -310,6 +312,7 @@ def create_app(settings: Settings) -> Litestar:
             "guard": _from_state("guard"),
             "admission": _from_state("admission"),
             "outbox": _from_state("outbox"),
+            "public_lists": _from_state("public_lists"),
         },
         exception_handlers={
             InvalidInput: _invalid_input,

@@ -18,6 +18,7 @@ from services.subscriptions.admission import Admission
 from services.subscriptions.outbox import Outbox
 from services.subscriptions.pages import Renderer
 from services.subscriptions.proof_of_work import ProofOfWork
+from services.subscriptions.public_lists import PublicListDirectory
 from services.subscriptions.sites import SiteDirectory
 from shared.settings import Settings
 from shared.tokens import TokenSigner
@@ -32,3 +33,4 @@ Sites: TypeAlias = NamedDependency[SiteDirectory]
 Work: TypeAlias = NamedDependency[ProofOfWork]
 Mail: TypeAlias = NamedDependency[Outbox]
 Admit: TypeAlias = NamedDependency[Admission]
+Lists: TypeAlias = NamedDependency[PublicListDirectory]

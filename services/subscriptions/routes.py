@@ -72,6 +72,7 @@ async def subscribe(request: AnyRequest, *, session: Session, state: State) -> R
             outbox=outbox,
             guard=admission.guard,
             fields=admitted.fields,
+            public_lists=state.public_lists,
         )
     lang = str(admitted.body.language)  # validated by signup.subscribe
     if is_json:

@@ -33,6 +33,7 @@ from services.subscriptions.outbox import (
     render_confirmation,
     render_guardian_request,
 )
+from services.subscriptions.public_lists import PublicListDirectory
 from services.subscriptions.queries import CustomFieldRow, ListRow, driver, first_signup
 from services.subscriptions.resident_events import announce, resident_event, slugs_of
 from services.subscriptions.schemas import (
@@ -137,6 +138,7 @@ async def subscribe(
     outbox: Outbox,
     guard: SignupGuard | None = None,
     fields: Sequence[CustomFieldRow] | None = None,
+    public_lists: PublicListDirectory | None = None,
 ) -> SignupResult:
     """Record an admitted sign-up and enqueue one confirmation mail when any of its lists is
     pending.
@@ -146,7 +148,8 @@ async def subscribe(
     applies the MX check, the per-address limit (raises RateLimited) and the daily cap on
     confirmation mails; every accepted sign-up then takes at least its minimum duration.
     ``fields``: the public custom fields to check against (admission has them); read here when
-    not given.
+    not given. ``public_lists``: the lists as last read, for an address's first sign-up on
+    PostgreSQL (without them it takes the general path).
     """
     if fields is None:
         fields = await public_fields.load(session)
@@ -158,7 +161,9 @@ async def subscribe(
             return SignupResult("", (), None)
         if guard is not None:
             await _check_address(guard, request)
-        first = await _first_signup(session, request, source=source, outbox=outbox, guard=guard)
+        first = await _first_signup(
+            session, request, source=source, outbox=outbox, guard=guard, public_lists=public_lists
+        )
         if first is not None:  # announced with its mail's enqueue
             return first
         for attempt in range(1, _ATTEMPTS + 1):
@@ -291,22 +296,35 @@ async def _first_signup(
     source: ConsentSource,
     outbox: Outbox,
     guard: SignupGuard | None,
+    public_lists: PublicListDirectory | None,
 ) -> SignupResult | None:
     """On PostgreSQL, record the first sign-up of an address for public double opt-in lists
-    (no youth list) in two statements instead of the general path's six, and its Redis work
+    (no youth list) in one statement instead of the general path's six, and its Redis work
     after the per-address limit in one round trip instead of three; the rows, the mail, the
     event and the answer are the general path's for such a sign-up (queries/first_signup.py).
 
-    None, with nothing written, for any other sign-up (or a concurrent first sign-up of the
-    same address): the general path then records it.
+    None, with nothing written, for any other sign-up (a known or erased address, a list
+    changed since ``public_lists`` read it, a concurrent first sign-up of the same address):
+    the general path then records it.
     """
     engine, jobs = session.bind, outbox.jobs
-    if not driver.on_postgresql(engine) or guard is None or not isinstance(jobs, ArqRedis):
+    if (
+        public_lists is None
+        or guard is None
+        or not driver.on_postgresql(engine)
+        or not isinstance(jobs, ArqRedis)
+    ):
         return None
     assert isinstance(engine, AsyncEngine)
+    known = await public_lists.get()
+    lists = [known.get(slug) for slug in dict.fromkeys(request.list_slugs)]
+    chosen = [row for row in lists if row is not None and row.double_optin and not row.youth]
+    if not chosen or len(chosen) != len(lists):
+        return None
+    chosen.sort(key=lambda row: row.slug)  # in slug order, as the general path reads them
     try:
-        return await _record_first_signup(
-            engine, jobs, request, source=source, outbox=outbox, guard=guard
+        result = await _record_first_signup(
+            engine, jobs, request, chosen, source=source, outbox=outbox, guard=guard
         )
     except first_signup.AddressTaken:
         return None
@@ -314,69 +332,60 @@ async def _first_signup(
         # Rolled back: the general path answers, with its own handling of a database away.
         log.warning("signup.first_signup_failed", error=type(exc).__name__)
         return None
+    if result is None:
+        # Erased, or the lists changed since they were read: read them again next time.
+        public_lists.forget()
+    return result
 
 
 async def _record_first_signup(
     engine: AsyncEngine,
     jobs: ArqRedis,
     request: SignupRequest,
+    lists: Sequence[ListRow],
     *,
     source: ConsentSource,
     outbox: Outbox,
     guard: SignupGuard,
 ) -> SignupResult | None:
-    email_key = address_identity(request.email)
+    """The first sign-up to ``lists`` (in slug order); None when nothing was written."""
+    now = utcnow()
+    key = secrets.token_hex(16)
+    list_ids = sorted(row.id for row in lists)
+    # A new subscriber has confirmed nothing: the mail greets without a name.
+    mail = _confirmation_mail(
+        outbox,
+        subscriber_key=key,
+        email=request.email,
+        greeting=None,
+        request=request,
+        pending=lists,
+    )
+    job_id = SEND_TRANSACTIONAL.job_id(mail)
+    settings = outbox.settings
     async with driver.driver_connection(engine) as connection:
-        found = await first_signup.probe(
-            connection,
-            email_hash=address_hash(request.email),
-            email_key=email_key,
-            site_key=request.site_key,
-            slugs=request.list_slugs,
-        )
-        lists = found.lists
-        if (
-            found.suppressed
-            or found.known
-            or not lists
-            or {row.slug for row in lists} != set(request.list_slugs)
-            or any(row.youth or not row.double_optin for row in lists)
-        ):
-            return None
-        now = utcnow()
-        key = secrets.token_hex(16)
-        list_ids = sorted(row.id for row in lists)
-        # A new subscriber has confirmed nothing: the mail greets without a name.
-        mail = _confirmation_mail(
-            outbox,
-            subscriber_key=key,
-            email=request.email,
-            greeting=None,
-            request=request,
-            pending=lists,
-        )
-        job_id = SEND_TRANSACTIONAL.job_id(mail)
-        settings = outbox.settings
-        await first_signup.insert(
+        subscriber_id = await first_signup.insert(
             connection,
             first_signup.NewSubscriber(
                 key=key,
                 email=request.email,
-                email_key=email_key,
+                email_key=address_identity(request.email),
+                email_hash=address_hash(request.email),
                 name=request.name,
                 language=request.language,
-                source_site_id=found.site_id,
+                # The site the admission found (an unknown one was refused there).
+                source_site_id=source.site_id,
                 custom_values=(
                     None if request.custom is None else msgspec.json.encode(request.custom).decode()
                 ),
                 municipality=request.municipality,
             ),
-            list_ids=list_ids,
+            lists=lists,
             consent=consent.records(
                 ConsentEvent.REQUESTED,
                 list_ids,
                 source=ConsentSource(
-                    source.form, found.site_id, source.ip, request.consent_version
+                    source.form, source.site_id, source.ip, request.consent_version
                 ),
                 language=request.language,
                 now=now,
@@ -386,6 +395,8 @@ async def _record_first_signup(
             outbox_mail=msgspec.json.encode(mail).decode(),
             now=now,
         )
+    if subscriber_id is None:
+        return None
     joined = slugs_of(lists, list_ids)
     # After the commit, unlike outbox.enqueue_mails: the insert is one statement, and a
     # transaction around it for the enqueue would cost two round trips more. The mail is kept

@@ -13,7 +13,16 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from services.subscriptions import cors, openapi, public_fields, signup, widget
-from services.subscriptions.dependencies import Admit, Config, Mail, Pages, Session, Sites, Work
+from services.subscriptions.dependencies import (
+    Admit,
+    Config,
+    Lists,
+    Mail,
+    Pages,
+    Session,
+    Sites,
+    Work,
+)
 from services.subscriptions.errors import InvalidInput, RateLimited, UnsupportedContentType
 from services.subscriptions.http_input import AnyRequest, read_subscribe_body
 from services.subscriptions.proof_of_work import Challenge
@@ -133,6 +142,7 @@ async def embed_signup(
     renderer: Pages,
     outbox: Mail,
     admission: Admit,
+    public_lists: Lists,
 ) -> Response[Any]:
     """Sign up from the embed page: 303 to the site's thank-you page (or ours, framable).
 
@@ -156,6 +166,7 @@ async def embed_signup(
                 outbox=outbox,
                 guard=admission.guard,
                 fields=admitted.fields,
+                public_lists=public_lists,
             )
     except InvalidInput as exc:
         lists = await widget.form_lists(session, site, lang)

@@ -1,4 +1,4 @@
-"""A first sign-up on PostgreSQL is written in two statements on the driver connection
+"""A first sign-up on PostgreSQL is written in one statement on the driver connection
 (queries/first_signup.py): the same rows, mail and events as the general path writes, and a
 concurrent first sign-up of the same address is still one subscriber."""
 
@@ -7,20 +7,30 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
+import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.subscriptions import signup
 from services.subscriptions.abuse import SignupGuard
 from services.subscriptions.app import create_app
+from services.subscriptions.audit import address_hash
 from shared.contracts import OutboundMail
 from shared.events import RESIDENT_EVENTS_STREAM, decode_resident_event
-from shared.schema import consent_events, mail_outbox, subscribers, subscriptions
+from shared.schema import (
+    consent_events,
+    mail_outbox,
+    mailing_lists,
+    subscribers,
+    subscriptions,
+    suppressions,
+)
 from shared.settings import Settings
 from tests.subscriptions.conftest import queued_mails, seed_site, subscribe_json
 from tests.subscriptions.residents import table_rows
@@ -68,7 +78,7 @@ async def test_a_first_sign_up_writes_what_the_general_path_writes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if engine.dialect.name != "postgresql":
-        pytest.skip("the two-statement first sign-up is PostgreSQL's")
+        pytest.skip("the one-statement first sign-up is PostgreSQL's")
     site_id = await seed_site(engine, "malmo-bibliotek")
     await seed_field(engine, "neighbourhood")
     recording = dataclasses.replace(settings, record_consent_ip=True)
@@ -184,3 +194,67 @@ async def test_a_first_sign_up_over_the_daily_mail_allowance_stays_pending_unmai
     assert [(event.type, event.subscriber_key, event.lists) for event in events] == [
         ("subscriber.subscribed", person["key"], ("kultur",))
     ]
+
+
+async def test_a_list_changed_since_it_was_read_is_signed_up_to_as_it_is_now(
+    client: httpx.AsyncClient, engine: AsyncEngine, lists: dict[str, int], redis: Redis
+) -> None:
+    """The process keeps the public lists it read; the one statement writes only while they
+    still hold, else the general path records the sign-up from the database as it is."""
+    # Reads the lists (and keeps them) as the process's first sign-up.
+    assert (await subscribe_json(client, email="first@example.org")).status_code == 202
+    await _execute(
+        engine,
+        sa.update(mailing_lists)
+        .where(mailing_lists.c.id == lists["kultur"])
+        .values(name_da="Kultur og kunst"),
+    )
+    renamed = await subscribe_json(client, email="second@example.org", lists=["kultur"])
+    assert renamed.status_code == 202
+    await _execute(
+        engine,
+        sa.update(mailing_lists)
+        .where(mailing_lists.c.id == lists["musik"])
+        .values(is_public=False),
+    )
+    private = await subscribe_json(client, email="third@example.org", lists=["musik"])
+    assert private.status_code == 422  # unknown, as a private list always is
+    mails = {mail.to: mail for mail in await queued_mails(redis)}
+    assert "Kultur i Øresund" in mails["first@example.org"].text
+    assert "Kultur og kunst" in mails["second@example.org"].text
+    assert "third@example.org" not in mails
+    people = {row["email"]: row for row in await table_rows(engine, subscribers)}
+    assert set(people) == {"first@example.org", "second@example.org"}
+    pending = [
+        (row["subscriber_id"], row["list_id"], row["status"])
+        for row in await table_rows(engine, subscriptions)
+    ]
+    assert sorted(pending) == sorted(
+        (people[email]["id"], lists["kultur"], "pending")
+        for email in ("first@example.org", "second@example.org")
+    )
+
+
+async def test_an_erased_address_signing_up_again_is_answered_alike_and_not_stored(
+    client: httpx.AsyncClient, engine: AsyncEngine, lists: dict[str, int], redis: Redis
+) -> None:
+    assert (await subscribe_json(client, email="first@example.org")).status_code == 202
+    await _execute(
+        engine,
+        sa.insert(suppressions).values(
+            email_hash=address_hash("Erased@Example.org"),
+            reason="erased",
+            created_at=datetime.now(UTC),
+        ),
+    )
+    answer = await subscribe_json(client, email="erased@example.org")
+    assert answer.status_code == 202
+    assert answer.json()["status"] == "pending"
+    assert [row["email"] for row in await table_rows(engine, subscribers)] == ["first@example.org"]
+    assert [mail.to for mail in await queued_mails(redis)] == ["first@example.org"]
+    assert len(await table_rows(engine, mail_outbox)) == 1
+
+
+async def _execute(engine: AsyncEngine, statement: sa.Executable) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(statement)

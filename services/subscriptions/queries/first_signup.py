@@ -1,10 +1,14 @@
-"""The first sign-up of an address on PostgreSQL, in two statements on the driver connection.
+"""The first sign-up of an address on PostgreSQL, in one statement on the driver connection.
 
 Most sign-ups are an address's first. Through the ORM session they cost eight round trips
 (BEGIN, six statements, COMMIT) and most of a millisecond of CPU in SQLAlchemy's execution
-layer per statement; here the same rows are written by one read (``probe``) and one insert of
-every row (``insert``, one statement and so one transaction), in SQL text run by asyncpg
-directly.
+layer per statement; here the same rows are written by one statement (``insert``, and so one
+transaction) in SQL text run by asyncpg directly. What it needs to know beforehand comes
+from what the process already holds: the member site (the admission looked it up) and the
+public lists (public_lists.py, as last read). The statement writes only while those lists
+still are what the caller saw (public, double opt-in, no youth list, the same slugs and
+names) and the address is not erased; otherwise it writes nothing and says so, and an address
+already known fails on its unique identity key: the general path then records the sign-up.
 
 The rows are exactly those the general path writes for a new address (``queries.subscribers.
 insert_subscriber``, ``queries.subscriptions.insert_pending_subscriptions``, ``queries.consent.
@@ -23,33 +27,34 @@ from typing import Any
 from asyncpg.exceptions import UniqueViolationError
 
 from services.subscriptions.queries.consent import ConsentRecord
-from services.subscriptions.queries.lists import ListRow, list_row
+from services.subscriptions.queries.lists import ListRow
 from shared.statuses import SubscriberStatus, SubscriptionStatus
-
-# One row whatever is found: whether the address is erased or known, the site's id, and the
-# public lists among the slugs (one row each; none found: one row of NULLs).
-_PROBE = """
-SELECT
-    EXISTS (SELECT 1 FROM suppressions WHERE email_hash = $1) AS suppressed,
-    EXISTS (SELECT 1 FROM subscribers WHERE email_key = $2) AS known,
-    (SELECT id FROM member_sites WHERE key = $3) AS site_id,
-    l.id, l.slug, l.name_da, l.name_sv, l.name_en, l.double_optin, l.youth, l.youth_fields
-FROM (SELECT 1) AS probe
-LEFT JOIN mailing_lists AS l ON l.is_public AND l.slug = ANY($4::text[])
-ORDER BY l.slug
-"""
 
 # $1 key, $2 email, $3 email_key, $4 name, $5 language, $6 source_site_id, $7 custom_values
 # (JSON), $8 municipality, $9 now; $10 the pending subscriptions' list ids; $11..$19 the
 # consent records' columns, one array element per record; $20 the kept mail's job id, $21 the
-# mail; $22 and $23 the statuses of the subscriber (active) and of its subscriptions (pending).
+# mail; $22 and $23 the statuses of the subscriber (active) and of its subscriptions (pending);
+# $24 the address's digest (erased addresses are suppressed by it); $25..$28 the slugs and
+# Danish, Swedish and English names of the lists $10 names, as the caller saw them. The
+# subscriber's id, or NULL when nothing was written.
 _INSERT = """
-WITH subscriber AS (
+WITH standing AS (
+    SELECT NOT EXISTS (SELECT 1 FROM suppressions WHERE email_hash = $24)
+        AND (
+            SELECT count(*)
+            FROM mailing_lists AS l,
+                unnest($10::bigint[], $25::text[], $26::text[], $27::text[], $28::text[])
+                    AS seen(id, slug, name_da, name_sv, name_en)
+            WHERE l.id = seen.id AND l.slug = seen.slug AND l.name_da = seen.name_da
+                AND l.name_sv = seen.name_sv AND l.name_en = seen.name_en
+                AND l.is_public AND l.double_optin AND NOT l.youth
+        ) = cardinality($10::bigint[]) AS writes
+), subscriber AS (
     INSERT INTO subscribers (
         key, email, email_key, name, language, status, source_site_id, custom_values,
         municipality, created_at, updated_at
     )
-    VALUES ($1, $2, $3, $4, $5, $22, $6, $7::jsonb, $8, $9, $9)
+    SELECT $1, $2, $3, $4, $5, $22, $6, $7::jsonb, $8, $9, $9 FROM standing WHERE writes
     RETURNING id
 ), subscribed AS (
     INSERT INTO subscriptions (subscriber_id, list_id, status, source_site_id, requested_at)
@@ -85,38 +90,13 @@ class AddressTaken(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class AddressProbe:
-    """What a first sign-up needs to know before it writes."""
-
-    suppressed: bool
-    known: bool
-    site_id: int | None
-    lists: tuple[ListRow, ...]
-
-
-async def probe(
-    driver: Any, *, email_hash: str, email_key: str, site_key: str | None, slugs: Sequence[str]
-) -> AddressProbe:
-    """The address's standing, the site's id and the public lists among ``slugs``."""
-    rows = await driver.fetch(_PROBE, email_hash, email_key, site_key, list(slugs))
-    first = rows[0]
-    lists = tuple(list_row(row) for row in rows if row["id"] is not None)
-    site_id = first["site_id"]
-    return AddressProbe(
-        bool(first["suppressed"]),
-        bool(first["known"]),
-        int(site_id) if site_id is not None else None,
-        lists,
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class NewSubscriber:
     """The subscriber row of a first sign-up, as the general path's insert would write it."""
 
     key: str
     email: str
     email_key: str
+    email_hash: str  # the address's digest, as suppressions hold erased addresses
     name: str | None
     language: str
     source_site_id: int | None
@@ -128,17 +108,20 @@ async def insert(
     driver: Any,
     subscriber: NewSubscriber,
     *,
-    list_ids: Sequence[int],
+    lists: Sequence[ListRow],
     consent: Sequence[ConsentRecord],
     outbox_job_id: str,
     outbox_mail: str,
     now: datetime,
-) -> int:
-    """Insert the subscriber, its pending subscriptions, its consent records and the kept
-    mail in one statement; the subscriber's id. Raise AddressTaken when a concurrent insert
-    of any spelling of the address came first."""
+) -> int | None:
+    """Insert the subscriber, its pending subscriptions to ``lists`` (in id order), its
+    consent records and the kept mail in one statement; the subscriber's id. None, with
+    nothing written, when the address is erased or ``lists`` are no longer as given (public
+    double opt-in lists, not for youth, with these slugs and names). Raise AddressTaken when
+    the address (any spelling of it) is known, or a concurrent insert of it came first."""
+    ordered = sorted(lists, key=lambda row: row.id)
     try:
-        value: int = await driver.fetchval(
+        value: int | None = await driver.fetchval(
             _INSERT,
             subscriber.key,
             subscriber.email,
@@ -149,7 +132,7 @@ async def insert(
             subscriber.custom_values,
             subscriber.municipality,
             now,
-            list(list_ids),
+            [row.id for row in ordered],
             [record.list_id for record in consent],
             [str(record.event) for record in consent],
             [record.at for record in consent],
@@ -163,6 +146,11 @@ async def insert(
             outbox_mail,
             str(SubscriberStatus.ACTIVE),
             str(SubscriptionStatus.PENDING),
+            subscriber.email_hash,
+            [row.slug for row in ordered],
+            [row.name_da for row in ordered],
+            [row.name_sv for row in ordered],
+            [row.name_en for row in ordered],
         )
     except UniqueViolationError:
         raise AddressTaken from None
