@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
+import msgspec
 import structlog
 
 from shared.settings import Settings
@@ -58,13 +60,23 @@ class _AccessLogWithoutTokens(logging.Filter):
 _ACCESS_FILTER: Final = _AccessLogWithoutTokens()
 
 
+def _json_line(event: Mapping[str, Any], default: Callable[[Any], Any] = repr, **_: Any) -> str:
+    """One JSON line per event, as structlog's JSONRenderer asks its serializer for it. With
+    msgspec: a web process writes a line or two per request, and json.dumps took ten times as
+    long per line. Values JSON has no type for are written as ``default`` (repr) makes them;
+    datetimes as ISO 8601."""
+    return msgspec.json.encode(event, enc_hook=default).decode()
+
+
 def configure_logging(settings: Settings) -> None:
     """Configure structlog and the stdlib root logger once per process."""
     as_json = settings.log_format == "json" or (
         settings.log_format == "auto" and not sys.stderr.isatty()
     )
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
+        if as_json
+        else structlog.dev.ConsoleRenderer()
     )
     shared_processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -112,8 +113,15 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
 
 
 async def _provide_session(state: State) -> AsyncIterator[AsyncSession]:
-    async with state.sessionmaker() as session:
+    session: AsyncSession = state.sessionmaker()
+    try:
         yield session
+    finally:
+        # Closing costs a greenlet switch, and a session that holds nothing has nothing to
+        # close: its transactions were ended by their ``session.begin()`` blocks (which return
+        # the connection) or it was never used, as on the busiest routes' driver paths.
+        if session.in_transaction() or len(session.identity_map):
+            await asyncio.shield(session.close())
 
 
 def _from_state(name: str) -> Provide:

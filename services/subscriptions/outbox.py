@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from uuid import uuid4
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,7 +53,7 @@ def render_confirmation(
     return OutboundMail(
         # Unique per sign-up event: a second sign-up sends a fresh mail, while a retried
         # enqueue of this very mail is dropped by its job id.
-        message_key=f"confirm:{subscriber_key}:{uuid4().hex}",
+        message_key=f"confirm:{subscriber_key}:{secrets.token_hex(16)}",
         category="confirm",
         to=to,
         # A subject is one line; templates end with a newline.

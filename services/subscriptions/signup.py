@@ -6,7 +6,6 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from uuid import uuid4
 
 import msgspec
 import structlog
@@ -454,7 +453,7 @@ def _confirmation_mail(
             token=sign_guardian(signer, subscriber_key, pending_ids),
             list_names=names,
             # Unique per sign-up event, like the resident's own confirmation mail.
-            message_key=f"guardian:{subscriber_key}:{uuid4().hex}",
+            message_key=f"guardian:{subscriber_key}:{secrets.token_hex(16)}",
         )
     return render_confirmation(
         outbox.renderer,
