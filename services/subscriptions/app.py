@@ -43,8 +43,9 @@ from services.subscriptions.proof_of_work import (
     derive_hmac_key,
     form_solves_proof_of_work,
 )
-from services.subscriptions.public_fields import PublicFieldDirectory
-from services.subscriptions.public_lists import PublicListDirectory
+from services.subscriptions.public_fields import load as load_public_fields
+from services.subscriptions.public_lists import read_public_lists
+from services.subscriptions.read_every import ReadEvery
 from services.subscriptions.request_url import refuse_unreadable_url
 from services.subscriptions.routes import ROUTES
 from services.subscriptions.schemas import ErrorsResponse
@@ -101,10 +102,10 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
         app.state.proof_of_work,
         app.state.guard,
         settings,
-        PublicFieldDirectory(app.state.sessionmaker, ttl=SITES_TTL),
+        ReadEvery(app.state.sessionmaker, load_public_fields, ttl=SITES_TTL),
     )
     app.state.outbox = Outbox(jobs, app.state.signer, app.state.renderer, settings)
-    app.state.public_lists = PublicListDirectory(app.state.sessionmaker, ttl=SITES_TTL)
+    app.state.public_lists = ReadEvery(app.state.sessionmaker, read_public_lists, ttl=SITES_TTL)
     try:
         yield
     finally:

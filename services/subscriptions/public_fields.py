@@ -8,17 +8,17 @@ its field.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
 from services.subscriptions.errors import FieldProblem
 from services.subscriptions.queries import CustomFieldRow
+from services.subscriptions.read_every import ReadEvery
 from shared.custom_fields import CustomValue, InvalidCustomValue, validate_custom_value
 from shared.languages import localised
 
@@ -46,35 +46,9 @@ async def load(session: AsyncSession) -> tuple[CustomFieldRow, ...]:
         return tuple(await queries.get_public_custom_fields(session))
 
 
-class PublicFieldDirectory:
-    """The public field definitions as sign-ups are checked against them, read at most once per
-    ``ttl`` seconds per process, as member sites are (sites.py): a sign-up then needs no
-    transaction of its own to read them. Staff changes apply to sign-ups within ``ttl``."""
-
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        *,
-        ttl: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._ttl = ttl
-        self._clock = clock
-        self._fields: tuple[float, tuple[CustomFieldRow, ...]] | None = None
-
-    async def get(self) -> tuple[CustomFieldRow, ...]:
-        """The public fields, in their order."""
-        now = self._clock()
-        if self._fields is None or self._fields[0] <= now:
-            async with self._sessionmaker() as session:
-                fields = await load(session)
-            self._fields = (now + self._ttl, fields)
-        return self._fields[1]
-
-    def forget(self) -> None:
-        """Drop what is cached (tests and staff-triggered reloads)."""
-        self._fields = None
+# The public field definitions as sign-ups are checked against them, in their order, read at
+# most once per ttl (read_every.py): ``ReadEvery(sessionmaker, load, ttl=…)``.
+PublicFieldDirectory: TypeAlias = ReadEvery[tuple[CustomFieldRow, ...]]
 
 
 def label(definition: CustomFieldRow, language: str) -> str:

@@ -10,39 +10,23 @@ the rows here are read again.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import TypeAlias
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subscriptions import queries
 from services.subscriptions.queries import ListRow
+from services.subscriptions.read_every import ReadEvery
 
 
-class PublicListDirectory:
-    """The public lists by slug, cached like member sites (sites.py) and public fields."""
+async def read_public_lists(session: AsyncSession) -> Mapping[str, ListRow]:
+    """Every public list, by slug."""
+    async with session.begin():
+        rows = await queries.get_public_lists(session)
+    return {row.slug: row for row in rows}
 
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        *,
-        ttl: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._ttl = ttl
-        self._clock = clock
-        self._lists: tuple[float, Mapping[str, ListRow]] | None = None
 
-    async def get(self) -> Mapping[str, ListRow]:
-        """Every public list, by slug."""
-        now = self._clock()
-        if self._lists is None or self._lists[0] <= now:
-            async with self._sessionmaker() as session, session.begin():
-                rows = await queries.get_public_lists(session)
-            self._lists = (now + self._ttl, {row.slug: row for row in rows})
-        return self._lists[1]
-
-    def forget(self) -> None:
-        """Drop what is cached: the next sign-up reads the lists again."""
-        self._lists = None
+# Every public list by slug, read at most once per ttl (read_every.py):
+# ``ReadEvery(sessionmaker, read_public_lists, ttl=…)``.
+PublicListDirectory: TypeAlias = ReadEvery[Mapping[str, ListRow]]
