@@ -216,3 +216,17 @@ def test_user_create_and_reset_password_print_one_time_passwords(tmp_path: Path)
     unknown = brevdue("user", "reset-password", "nobody@example.dk", cwd=tmp_path, env=env)
     assert unknown.returncode == 1
     assert "not found" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_a_database_that_refuses_or_lacks_the_schema_is_one_line_and_exit_1(
+    tmp_path: Path,
+) -> None:
+    refused = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/brevdue"
+    unmigrated = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    for url, reason in ((refused, "Connect call failed"), (unmigrated, "no such table")):
+        env = clean_env(BREVDUE_SECRET_KEYS=SECRET, BREVDUE_DATABASE_URL=url)
+        result = brevdue("token", "create", "--role", "admin", cwd=tmp_path, env=env)
+        assert result.returncode == 1, result
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("brevdue: cannot connect: ") and reason in lines[0]
