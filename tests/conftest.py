@@ -281,6 +281,34 @@ class LiveServer:
             self._socket.close()
 
 
+# --- Browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def _running_chromium() -> AsyncIterator[Any]:
+    """Headless Debian Chromium, launched once per worker: starting Playwright's driver and the
+    browser cost more CPU than most browser tests. The browser tests skip without either."""
+    from playwright.async_api import async_playwright
+
+    from tests.subscriptions.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def chromium(_running_chromium: Any) -> AsyncIterator[Any]:
+    """The worker's Chromium; every context a test opened (pages, cookies, storage) is closed
+    after it, so nothing carries over to the next test and no page keeps running."""
+    yield _running_chromium
+    for context in list(_running_chromium.contexts):
+        await context.close()
+
+
 @pytest.fixture
 def live_server() -> type[LiveServer]:
     """``async with live_server(app) as server:`` serves ``app`` at ``server.url``."""
