@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -307,6 +308,11 @@ async def chromium(_running_chromium: Any) -> AsyncIterator[Any]:
     yield _running_chromium
     for context in list(_running_chromium.contexts):
         await context.close()
+
+
+# httpx loads the whole CA bundle for every client it makes (tens of milliseconds of CPU, more
+# than many a test's requests): the fixtures' clients, plain HTTP to local servers, share one.
+CLIENT_TLS = httpx.create_ssl_context()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from services.campaigns.admin import create_token, seed_demo
 from services.campaigns.app import create_app
 from shared.db import create_engine
 from shared.settings import Settings
-from tests.conftest import app_for
+from tests.conftest import CLIENT_TLS, app_for
 
 
 class Api:
@@ -50,7 +50,7 @@ async def api(settings: Settings, live_server: Any, redis: Redis) -> AsyncIterat
     }
     async with (
         live_server(app_for(create_app, settings)) as server,
-        httpx.AsyncClient(base_url=server.url, timeout=20) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=20, verify=CLIENT_TLS) as client,
     ):
         yield Api(client, tokens)
 

@@ -18,6 +18,7 @@ from services.subscriptions.welcome import welcome_message_key
 from shared.schema import mailing_lists
 from shared.settings import Settings
 from shared.tokens import Purpose, TokenSigner
+from tests.conftest import CLIENT_TLS, app_for
 from tests.subscriptions.conftest import (
     all_subscribers,
     all_subscriptions,
@@ -176,8 +177,8 @@ async def staff_api(
     await seed_demo(settings)
     token = await create_token(settings, "admin", "welcome test")
     async with (
-        live_server(create_campaigns_app(settings)) as server,
-        httpx.AsyncClient(base_url=server.url, timeout=20) as http,
+        live_server(app_for(create_campaigns_app, settings)) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=20, verify=CLIENT_TLS) as http,
     ):
         yield http, {"Authorization": f"Bearer {token}"}
 
