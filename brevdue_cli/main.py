@@ -9,11 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
-
 from brevdue_cli import commands, importing
 from brevdue_cli.config import var_dir
-from brevdue_cli.devrun import RunOptions, run
 from brevdue_cli.errors import CliError, MissingServiceError
 from brevdue_cli.worker_health import MAILER_QUEUES
 from shared.errors import BrevdueError, SettingsError
@@ -45,11 +42,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.name and exc.name.startswith("services."):
             return _fail(str(MissingServiceError(exc.name)), 1)
         raise
-    except (OperationalError, ConnectionError) as exc:
+    except Exception as exc:
+        if not _cannot_connect(exc):
+            raise
         # Unreachable database or Redis: the cause in one line, no traceback.
         return _fail(f"cannot connect: {str(exc).splitlines()[0]}", 1)
     except KeyboardInterrupt:
         return 130
+
+
+def _cannot_connect(exc: Exception) -> bool:
+    """True for a connection refused by the database or by Redis."""
+    if isinstance(exc, ConnectionError):
+        return True
+    # SQLAlchemy is imported only by the commands that use a database (it costs a command
+    # that does not, such as --help or a settings error, a large share of its start-up), so
+    # an exception of its own can only come when it is loaded.
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.OperationalError)
 
 
 def _fail(message: str, status: int) -> int:
@@ -269,6 +279,8 @@ def _run(args: argparse.Namespace) -> int:
         dest: run_port(getattr(args, dest), variable, default, os.environ)
         for dest, (variable, default) in RUN_PORTS.items()
     }
+    from brevdue_cli.devrun import RunOptions, run
+
     options = RunOptions(var=var_dir(args.var_dir), ready_timeout=args.ready_timeout, **ports)
     return run(options)
 

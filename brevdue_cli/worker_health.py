@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redis import Redis
-from redis.exceptions import RedisError
-
 from shared.queues import (
     HEALTH_CHECK_KEY_BULK,
     HEALTH_CHECK_KEY_SUBSCRIPTIONS,
@@ -27,6 +24,10 @@ SUBSCRIPTIONS_QUEUES = ("subscriptions",)
 
 def worker_health(redis_url: str, queues: Sequence[str]) -> tuple[bool, list[str]]:
     """(healthy, one report line per queue); healthy when every queue has a fresh record."""
+    # Imported here: the command line imports this module for its queue names.
+    from redis import Redis
+    from redis.exceptions import RedisError
+
     client: Redis = Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
     lines: list[str] = []
     healthy = True

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -279,6 +280,39 @@ class LiveServer:
                 await self._task
         finally:
             self._socket.close()
+
+
+# --- Browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def _running_chromium() -> AsyncIterator[Any]:
+    """Headless Debian Chromium, launched once per worker: starting Playwright's driver and the
+    browser cost more CPU than most browser tests. The browser tests skip without either."""
+    from playwright.async_api import async_playwright
+
+    from tests.subscriptions.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def chromium(_running_chromium: Any) -> AsyncIterator[Any]:
+    """The worker's Chromium; every context a test opened (pages, cookies, storage) is closed
+    after it, so nothing carries over to the next test and no page keeps running."""
+    yield _running_chromium
+    for context in list(_running_chromium.contexts):
+        await context.close()
+
+
+# httpx loads the whole CA bundle for every client it makes (tens of milliseconds of CPU, more
+# than many a test's requests): the fixtures' clients, plain HTTP to local servers, share one.
+CLIENT_TLS = httpx.create_ssl_context()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from shared.events import ENGAGEMENT_STREAM
 from shared.schema import campaign_links, campaign_opens, campaigns, link_clicks
 from shared.settings import Settings
 from shared.tokens import TokenSigner
+from tests.conftest import app_for
 from tests.mailer.seed import Person, fetch, seed
 from tests.mailer.support import FAST, enqueue_start
 from tests.support.smtp import RecordingSMTPServer
@@ -128,7 +129,7 @@ async def test_links_are_rewritten_once_and_redirect_only_to_stored_urls(
     other_campaign_link[0] = links.sign_clicks(signer, "key0000", [tickets])[0].split(".")[0]
     unsubscribe = links.sign_unsubscribe(signer, "key0000", campaign_id, [])
     async with (
-        live_server(create_app(settings)) as server,
+        live_server(app_for(create_app, settings)) as server,
         httpx.AsyncClient(base_url=server.url, follow_redirects=False, timeout=10) as http,
     ):
         for bad in (tampered, unknown, ".".join(other_campaign_link), unsubscribe, "x" * 3000):

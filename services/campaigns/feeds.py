@@ -17,6 +17,7 @@ from services.campaigns import queries
 from services.campaigns.errors import N_, FeedError, InvalidInput, NotFound
 from services.campaigns.feed_fetch import check_feed_url, fetch_feed
 from services.campaigns.feed_parse import parse_feed
+from services.campaigns.outbound_tls import verifying_context
 from services.campaigns.queries.feeds import FeedRow
 from shared.clock import utcnow
 from shared.municipalities import find_municipality
@@ -141,6 +142,7 @@ class FeedPoller:
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
         self.client = httpx.AsyncClient(
+            verify=verifying_context(trust_env=True),
             follow_redirects=False,
             timeout=httpx.Timeout(settings.feed_timeout),
             headers={"User-Agent": "Brevdue event digest"},

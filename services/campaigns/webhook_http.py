@@ -20,6 +20,7 @@ from urllib.parse import SplitResult, urlsplit
 import httpx
 
 from services.campaigns.errors import N_
+from services.campaigns.outbound_tls import verifying_context
 
 MAX_URL: Final = 2000
 # Only the start of an answer is kept for the log.
@@ -153,6 +154,7 @@ async def _start_of(response: httpx.Response) -> bytes:
 def new_client(timeout: float) -> httpx.AsyncClient:
     """The client attempts share: no redirects, no proxies from the environment."""
     return httpx.AsyncClient(
+        verify=verifying_context(trust_env=False),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,

@@ -10,11 +10,12 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.campaigns.admin import create_token, seed_demo
+from services.campaigns.admin import seed_demo
 from services.campaigns.app import create_app
-from shared.db import create_engine
+from services.campaigns.auth import issue_token
+from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
-from tests.conftest import app_for
+from tests.conftest import CLIENT_TLS, app_for
 
 
 class Api:
@@ -44,13 +45,18 @@ class Api:
 async def api(settings: Settings, live_server: Any, redis: Redis) -> AsyncIterator[Api]:
     """The campaigns app on a real port, demo lists seeded, tokens for every role."""
     await seed_demo(settings)
-    tokens = {
-        role: await create_token(settings, role, f"test {role}")
-        for role in ("viewer", "editor", "admin")
-    }
+    # The three tokens over one engine: an engine each (as create_token makes) cost a new
+    # database connection each, in every test that uses the API.
+    engine = create_engine(settings.database_url)
+    async with create_sessionmaker(engine)() as session:
+        tokens = {
+            role: await issue_token(session, role, f"test {role}")
+            for role in ("viewer", "editor", "admin")
+        }
+    await engine.dispose()
     async with (
         live_server(app_for(create_app, settings)) as server,
-        httpx.AsyncClient(base_url=server.url, timeout=20) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=20, verify=CLIENT_TLS) as client,
     ):
         yield Api(client, tokens)
 

@@ -10,6 +10,7 @@ from services.campaigns.admin import DemoSeed, create_token, list_tokens, seed_d
 from services.campaigns.app import create_app
 from shared.schema import mailing_lists, member_sites, staff_users
 from shared.settings import Settings
+from tests.conftest import app_for
 
 
 async def test_seed_demo_is_idempotent(settings: Settings, db: AsyncEngine) -> None:
@@ -49,7 +50,7 @@ async def test_created_token_authenticates(settings: Settings, live_server: type
     assert [(info.role, info.label, info.revoked_at) for info in infos] == [("admin", "cli", None)]
     assert token not in repr(infos)
     async with (
-        live_server(create_app(settings)) as server,
+        live_server(app_for(create_app, settings)) as server,
         httpx.AsyncClient(base_url=server.url) as client,
     ):
         headers = {"Authorization": f"Bearer {token}"}

@@ -30,6 +30,7 @@ from shared.queues import BULK_QUEUE
 from shared.schema import campaigns, deliveries, mailing_lists, subscribers, subscriptions
 from shared.settings import Settings, SmtpSettings
 from tests.campaigns.conftest import Api, new_campaign
+from tests.conftest import app_for
 from tests.support.eligibility import recount_confirmed_lists
 from tests.support.smtp import RecordingSMTPServer, SlowSMTPServer
 
@@ -397,7 +398,7 @@ async def test_mailer_pause_while_the_campaigns_service_is_down_is_applied_at_st
     for email in emails[:3]:
         smtp_server.handler.fail_rcpt[email] = "554 5.7.1 rejected as spam"
     async with (
-        live_server(create_app(settings)) as server,
+        live_server(app_for(create_app, settings)) as server,
         httpx.AsyncClient(base_url=server.url, timeout=20, headers=headers) as client,
     ):
         api = Api(client, {"editor": token, "viewer": token})
@@ -411,7 +412,7 @@ async def test_mailer_pause_while_the_campaigns_service_is_down_is_applied_at_st
     assert status == "sending"
 
     async with (
-        live_server(create_app(settings)) as server,
+        live_server(app_for(create_app, settings)) as server,
         httpx.AsyncClient(base_url=server.url, timeout=20, headers=headers) as client,
     ):
         api = Api(client, {"editor": token, "viewer": token})
@@ -430,7 +431,7 @@ async def test_resume_with_redis_down_is_503_and_keeps_the_mailers_reason(
 ) -> None:
     await seed_demo(settings)
     token = await create_token(settings, "editor", "test editor")
-    app = create_app(settings)
+    app = app_for(create_app, settings)
     async with (
         live_server(app) as server,
         httpx.AsyncClient(

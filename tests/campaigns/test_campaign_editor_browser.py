@@ -15,7 +15,6 @@ from tests.campaigns.test_campaign_editor import add_reader
 from tests.campaigns.test_staff_browser import (  # noqa: F401 - fixtures
     NEW_PASSWORD,
     assert_accessible,
-    chromium,
     pytestmark,
     staff_url,
 )

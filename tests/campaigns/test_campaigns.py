@@ -93,19 +93,17 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("changes", "field", "reason"),
-    [case[1:] for case in INVALID],
-    ids=[case[0] for case in INVALID],
-)
-async def test_invalid_campaign_is_422_naming_field(
-    api: Api, changes: dict[str, Any], field: str, reason: str
-) -> None:
-    response = await api.post("/api/campaigns", json={**CAMPAIGN, **changes})
-    assert response.status_code == 422, response.text
-    errors = response.json()["errors"]
-    assert field in errors, errors
-    assert reason in errors[field], errors
+async def test_invalid_campaign_is_422_naming_field(api: Api) -> None:
+    # Every case against one app and database: each is refused and stores nothing, and setting
+    # up an app and a database per case cost many times what the case does. Every case is
+    # sent; the failures are reported together, by name.
+    wrong = []
+    for name, changes, field, reason in INVALID:
+        response = await api.post("/api/campaigns", json={**CAMPAIGN, **changes})
+        errors = response.json().get("errors", {}) if response.status_code == 422 else {}
+        if reason not in errors.get(field, ""):
+            wrong.append(f"{name}: {response.status_code} {response.text[:500]}")
+    assert wrong == [], "\n".join(wrong)
     listed = await api.get("/api/campaigns")
     assert listed.json()["total"] == 0
 

@@ -13,7 +13,6 @@ from shared.settings import Settings
 from tests.campaigns.test_campaign_editor_browser import _sign_in, _staff
 from tests.campaigns.test_staff_browser import (  # noqa: F401 - fixtures
     assert_accessible,
-    chromium,
     pytestmark,
     staff_url,
 )

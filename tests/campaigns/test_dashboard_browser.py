@@ -14,7 +14,6 @@ from tests.campaigns.test_staff_browser import (  # noqa: F401 - fixtures
     _sign_in,
     _staff_with_password,
     assert_accessible,
-    chromium,
     staff_url,
 )
 from tests.subscriptions.test_browser import pytestmark  # noqa: F401 - skips without Chromium

@@ -21,14 +21,14 @@ from shared.clock import utcnow
 from shared.db import create_sessionmaker
 from shared.settings import Settings
 from tests.campaigns.staff_support import PASSWORD, create_staff
-from tests.campaigns.test_staff_browser import assert_accessible, chromium
+from tests.campaigns.test_staff_browser import assert_accessible
+from tests.conftest import app_for
 from tests.subscriptions.test_browser import pytestmark  # noqa: F401
 from tests.support.feeds import FeedApp, ics_feed
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
-__all__ = ["chromium"]
 
 CPH = ZoneInfo("Europe/Copenhagen")
 
@@ -37,7 +37,7 @@ CPH = ZoneInfo("Europe/Copenhagen")
 async def staff_url(settings: Settings, live_server: Any, redis: Redis) -> AsyncIterator[str]:
     """The campaigns app on a real port, demo data seeded."""
     await seed_demo(settings)
-    async with live_server(create_app(settings)) as server:
+    async with live_server(app_for(create_app, settings)) as server:
         yield server.url
 
 

@@ -13,6 +13,7 @@ from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
 from tests.campaigns.conftest import CAMPAIGN, Api, new_campaign
 from tests.campaigns.staff_support import csrf_token, sign_in_as
+from tests.conftest import app_for
 
 # Pages, permissions and input checks, not SQL: the queries behind them run on both
 # databases in the API's tests, so these run on one (PostgreSQL when configured).
@@ -91,7 +92,7 @@ CALLERS = ("anonymous", "viewer", "editor", "admin", "deactivated user", "revoke
 
 
 def _api_routes(settings: Settings) -> set[tuple[str, str]]:
-    app = create_app(settings)
+    app = app_for(create_app, settings)
     return {
         (method, route.path)
         for route in app.routes

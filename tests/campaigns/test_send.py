@@ -21,6 +21,7 @@ from shared.queues import BULK_QUEUE, START_CAMPAIGN
 from shared.schema import campaign_runs, deliveries
 from shared.settings import Settings
 from tests.campaigns.conftest import CAMPAIGN, Api, new_campaign
+from tests.conftest import app_for
 
 
 async def test_send_enqueues_start_campaign(api: Api, redis: Redis) -> None:
@@ -128,7 +129,7 @@ async def test_send_with_redis_down_is_503_and_stays_draft(
 ) -> None:
     await seed_demo(settings)
     token = await create_token(settings, "editor")
-    app = create_app(settings)
+    app = app_for(create_app, settings)
     async with (
         live_server(app) as server,
         httpx.AsyncClient(

@@ -6,6 +6,7 @@ Needs ``/usr/bin/chromium``; without it the tests skip and say so (no browser do
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -30,13 +31,11 @@ from tests.campaigns.test_staff_browser import (
     assert_accessible,
 )
 from tests.mailer.support import FAST
-from tests.subscriptions.test_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401
+from tests.subscriptions.test_browser import pytestmark  # noqa: F401
 from tests.support.smtp import RecordingSMTPServer
 
-try:
-    from playwright.async_api import Browser, Page, async_playwright
-except ImportError:  # pragma: no cover - the dev extra installs it
-    async_playwright = None  # type: ignore[assignment]
+with contextlib.suppress(ImportError):  # the dev extra installs it
+    from playwright.async_api import Browser, Page
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 READERS = [
@@ -44,18 +43,6 @@ READERS = [
     ("bo@example.dk", "Bo", "da"),
     ("karin@example.se", "Karin", "sv"),
 ]
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    """Headless Debian Chromium."""
-    assert async_playwright is not None
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        await browser.close()
 
 
 @dataclasses.dataclass

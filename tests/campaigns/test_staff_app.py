@@ -15,6 +15,7 @@ from services.campaigns.admin import create_user, seed_demo
 from services.campaigns.app import create_app
 from shared.settings import Settings
 from tests.campaigns.staff_support import PASSWORD, create_staff
+from tests.conftest import app_for
 
 # Pages, permissions and input checks, not SQL: the queries behind them run on both
 # databases in the API's tests, so these run on one (PostgreSQL when configured).
@@ -30,7 +31,7 @@ async def browser(
     """A cookie-keeping client on the live campaigns app."""
     await seed_demo(settings)
     async with (
-        live_server(create_app(settings)) as server,
+        live_server(app_for(create_app, settings)) as server,
         httpx.AsyncClient(base_url=server.url, timeout=20) as client,
     ):
         yield client

@@ -5,6 +5,7 @@ Needs ``/usr/bin/chromium``; without it the tests skip and say so (no browser do
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,34 +17,21 @@ from services.campaigns.admin import create_user, seed_demo
 from services.campaigns.app import create_app
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import Settings
-from tests.subscriptions.test_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401
+from tests.conftest import app_for
+from tests.subscriptions.test_browser import pytestmark  # noqa: F401
 
-try:
+with contextlib.suppress(ImportError):  # the dev extra installs it
     from axe_playwright_python.async_playwright import Axe
-    from playwright.async_api import Browser, Page, async_playwright
-except ImportError:  # pragma: no cover - the dev extra installs them
-    async_playwright = None  # type: ignore[assignment]
+    from playwright.async_api import Browser, Page
 
 NEW_PASSWORD = "en lang og god adgangskode"
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    """Headless Debian Chromium."""
-    assert async_playwright is not None
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture
 async def staff_url(settings: Settings, live_server: Any, redis: Redis) -> AsyncIterator[str]:
     """The campaigns app on a real port, demo data seeded."""
     await seed_demo(settings)
-    async with live_server(create_app(settings)) as server:
+    async with live_server(app_for(create_app, settings)) as server:
         yield server.url
 
 

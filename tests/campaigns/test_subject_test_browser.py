@@ -7,6 +7,7 @@ Needs ``/usr/bin/chromium``; without it the tests skip and say so (no browser do
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -34,13 +35,11 @@ from tests.campaigns.test_staff_browser import (
 )
 from tests.campaigns.test_subject_tests import poll_after_the_wait
 from tests.mailer.support import FAST
-from tests.subscriptions.test_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401
+from tests.subscriptions.test_browser import pytestmark  # noqa: F401
 from tests.support.smtp import RecordingSMTPServer
 
-try:
-    from playwright.async_api import Browser, Page, async_playwright
-except ImportError:  # pragma: no cover - the dev extra installs it
-    async_playwright = None  # type: ignore[assignment]
+with contextlib.suppress(ImportError):  # the dev extra installs it
+    from playwright.async_api import Browser, Page
 
 READERS = [(f"r{n:02d}@example.dk", f"Reader {n}", "da") for n in range(24)]
 DRAFT = {
@@ -48,18 +47,6 @@ DRAFT = {
     "body": '<p>Hej {{ subscriber.name }}</p><p><a href="https://kultur.example.dk/">Program</a></p>',
     "lists": ["kultur"],
 }
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    """Headless Debian Chromium."""
-    assert async_playwright is not None
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        await browser.close()
 
 
 @dataclasses.dataclass

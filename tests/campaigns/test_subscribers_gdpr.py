@@ -176,22 +176,20 @@ async def test_only_admins_may_export_or_erase(api: Api, role: str) -> None:
     assert anonymous.status_code == 401
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"email": "not an address"}, "email"),
-        ({"email": 12}, "email"),
-        ({}, "email"),
-        ({"email": EMAIL, "extra": 1}, "extra"),
-    ],
-)
-async def test_bad_requests_are_refused_with_field_reasons(
-    api: Api, body: dict[str, object], field: str
-) -> None:
-    response = await api.post("/api/subscribers/erase", role="admin", json=body)
+BAD_REQUESTS: list[tuple[dict[str, object], str]] = [
+    ({"email": "not an address"}, "email"),
+    ({"email": 12}, "email"),
+    ({}, "email"),
+    ({"email": EMAIL, "extra": 1}, "extra"),
+]
 
-    assert response.status_code in (400, 422)
-    assert field in response.json()["errors"]
+
+async def test_bad_requests_are_refused_with_field_reasons(api: Api) -> None:
+    # Every body against one app and database (the set-up cost many times the request).
+    for body, field in BAD_REQUESTS:
+        response = await api.post("/api/subscribers/erase", role="admin", json=body)
+        assert response.status_code in (400, 422), (body, response.text)
+        assert field in response.json()["errors"], (body, response.text)
 
 
 async def test_export_without_a_running_worker_is_503(

@@ -14,14 +14,13 @@ from services.campaigns.admin import seed_demo
 from services.campaigns.app import create_app
 from shared.settings import Settings
 from tests.campaigns.staff_support import PASSWORD, create_staff
-from tests.campaigns.test_staff_browser import assert_accessible, chromium
+from tests.campaigns.test_staff_browser import assert_accessible
+from tests.conftest import app_for
 from tests.subscriptions.test_browser import pytestmark  # noqa: F401
 from tests.support.webhook_receiver import WebhookReceiver, verify
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
-
-__all__ = ["chromium"]
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def settings(settings: Settings) -> Settings:
 async def staff_url(settings: Settings, live_server: Any, redis: Redis) -> AsyncIterator[str]:
     """The campaigns app on a real port, demo data seeded."""
     await seed_demo(settings)
-    async with live_server(create_app(settings)) as server:
+    async with live_server(app_for(create_app, settings)) as server:
         yield server.url
 
 

@@ -72,7 +72,9 @@ def test_missing_secret_names_the_variable(tmp_path: Path) -> None:
     )
 
 
-def test_token_create_prints_the_token_on_its_last_line(tmp_path: Path) -> None:
+def test_token_and_user_commands_print_the_secret_on_their_last_line(tmp_path: Path) -> None:
+    # The token and the staff user commands share one migrated database: each migrate is a
+    # process of several seconds.
     require_services()
     env = clean_env(BREVDUE_SECRET_KEYS=SECRET)
     assert brevdue("migrate", cwd=tmp_path, env=env).returncode == 0
@@ -92,6 +94,28 @@ def test_token_create_prints_the_token_on_its_last_line(tmp_path: Path) -> None:
     bad_role = brevdue("token", "create", "--role", "owner", cwd=tmp_path, env=env)
     assert bad_role.returncode == 2
     assert "invalid choice" in bad_role.stderr
+
+    created = brevdue(
+        "user", "create", "--email", "ea@example.dk", "--role", "editor", cwd=tmp_path, env=env
+    )
+    assert created.returncode == 0, created.stderr
+    first = created.stdout.strip().splitlines()[-1]
+    assert len(first) >= 12 and " " not in first
+
+    again = brevdue(
+        "user", "create", "--email", "EA@example.dk", "--role", "admin", cwd=tmp_path, env=env
+    )
+    assert again.returncode == 1
+    assert again.stderr.strip() == "brevdue: a staff user with this email already exists"
+
+    reset = brevdue("user", "reset-password", "ea@example.dk", cwd=tmp_path, env=env)
+    assert reset.returncode == 0, reset.stderr
+    second = reset.stdout.strip().splitlines()[-1]
+    assert second != first and " " not in second
+
+    unknown = brevdue("user", "reset-password", "nobody@example.dk", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1
+    assert "not found" in unknown.stderr and "Traceback" not in unknown.stderr
 
 
 def test_commands_reuse_the_dev_secret_of_brevdue_run(tmp_path: Path) -> None:
@@ -190,29 +214,15 @@ def test_catcher_command_catches_mail_and_serves_the_inbox(tmp_path: Path) -> No
         assert process.wait(timeout=15) == 0
 
 
-def test_user_create_and_reset_password_print_one_time_passwords(tmp_path: Path) -> None:
-    require_services()
-    env = clean_env(BREVDUE_SECRET_KEYS=SECRET)
-    assert brevdue("migrate", cwd=tmp_path, env=env).returncode == 0
-
-    created = brevdue(
-        "user", "create", "--email", "ea@example.dk", "--role", "editor", cwd=tmp_path, env=env
-    )
-    assert created.returncode == 0, created.stderr
-    first = created.stdout.strip().splitlines()[-1]
-    assert len(first) >= 12 and " " not in first
-
-    again = brevdue(
-        "user", "create", "--email", "EA@example.dk", "--role", "admin", cwd=tmp_path, env=env
-    )
-    assert again.returncode == 1
-    assert again.stderr.strip() == "brevdue: a staff user with this email already exists"
-
-    reset = brevdue("user", "reset-password", "ea@example.dk", cwd=tmp_path, env=env)
-    assert reset.returncode == 0, reset.stderr
-    second = reset.stdout.strip().splitlines()[-1]
-    assert second != first and " " not in second
-
-    unknown = brevdue("user", "reset-password", "nobody@example.dk", cwd=tmp_path, env=env)
-    assert unknown.returncode == 1
-    assert "not found" in unknown.stderr and "Traceback" not in unknown.stderr
+def test_a_database_that_refuses_or_lacks_the_schema_is_one_line_and_exit_1(
+    tmp_path: Path,
+) -> None:
+    refused = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/brevdue"
+    unmigrated = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    for url, reason in ((refused, "Connect call failed"), (unmigrated, "no such table")):
+        env = clean_env(BREVDUE_SECRET_KEYS=SECRET, BREVDUE_DATABASE_URL=url)
+        result = brevdue("token", "create", "--role", "admin", cwd=tmp_path, env=env)
+        assert result.returncode == 1, result
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("brevdue: cannot connect: ") and reason in lines[0]

@@ -66,6 +66,8 @@ async def test_serves_smtp_and_webhooks_and_stops_on_sigterm(settings: Settings)
             await process.wait()
 
 
+# Refused with the settings, before any connection: one database is enough.
+@pytest.mark.one_database
 async def test_refuses_to_start_without_a_port_or_with_a_bad_key(settings: Settings) -> None:
     for extra in (
         {},

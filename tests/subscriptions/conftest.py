@@ -21,7 +21,7 @@ from shared.queues import SEND_TRANSACTIONAL, TRANSACTIONAL_QUEUE
 from shared.schema import mailing_lists, member_sites, subscribers, subscriptions
 from shared.settings import Settings
 from shared.tokens import Purpose, TokenSigner
-from tests.conftest import app_for
+from tests.conftest import CLIENT_TLS, app_for
 
 CONFIRM_LINK = re.compile(r"http://subscriptions\.test/confirm/([A-Za-z0-9_.\-]+)")
 
@@ -41,7 +41,9 @@ async def client(
     """An HTTP client against the subscriptions app served on a real port."""
     async with (
         live_server(app_for(create_app, settings)) as server,
-        httpx.AsyncClient(base_url=server.url, follow_redirects=False, timeout=10) as http,
+        httpx.AsyncClient(
+            base_url=server.url, follow_redirects=False, timeout=10, verify=CLIENT_TLS
+        ) as http,
     ):
         yield http
 

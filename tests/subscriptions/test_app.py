@@ -98,41 +98,44 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 LATIN1_JSON = {"content-type": "application/json; charset=latin-1"}
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "kwargs"),
-    [
-        ("GET", "/subscribe?lang=%ff%00&lists=%00", {}),
-        ("GET", "/thanks?lang=" + "x" * 3000, {}),
-        ("POST", "/subscribe", {"data": {"lists": ["a"] * 60, "consent": "on"}}),
-        ("POST", "/subscribe", {"json": {"lists": "a," * 2000}}),
-        ("POST", "/subscribe", {"json": {"email": None, "extra": {"deep": [1, 2]}}}),
-        (
-            "POST",
-            "/subscribe",
-            {"content": b"\x00" * 100, "headers": {"content-type": "application/json"}},
-        ),
-        (
-            "POST",
-            "/subscribe",
-            {"content": b"=&=&&", "headers": {"content-type": "application/x-www-form-urlencoded"}},
-        ),
-        (
-            "POST",
-            "/subscribe",
-            {
-                "headers": {"content-type": "application/json; charset=latin-1"},
-                "content": b'{"email": "\xe6@x.dk"}',
-            },
-        ),
-        ("GET", "/confirm/", {}),
-        ("POST", "/health/live", {}),
-    ],
-)
+GARBAGE: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", "/subscribe?lang=%ff%00&lists=%00", {}),
+    ("GET", "/thanks?lang=" + "x" * 3000, {}),
+    ("POST", "/subscribe", {"data": {"lists": ["a"] * 60, "consent": "on"}}),
+    ("POST", "/subscribe", {"json": {"lists": "a," * 2000}}),
+    ("POST", "/subscribe", {"json": {"email": None, "extra": {"deep": [1, 2]}}}),
+    (
+        "POST",
+        "/subscribe",
+        {"content": b"\x00" * 100, "headers": {"content-type": "application/json"}},
+    ),
+    (
+        "POST",
+        "/subscribe",
+        {"content": b"=&=&&", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+    ),
+    (
+        "POST",
+        "/subscribe",
+        {
+            "headers": {"content-type": "application/json; charset=latin-1"},
+            "content": b'{"email": "\xe6@x.dk"}',
+        },
+    ),
+    ("GET", "/confirm/", {}),
+    ("POST", "/health/live", {}),
+]
+
+
 async def test_garbage_input_is_never_a_500(
-    client: httpx.AsyncClient, lists: dict[str, int], method: str, path: str, kwargs: Any
+    client: httpx.AsyncClient, lists: dict[str, int]
 ) -> None:
-    response = await client.request(method, path, **kwargs)
-    assert response.status_code < 500, response.text[:300]
+    # Every request against one app and database (the set-up cost many times the request);
+    # the six sign-up posts stay below the per-IP limit, so none is answered by it.
+    for method, path, kwargs in GARBAGE:
+        response = await client.request(method, path, **kwargs)
+        assert response.status_code < 500, (method, path, response.text[:300])
+        assert response.status_code != 429, (method, path)
 
 
 async def test_language_links_never_point_off_site(client: httpx.AsyncClient) -> None:

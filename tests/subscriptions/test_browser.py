@@ -101,15 +101,9 @@ def host_app(pages: dict[str, str]) -> Litestar:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Headless Debian Chromium."""
-    assert async_playwright is not None
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        await chromium.close()
+def browser(chromium: Browser) -> Browser:
+    """The worker's headless Chromium (tests/conftest.py)."""
+    return chromium
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from shared.schema import (
     suppressions,
 )
 from shared.settings import Settings
+from tests.conftest import app_for
 from tests.subscriptions.conftest import queued_mails, seed_site, subscribe_json
 from tests.subscriptions.residents import table_rows
 from tests.subscriptions.test_public_fields import seed_field
@@ -178,7 +179,7 @@ async def test_a_first_sign_up_over_the_daily_mail_allowance_stays_pending_unmai
     for _mail in range(settings.confirm_mails_per_address_per_day):
         assert await guard.may_send_confirmation("ny@example.org")
     async with (
-        live_server(create_app(settings)) as server,
+        live_server(app_for(create_app, settings)) as server,
         httpx.AsyncClient(base_url=server.url, timeout=10) as client,
     ):
         response = await subscribe_json(client, email="ny@example.org", lists=["kultur"])

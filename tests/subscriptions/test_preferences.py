@@ -384,6 +384,8 @@ MALFORMED_ORIGINS = [
 ]
 
 
+# The header is refused before the token is read or the database asked: one engine is enough.
+@pytest.mark.one_database
 @pytest.mark.parametrize("headers", MALFORMED_ORIGINS, ids=repr)
 async def test_malformed_origins_are_refused_with_a_reason_before_the_token(
     client: httpx.AsyncClient,
